@@ -1,0 +1,46 @@
+# Every target builds .venv from pyproject.toml first when it is missing or older than
+# pyproject.toml, so `make compile STAGE=dev` and `make test` work straight from a clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STAGE  ?= dev
+
+.PHONY: compile lint check test bench clean venv help
+
+help:
+	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
+	@echo "make check                                fail if generated/ is stale (all stages)"
+	@echo "make lint                                 cfn-lint every generated template"
+	@echo "make test                                 pytest, then lint and check"
+	@echo "make bench                                compile timings and peak memory"
+	@echo "make clean                                remove .venv and caches"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+compile: $(STAMP)
+	$(BIN)/platformc compile --stage $(STAGE)
+
+check: $(STAMP)
+	$(BIN)/platformc check
+
+lint: $(STAMP)
+	$(BIN)/platformc lint
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	$(BIN)/platformc lint
+	$(BIN)/platformc check
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,131 @@
+"""platformc: the command line. Parses arguments, maps outcomes to exit codes, nothing else.
+
+Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
+2 usage (click); 123 internal error (a compiler bug: shown with its traceback).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .diagnostics import InternalError, render_json, render_text
+from .pipeline import ALL, BuildError, build
+
+EXIT_FINDINGS = 1
+EXIT_INTERNAL = 123
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Spec errors: rendered diagnostics, exit 1, no traceback. Bugs: traceback, exit 123."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except BuildError as exc:
+            fmt = kwargs.get("fmt", "text")
+            render = render_json if fmt == "json" else render_text
+            click.echo(render(exc.diagnostics, exc.files), err=fmt != "json", nl=False)
+            sys.exit(EXIT_FINDINGS)
+        except (InternalError, Exception) as exc:  # noqa: BLE001 - the last line of defence
+            if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):
+                raise
+            traceback.print_exc()
+            click.echo(f"platformc: internal error ({type(exc).__name__}); please report it with the spec", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+spec_option = click.option(
+    "--spec", "spec_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("spec"), show_default=True,
+    help="Folder of YAML specs (platform.yaml and one file per stack).",
+)
+out_option = click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True,
+    help="Folder of generated templates.",
+)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="How to print spec errors: text (file:line:col) or json.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """platformc: compile ListBackup platform specs (YAML) into CloudFormation stacks."""
+
+
+@main.command("compile")
+@click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml, or 'all'.")
+@spec_option
+@out_option
+@format_option
+@_handle_errors
+def compile_cmd(stage: str, spec_dir: Path, out_dir: Path, fmt: str) -> None:
+    """Compile the spec into OUT/<stage>/<stack>.json and OUT/<stage>/manifest.json.
+
+    A failed compile writes nothing: OUT stays exactly as it was.
+    """
+    from .emit import write
+
+    result = build(spec_dir, stage, display_root=Path.cwd())
+    changed = write(out_dir, result.outputs, list(result.stages))
+    for name in result.stages:
+        resolved = result.resolved[name]
+        levels = " | ".join(", ".join(level) for level in resolved.levels)
+        n = sum(1 for d in changed if d.path.startswith(f"{name}/"))
+        click.echo(f"{name}: {len(resolved.stacks)} stacks -> {out_dir / name} ({n} file(s) changed); order: {levels}")
+
+
+@main.command()
+@spec_option
+@out_option
+@format_option
+@_handle_errors
+def check(spec_dir: Path, out_dir: Path, fmt: str) -> None:
+    """Fail (exit 1) when OUT differs from what the spec compiles to, for every stage."""
+    from .emit import Drift, compare
+
+    result = build(spec_dir, ALL, display_root=Path.cwd())
+    drift = compare(out_dir, result.outputs, list(result.stages))
+    known = set(result.stages)
+    if out_dir.is_dir():
+        for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if folder.name not in known:
+                drift.append(Drift(f"{folder.name}/", "extra"))
+    if not drift:
+        click.echo(f"{out_dir} is up to date ({len(result.outputs)} files, stages: {', '.join(result.stages)})")
+        return
+    for item in drift:
+        click.echo(f"{item.status}: {out_dir / item.path}")
+    click.echo(f"{out_dir} is stale: run `make compile STAGE=all` and commit the result", err=True)
+    sys.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@out_option
+@click.option("--stage", default=ALL, show_default=True, help="A stage folder of OUT, or 'all'.")
+@click.option("--jobs", type=int, default=0, help="Worker processes (default: both cores when many changed).")
+@click.option("--no-cache", is_flag=True, help="Lint every template, ignoring the cache.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("cfn-lint.yaml"),
+              show_default=True, help="Checked-in ignores: rule, scope and reason for each.")
+@_handle_errors
+def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path) -> None:
+    """Run cfn-lint (in-process) on the generated templates; any finding fails.
+
+    Only templates whose bytes changed since the last run are linted again (cache in
+    .cache/platformc/lint, keyed by template hash, cfn-lint version and ignore config).
+    """
+    from . import lint as lint_mod
+
+    report = lint_mod.run(out_dir, stage, jobs=jobs, use_cache=not no_cache, config_path=config_path)
+    click.echo(report.text, nl=False)
+    if report.failed:
+        sys.exit(EXIT_FINDINGS)

@@ -1,0 +1,153 @@
+"""emit: templates -> canonical text; write generated/ atomically, or compare with it.
+
+Canonical text: `json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False) + "\\n"`, no
+timestamps, versions or absolute paths, so the same spec gives the same bytes on any
+machine and under any PYTHONHASHSEED. Lists are ordered by the kinds on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from .resolve import Resolved
+from .synth import Export, StackTemplate
+
+MANIFEST = "manifest.json"
+README = "README.md"
+README_TEXT = """\
+# generated/
+
+CloudFormation templates compiled from `spec/` by `platformc`. Do not edit these files:
+change the spec and run `make compile STAGE=all` (or `STAGE=dev|staging|prod`).
+
+CI fails when this folder is stale (`make check`); reviewers read its diff as the
+infrastructure change. Each `<stage>/manifest.json` lists the stacks, their deploy order
+(levels: stacks in one level can deploy in parallel), every export with its producer and
+importers, and the sha256 of each template.
+"""
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def render_stage(
+    resolved: Resolved, templates: Mapping[str, StackTemplate], exports: Mapping[str, Export]
+) -> dict[str, str]:
+    """`{"<stage>/<stack>.json": text, "<stage>/manifest.json": text}` for one stage."""
+    stage = resolved.stage
+    out: dict[str, str] = {}
+    stacks: dict[str, Any] = {}
+    for stack_id, item in templates.items():
+        text = canonical(item.template.to_dict())
+        out[f"{stage}/{stack_id}.json"] = text
+        stacks[stack_id] = {
+            "name": item.plan.name,
+            "spec": item.plan.file,
+            "template": f"{stack_id}.json",
+            "sha256": sha256(text),
+            "bytes": len(text.encode("utf-8")),
+            "resources": len(item.template.resources),
+            "depends_on": list(item.plan.depends_on),
+            "termination_protection": resolved.settings.protect,
+        }
+    manifest = {
+        "service": resolved.platform.service,
+        "stage": stage,
+        "region": resolved.platform.region,
+        "levels": [list(level) for level in resolved.levels],
+        "stacks": stacks,
+        "exports": {
+            name: {
+                "producer": export.producer.stack,
+                "output": export.output_key,
+                "resource": f"{export.producer.kind.ref}:{export.producer.name}",
+                "attribute": export.attribute,
+                "importers": sorted(export.importers),
+            }
+            for name, export in sorted(exports.items())
+        },
+    }
+    out[f"{stage}/{MANIFEST}"] = canonical(manifest)
+    return out
+
+
+@dataclass(frozen=True)
+class Drift:
+    path: str  # relative to the output folder
+    status: str  # "stale", "missing" or "extra"
+
+
+def _actual(out_dir: Path, stage: str) -> dict[str, Path]:
+    folder = out_dir / stage
+    if not folder.is_dir():
+        return {}
+    return {f"{stage}/{p.relative_to(folder).as_posix()}": p for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def compare(out_dir: Path, rendered: Mapping[str, str], stages: list[str]) -> list[Drift]:
+    """What differs between `rendered` and the folder, for the given stages (and README)."""
+    drift: list[Drift] = []
+    expected = {path: text for path, text in rendered.items()}
+    actual: dict[str, Path] = {}
+    for stage in stages:
+        actual.update(_actual(out_dir, stage))
+    readme = out_dir / README
+    if README in expected:
+        actual[README] = readme
+    for path in sorted(set(expected) | set(actual)):
+        if path not in actual or not actual[path].exists():
+            drift.append(Drift(path, "missing"))
+        elif path not in expected:
+            drift.append(Drift(path, "extra"))
+        elif actual[path].read_bytes() != expected[path].encode("utf-8"):
+            drift.append(Drift(path, "stale"))
+    return drift
+
+
+def write(out_dir: Path, rendered: Mapping[str, str], stages: list[str]) -> list[Drift]:
+    """Replace each stage folder as a whole, so a stack removed from the spec disappears.
+
+    All files are written to a scratch folder beside the target first; only then is each
+    stage folder swapped in by rename. A failure before the swap leaves `out_dir` as it was.
+    Stages whose contents are unchanged are not touched at all.
+    """
+    changed = compare(out_dir, rendered, stages)
+    if not changed:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = out_dir / f".platformc-tmp-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for path, text in rendered.items():
+            target = scratch / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(text.encode("utf-8"))
+        for stage in stages:
+            if not any(d.path.startswith(f"{stage}/") for d in changed):
+                continue
+            final, old = out_dir / stage, out_dir / f".platformc-old-{stage}-{os.getpid()}"
+            if final.exists():
+                final.rename(old)
+            try:
+                (scratch / stage).rename(final)
+            except OSError:
+                if old.exists():
+                    old.rename(final)  # put the previous output back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        if (scratch / README).exists():
+            os.replace(scratch / README, out_dir / README)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return changed

@@ -1,0 +1,16 @@
+"""The registry of resource kinds. A new kind is one module here plus one line in KINDS.
+
+Order in KINDS sets the order in which sections are validated and reported; template
+order comes from sorted keys instead.
+"""
+
+from __future__ import annotations
+
+from . import bucket, bus, queue, table
+from .base import Attr, Kind, PhysicalName, Resource
+
+KINDS: tuple[Kind, ...] = (table.KIND, queue.KIND, bucket.KIND, bus.KIND)
+BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
+BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}
+
+__all__ = ["Attr", "BY_REF", "BY_SECTION", "KINDS", "Kind", "PhysicalName", "Resource"]

@@ -1,0 +1,70 @@
+"""What a resource kind is: the one vertical slice a new kind of resource adds.
+
+A kind module defines its pydantic `Spec`, a `synthesize(resource, ctx)` that returns
+troposphere objects, the physical names it creates, and a `KIND` record that joins them.
+Stage modules loop over `KINDS` and never test a kind's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from ..diagnostics import KeyPath, Where
+from ..model import Ref, ResourceSpec
+from ..naming import NameRule, Naming
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+
+@dataclass(frozen=True)
+class Attr:
+    """A referable attribute: `Ref` of (or `GetAtt` on) the resource's logical id + `part`."""
+
+    att: str | None = None  # None: Ref
+    part: str = ""  # suffix of a companion resource's logical id, e.g. "DeadLetter"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PhysicalName:
+    namespace: str  # names in one namespace must be unique in a stage (region/account/global)
+    value: str
+    rule: NameRule
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A declared resource after resolve: where it lives and what it is called."""
+
+    kind: "Kind"
+    name: str
+    spec: Any  # the kind's Spec, validated for one stage
+    stack: str
+    logical_id: str
+    where: Where  # the resource's key in its spec file
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.kind.ref, self.name)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.section}.{self.name}"
+
+
+Check = Callable[[Any], Sequence[tuple[KeyPath, str]]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    section: str  # top-level YAML key: "tables"
+    ref: str  # reference prefix: "table" in `table:users`
+    spec: type[ResourceSpec]
+    id_suffix: str  # logical id suffix: "Table"
+    attributes: Mapping[str, Attr]
+    names: Callable[[str, Any, Naming], Sequence[PhysicalName]]
+    synthesize: Callable[[Resource, "SynthContext"], Sequence[Any]]
+    stateful: bool = False
+    checks: tuple[Check, ...] = field(default=())  # spec -> [(relative path, message)]

@@ -1,0 +1,186 @@
+"""buckets: S3 buckets (AWS::S3::Bucket) with their TLS-only bucket policy.
+
+Safe by default: public access blocked, object ownership enforced (no ACLs), encryption,
+versioning, a policy that denies any request not made over TLS, and incomplete multipart
+uploads aborted after 7 days. Public read is possible only with `public: read` and a
+reason, and even then ACLs stay blocked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs import s3 as s3_actions
+from pydantic import Field
+from troposphere import GetAtt, Ref, Sub, s3
+
+from .. import naming
+from ..diagnostics import KeyPath
+from ..model import ResourceSpec, SpecModel, matching
+from .base import Attr, Kind, PhysicalName, Resource
+
+StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+RuleId = Annotated[str, matching(r"[A-Za-z0-9._-]{1,255}", "a rule id: letters, digits, '.', '_', '-'")]
+# S3 refuses transitions to the infrequent-access classes before 30 days.
+MIN_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+
+
+class Transition(SpecModel):
+    after_days: int = Field(ge=0)
+    storage_class: StorageClass
+
+
+class LifecycleRule(SpecModel):
+    prefix: str | None = Field(None, description="only objects under this key prefix; default: all")
+    transitions: list[Transition] = Field(default_factory=list)
+    expire_after_days: int | None = Field(None, ge=1)
+    noncurrent_transitions: list[Transition] = Field(default_factory=list)
+    noncurrent_expire_after_days: int | None = Field(None, ge=1)
+    abort_incomplete_uploads_after_days: int = Field(7, ge=1)
+
+
+class Spec(ResourceSpec):
+    versioning: bool = True
+    encryption: Literal["s3", "kms"] = Field("s3", description="s3: SSE-S3; kms: the AWS-managed aws/s3 key")
+    public: Literal["none", "read"] = "none"
+    lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
+    retain: bool | None = Field(None, description="default: Retain in protected stages")
+
+    UNSAFE = {
+        "versioning": lambda v: v is False,
+        "public": lambda v: v != "none",
+        "retain": lambda v: v is False,
+    }
+
+
+def _check_transitions(path: KeyPath, transitions: list[Transition], expire: int | None) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    last = -1
+    for i, transition in enumerate(transitions):
+        minimum = MIN_DAYS.get(transition.storage_class, 0)
+        if transition.after_days < minimum:
+            problems.append((path + (i, "after_days"), f"S3 moves objects to {transition.storage_class} after {minimum} days at the earliest"))
+        if transition.after_days <= last:
+            problems.append((path + (i, "after_days"), "transitions must be in increasing order of days"))
+        last = transition.after_days
+    if expire is not None and transitions and expire <= last:
+        problems.append((path, f"expiry ({expire} d) must come after the last transition ({last} d)"))
+    return problems
+
+
+def check_lifecycle(spec: Spec) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    for rule_id, rule in spec.lifecycle.items():
+        base: KeyPath = ("lifecycle", rule_id)
+        problems += _check_transitions(base + ("transitions",), rule.transitions, rule.expire_after_days)
+        problems += _check_transitions(
+            base + ("noncurrent_transitions",), rule.noncurrent_transitions, rule.noncurrent_expire_after_days
+        )
+        if not spec.versioning and (rule.noncurrent_transitions or rule.noncurrent_expire_after_days):
+            problems.append((base, "noncurrent-version rules need `versioning: true`"))
+    return problems
+
+
+def _transitions(items: list[Transition], noncurrent: bool) -> list[object]:
+    if noncurrent:
+        return [
+            s3.NoncurrentVersionTransition(StorageClass=t.storage_class, TransitionInDays=t.after_days) for t in items
+        ]
+    return [s3.LifecycleRuleTransition(StorageClass=t.storage_class, TransitionInDays=t.after_days) for t in items]
+
+
+def _lifecycle(spec: Spec) -> s3.LifecycleConfiguration:
+    rules = dict(spec.lifecycle) or {"abort-incomplete-uploads": LifecycleRule()}
+    out = []
+    for rule_id in sorted(rules):
+        rule = rules[rule_id]
+        props: dict[str, object] = {
+            "Id": rule_id,
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": s3.AbortIncompleteMultipartUpload(
+                DaysAfterInitiation=rule.abort_incomplete_uploads_after_days
+            ),
+        }
+        if rule.prefix:
+            props["Prefix"] = rule.prefix
+        if rule.transitions:
+            props["Transitions"] = _transitions(rule.transitions, noncurrent=False)
+        if rule.expire_after_days:
+            props["ExpirationInDays"] = rule.expire_after_days
+        if rule.noncurrent_transitions:
+            props["NoncurrentVersionTransitions"] = _transitions(rule.noncurrent_transitions, noncurrent=True)
+        if rule.noncurrent_expire_after_days:
+            props["NoncurrentVersionExpiration"] = s3.NoncurrentVersionExpiration(
+                NoncurrentDays=rule.noncurrent_expire_after_days
+            )
+        out.append(s3.LifecycleRule(**props))
+    return s3.LifecycleConfiguration(Rules=out)
+
+
+def _policy(resource: Resource) -> PolicyDocument:
+    bucket_arn = GetAtt(resource.logical_id, "Arn")
+    objects = Sub(f"${{{resource.logical_id}.Arn}}/*")
+    statements = [
+        Statement(
+            Sid="DenyInsecureTransport",
+            Effect=Deny,
+            Principal=Principal("*"),
+            Action=[s3_actions.Action("*")],
+            Resource=[bucket_arn, objects],
+            Condition=Condition(Bool("aws:SecureTransport", False)),
+        )
+    ]
+    if resource.spec.public == "read":
+        statements.append(
+            Statement(Sid="PublicRead", Effect=Allow, Principal=Principal("*"), Action=[s3_actions.GetObject], Resource=[objects])
+        )
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def synthesize(resource: Resource, ctx: "SynthContext") -> list[object]:  # noqa: F821
+    spec: Spec = resource.spec
+    public = spec.public == "read"
+    encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256" if spec.encryption == "s3" else "aws:kms")
+    props: dict[str, object] = {
+        "BucketName": ctx.name(resource),
+        "BucketEncryption": s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=encryption, BucketKeyEnabled=spec.encryption == "kms"
+                )
+            ]
+        ),
+        "PublicAccessBlockConfiguration": s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, IgnorePublicAcls=True, BlockPublicPolicy=not public, RestrictPublicBuckets=not public
+        ),
+        "OwnershipControls": s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        "LifecycleConfiguration": _lifecycle(spec),
+        "Tags": ctx.tags(resource),
+    }
+    if spec.versioning:
+        props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    bucket = s3.Bucket(resource.logical_id, **props, **ctx.deletion_policies(resource))
+    policy = s3.BucketPolicy(resource.logical_id + "Policy", Bucket=Ref(bucket), PolicyDocument=_policy(resource))
+    return [bucket, policy]
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [PhysicalName("s3-bucket", naming_.physical(name), naming.BUCKET)]
+
+
+KIND = Kind(
+    section="buckets",
+    ref="bucket",
+    spec=Spec,
+    id_suffix="Bucket",
+    attributes={
+        "name": Attr(description="bucket name"),
+        "arn": Attr("Arn", description="bucket ARN"),
+        "domain": Attr("RegionalDomainName", description="regional domain name (CDN origins)"),
+    },
+    names=names,
+    synthesize=synthesize,
+    stateful=True,
+    checks=(check_lifecycle,),
+)

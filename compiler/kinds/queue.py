@@ -1,0 +1,138 @@
+"""queues: SQS queues (AWS::SQS::Queue), each with a generated dead-letter queue.
+
+The DLQ is never written by hand: it has the source's type (FIFO source -> FIFO DLQ), the
+14-day maximum retention, SSE, and a redrive-allow policy that admits only its source.
+For standard queues SQS keeps the original enqueue time when it moves a message to the
+DLQ, so the source's retention must be shorter than the DLQ's or failed messages expire
+early; FIFO queues reset it, so no such constraint applies there.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from troposphere import GetAtt, sqs
+
+from .. import naming
+from ..cfn import DAY, arn
+from ..diagnostics import KeyPath
+from ..model import Duration, ResourceSpec
+from .base import Attr, Kind, PhysicalName, Resource
+
+MAX_RETENTION = 14 * DAY
+STANDARD_DEFAULT_RETENTION = 7 * DAY
+
+
+class Spec(ResourceSpec):
+    fifo: bool = False
+    content_based_deduplication: bool = False
+    high_throughput: bool = Field(False, description="FIFO: per-message-group throughput limits")
+    visibility_timeout: Duration = Field(30, ge=0, le=43_200)
+    retention: Duration | None = Field(
+        None, ge=60, le=MAX_RETENTION, description="default: 14 d for FIFO, 7 d for standard queues"
+    )
+    receive_wait: Duration = Field(20, ge=0, le=20, description="long polling; 20 s by default")
+    delay: Duration = Field(0, ge=0, le=900)
+    max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
+    dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION)
+    encrypted: bool = True
+    retain: bool | None = Field(None, description="default: Retain in protected stages")
+
+    UNSAFE = {"encrypted": lambda v: v is False, "retain": lambda v: v is False}
+
+    @property
+    def effective_retention(self) -> int:
+        if self.retention is not None:
+            return self.retention
+        return MAX_RETENTION if self.fifo else STANDARD_DEFAULT_RETENTION
+
+
+def check_fifo_only(spec: Spec) -> list[tuple[KeyPath, str]]:
+    return [
+        ((field,), f"{field} applies only to FIFO queues (`fifo: true`)")
+        for field in ("content_based_deduplication", "high_throughput")
+        if getattr(spec, field) and not spec.fifo
+    ]
+
+
+def check_dlq_outlives_source(spec: Spec) -> list[tuple[KeyPath, str]]:
+    if spec.fifo or spec.effective_retention < spec.dlq_retention:
+        return []
+    return [
+        (
+            ("retention",) if spec.retention is not None else ("dlq_retention",),
+            f"a standard queue's retention ({spec.effective_retention} s) must be shorter than its DLQ's "
+            f"({spec.dlq_retention} s): SQS keeps the original enqueue time when it moves a message, "
+            "so failed messages would expire early in the DLQ",
+        )
+    ]
+
+
+def _suffix(spec: Spec) -> str:
+    return ".fifo" if spec.fifo else ""
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [
+        PhysicalName("sqs-queue", naming_.physical(name, _suffix(spec)), naming.QUEUE),
+        PhysicalName("sqs-queue", naming_.physical(name, "-dlq" + _suffix(spec)), naming.QUEUE),
+    ]
+
+
+def _common(spec: Spec) -> dict[str, object]:
+    props: dict[str, object] = {"SqsManagedSseEnabled": spec.encrypted}
+    if spec.fifo:
+        props["FifoQueue"] = True
+        props["ContentBasedDeduplication"] = spec.content_based_deduplication
+    return props
+
+
+def synthesize(resource: Resource, ctx: "SynthContext") -> list[sqs.Queue]:  # noqa: F821
+    spec: Spec = resource.spec
+    source_name = ctx.name(resource, _suffix(spec))
+    dlq = sqs.Queue(
+        resource.logical_id + "Dlq",
+        QueueName=ctx.name(resource, "-dlq" + _suffix(spec)),
+        MessageRetentionPeriod=spec.dlq_retention,
+        VisibilityTimeout=spec.visibility_timeout,
+        ReceiveMessageWaitTimeSeconds=20,
+        RedriveAllowPolicy={"redrivePermission": "byQueue", "sourceQueueArns": [arn("sqs", source_name)]},
+        Tags=ctx.tags(resource, Role="dead-letter"),
+        **_common(spec),
+        **ctx.deletion_policies(resource),
+    )
+    throughput = {}
+    if spec.high_throughput:
+        throughput = {"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+    queue = sqs.Queue(
+        resource.logical_id,
+        QueueName=source_name,
+        VisibilityTimeout=spec.visibility_timeout,
+        MessageRetentionPeriod=spec.effective_retention,
+        ReceiveMessageWaitTimeSeconds=spec.receive_wait,
+        DelaySeconds=spec.delay,
+        RedrivePolicy=sqs.RedrivePolicy(deadLetterTargetArn=GetAtt(dlq.title, "Arn"), maxReceiveCount=spec.max_receives),
+        Tags=ctx.tags(resource),
+        **_common(spec),
+        **throughput,
+        **ctx.deletion_policies(resource),
+    )
+    return [queue, dlq]
+
+
+KIND = Kind(
+    section="queues",
+    ref="queue",
+    spec=Spec,
+    id_suffix="Queue",
+    attributes={
+        "url": Attr(description="queue URL"),
+        "arn": Attr("Arn", description="queue ARN"),
+        "name": Attr("QueueName", description="queue name"),
+        "dlq_url": Attr(part="Dlq", description="dead-letter queue URL"),
+        "dlq_arn": Attr("Arn", part="Dlq", description="dead-letter queue ARN"),
+    },
+    names=names,
+    synthesize=synthesize,
+    stateful=True,
+    checks=(check_fifo_only, check_dlq_outlives_source),
+)

@@ -1,0 +1,176 @@
+"""load: spec/*.yaml -> SourceFile (plain data + a position index).
+
+Why a local loader: PyYAML's `safe_load` silently keeps the last of two duplicate keys,
+turns `2024-01-01` into a date, and forgets positions. We compose nodes with a private
+`SafeLoader` subclass (the global one is never touched), build plain dicts/lists/scalars
+ourselves, and record for every key path the span of its key and of its value, 1-based,
+converted in exactly one place (`_span`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from .diagnostics import Diagnostic, KeyPath, Span, Where
+
+PLATFORM_FILE = "platform.yaml"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without the timestamp resolver: dates stay strings, as the spec means them."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One spec file: its text, its data, and where every key and value stands in it."""
+
+    path: str  # as shown to the user, e.g. "spec/infrastructure/sqs.yaml"
+    rel: str  # relative to the spec folder, e.g. "infrastructure/sqs.yaml"
+    text: str
+    data: Any
+    keys: Mapping[KeyPath, Span]
+    values: Mapping[KeyPath, Span]
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return self.text.splitlines()
+
+    def locate(self, path: KeyPath, at: str = "value") -> Span:
+        """The span of `path`, or of its longest prefix that exists (cfn-lint's fallback)."""
+        index = self.keys if at == "key" else self.values
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            if prefix in index:
+                return index[prefix]
+            if prefix in self.keys:  # a list item has no key span: fall back to its value
+                return self.keys[prefix]
+        return Span(1, 1, 1, 1)
+
+
+def _span(node: yaml.Node) -> Span:
+    start, end = node.start_mark, node.end_mark
+    if end.line > start.line and isinstance(node, yaml.ScalarNode) is False:
+        # A block collection ends on the line after its last item; point at its first line.
+        return Span(start.line + 1, start.column + 1, start.line + 1, start.column + 2)
+    return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+class _Builder:
+    def __init__(self, loader: _Loader, file: str):
+        self.loader = loader
+        self.file = file
+        self.keys: dict[KeyPath, Span] = {}
+        self.values: dict[KeyPath, Span] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.first_key: dict[KeyPath, Span] = {}
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.values[path] = _span(node)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        self.loader.flatten_mapping(node)  # resolves `<<: *anchor`; merged pairs come first
+        merged = len(node.value) - own
+        result: dict[str, Any] = {}
+        from_merge: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
+            key = self.loader.construct_object(key_node, deep=True)
+            key_span = _span(key_node)
+            if not isinstance(key, str):
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E103",
+                        f"mapping keys must be strings, not {type(key).__name__} {key!r}",
+                        Where(self.file, span=key_span),
+                        help="quote the key",
+                    )
+                )
+                continue
+            sub = path + (key,)
+            if index < merged:
+                from_merge.add(key)
+            elif key in from_merge:  # an explicit key overrides a merged one: that is the point
+                from_merge.discard(key)
+                result.pop(key, None)
+            if key in result:
+                self.diagnostics.append(
+                    Diagnostic(
+                        "E102",
+                        f"duplicate key '{key}'",
+                        Where(self.file, span=key_span),
+                        help="YAML keeps only one of them; remove or merge the other",
+                        related=(("first defined", Where(self.file, span=self.keys[sub])),),
+                    )
+                )
+                continue
+            self.keys[sub] = key_span
+            result[key] = self.build(value_node, sub)
+        return result
+
+
+def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diagnostic]]:
+    """Parse one file. Problems come back as diagnostics; the data is then best effort."""
+    text = path.read_text(encoding="utf-8")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        builder = _Builder(loader, display)
+        data = builder.build(node, ()) if node is not None else {}
+        diags = builder.diagnostics
+        keys, values = builder.keys, builder.values
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        diag = Diagnostic("E101", f"YAML syntax error: {message}", Where(display, span=Span(line, col, line, col + 1)))
+        return SourceFile(display, rel, text, {}, {}, {}), [diag]
+    finally:
+        loader.dispose()
+    return SourceFile(display, rel, text, data, keys, values), diags
+
+
+def discover(spec_dir: Path) -> list[Path]:
+    """Every YAML file under the spec folder, in a fixed order (never the file system's)."""
+    found = [p for p in spec_dir.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")]
+    return sorted(found, key=lambda p: p.relative_to(spec_dir).as_posix())
+
+
+def load_tree(spec_dir: Path, display_root: Path | None = None) -> tuple[tuple[SourceFile, ...], list[Diagnostic]]:
+    """All spec files of a folder. `display_root` makes paths relative for messages."""
+    root = display_root if display_root is not None else spec_dir.parent
+    files: list[SourceFile] = []
+    diags: list[Diagnostic] = []
+    for path in discover(spec_dir):
+        rel = path.relative_to(spec_dir).as_posix()
+        try:
+            display = path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            display = path.as_posix()
+        source, problems = load_file(path, rel, display)
+        files.append(source)
+        diags.extend(problems)
+    if not any(f.rel == PLATFORM_FILE for f in files):
+        diags.append(
+            Diagnostic(
+                "E104",
+                f"no {PLATFORM_FILE} in {spec_dir}",
+                Where(str(spec_dir)),
+                help="it names the service, the region and the stages",
+            )
+        )
+    return tuple(files), diags

@@ -1,0 +1,161 @@
+"""model: the pydantic base for every spec model, shared field types, and platform.yaml.
+
+Why frozen and extra="forbid": a typo in a spec (`visiblity_timeout`) must be an error
+with a did-you-mean, not a silently ignored key, and nothing downstream may mutate a spec.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Iterator
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+
+
+def matching(pattern: str, what: str, max_length: int | None = None) -> AfterValidator:
+    """A string check whose error says what is expected in words, not as a regex."""
+
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value) or (max_length is not None and len(value) > max_length):
+            raise ValueError(f"'{value}' is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+# A short resource name: the `<resource>` part of `<service>-<stage>-<resource>`.
+Name = Annotated[str, matching(NAME_PATTERN, "a name: lowercase letters, digits and single hyphens, starting with a letter", 64)]
+StageName = Annotated[str, matching(r"[a-z][a-z0-9]*", "a stage name: lowercase letters and digits", 16)]
+
+
+def _not_aws_prefixed(key: str) -> str:
+    if key.lower().startswith("aws:"):
+        raise ValueError("tag keys starting with 'aws:' are reserved for AWS")
+    return key
+
+
+TagKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w\s.:/=+\-@]+$"), AfterValidator(_not_aws_prefixed)
+]
+TagValue = Annotated[str, StringConstraints(max_length=256, pattern=r"^[\w\s.:/=+\-@]*$")]
+Tags = dict[TagKey, TagValue]
+Reason = Annotated[str, StringConstraints(min_length=10, max_length=500)]
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+
+def _check_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"CloudWatch Logs keeps logs for one of {', '.join(map(str, LOG_RETENTION_DAYS))} days")
+    return days
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_check_retention)]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(value: Any) -> Any:
+    """Seconds as an integer, or a string `30s`, `5m`, `2h`, `14d`."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string such as '30s', '5m', '14d'")
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", value)
+        if not match:
+            raise ValueError(f"'{value}' is not a duration: write seconds or e.g. '30s', '5m', '2h', '14d'")
+        return int(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+Duration = Annotated[int, BeforeValidator(_parse_duration)]
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+@dataclass(frozen=True, order=True)
+class Ref:
+    """A reference `kind:name` (e.g. `table:users`) to a resource declared in any spec file."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+_REF = re.compile(r"^([a-z][a-z-]*):(.+)$")
+
+
+def _parse_ref(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return value
+    if not isinstance(value, str) or not (match := _REF.match(value)):
+        raise ValueError("a reference is written `kind:name`, e.g. `queue:sync`")
+    from .kinds import BY_REF
+
+    kind, name = match.groups()
+    if kind not in BY_REF:
+        known = ", ".join(sorted(BY_REF))
+        raise ValueError(f"unknown resource kind '{kind}' in reference (known: {known})")
+    if not re.match(NAME_PATTERN, name):
+        raise ValueError(f"'{name}' is not a resource name (lowercase letters, digits, single hyphens)")
+    return Ref(kind, name)
+
+
+RefField = Annotated[Ref, BeforeValidator(_parse_ref)]
+
+
+def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref]]:
+    """Every Ref inside a validated model, with its key path (CDK's findAllReferences)."""
+    if isinstance(value, Ref):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            yield from find_refs(getattr(value, name), path + (info.alias or name,))
+    elif isinstance(value, dict):
+        for key in value:
+            yield from find_refs(value[key], path + (key,))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from find_refs(item, path + (i,))
+
+
+class ResourceSpec(SpecModel):
+    """Fields every resource kind has. `stages:` overrides are merged before validation."""
+
+    tags: Tags = Field(default_factory=dict)
+    export: list[str] = Field(default_factory=list, description="attributes to export even if unused")
+    reasons: dict[str, Reason] = Field(
+        default_factory=dict, description="field -> why an unsafe choice was made on purpose"
+    )
+
+    # field name -> predicate on its value telling that the value is an unsafe choice
+    UNSAFE: ClassVar[dict[str, Any]] = {}
+
+    def unsafe_fields(self) -> list[str]:
+        return [name for name, unsafe in self.UNSAFE.items() if unsafe(getattr(self, name))]
+
+
+class StageSettings(SpecModel):
+    protect: bool = Field(
+        False,
+        description="Retain stateful resources on delete/replace, deletion protection, stack termination protection",
+    )
+    point_in_time_recovery: bool = True
+    log_retention_days: LogRetentionDays = 30
+    domain: str | None = None
+    tags: Tags = Field(default_factory=dict)
+
+
+class Platform(SpecModel):
+    service: Annotated[str, matching(NAME_PATTERN, "a service name: lowercase letters, digits and single hyphens", 24)]
+    region: Annotated[str, matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region such as us-west-2")]
+    stages: dict[StageName, StageSettings] = Field(min_length=1)
+    tags: Tags = Field(default_factory=dict)

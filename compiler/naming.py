@@ -1,0 +1,114 @@
+"""naming: every name the compiler emits, and the rules AWS sets for each kind of name.
+
+Physical names are never chosen per resource: `<service>-<stage>-<resource>`
+(`listbackup-dev-users`). Stacks follow the same scheme, and export names add the
+referable kind and the attribute after a colon (`listbackup-dev-table-users:arn`) so that
+no two attributes or kinds can produce the same export. Logical IDs are API: they come
+only from here, and a rename shows up in the golden diff as a replacement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """AWS's limits for one kind of name (checked against the service documentation)."""
+
+    what: str
+    min_len: int
+    max_len: int
+    pattern: str  # full-match regular expression
+    charset: str  # the pattern in words, for the message
+    extra: tuple[Callable[[str], str | None], ...] = field(default=())
+
+    def problem(self, value: str) -> str | None:
+        """Why `value` is not a valid name of this kind, or None when it is."""
+        if not self.min_len <= len(value) <= self.max_len:
+            return f"{self.what} '{value}' is {len(value)} characters; AWS allows {self.min_len} to {self.max_len}"
+        if not re.fullmatch(self.pattern, value):
+            return f"{self.what} '{value}' may contain only {self.charset}"
+        for check in self.extra:
+            if (why := check(value)) is not None:
+                return f"{self.what} '{value}' {why}"
+        return None
+
+
+def _s3_extra(value: str) -> str | None:
+    if ".." in value:
+        return "must not contain two adjacent periods"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        return "must not look like an IP address"
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if value.startswith(prefix):
+            return f"must not start with '{prefix}'"
+    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
+        if value.endswith(suffix):
+            return f"must not end with '{suffix}'"
+    return None
+
+
+def _not_default(value: str) -> str | None:
+    return "is reserved for the account's default bus" if value == "default" else None
+
+
+TABLE = NameRule("DynamoDB table name", 3, 255, r"[A-Za-z0-9_.-]+", "letters, digits, '_', '-' and '.'")
+QUEUE = NameRule(
+    "SQS queue name", 1, 80, r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '_' and '-' (and a final '.fifo')"
+)
+BUCKET = NameRule(
+    "S3 bucket name",
+    3,
+    63,
+    r"[a-z0-9][a-z0-9.-]*[a-z0-9]",
+    "lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
+    (_s3_extra,),
+)
+EVENT_BUS = NameRule(
+    "EventBridge event bus name", 1, 256, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'", (_not_default,)
+)
+EVENT_RULE = NameRule("EventBridge rule name", 1, 64, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'")
+EVENT_ARCHIVE = NameRule("EventBridge archive name", 1, 48, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'")
+STACK = NameRule(
+    "CloudFormation stack name", 1, 128, r"[A-Za-z][-A-Za-z0-9]*", "letters, digits and '-', starting with a letter"
+)
+EXPORT = NameRule("CloudFormation export name", 1, 255, r"[A-Za-z0-9:-]+", "letters, digits, ':' and '-'")
+LOGICAL_ID = NameRule("CloudFormation logical id", 1, 255, r"[A-Za-z0-9]+", "letters and digits")
+
+
+@dataclass(frozen=True)
+class Naming:
+    service: str
+    stage: str
+
+    def physical(self, name: str, suffix: str = "") -> str:
+        """`listbackup-dev-users`; `suffix` carries fixed endings such as '-dlq' or '.fifo'."""
+        return f"{self.service}-{self.stage}-{name}{suffix}"
+
+    def stack(self, stack_id: str) -> str:
+        return f"{self.service}-{self.stage}-{stack_id}"
+
+    def export(self, ref_kind: str, name: str, attribute: str) -> str:
+        return f"{self.service}-{self.stage}-{ref_kind}-{name}:{attribute.replace('_', '-')}"
+
+
+def camel(name: str) -> str:
+    """`user-accounts` -> `UserAccounts`; `dlq_arn` -> `DlqArn`.
+
+    >>> camel("user-accounts"), camel("dlq_arn")
+    ('UserAccounts', 'DlqArn')
+    """
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", name) if part)
+
+
+def logical_id(name: str, suffix: str) -> str:
+    """The CloudFormation logical id of a resource: `sync` + `Queue` -> `SyncQueue`."""
+    return camel(name) + suffix
+
+
+def stack_id(rel_path: str) -> str:
+    """`infrastructure/dynamodb.yaml` -> `infrastructure-dynamodb`."""
+    return rel_path.rsplit(".", 1)[0].replace("/", "-")

@@ -1,0 +1,69 @@
+"""pipeline: compose the stages; stop at the first stage boundary that reports errors.
+
+load -> validate -> resolve -> synth -> emit. Each stage returns all its diagnostics;
+this module decides to stop (raising SpecError with every diagnostic of that stage, for
+every stage of the platform), `cli` decides how to show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .diagnostics import Diagnostic, SpecError
+from .emit import README, README_TEXT, render_stage
+from .load import SourceFile, load_tree
+from .resolve import Resolved, resolve
+from .synth import synth
+from .validate import validate
+
+ALL = "all"
+
+
+class BuildError(SpecError):
+    """SpecError that also carries the loaded files, so diagnostics can be rendered."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], files: Iterable[SourceFile]):
+        super().__init__(diagnostics)
+        self.files = {f.path: f for f in files}
+
+
+@dataclass(frozen=True)
+class Build:
+    files: Mapping[str, SourceFile]
+    stages: tuple[str, ...]
+    resolved: Mapping[str, Resolved]
+    outputs: Mapping[str, str]  # path relative to generated/ -> text
+
+
+def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) -> Build:
+    """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec."""
+    files, diags = load_tree(spec_dir, display_root)
+    if diags:
+        raise BuildError(diags, files)
+    stage_specs, diags = validate(files)
+    if not diags and stage != ALL and stage not in stage_specs:
+        from .diagnostics import Where, did_you_mean
+
+        known = ", ".join(stage_specs)
+        platform = next(f.path for f in files if f.rel == "platform.yaml")
+        help_ = did_you_mean(stage, stage_specs) or f"stages: {known}, or all"
+        diags = [Diagnostic("E207", f"unknown stage '{stage}'", Where(platform, ("stages",), "key"), help_)]
+    if diags:
+        raise BuildError(diags, files)
+    stages = tuple(stage_specs) if stage == ALL else (stage,)
+    resolved: dict[str, Resolved] = {}
+    outputs: dict[str, str] = {README: README_TEXT}
+    for name in stages:
+        result, problems = resolve(stage_specs[name])
+        diags += problems
+        if result is None:
+            continue
+        templates, exports, problems = synth(result)
+        diags += problems
+        resolved[name] = result
+        outputs.update(render_stage(result, templates, exports))
+    if diags:
+        raise BuildError(diags, files)
+    return Build({f.path: f for f in files}, stages, resolved, outputs)

@@ -1,0 +1,199 @@
+"""resolve: StageSpec -> Resolved (ids, physical names, references, stacks, deploy order).
+
+This is where the cross-stack decision is made (CDK's refs.ts): a reference to a resource
+in another stack is an edge from the consumer stack to the producer stack, carrying the
+reason, so that cycles can be printed with their causes and the deploy order computed as
+topological levels (stacks in one level can deploy in parallel). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from . import naming
+from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
+from .kinds import BY_REF, Resource
+from .model import Platform, Ref, StageSettings, find_refs
+from .validate import StageSpec
+
+
+@dataclass(frozen=True)
+class Edge:
+    consumer: str  # stack id
+    producer: str  # stack id
+    reason: str  # "buses.events.rules.system.targets[0] -> queue:alert"
+    where: Where
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    id: str
+    name: str  # physical stack name: listbackup-dev-infrastructure-sqs
+    file: str
+    description: str | None
+    resources: tuple[Resource, ...]
+    depends_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    platform: Platform
+    stage: str
+    settings: StageSettings
+    naming: naming.Naming
+    stacks: Mapping[str, StackPlan]  # by stack id, sorted
+    levels: tuple[tuple[str, ...], ...]
+    index: Mapping[Ref, Resource]
+
+
+def _path_text(path: KeyPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Resolver:
+    def __init__(self, spec: StageSpec):
+        self.spec = spec
+        self.naming = naming.Naming(spec.platform.service, spec.stage)
+        self.diags: list[Diagnostic] = []
+        self.index: dict[Ref, Resource] = {}
+
+    def stacks(self) -> None:
+        for stack in self.spec.stacks:
+            problem = naming.STACK.problem(self.naming.stack(stack.id))
+            if problem or not stack.id[:1].isalpha():
+                self.diags.append(
+                    Diagnostic(
+                        "E301",
+                        problem or f"stack id '{stack.id}' must start with a letter",
+                        Where(stack.file),
+                        help="the stack is named <service>-<stage>-<file path with '/' as '-'>: rename the file",
+                    )
+                )
+
+    def declare(self) -> None:
+        """Index every resource by reference; a second declaration of a name is an error."""
+        for stack in self.spec.stacks:
+            for d in stack.resources:
+                where = Where(d.file, (d.kind.section, d.name), "key")
+                resource = Resource(d.kind, d.name, d.spec, stack.id, naming.logical_id(d.name, d.kind.id_suffix), where)
+                first = self.index.setdefault(resource.ref, resource)
+                if first is not resource:
+                    self.diags.append(
+                        Diagnostic(
+                            "E302",
+                            f"{d.kind.ref} '{d.name}' is declared twice",
+                            where,
+                            help="references `kind:name` are global across spec files: rename one",
+                            related=(("first declared", first.where),),
+                        )
+                    )
+
+    def names(self) -> None:
+        """Physical names obey AWS's rules and are unique in their namespace for the stage."""
+        taken: dict[tuple[str, str], Resource] = {}
+        for resource in self.index.values():
+            for physical in resource.kind.names(resource.name, resource.spec, self.naming):
+                if problem := physical.rule.problem(physical.value):
+                    self.diags.append(Diagnostic("E303", problem, resource.where, help="choose a shorter or simpler name"))
+                    continue
+                first = taken.setdefault((physical.namespace, physical.value), resource)
+                if first is not resource:
+                    self.diags.append(
+                        Diagnostic(
+                            "E304",
+                            f"{physical.rule.what} '{physical.value}' is also the name of {first.label}",
+                            resource.where,
+                            related=(("the other one", first.where),),
+                        )
+                    )
+            for attribute in resource.kind.attributes:
+                export = self.naming.export(resource.kind.ref, resource.name, attribute)
+                if problem := naming.EXPORT.problem(export):
+                    self.diags.append(Diagnostic("E303", problem, resource.where))
+            if problem := naming.LOGICAL_ID.problem(resource.logical_id):
+                self.diags.append(Diagnostic("E303", problem, resource.where))
+
+    def references(self) -> list[Edge]:
+        edges = []
+        for resource in self.index.values():
+            for path, ref in find_refs(resource.spec):
+                where = Where(resource.where.file, (resource.kind.section, resource.name, *path))
+                target = self.index.get(ref)
+                if target is None:
+                    same_kind = [r.name for r in self.index if r.kind == ref.kind]
+                    self.diags.append(
+                        Diagnostic(
+                            "E305",
+                            f"unknown {BY_REF[ref.kind].ref} '{ref.name}' in reference '{ref}'",
+                            where,
+                            help=did_you_mean(ref.name, same_kind)
+                            or f"declared {BY_REF[ref.kind].section}: {', '.join(sorted(same_kind)) or 'none'}",
+                        )
+                    )
+                elif target.stack != resource.stack:
+                    reason = f"{resource.label}.{_path_text(path)} -> {ref}"
+                    edges.append(Edge(resource.stack, target.stack, reason, where))
+        return edges
+
+    def order(self, edges: list[Edge]) -> tuple[tuple[str, ...], ...] | None:
+        """Topological levels (Kahn); on a cycle, one diagnostic that prints it with reasons."""
+        ids = sorted(stack.id for stack in self.spec.stacks)
+        deps = {stack_id: {e.producer for e in edges if e.consumer == stack_id} for stack_id in ids}
+        levels: list[tuple[str, ...]] = []
+        done: set[str] = set()
+        while len(done) < len(ids):
+            ready = tuple(s for s in ids if s not in done and deps[s] <= done)
+            if not ready:
+                self.diags.append(self._cycle([s for s in ids if s not in done], deps, edges))
+                return None
+            levels.append(ready)
+            done.update(ready)
+        return tuple(levels)
+
+    @staticmethod
+    def _cycle(remaining: list[str], deps: dict[str, set[str]], edges: list[Edge]) -> Diagnostic:
+        path = [remaining[0]]
+        while True:  # every remaining stack waits on another remaining one: walk until a repeat
+            following = sorted(d for d in deps[path[-1]] if d in remaining)[0]
+            if following in path:
+                cycle = path[path.index(following) :] + [following]
+                break
+            path.append(following)
+        hops = []
+        for consumer, producer in zip(cycle, cycle[1:]):
+            hops.append(min((e for e in edges if e.consumer == consumer and e.producer == producer), key=lambda e: e.reason))
+        return Diagnostic(
+            "E306",
+            "stacks depend on each other in a cycle: " + " -> ".join(cycle),
+            hops[0].where,
+            help="CloudFormation cannot deploy a cycle of imports: move one of the resources to break it",
+            related=tuple((f"{hop.consumer} needs {hop.producer} because {hop.reason}", hop.where) for hop in hops),
+        )
+
+
+def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
+    r = _Resolver(spec)
+    r.stacks()
+    r.declare()
+    r.names()
+    edges = r.references()
+    levels = r.order(edges)
+    if r.diags or levels is None:
+        return None, r.diags
+    stacks = {
+        stack.id: StackPlan(
+            stack.id,
+            r.naming.stack(stack.id),
+            stack.file,
+            stack.description,
+            tuple(res for res in r.index.values() if res.stack == stack.id),
+            tuple(sorted({e.producer for e in edges if e.consumer == stack.id})),
+        )
+        for stack in sorted(spec.stacks, key=lambda s: s.id)
+    }
+    resolved = Resolved(spec.platform, spec.stage, spec.settings, r.naming, stacks, levels, dict(r.index))
+    return resolved, []

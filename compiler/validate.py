@@ -1,0 +1,336 @@
+"""validate: SourceFiles -> one StageSpec per stage (validated, frozen models).
+
+Per-stage overrides (`stages: {prod: {...}}` on any resource) are merged into the resource
+*before* validation, so each stage's model is complete and checked on its own; an error in
+an override points at the override. Errors of every file, resource and stage are collected
+and returned together: nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
+from .kinds import BY_SECTION, Kind
+from .load import PLATFORM_FILE, SourceFile
+from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
+from .naming import stack_id
+
+STACK_KEYS = ("description",)
+STAGES_KEY = "stages"
+
+
+@dataclass(frozen=True)
+class Declared:
+    kind: Kind
+    name: str
+    spec: Any  # the kind's Spec for this stage
+    file: str  # display path of the spec file
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    id: str
+    file: str
+    description: str | None
+    resources: tuple[Declared, ...]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    platform: Platform
+    stage: str
+    settings: StageSettings
+    stacks: tuple[StackSpec, ...]
+
+
+# ---------------------------------------------------------------------------- pydantic errors
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types inside Annotated/Optional/Union."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _fields_at(model: type[BaseModel], loc: KeyPath) -> set[str]:
+    """Field names of the model(s) found at `loc` below `model` (for did-you-mean)."""
+    current: list[Any] = [model]
+    for segment in loc:
+        following: list[Any] = []
+        for candidate in current:
+            for t in _unwrap(candidate):
+                origin, args = typing.get_origin(t), typing.get_args(t)
+                if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(segment, str):
+                    if segment in t.model_fields:
+                        following.append(t.model_fields[segment].annotation)
+                elif origin is dict and args:
+                    following.append(args[1])
+                elif origin in (list, tuple) and args:
+                    following.append(args[0])
+        current = following
+    names: set[str] = set()
+    for candidate in current:
+        for t in _unwrap(candidate):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                names.update(t.model_fields)
+    return names
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...], keep_last: bool) -> KeyPath:
+    """Drop pydantic's union/validator segments: keep only segments that exist in the data."""
+    out: list[str | int] = []
+    current = data
+    for i, segment in enumerate(loc):
+        if isinstance(current, dict) and segment in current:
+            current = current[segment]
+        elif isinstance(current, list) and isinstance(segment, int) and 0 <= segment < len(current):
+            current = current[segment]
+        elif keep_last and i == len(loc) - 1:
+            pass
+        else:
+            continue
+        out.append(segment)
+    return tuple(out)
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def pydantic_diagnostics(
+    exc: ValidationError, data: Any, model: type[BaseModel], where: Callable[[KeyPath, str], Where]
+) -> list[Diagnostic]:
+    """One diagnostic per failing location; alternatives of a union are joined with 'or'."""
+    grouped: dict[tuple[str, KeyPath], list[str]] = {}
+    for error in exc.errors(include_url=False):
+        kind = error["type"]
+        loc = _clean_loc(data, tuple(error["loc"]), keep_last=kind == "missing")
+        grouped.setdefault((kind if kind in ("missing", "extra_forbidden") else "value", loc), []).append(
+            _message(error)
+        )
+    diags = []
+    for (kind, loc), messages in grouped.items():
+        field = str(loc[-1]) if loc else ""
+        if kind == "missing":
+            diags.append(Diagnostic("E201", f"missing required field '{field}'", where(loc[:-1], "key")))
+        elif kind == "extra_forbidden":
+            diags.append(
+                Diagnostic(
+                    "E202",
+                    f"unknown field '{field}'",
+                    where(loc, "key"),
+                    help=did_you_mean(field, _fields_at(model, loc[:-1])),
+                )
+            )
+        else:
+            text = " or ".join(dict.fromkeys(messages))
+            diags.append(Diagnostic("E203", f"{field}: {text}" if field else text, where(loc, "value")))
+    return diags
+
+
+# ---------------------------------------------------------------------------- stage overrides
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Deep merge: mappings merge key by key, anything else is replaced by the override."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def _from_override(override: Any, loc: KeyPath) -> bool:
+    """Whether the value at `loc` of the merged data came from the override."""
+    current = override
+    for segment in loc:
+        if isinstance(current, dict):
+            if segment not in current:
+                return False
+            current = current[segment]
+        else:
+            return True  # the override replaced a whole value above this point
+    return True
+
+
+# ---------------------------------------------------------------------------- the stage
+
+
+class _Validator:
+    def __init__(self, files: Iterable[SourceFile]):
+        self.files = list(files)
+        self.diags: list[Diagnostic] = []
+
+    def platform(self) -> Platform | None:
+        source = next((f for f in self.files if f.rel == PLATFORM_FILE), None)
+        if source is None:
+            return None
+        try:
+            return Platform.model_validate(source.data)
+        except ValidationError as exc:
+            self.diags += pydantic_diagnostics(exc, source.data, Platform, lambda p, at: Where(source.path, p, at))
+            return None
+
+    def stack_sections(self, source: SourceFile) -> dict[str, dict[str, Any]]:
+        """The resource sections of a stack file, after checking its top level and names."""
+        data = source.data
+        if not isinstance(data, dict):
+            self.diags.append(Diagnostic("E204", "a stack file is a mapping of sections", Where(source.path)))
+            return {}
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in data.items():
+            if key in STACK_KEYS:
+                if key == "description" and not isinstance(value, str):
+                    self.diags.append(Diagnostic("E203", "description: must be a string", Where(source.path, (key,))))
+                continue
+            if key not in BY_SECTION:
+                help_ = did_you_mean(key, [*BY_SECTION, *STACK_KEYS]) or f"sections: {', '.join(BY_SECTION)}"
+                self.diags.append(Diagnostic("E202", f"unknown section '{key}'", Where(source.path, (key,), "key"), help_))
+                continue
+            if not isinstance(value, dict):
+                self.diags.append(
+                    Diagnostic("E204", f"'{key}' maps names to resources", Where(source.path, (key,)))
+                )
+                continue
+            sections[key] = {}
+            for name, body in value.items():
+                if not re.match(NAME_PATTERN, name) or len(name) > 64:
+                    self.diags.append(
+                        Diagnostic(
+                            "E205",
+                            f"'{name}' is not a resource name",
+                            Where(source.path, (key, name), "key"),
+                            help="lowercase letters, digits and single hyphens, starting with a letter (it becomes "
+                            "part of the physical name <service>-<stage>-<name>)",
+                        )
+                    )
+                elif not isinstance(body, dict):
+                    self.diags.append(
+                        Diagnostic("E204", f"{key}.{name} must be a mapping of fields", Where(source.path, (key, name)))
+                    )
+                else:
+                    sections[key][name] = body
+        return sections
+
+    def overrides(self, source: SourceFile, path: KeyPath, body: dict[str, Any], stages: list[str]) -> dict[str, Any]:
+        raw = body.get(STAGES_KEY, {})
+        if not isinstance(raw, dict):
+            self.diags.append(
+                Diagnostic("E204", "stages: maps a stage name to overrides", Where(source.path, path + (STAGES_KEY,)))
+            )
+            return {}
+        good = {}
+        for stage, override in raw.items():
+            where = Where(source.path, path + (STAGES_KEY, stage), "key")
+            if stages and stage not in stages:
+                self.diags.append(Diagnostic("E206", f"unknown stage '{stage}'", where, did_you_mean(stage, stages)))
+            elif not isinstance(override, dict):
+                self.diags.append(Diagnostic("E204", f"stages.{stage}: must be a mapping of fields", where))
+            elif STAGES_KEY in override:
+                self.diags.append(Diagnostic("E204", "stage overrides cannot nest `stages:`", where))
+            else:
+                good[stage] = override
+        return good
+
+    def resource(
+        self, kind: Kind, source: SourceFile, name: str, body: dict[str, Any], stage: str | None, override: Any
+    ) -> Any:
+        """Validate one resource for one stage; every problem becomes a diagnostic."""
+        base_path: KeyPath = (kind.section, name)
+        base = {k: v for k, v in body.items() if k != STAGES_KEY}
+        data = merge(base, override) if override else base
+
+        def where(loc: KeyPath, at: str = "value") -> Where:
+            if override and loc and _from_override(override, loc):
+                return Where(source.path, base_path + (STAGES_KEY, str(stage)) + loc, at)
+            return Where(source.path, base_path + loc, at)
+
+        try:
+            spec: ResourceSpec = kind.spec.model_validate(data)
+        except ValidationError as exc:
+            self.diags += pydantic_diagnostics(exc, data, kind.spec, where)
+            return None
+        problems = [Diagnostic("E207", message, where(path)) for check in kind.checks for path, message in check(spec)]
+        problems += self.unsafe(kind, spec, where)
+        problems += [
+            Diagnostic(
+                "E208",
+                f"'{attr}' is not an attribute of a {kind.ref}",
+                where(("export", i)),
+                did_you_mean(attr, kind.attributes) or f"attributes: {', '.join(kind.attributes)}",
+            )
+            for i, attr in enumerate(spec.export)
+            if attr not in kind.attributes
+        ]
+        self.diags += problems
+        return None if problems else spec
+
+    @staticmethod
+    def unsafe(kind: Kind, spec: ResourceSpec, where: Callable[..., Where]) -> list[Diagnostic]:
+        """An unsafe choice must carry a reason; a reason must name a field that can be unsafe."""
+        diags = [
+            Diagnostic(
+                "E209",
+                f"'{field}: {getattr(spec, field)!r}' turns off a safe default",
+                where((field,)),
+                help=f"say why in `reasons: {{{field}: ...}}` next to it; the reason is kept in the template",
+            )
+            for field in spec.unsafe_fields()
+            if field not in spec.reasons
+        ]
+        diags += [
+            Diagnostic(
+                "E210",
+                f"reason given for '{field}', which is not a safety setting of a {kind.ref}",
+                where(("reasons", field), "key"),
+                did_you_mean(field, spec.UNSAFE) or f"safety settings: {', '.join(spec.UNSAFE) or 'none'}",
+            )
+            for field in spec.reasons
+            if field not in spec.UNSAFE
+        ]
+        return diags
+
+
+def validate(files: Iterable[SourceFile]) -> tuple[dict[str, StageSpec], list[Diagnostic]]:
+    """Validate every stack file for every stage declared in platform.yaml."""
+    v = _Validator(files)
+    platform = v.platform()
+    stages = list(platform.stages) if platform else []
+    per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}
+    for source in v.files:
+        if source.rel == PLATFORM_FILE:
+            continue
+        sections = v.stack_sections(source)
+        declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
+        for kind in (k for k in BY_SECTION.values() if k.section in sections):
+            for name, body in sections[kind.section].items():
+                overrides = v.overrides(source, (kind.section, name), body, stages)
+                for stage in stages or [None]:
+                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""))
+                    if spec is not None and stage is not None:
+                        declared[stage].append(Declared(kind, name, spec, source.path))
+        data = source.data if isinstance(source.data, dict) else {}
+        description = data.get("description") if isinstance(data.get("description"), str) else None
+        for stage in stages:
+            per_stage[stage].append(StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage])))
+    if platform is None:
+        return {}, v.diags
+    result = {
+        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage])) for stage in stages
+    }
+    return result, v.diags
