@@ -40,6 +40,7 @@ class SourceFile:
     data: Any
     keys: Mapping[KeyPath, Span]
     values: Mapping[KeyPath, Span]
+    parsed: bool = True  # False after a YAML syntax error: later stages skip the file
 
     @property
     def lines(self) -> Sequence[str]:
@@ -138,7 +139,7 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         diag = Diagnostic("E101", f"YAML syntax error: {message}", Where(display, span=Span(line, col, line, col + 1)))
-        return SourceFile(display, rel, text, {}, {}, {}), [diag]
+        return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
     finally:
         loader.dispose()
     return SourceFile(display, rel, text, data, keys, values), diags

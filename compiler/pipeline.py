@@ -39,10 +39,11 @@ class Build:
 
 def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) -> Build:
     """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec."""
-    files, diags = load_tree(spec_dir, display_root)
-    if diags:
-        raise BuildError(diags, files)
+    files, load_diags = load_tree(spec_dir, display_root)
+    # Validation still runs after load errors (duplicate keys, a file that does not parse),
+    # so that one run reports as much as it can; resolution needs a complete spec and waits.
     stage_specs, diags = validate(files)
+    diags = load_diags + diags
     if not diags and stage != ALL and stage not in stage_specs:
         from .diagnostics import Where, did_you_mean
 

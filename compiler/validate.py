@@ -8,6 +8,7 @@ and returned together: nothing here raises on bad input.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -104,6 +105,15 @@ def _clean_loc(data: Any, loc: tuple[Any, ...], keep_last: bool) -> KeyPath:
     return tuple(out)
 
 
+def _label(loc: KeyPath) -> str:
+    """The name a user sees for a location: its last key plus any list indices after it."""
+    keys = [i for i, part in enumerate(loc) if isinstance(part, str)]
+    if not keys:
+        return "".join(f"[{part}]" for part in loc)
+    last = keys[-1]
+    return str(loc[last]) + "".join(f"[{part}]" for part in loc[last + 1 :])
+
+
 def _message(error: Any) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
@@ -118,13 +128,16 @@ def pydantic_diagnostics(
     grouped: dict[tuple[str, KeyPath], list[str]] = {}
     for error in exc.errors(include_url=False):
         kind = error["type"]
-        loc = _clean_loc(data, tuple(error["loc"]), keep_last=kind == "missing")
-        grouped.setdefault((kind if kind in ("missing", "extra_forbidden") else "value", loc), []).append(
+        raw = tuple(error["loc"])
+        if raw and raw[-1] == "[key]":  # a bad mapping key: point at the key itself
+            kind = "key"
+        loc = _clean_loc(data, raw, keep_last=kind == "missing")
+        grouped.setdefault((kind if kind in ("missing", "extra_forbidden", "key") else "value", loc), []).append(
             _message(error)
         )
     diags = []
     for (kind, loc), messages in grouped.items():
-        field = str(loc[-1]) if loc else ""
+        field = _label(loc)
         if kind == "missing":
             diags.append(Diagnostic("E201", f"missing required field '{field}'", where(loc[:-1], "key")))
         elif kind == "extra_forbidden":
@@ -138,7 +151,8 @@ def pydantic_diagnostics(
             )
         else:
             text = " or ".join(dict.fromkeys(messages))
-            diags.append(Diagnostic("E203", f"{field}: {text}" if field else text, where(loc, "value")))
+            at = "key" if kind == "key" else "value"
+            diags.append(Diagnostic("E203", text if kind == "key" or not field else f"{field}: {text}", where(loc, at)))
     return diags
 
 
@@ -178,7 +192,7 @@ class _Validator:
 
     def platform(self) -> Platform | None:
         source = next((f for f in self.files if f.rel == PLATFORM_FILE), None)
-        if source is None:
+        if source is None or not source.parsed:
             return None
         try:
             return Platform.model_validate(source.data)
@@ -286,7 +300,7 @@ class _Validator:
         diags = [
             Diagnostic(
                 "E209",
-                f"'{field}: {getattr(spec, field)!r}' turns off a safe default",
+                f"'{field}: {json.dumps(getattr(spec, field))}' turns off a safe default",
                 where((field,)),
                 help=f"say why in `reasons: {{{field}: ...}}` next to it; the reason is kept in the template",
             )
@@ -313,7 +327,7 @@ def validate(files: Iterable[SourceFile]) -> tuple[dict[str, StageSpec], list[Di
     stages = list(platform.stages) if platform else []
     per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}
     for source in v.files:
-        if source.rel == PLATFORM_FILE:
+        if source.rel == PLATFORM_FILE or not source.parsed:
             continue
         sections = v.stack_sections(source)
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
