@@ -252,7 +252,8 @@ class _Validator:
         for stage, override in raw.items():
             where = Where(source.path, path + (STAGES_KEY, stage), "key")
             if stages and stage not in stages:
-                self.diags.append(Diagnostic("E206", f"unknown stage '{stage}'", where, did_you_mean(stage, stages)))
+                help_ = did_you_mean(stage, stages) or f"stages of platform.yaml: {', '.join(stages)}"
+                self.diags.append(Diagnostic("E206", f"unknown stage '{stage}'", where, help_))
             elif not isinstance(override, dict):
                 self.diags.append(Diagnostic("E204", f"stages.{stage}: must be a mapping of fields", where))
             elif STAGES_KEY in override:

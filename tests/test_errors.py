@@ -1,0 +1,46 @@
+"""Error goldens: one failing spec per error class, with the exact rendered diagnostics.
+
+Each case is tests/errors/<case>/spec/ (a whole spec folder) and expected.txt (what the
+user sees, paths relative to the case). `pytest --update-golden` rewrites expected.txt.
+The CLI test below checks the contract around it: exit 1, no traceback, nothing written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import main
+from compiler.diagnostics import render_text
+from compiler.pipeline import BuildError, build
+
+CASES = sorted(p.name for p in (Path(__file__).parent / "errors").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_error_golden(case: str, update_golden: bool) -> None:
+    root = Path(__file__).parent / "errors" / case
+    with pytest.raises(BuildError) as info:
+        build(root / "spec", "all", display_root=root)
+    text = render_text(info.value.diagnostics, info.value.files)
+    expected = root / "expected.txt"
+    if update_golden:
+        expected.write_text(text)
+    assert text == expected.read_text()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cli_reports_and_writes_nothing(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(Path(__file__).parent / "errors" / case / "spec", tmp_path / "spec")
+    out = tmp_path / "generated"
+    (out / "dev").mkdir(parents=True)
+    (out / "dev" / "keep.json").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["compile", "--stage", "all"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "error[E" in result.output and "spec/" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["dev", "dev/keep.json"]

@@ -1,0 +1,123 @@
+"""resolve + synth wiring: references, cross-stack exports, deploy order, collisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import compile_spec, errors_of, template
+
+QUEUES = "queues:\n  alert: {fifo: true}\n  plain: {}\n"
+BUS = """\
+buses:
+  events:
+    rules:
+      errors:
+        pattern: {source: [listbackup.system]}
+        targets: [queue:alert]
+"""
+
+
+def test_same_stack_reference_is_a_getatt(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"one.yaml": QUEUES + BUS})
+    t = template(result, "dev", "one")
+    target = t["Resources"]["EventsBusErrorsRule"]["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": ["AlertQueue", "Arn"]}
+    assert target["SqsParameters"] == {"MessageGroupId": "errors"}
+    assert "Outputs" not in t  # nothing crosses a stack: no export at all
+
+
+def test_cross_stack_reference_is_an_export_and_an_import(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"infra/sqs.yaml": QUEUES, "infra/events.yaml": BUS})
+    producer, consumer = template(result, "dev", "infra-sqs"), template(result, "dev", "infra-events")
+    assert producer["Outputs"]["AlertQueueArn"] == {
+        "Description": "queue:alert arn",
+        "Export": {"Name": "listbackup-dev-queue-alert:arn"},
+        "Value": {"Fn::GetAtt": ["AlertQueue", "Arn"]},
+    }
+    assert set(producer["Outputs"]) == {"AlertQueueArn", "AlertQueueUrl"}  # only what is used: not `plain`
+    rule = consumer["Resources"]["EventsBusErrorsRule"]["Properties"]
+    assert rule["Targets"][0]["Arn"] == {"Fn::ImportValue": "listbackup-dev-queue-alert:arn"}
+    manifest = json.loads(result.outputs["dev/manifest.json"])
+    assert manifest["levels"] == [["infra-sqs"], ["infra-events"]]
+    assert manifest["stacks"]["infra-events"]["depends_on"] == ["infra-sqs"]
+    assert manifest["exports"]["listbackup-dev-queue-alert:arn"]["importers"] == ["infra-events"]
+    assert manifest["exports"]["listbackup-dev-queue-alert:arn"]["producer"] == "infra-sqs"
+
+
+def test_explicit_export_is_emitted_without_an_importer(tmp_path: Path) -> None:
+    spec = "tables:\n  jobs:\n    hash_key: id:S\n    stream: new_image\n    export: [stream_arn]\n"
+    result = compile_spec(tmp_path, {"t.yaml": spec})
+    output = template(result, "prod", "t")["Outputs"]["JobsTableStreamArn"]
+    assert output["Export"] == {"Name": "listbackup-prod-table-jobs:stream-arn"}
+
+
+def test_export_of_unknown_attribute(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"t.yaml": "tables:\n  jobs:\n    hash_key: id:S\n    export: [streamarn]\n"})
+    assert "spec/t.yaml:4:14: error[E208]: 'streamarn' is not an attribute of a table" in out
+    assert "did you mean 'stream_arn'?" in out
+
+
+def test_unknown_reference_with_did_you_mean(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"sqs.yaml": QUEUES, "events.yaml": BUS.replace("queue:alert", "queue:alrt")})
+    assert "spec/events.yaml:6:19: error[E305]: unknown queue 'alrt' in reference 'queue:alrt'" in out
+    assert "did you mean 'alert'?" in out
+
+
+def test_same_name_declared_in_two_files(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"a.yaml": "queues:\n  jobs: {}\n", "b.yaml": "queues:\n  jobs: {}\n"})
+    assert "spec/b.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out
+    assert "first declared at spec/a.yaml:2:3" in out
+
+
+def test_physical_name_collision_with_a_generated_dlq(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"q.yaml": "queues:\n  sync: {}\n  sync-dlq: {}\n"})
+    assert "error[E304]: SQS queue name 'listbackup-dev-sync-dlq' is also the name of queues.sync" in out
+
+
+def test_physical_name_too_long_for_its_kind(tmp_path: Path) -> None:
+    name = "b" * 50  # fine as a short name; listbackup-prod-<50> is 66 > 63 for S3
+    out = errors_of(tmp_path, {"b.yaml": f"buckets:\n  {name}: {{}}\n"})
+    assert f"spec/b.yaml:2:3: error[E303]: S3 bucket name 'listbackup-prod-{name}' is 66 characters" in out
+
+
+def test_queue_name_limit_counts_the_fifo_suffix(tmp_path: Path) -> None:
+    name = "q" * 56  # listbackup-prod-<56>-dlq.fifo is 81 characters
+    out = errors_of(tmp_path, {"q.yaml": f"queues:\n  {name}: {{fifo: true}}\n"})
+    assert f"SQS queue name 'listbackup-prod-{name}-dlq.fifo' is 81 characters; AWS allows 1 to 80" in out
+
+
+def test_logical_id_collision(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"t.yaml": "tables:\n  a-b1: {hash_key: id:S}\n  a-b-1: {hash_key: id:S}\n"})
+    assert "error[E307]: logical id 'AB1Table' of tables.a-b-1 is also produced by tables.a-b1" in out
+
+
+def test_cycle_between_stacks_is_printed_with_reasons(tmp_path: Path) -> None:
+    a = "queues:\n  qa: {}\nbuses:\n  ba:\n    rules:\n      r: {pattern: {source: [x]}, targets: [queue:qb]}\n"
+    b = "queues:\n  qb: {}\nbuses:\n  bb:\n    rules:\n      r: {pattern: {source: [x]}, targets: [queue:qa]}\n"
+    out = errors_of(tmp_path, {"a.yaml": a, "b.yaml": b})
+    assert "spec/a.yaml:6:45: error[E306]: stacks depend on each other in a cycle: a -> b -> a" in out
+    assert "a needs b because buses.ba.rules.r.targets[0] -> queue:qb" in out
+    assert "b needs a because buses.bb.rules.r.targets[0] -> queue:qa" in out
+
+
+def test_deploy_levels_put_independent_stacks_together(tmp_path: Path) -> None:
+    files = {
+        "a.yaml": "queues:\n  qa: {}\n",
+        "b.yaml": "tables:\n  tb: {hash_key: id:S}\n",
+        "c.yaml": "buses:\n  bc:\n    rules:\n      r: {pattern: {source: [x]}, targets: [queue:qa]}\n",
+    }
+    result = compile_spec(tmp_path, files)
+    assert result.resolved["dev"].levels == (("a", "b"), ("c",))
+
+
+def test_stack_names_follow_the_scheme(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"api/auth.yaml": "queues:\n  q: {}\n"})
+    manifest = json.loads(result.outputs["prod/manifest.json"])
+    assert manifest["stacks"]["api-auth"]["name"] == "listbackup-prod-api-auth"
+    assert manifest["stacks"]["api-auth"]["termination_protection"] is True
+
+
+def test_bad_stack_file_name(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"my_stack.yaml": "queues:\n  q: {}\n"})
+    assert "spec/my_stack.yaml:1:1: error[E301]: CloudFormation stack name 'listbackup-dev-my_stack' may contain only" in out
