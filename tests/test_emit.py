@@ -1,0 +1,115 @@
+"""emit and the CLI around it: atomic writes, stale detection, removed stacks disappear."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import main
+from tests.conftest import write_spec
+
+QUEUES = "queues:\n  sync: {fifo: true}\n"
+TABLES = "tables:\n  users: {hash_key: userId:S}\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_spec(tmp_path, {"infrastructure/sqs.yaml": QUEUES, "infrastructure/dynamodb.yaml": TABLES})
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_compile_writes_every_stack_and_a_manifest(project: Path) -> None:
+    result = _run("compile", "--stage", "dev")
+    assert result.exit_code == 0, result.output
+    files = _snapshot(project / "generated")
+    assert sorted(files) == [
+        "README.md", "dev/infrastructure-dynamodb.json", "dev/infrastructure-sqs.json", "dev/manifest.json",
+    ]
+    manifest = json.loads(files["dev/manifest.json"])
+    for stack, entry in manifest["stacks"].items():
+        import hashlib
+
+        assert entry["sha256"] == hashlib.sha256(files[f"dev/{stack}.json"]).hexdigest()
+    assert all(text.endswith(b"\n") for text in files.values())
+
+
+def test_failed_compile_leaves_generated_untouched(project: Path) -> None:
+    assert _run("compile", "--stage", "all").exit_code == 0
+    before = _snapshot(project / "generated")
+    (project / "spec/infrastructure/sqs.yaml").write_text("queues:\n  sync: {fifo: maybe}\n")
+    result = _run("compile", "--stage", "all")
+    assert result.exit_code == 1
+    assert "spec/infrastructure/sqs.yaml:2:16: error[E203]" in result.output
+    assert _snapshot(project / "generated") == before
+
+
+def test_removed_stack_disappears(project: Path) -> None:
+    assert _run("compile", "--stage", "all").exit_code == 0
+    (project / "spec/infrastructure/sqs.yaml").unlink()
+    assert _run("compile", "--stage", "all").exit_code == 0
+    files = _snapshot(project / "generated")
+    assert not any("infrastructure-sqs" in name for name in files)
+    assert "prod/infrastructure-dynamodb.json" in files
+
+
+def test_unchanged_output_is_not_rewritten(project: Path) -> None:
+    assert _run("compile", "--stage", "dev").exit_code == 0
+    target = project / "generated/dev/infrastructure-sqs.json"
+    os.utime(target, (1, 1))
+    result = _run("compile", "--stage", "dev")
+    assert "(0 file(s) changed)" in result.output
+    assert target.stat().st_mtime == 1
+
+
+def test_check_lists_stale_missing_and_extra_files(project: Path) -> None:
+    assert _run("compile", "--stage", "all").exit_code == 0
+    assert _run("check").exit_code == 0
+    (project / "generated/dev/infrastructure-sqs.json").write_text("{}\n")
+    (project / "generated/prod/infrastructure-dynamodb.json").unlink()
+    (project / "generated/prod/old-stack.json").write_text("{}\n")
+    (project / "generated/qa").mkdir()
+    result = _run("check")
+    assert result.exit_code == 1
+    assert "stale: generated/dev/infrastructure-sqs.json" in result.output
+    assert "missing: generated/prod/infrastructure-dynamodb.json" in result.output
+    assert "extra: generated/prod/old-stack.json" in result.output
+    assert "extra: generated/qa" in result.output
+
+
+def test_unknown_stage_on_the_command_line(project: Path) -> None:
+    result = _run("compile", "--stage", "prd")
+    assert result.exit_code == 1
+    assert "error[E207]: unknown stage 'prd'" in result.output and "did you mean 'prod'?" in result.output
+
+
+def test_json_diagnostics(project: Path) -> None:
+    (project / "spec/infrastructure/sqs.yaml").write_text("queues:\n  sync: {fifo: maybe}\n")
+    result = CliRunner().invoke(main, ["compile", "--format", "json"])
+    assert result.exit_code == 1
+    (record,) = json.loads(result.stdout)
+    assert (record["file"], record["line"], record["column"], record["code"]) == (
+        "spec/infrastructure/sqs.yaml", 2, 16, "E203",
+    )
+
+
+def test_internal_error_shows_a_traceback_and_exit_123(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("compiler.pipeline.synth", broken)
+    result = _run("compile")
+    assert result.exit_code == 123
+    assert "internal error" in result.output

@@ -1,0 +1,74 @@
+"""lint: cfn-lint findings fail the gate, point back at the spec, are cached and ignorable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler import lint
+from compiler.emit import write
+from tests.conftest import compile_spec
+
+SPEC = "buckets:\n  data: {}\n"
+
+
+@pytest.fixture
+def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A compiled project whose dev bucket template has been broken by hand."""
+    result = compile_spec(tmp_path, {"s3.yaml": SPEC})
+    out = tmp_path / "generated"
+    write(out, result.outputs, list(result.stages))
+    path = out / "dev" / "s3.json"
+    template = json.loads(path.read_text())
+    encryption = template["Resources"]["DataBucket"]["Properties"]["BucketEncryption"]
+    encryption["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] = "AES257"
+    path.write_text(json.dumps(template, indent=2))
+    monkeypatch.chdir(tmp_path)  # the cache lives in ./.cache
+    return out
+
+
+def test_finding_fails_and_points_at_template_and_spec(generated: Path) -> None:
+    report = lint.run(generated, "all")
+    assert report.failed
+    (finding,) = report.findings
+    assert finding.rule == "E3030" and finding.resource == "DataBucket"
+    assert finding.template.endswith("generated/dev/s3.json")
+    assert finding.source == "spec/s3.yaml:2:3"
+    assert "(spec/s3.yaml:2:3)" in report.text
+
+
+def test_clean_templates_pass(generated: Path) -> None:
+    report = lint.run(generated, "prod")
+    assert not report.failed and report.findings == ()
+
+
+def test_second_run_comes_from_the_cache(generated: Path) -> None:
+    first = lint.run(generated, "all")
+    second = lint.run(generated, "all")
+    assert (first.linted, first.cached) == (2, 0)
+    assert (second.linted, second.cached) == (0, 2)
+    assert second.findings == first.findings  # cached findings still fail the gate
+    (generated / "prod" / "s3.json").write_text((generated / "prod" / "s3.json").read_text() + " ")
+    third = lint.run(generated, "all")
+    assert (third.linted, third.cached) == (1, 1)  # only the template whose bytes changed
+
+
+def test_parallel_run_gives_the_same_findings(generated: Path) -> None:
+    serial = lint.run(generated, "all", jobs=1, use_cache=False)
+    parallel = lint.run(generated, "all", jobs=2, use_cache=False)
+    assert serial.findings == parallel.findings
+
+
+def test_ignore_needs_rule_scope_and_reason(generated: Path, tmp_path: Path) -> None:
+    config = tmp_path / "cfn-lint.yaml"
+    config.write_text("ignore:\n  - {rule: E3030, scope: 'dev/s3:DataBucket', reason: a test of the ignore file}\n")
+    report = lint.run(generated, "all", config_path=config)
+    assert not report.failed
+    assert "ignored 1 x E3030 in dev/s3:DataBucket: a test of the ignore file" in report.text
+    config.write_text("ignore:\n  - {rule: E3030, scope: 'prod/*:*', reason: only covers prod, not dev}\n")
+    assert lint.run(generated, "all", config_path=config).failed
+    config.write_text("ignore:\n  - {rule: E3030, scope: '*'}\n")
+    report = lint.run(generated, "all", config_path=config)
+    assert report.failed and "needs exactly rule, scope and reason" in report.text
