@@ -16,8 +16,9 @@ from troposphere import GetAtt, ImportValue, Output, Ref, Template
 from troposphere import Export as CfnExport
 
 from . import cfn
-from .diagnostics import Diagnostic, InternalError
+from .diagnostics import Diagnostic, InternalError, Where
 from .kinds import Resource
+from .kinds.base import SpecProblem
 from .model import Ref as SpecRef
 from .naming import camel
 from .resolve import Resolved, StackPlan
@@ -52,11 +53,22 @@ def local_value(resource: Resource, attribute: str) -> Any:
 class SynthContext:
     """What a kind's `synthesize` may ask while building one stack's resources."""
 
-    def __init__(self, resolved: Resolved, stack: StackPlan, exports: dict[str, Export]):
+    def __init__(
+        self, resolved: Resolved, stack: StackPlan, exports: dict[str, Export], claims: dict[object, Resource]
+    ):
         self.resolved = resolved
         self.stack = stack
         self.settings = resolved.settings
         self._exports = exports
+        self._claims = claims
+
+    def claim(self, key: object, resource: Resource) -> Resource | None:
+        """Claim something only one resource of the stage may own (e.g. a queue's policy).
+
+        Returns None for the first claimant, else the resource that claimed it first.
+        """
+        first = self._claims.setdefault(key, resource)
+        return None if first is resource else first
 
     def name(self, resource: Resource, suffix: str = "") -> str:
         return self.resolved.naming.physical(resource.name, suffix)
@@ -116,18 +128,24 @@ def _description(resolved: Resolved, plan: StackPlan) -> str:
 
 def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Export], list[Diagnostic]]:
     exports: dict[str, Export] = {}
+    claims: dict[object, Resource] = {}
     diags: list[Diagnostic] = []
     templates: dict[str, StackTemplate] = {}
     for plan in resolved.stacks.values():
         template = Template(Description=_description(resolved, plan))
         template.set_version(TEMPLATE_VERSION)
-        ctx = SynthContext(resolved, plan, exports)
+        ctx = SynthContext(resolved, plan, exports, claims)
         owners: dict[str, Resource] = {}
         for resource in plan.resources:
             for attribute in resource.spec.export:
                 ctx._export(resource, attribute)
             try:
                 objects = resource.kind.synthesize(resource, ctx)
+            except SpecProblem as problem:
+                related = (("the other one", problem.other.where),) if problem.other else ()
+                where = Where(resource.where.file, (resource.kind.section, resource.name, *problem.path))
+                diags.append(Diagnostic("E308", problem.message, where, related=related))
+                continue
             except (ValueError, TypeError) as exc:
                 raise InternalError(f"{resource.label} ({resource.where.file}): {exc}") from exc
             for i, obj in enumerate(objects):

@@ -54,6 +54,14 @@ class Resource:
         return f"{self.kind.section}.{self.name}"
 
 
+class SpecProblem(Exception):
+    """Raised by a kind's synthesize for a conflict only visible across resources."""
+
+    def __init__(self, path: KeyPath, message: str, other: Resource | None = None):
+        super().__init__(message)
+        self.path, self.message, self.other = path, message, other
+
+
 Check = Callable[[Any], Sequence[tuple[KeyPath, str]]]
 
 

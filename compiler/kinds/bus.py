@@ -19,7 +19,7 @@ from .. import naming
 from ..diagnostics import KeyPath
 from ..model import Name, RefField, ResourceSpec, SpecModel
 from ..naming import camel
-from .base import Attr, Kind, PhysicalName, Resource
+from .base import Attr, Kind, PhysicalName, Resource, SpecProblem
 
 PATTERN_KEYS = {"source", "detail-type", "detail", "account", "region", "resources", "id", "time", "version"}
 
@@ -110,7 +110,15 @@ def synthesize(resource: Resource, ctx: "SynthContext") -> list[object]:  # noqa
         rule = spec.rules[rule_name]
         rule_id = f"{resource.logical_id}{camel(rule_name)}Rule"
         targets = []
-        for target in rule.targets:
+        for i, target in enumerate(rule.targets):
+            # A queue has one policy: a second QueuePolicy from another bus would silently
+            # replace this one at deploy time and drop its events.
+            if (other := ctx.claim(("sqs-queue-policy", target), resource)) is not None:
+                raise SpecProblem(
+                    ("rules", rule_name, "targets", i),
+                    f"{target} already receives events from {other.label}; a queue can take events from one bus",
+                    other,
+                )
             options = {}
             if ctx.resource(target).spec.fifo:
                 options["SqsParameters"] = events.SqsParameters(MessageGroupId=rule_name)

@@ -78,3 +78,11 @@ buses:
     out = errors_of(tmp_path, {"e.yaml": spec})
     assert "pattern: unknown event field(s) sauce" in out
     assert "spec/e.yaml:12:19: error[E207]: a rule can target queues here, not a table" in out
+
+
+def test_two_buses_cannot_target_one_queue(tmp_path: Path) -> None:
+    rule = "    rules:\n      r: {pattern: {source: [x]}, targets: [queue:q]}\n"
+    files = {"q.yaml": "queues:\n  q: {}\n", "a.yaml": "buses:\n  a:\n" + rule, "b.yaml": "buses:\n  b:\n" + rule}
+    out = errors_of(tmp_path, files)
+    assert "spec/b.yaml:4:45: error[E308]: queue:q already receives events from buses.a" in out
+    assert "the other one at spec/a.yaml:2:3" in out
