@@ -20,14 +20,35 @@ from .diagnostics import Diagnostic, KeyPath, Span, Where
 PLATFORM_FILE = "platform.yaml"
 
 
-class _Loader(yaml.SafeLoader):
+class _PyLoader(yaml.SafeLoader):
     """SafeLoader without the timestamp resolver: dates stay strings, as the spec means them."""
 
 
-_Loader.yaml_implicit_resolvers = {
+_PyLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+if yaml.__with_libyaml__:
+    # libyaml's parser (in the usual PyYAML wheels) builds the same nodes ~10x faster.
+    class _CLoader(yaml.CSafeLoader):
+        yaml_implicit_resolvers = _PyLoader.yaml_implicit_resolvers
+
+    _Loader: type = _CLoader
+else:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = _PyLoader
+
+
+def _syntax_error(text: str) -> yaml.MarkedYAMLError | None:
+    """The pure-Python parser's error for `text`: same wording on every machine."""
+    loader = _PyLoader(text)
+    try:
+        loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        return exc
+    finally:
+        loader.dispose()
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,7 +155,8 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         data = builder.build(node, ()) if node is not None else {}
         diags = builder.diagnostics
         keys, values = builder.keys, builder.values
-    except yaml.MarkedYAMLError as exc:
+    except yaml.MarkedYAMLError as fast_exc:
+        exc = _syntax_error(text) or fast_exc
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)

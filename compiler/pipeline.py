@@ -7,9 +7,11 @@ every stage of the platform), `cli` decides how to show them.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .diagnostics import Diagnostic, SpecError
 from .emit import README, README_TEXT, render_stage
@@ -37,8 +39,28 @@ class Build:
     outputs: Mapping[str, str]  # path relative to generated/ -> text
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A build allocates many small, long-lived objects (nodes, models, troposphere
+    objects) and frees them together at the end; the cyclic collector rescanning that
+    growing heap made compile time grow faster than the spec (~30% at 100x). Reference
+    counting still frees everything; the collector resumes when the build returns."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) -> Build:
     """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec."""
+    with _gc_paused():
+        return _build(spec_dir, stage, display_root)
+
+
+def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
     files, load_diags = load_tree(spec_dir, display_root)
     # Validation still runs after load errors (duplicate keys, a file that does not parse),
     # so that one run reports as much as it can; resolution needs a complete spec and waits.

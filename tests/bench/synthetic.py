@@ -1,0 +1,47 @@
+"""Synthetic platforms N times the size of the repository's spec, for `make bench`.
+
+Every stack file of spec/ is copied N times into its own folder (`s<i>/...`) with every
+resource name suffixed `-x<i>` and every reference rewritten to the copy, so the copies
+are independent, valid platforms that keep the real mix of kinds and cross-stack wiring.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from compiler.kinds import BY_REF, BY_SECTION
+from compiler.load import PLATFORM_FILE, discover
+
+REF = re.compile(r"\b(" + "|".join(sorted(BY_REF)) + r"):([a-z][a-z0-9-]*)")
+
+
+def _suffix_names(text: str, suffix: str) -> str:
+    """Suffix resource names (two-space keys under a section) and references."""
+    out, section = [], None
+    for line in text.splitlines():
+        top = re.match(r"^([a-z_]+):", line)
+        if top:
+            section = top.group(1)
+        elif section in BY_SECTION and (m := re.match(r"^  ([a-z][a-z0-9-]*):(.*)$", line)):
+            line = f"  {m.group(1)}{suffix}:{m.group(2)}"
+        out.append(REF.sub(lambda m: f"{m.group(1)}:{m.group(2)}{suffix}", line))
+    return "\n".join(out) + "\n"
+
+
+def generate(source: Path, target: Path, factor: int) -> Path:
+    """Write a platform `factor` times the size of `source` into `target`; return it."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    shutil.copy(source / PLATFORM_FILE, target / PLATFORM_FILE)
+    for path in discover(source):
+        rel = path.relative_to(source)
+        if rel.as_posix() == PLATFORM_FILE:
+            continue
+        text = path.read_text()
+        for i in range(factor):
+            copy = target / f"s{i}" / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(_suffix_names(text, f"-x{i}"))
+    return target
