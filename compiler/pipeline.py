@@ -72,7 +72,7 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         known = ", ".join(stage_specs)
         platform = next(f.path for f in files if f.rel == "platform.yaml")
         help_ = did_you_mean(stage, stage_specs) or f"stages: {known}, or all"
-        diags = [Diagnostic("E207", f"unknown stage '{stage}'", Where(platform, ("stages",), "key"), help_)]
+        diags = [Diagnostic("E211", f"unknown stage '{stage}'", Where(platform, ("stages",), "key"), help_)]
     if diags:
         raise BuildError(diags, files)
     stages = tuple(stage_specs) if stage == ALL else (stage,)

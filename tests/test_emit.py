@@ -92,7 +92,7 @@ def test_check_lists_stale_missing_and_extra_files(project: Path) -> None:
 def test_unknown_stage_on_the_command_line(project: Path) -> None:
     result = _run("compile", "--stage", "prd")
     assert result.exit_code == 1
-    assert "error[E207]: unknown stage 'prd'" in result.output and "did you mean 'prod'?" in result.output
+    assert "error[E211]: unknown stage 'prd'" in result.output and "did you mean 'prod'?" in result.output
 
 
 def test_json_diagnostics(project: Path) -> None:
