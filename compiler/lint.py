@@ -158,7 +158,7 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
     if not items:
         return Report(f"no templates under {out_dir} for stage '{stage}': run `make compile` first\n", True, (), 0, 0)
     texts = [path.read_text(encoding="utf-8") for _, path, _ in items]
-    keys = [hashlib.sha256(f"{version}\0{region}\0{text}".encode()).hexdigest() for (_, _, region), text in zip(items, texts)]
+    keys = [hashlib.sha256(f"{version}\0{region}\0{text}".encode()).hexdigest() for (_, _, region), text in zip(items, texts, strict=True)]
     results: dict[int, list[dict[str, Any]]] = {}
     if use_cache:
         for i, key in enumerate(keys):
@@ -174,7 +174,7 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
     else:
         fresh = [_lint_text(args) for args in work]
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    for i, found in zip(todo, fresh):
+    for i, found in zip(todo, fresh, strict=True):
         results[i] = found
         tmp = CACHE_DIR / f"{keys[i]}.json.{os.getpid()}"
         tmp.write_text(json.dumps(found, sort_keys=True))

@@ -63,6 +63,15 @@ class _Resolver:
 
     def stacks(self) -> None:
         for stack in self.spec.stacks:
+            if not stack.resources:
+                self.diags.append(
+                    Diagnostic(
+                        "E309",
+                        f"stack '{stack.id}' declares no resources; CloudFormation needs at least one",
+                        Where(stack.file),
+                        help="add resources or delete the file",
+                    )
+                )
             problem = naming.STACK.problem(self.naming.stack(stack.id))
             if problem or not stack.id[:1].isalpha():
                 self.diags.append(
@@ -164,7 +173,7 @@ class _Resolver:
                 break
             path.append(following)
         hops = []
-        for consumer, producer in zip(cycle, cycle[1:]):
+        for consumer, producer in zip(cycle, cycle[1:], strict=False):
             hops.append(min((e for e in edges if e.consumer == consumer and e.producer == producer), key=lambda e: e.reason))
         return Diagnostic(
             "E306",

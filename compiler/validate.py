@@ -223,6 +223,7 @@ class _Validator:
                 continue
             sections[key] = {}
             for name, body in value.items():
+                body = {} if body is None else body  # `files:` alone means every default
                 if not re.match(NAME_PATTERN, name) or len(name) > 64:
                     self.diags.append(
                         Diagnostic(

@@ -121,3 +121,13 @@ def test_stack_names_follow_the_scheme(tmp_path: Path) -> None:
 def test_bad_stack_file_name(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {"my_stack.yaml": "queues:\n  q: {}\n"})
     assert "spec/my_stack.yaml:1:1: error[E301]: CloudFormation stack name 'listbackup-dev-my_stack' may contain only" in out
+
+
+def test_stack_without_resources(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"empty.yaml": "description: nothing yet\n", "q.yaml": "queues:\n  q: {}\n"})
+    assert "spec/empty.yaml:1:1: error[E309]: stack 'empty' declares no resources" in out
+
+
+def test_resource_with_empty_body_takes_every_default(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"b.yaml": "buckets:\n  files:\n"})
+    assert template(result, "dev", "b")["Resources"]["FilesBucket"]["Properties"]["BucketName"] == "listbackup-dev-files"
