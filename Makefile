@@ -6,13 +6,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test bench clean venv help
+.PHONY: compile lint check test typecheck bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
 	@echo "make check                                fail if generated/ is stale (all stages)"
 	@echo "make lint                                 cfn-lint every generated template"
-	@echo "make test                                 pytest, then lint and check"
+	@echo "make typecheck                            mypy --strict over compiler/"
+	@echo "make test                                 pytest, typecheck, lint and check"
 	@echo "make bench                                compile timings and peak memory"
 	@echo "make clean                                remove .venv and caches"
 
@@ -33,8 +34,12 @@ check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/platformc lint
 
+typecheck: $(STAMP)
+	$(BIN)/mypy compiler
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/mypy compiler
 	$(BIN)/platformc lint
 	$(BIN)/platformc check
 

@@ -32,8 +32,11 @@ class Span:
 class Locator(Protocol):
     """What a loaded spec file offers the renderer: key path -> span."""
 
-    path: str
-    lines: Sequence[str]
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def lines(self) -> Sequence[str]: ...
 
     def locate(self, path: KeyPath, at: str = "value") -> Span: ...
 

@@ -88,7 +88,7 @@ def _span(node: yaml.Node) -> Span:
 
 
 class _Builder:
-    def __init__(self, loader: _Loader, file: str):
+    def __init__(self, loader: Any, file: str):
         self.loader = loader
         self.file = file
         self.keys: dict[KeyPath, Span] = {}

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from troposphere import GetAtt, ImportValue, Output, Ref, Template
 from troposphere import Export as CfnExport
+from troposphere import GetAtt, ImportValue, Output, Ref, Template
 
 from . import cfn
 from .diagnostics import Diagnostic, InternalError, Where

@@ -336,7 +336,8 @@ def validate(files: Iterable[SourceFile]) -> tuple[dict[str, StageSpec], list[Di
         for kind in (k for k in BY_SECTION.values() if k.section in sections):
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
-                for stage in stages or [None]:
+                each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once
+                for stage in each:
                     spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""))
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))

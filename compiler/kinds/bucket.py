@@ -8,10 +8,10 @@ reason, and even then ACLs stay blocked.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from awacs import s3 as s3_actions
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, s3
 
@@ -19,6 +19,9 @@ from .. import naming
 from ..diagnostics import KeyPath
 from ..model import ResourceSpec, SpecModel, matching
 from .base import Attr, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 RuleId = Annotated[str, matching(r"[A-Za-z0-9._-]{1,255}", "a rule id: letters, digits, '.', '_', '-'")]
@@ -138,7 +141,7 @@ def _policy(resource: Resource) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
-def synthesize(resource: Resource, ctx: "SynthContext") -> list[object]:  # noqa: F821
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     spec: Spec = resource.spec
     public = spec.public == "read"
     encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256" if spec.encryption == "s3" else "aws:kms")

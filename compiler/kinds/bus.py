@@ -8,7 +8,7 @@ EventBridge send to it is emitted here, beside the rule, scoped to this bus's ru
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
@@ -20,6 +20,9 @@ from ..diagnostics import KeyPath
 from ..model import Name, RefField, ResourceSpec, SpecModel
 from ..naming import camel
 from .base import Attr, Kind, PhysicalName, Resource, SpecProblem
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
 
 PATTERN_KEYS = {"source", "detail-type", "detail", "account", "region", "resources", "id", "time", "version"}
 
@@ -45,7 +48,7 @@ class Rule(SpecModel):
 
 class Spec(ResourceSpec):
     description: str | None = Field(None, max_length=512)
-    archive: Archive | None = Field(default_factory=Archive, description="null: no archive")
+    archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
     rules: dict[Name, Rule] = Field(default_factory=dict)
 
 
@@ -66,7 +69,7 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     return found
 
 
-def _queue_policy(resource: Resource, ctx: Any, queue_ref: Any, rule_ids: list[str]) -> sqs.QueuePolicy:
+def _queue_policy(resource: Resource, ctx: SynthContext, queue_ref: Any, rule_ids: list[str]) -> sqs.QueuePolicy:
     queue_arn = ctx.ref(queue_ref, "arn")
     document = PolicyDocument(
         Version="2012-10-17",
@@ -88,7 +91,7 @@ def _queue_policy(resource: Resource, ctx: Any, queue_ref: Any, rule_ids: list[s
     )
 
 
-def synthesize(resource: Resource, ctx: "SynthContext") -> list[object]:  # noqa: F821
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     spec: Spec = resource.spec
     props: dict[str, object] = {"Name": ctx.name(resource), "Tags": ctx.tags(resource)}
     if spec.description:

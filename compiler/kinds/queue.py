@@ -9,6 +9,8 @@ early; FIFO queues reset it, so no such constraint applies there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 from troposphere import GetAtt, sqs
 
@@ -17,6 +19,9 @@ from ..cfn import DAY, arn
 from ..diagnostics import KeyPath
 from ..model import Duration, ResourceSpec
 from .base import Attr, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
 
 MAX_RETENTION = 14 * DAY
 STANDARD_DEFAULT_RETENTION = 7 * DAY
@@ -86,7 +91,7 @@ def _common(spec: Spec) -> dict[str, object]:
     return props
 
 
-def synthesize(resource: Resource, ctx: "SynthContext") -> list[sqs.Queue]:  # noqa: F821
+def synthesize(resource: Resource, ctx: SynthContext) -> list[sqs.Queue]:
     spec: Spec = resource.spec
     source_name = ctx.name(resource, _suffix(spec))
     dlq = sqs.Queue(

@@ -7,7 +7,7 @@ CloudFormation raises (and the real platform hit) cannot be written.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints
 from troposphere import dynamodb
@@ -16,6 +16,9 @@ from .. import naming
 from ..diagnostics import KeyPath
 from ..model import ResourceSpec, SpecModel, matching
 from .base import Attr, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
 
 KeyDef = Annotated[
     str, matching(r"[A-Za-z0-9_.-]{1,255}:(S|N|B)", "a key `attribute:TYPE` with TYPE S, N or B, e.g. `userId:S`")
@@ -60,13 +63,13 @@ class Spec(ResourceSpec):
 def _keys(spec: Spec) -> list[tuple[KeyPath, str, str]]:
     """(path, attribute, type) of every key of the table and its indexes, in spec order."""
     found: list[tuple[KeyPath, str, str]] = []
-    for path, key in (("hash_key",), spec.hash_key), (("range_key",), spec.range_key):
-        if key:
-            found.append((path, *key.split(":")))
+    keys: list[tuple[KeyPath, str | None]] = [(("hash_key",), spec.hash_key), (("range_key",), spec.range_key)]
     for name, index in spec.indexes.items():
-        for field_name in ("hash_key", "range_key"):
-            if key := getattr(index, field_name):
-                found.append((("indexes", name, field_name), *key.split(":")))
+        keys += [(("indexes", name, "hash_key"), index.hash_key), (("indexes", name, "range_key"), index.range_key)]
+    for path, key in keys:
+        if key:
+            attribute, kind = key.split(":")
+            found.append((path, attribute, kind))
     return found
 
 
@@ -112,7 +115,7 @@ def _schema(hash_key: str, range_key: str | None) -> list[dynamodb.KeySchema]:
     return schema
 
 
-def synthesize(resource: Resource, ctx: "SynthContext") -> list[dynamodb.Table]:  # noqa: F821
+def synthesize(resource: Resource, ctx: SynthContext) -> list[dynamodb.Table]:
     spec: Spec = resource.spec
     types = {attribute: kind for _, attribute, kind in _keys(spec)}
     throughput = {}
