@@ -167,6 +167,36 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
     return SourceFile(display, rel, text, data, keys, values), diags
 
 
+def scan_handlers(folder: Path) -> frozenset[str]:
+    """`module.function` for every top-level function in folder/**/*.py.
+
+    The files are parsed, never imported: compiling must not run handler code. A package's
+    `__init__.py` counts as the package module (`pkg.handler`).
+    """
+    import ast
+
+    found: set[str] = set()
+    if not folder.is_dir():
+        return frozenset()
+    for path in sorted(folder.rglob("*.py")):
+        parts = list(path.relative_to(folder).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if not parts:
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except SyntaxError:
+            continue  # not a resolvable handler; its functions are simply not found
+        module = ".".join(parts)
+        found.update(
+            f"{module}.{node.name}"
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        )
+    return frozenset(found)
+
+
 def discover(spec_dir: Path) -> list[Path]:
     """Every YAML file under the spec folder, in a fixed order (never the file system's)."""
     found = [p for p in spec_dir.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml")]

@@ -72,6 +72,11 @@ EVENT_BUS = NameRule(
 )
 EVENT_RULE = NameRule("EventBridge rule name", 1, 64, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'")
 EVENT_ARCHIVE = NameRule("EventBridge archive name", 1, 48, r"[.\-_A-Za-z0-9]+", "letters, digits, '.', '-' and '_'")
+USER_POOL = NameRule("Cognito user pool or client name", 1, 128, r"[\w\s+=,.@-]+", "letters, digits, spaces and + = , . @ -")
+LAMBDA = NameRule("Lambda function name", 1, 64, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
+IAM_ROLE = NameRule("IAM role name", 1, 64, r"[\w+=,.@-]+", "letters, digits and + = , . @ _ -")
+HTTP_API = NameRule("HTTP API name", 1, 128, r"[\w\s+=,.@-]+", "letters, digits, spaces and + = , . @ -")
+LOG_GROUP = NameRule("log group name", 1, 512, r"[\w.#/-]+", "letters, digits and _ - / . #")
 STACK = NameRule(
     "CloudFormation stack name", 1, 128, r"[A-Za-z][-A-Za-z0-9]*", "letters, digits and '-', starting with a letter"
 )

@@ -15,12 +15,14 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 from .diagnostics import Diagnostic, SpecError
 from .emit import README, README_TEXT, render_stage
-from .load import SourceFile, load_tree
+from .kinds.base import CheckEnv
+from .load import SourceFile, load_tree, scan_handlers
 from .resolve import Resolved, resolve
 from .synth import synth
 from .validate import validate
 
 ALL = "all"
+HANDLERS_DIR = "handlers"  # beside the spec folder: the Lambda code root
 
 
 class BuildError(SpecError):
@@ -64,7 +66,8 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
     files, load_diags = load_tree(spec_dir, display_root)
     # Validation still runs after load errors (duplicate keys, a file that does not parse),
     # so that one run reports as much as it can; resolution needs a complete spec and waits.
-    stage_specs, diags = validate(files)
+    env = CheckEnv(handlers=scan_handlers(spec_dir.parent / HANDLERS_DIR))
+    stage_specs, diags = validate(files, env)
     diags = load_diags + diags
     if not diags and stage != ALL and stage not in stage_specs:
         from .diagnostics import Where, did_you_mean

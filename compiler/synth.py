@@ -16,7 +16,7 @@ from troposphere import Export as CfnExport
 from troposphere import GetAtt, ImportValue, Output, Ref, Template
 
 from . import cfn
-from .diagnostics import Diagnostic, InternalError, Where
+from .diagnostics import Diagnostic, InternalError, KeyPath, Where
 from .kinds import Resource
 from .kinds.base import SpecProblem
 from .model import Ref as SpecRef
@@ -39,6 +39,13 @@ class Export:
 
 
 @dataclass(frozen=True)
+class Claim:
+    owner: Resource
+    path: KeyPath  # inside the owner's spec
+    value: object
+
+
+@dataclass(frozen=True)
 class StackTemplate:
     plan: StackPlan
     template: Template
@@ -53,22 +60,25 @@ def local_value(resource: Resource, attribute: str) -> Any:
 class SynthContext:
     """What a kind's `synthesize` may ask while building one stack's resources."""
 
-    def __init__(
-        self, resolved: Resolved, stack: StackPlan, exports: dict[str, Export], claims: dict[object, Resource]
-    ):
+    def __init__(self, resolved: Resolved, stack: StackPlan, exports: dict[str, Export], claims: dict[object, Claim]):
         self.resolved = resolved
         self.stack = stack
         self.settings = resolved.settings
         self._exports = exports
         self._claims = claims
 
-    def claim(self, key: object, resource: Resource) -> Resource | None:
-        """Claim something only one resource of the stage may own (e.g. a queue's policy).
+    def claim(self, key: object, owner: Resource, path: KeyPath = (), value: object = None) -> Claim | None:
+        """Claim something one stage may have only once (a route, a queue's policy...).
 
-        Returns None for the first claimant, else the resource that claimed it first.
+        With `value=None` the claim is exclusive: any earlier claim conflicts. With a value,
+        only an earlier claim with a different value does (one name per path position).
+        Returns the earlier, conflicting claim, or None.
         """
-        first = self._claims.setdefault(key, resource)
-        return None if first is resource else first
+        first = self._claims.get(key)
+        if first is None:
+            self._claims[key] = Claim(owner, path, value)
+            return None
+        return first if value is None or first.value != value else None
 
     def name(self, resource: Resource, suffix: str = "") -> str:
         return self.resolved.naming.physical(resource.name, suffix)
@@ -84,7 +94,11 @@ class SynthContext:
         return cfn.deletion_policies(self.setting(resource.spec.retain, "protect"))
 
     def tags(self, resource: Resource, **extra: str) -> Any:
-        values = {
+        return cfn.tags(self.tag_map(resource, **extra))
+
+    def tag_map(self, resource: Resource, **extra: str) -> dict[str, str]:
+        """Tags as a plain mapping (Cognito and API Gateway v2 take maps, not lists)."""
+        return {
             **self.resolved.platform.tags,
             **self.settings.tags,
             **resource.spec.tags,
@@ -92,7 +106,6 @@ class SynthContext:
             "Service": self.resolved.platform.service,
             "Stage": self.resolved.stage,
         }
-        return cfn.tags(values)
 
     def resource(self, ref: SpecRef) -> Resource:
         return self.resolved.index[ref]
@@ -128,7 +141,7 @@ def _description(resolved: Resolved, plan: StackPlan) -> str:
 
 def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Export], list[Diagnostic]]:
     exports: dict[str, Export] = {}
-    claims: dict[object, Resource] = {}
+    claims: dict[object, Claim] = {}
     diags: list[Diagnostic] = []
     templates: dict[str, StackTemplate] = {}
     for plan in resolved.stacks.values():
@@ -142,7 +155,10 @@ def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Expor
             try:
                 objects = resource.kind.synthesize(resource, ctx)
             except SpecProblem as problem:
-                related = (("the other one", problem.other.where),) if problem.other else ()
+                related: tuple[tuple[str, Where], ...] = ()
+                if problem.other is not None:
+                    other = problem.other
+                    related = (("the other one", Where(other.where.file, (other.kind.section, other.name, *problem.other_path))),)
                 where = Where(resource.where.file, (resource.kind.section, resource.name, *problem.path))
                 diags.append(Diagnostic("E308", problem.message, where, related=related))
                 continue

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_SECTION, Kind
+from .kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
 from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
 from .naming import stack_id
@@ -186,8 +187,9 @@ def _from_override(override: Any, loc: KeyPath) -> bool:
 
 
 class _Validator:
-    def __init__(self, files: Iterable[SourceFile]):
+    def __init__(self, files: Iterable[SourceFile], env: CheckEnv):
         self.files = list(files)
+        self.env = env
         self.diags: list[Diagnostic] = []
 
     def platform(self) -> Platform | None:
@@ -281,7 +283,9 @@ class _Validator:
         except ValidationError as exc:
             self.diags += pydantic_diagnostics(exc, data, kind.spec, where)
             return None
-        problems = [Diagnostic("E207", message, where(path)) for check in kind.checks for path, message in check(spec)]
+        problems = [
+            Diagnostic("E207", message, where(path)) for check in kind.checks for path, message in check(spec, self.env)
+        ]
         problems += self.unsafe(kind, spec, where)
         problems += [
             Diagnostic(
@@ -322,9 +326,11 @@ class _Validator:
         return diags
 
 
-def validate(files: Iterable[SourceFile]) -> tuple[dict[str, StageSpec], list[Diagnostic]]:
+def validate(
+    files: Iterable[SourceFile], env: CheckEnv | None = None
+) -> tuple[dict[str, StageSpec], list[Diagnostic]]:
     """Validate every stack file for every stage declared in platform.yaml."""
-    v = _Validator(files)
+    v = _Validator(files, env or CheckEnv())
     platform = v.platform()
     stages = list(platform.stages) if platform else []
     per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}

@@ -6,10 +6,18 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import bucket, bus, queue, table
+from . import api, bucket, bus, function, queue, table, user_pool
 from .base import Attr, Kind, PhysicalName, Resource
 
-KINDS: tuple[Kind, ...] = (table.KIND, queue.KIND, bucket.KIND, bus.KIND)
+KINDS: tuple[Kind, ...] = (
+    table.KIND,
+    queue.KIND,
+    bucket.KIND,
+    bus.KIND,
+    user_pool.KIND,
+    api.KIND,
+    function.KIND,
+)
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}
 

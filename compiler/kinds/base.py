@@ -57,12 +57,30 @@ class Resource:
 class SpecProblem(Exception):
     """Raised by a kind's synthesize for a conflict only visible across resources."""
 
-    def __init__(self, path: KeyPath, message: str, other: Resource | None = None):
+    def __init__(self, path: KeyPath, message: str, other: Resource | None = None, other_path: KeyPath = ()):
         super().__init__(message)
-        self.path, self.message, self.other = path, message, other
+        self.path, self.message, self.other, self.other_path = path, message, other, other_path
 
 
-Check = Callable[[Any], Sequence[tuple[KeyPath, str]]]
+@dataclass(frozen=True)
+class Grant:
+    """What an access level allows: IAM actions on some of the resource's ARNs.
+
+    `resources` are (attribute, suffix) pairs, e.g. ("arn", "") and ("arn", "/index/*").
+    """
+
+    actions: tuple[str, ...]
+    resources: tuple[tuple[str, str], ...] = (("arn", ""),)
+
+
+@dataclass(frozen=True)
+class CheckEnv:
+    """What a spec check may consult besides the spec: facts `load` recorded."""
+
+    handlers: frozenset[str] = frozenset()  # "module.function" for every handler in handlers/
+
+
+Check = Callable[[Any, CheckEnv], Sequence[tuple[KeyPath, str]]]
 
 
 @dataclass(frozen=True)
@@ -76,3 +94,7 @@ class Kind:
     synthesize: Callable[[Resource, "SynthContext"], Sequence[Any]]
     stateful: bool = False
     checks: tuple[Check, ...] = field(default=())  # spec -> [(relative path, message)]
+    # access level -> grants, for functions' `access: {kind:name: level}`
+    access: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
+    # environment variable suffix -> attribute: `<NAME>_<SUFFIX>` for each accessed resource
+    env: Mapping[str, str] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from troposphere import GetAtt, Ref, Sub, s3
 from .. import naming
 from ..diagnostics import KeyPath
 from ..model import ResourceSpec, SpecModel, matching
-from .base import Attr, Kind, PhysicalName, Resource
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -72,7 +72,7 @@ def _check_transitions(path: KeyPath, transitions: list[Transition], expire: int
     return problems
 
 
-def check_lifecycle(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_lifecycle(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     problems: list[tuple[KeyPath, str]] = []
     for rule_id, rule in spec.lifecycle.items():
         base: KeyPath = ("lifecycle", rule_id)
@@ -168,6 +168,11 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return [bucket, policy]
 
 
+OBJECTS = (("arn", "/*"),)
+READ = (Grant(("s3:ListBucket",)), Grant(("s3:GetObject", "s3:GetObjectVersion"), OBJECTS))
+WRITE = (Grant(("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"), OBJECTS),)
+
+
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     return [PhysicalName("s3-bucket", naming_.physical(name), naming.BUCKET)]
 
@@ -186,4 +191,10 @@ KIND = Kind(
     synthesize=synthesize,
     stateful=True,
     checks=(check_lifecycle,),
+    access={
+        "read": READ,
+        "write": WRITE,
+        "read-write": READ + WRITE,
+    },
+    env={"BUCKET": "name"},
 )

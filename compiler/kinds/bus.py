@@ -19,7 +19,7 @@ from .. import naming
 from ..diagnostics import KeyPath
 from ..model import Name, RefField, ResourceSpec, SpecModel
 from ..naming import camel
-from .base import Attr, Kind, PhysicalName, Resource, SpecProblem
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -52,7 +52,7 @@ class Spec(ResourceSpec):
     rules: dict[Name, Rule] = Field(default_factory=dict)
 
 
-def check_targets(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_targets(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return [
         (("rules", name, "targets", i), f"a rule can target queues here, not a {target.kind}")
         for name, rule in spec.rules.items()
@@ -116,11 +116,13 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         for i, target in enumerate(rule.targets):
             # A queue has one policy: a second QueuePolicy from another bus would silently
             # replace this one at deploy time and drop its events.
-            if (other := ctx.claim(("sqs-queue-policy", target), resource)) is not None:
+            path = ("rules", rule_name, "targets", i)
+            if (other := ctx.claim(("sqs-queue-policy", target), resource, path, resource.label)) is not None:
                 raise SpecProblem(
-                    ("rules", rule_name, "targets", i),
-                    f"{target} already receives events from {other.label}; a queue can take events from one bus",
-                    other,
+                    path,
+                    f"{target} already receives events from {other.owner.label}; a queue can take events from one bus",
+                    other.owner,
+                    other.path,
                 )
             options = {}
             if ctx.resource(target).spec.fifo:
@@ -152,4 +154,6 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     checks=(check_targets,),
+    access={"publish": (Grant(("events:PutEvents",)),)},
+    env={"BUS_NAME": "name"},
 )

@@ -18,7 +18,7 @@ from .. import naming
 from ..cfn import DAY, arn
 from ..diagnostics import KeyPath
 from ..model import Duration, ResourceSpec
-from .base import Attr, Kind, PhysicalName, Resource
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -51,7 +51,7 @@ class Spec(ResourceSpec):
         return MAX_RETENTION if self.fifo else STANDARD_DEFAULT_RETENTION
 
 
-def check_fifo_only(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_fifo_only(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return [
         ((field,), f"{field} applies only to FIFO queues (`fifo: true`)")
         for field in ("content_based_deduplication", "high_throughput")
@@ -59,7 +59,7 @@ def check_fifo_only(spec: Spec) -> list[tuple[KeyPath, str]]:
     ]
 
 
-def check_dlq_outlives_source(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_dlq_outlives_source(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     if spec.fifo or spec.effective_retention < spec.dlq_retention:
         return []
     return [
@@ -70,6 +70,9 @@ def check_dlq_outlives_source(spec: Spec) -> list[tuple[KeyPath, str]]:
             "so failed messages would expire early in the DLQ",
         )
     ]
+
+
+CONSUME = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
 
 
 def _suffix(spec: Spec) -> str:
@@ -140,4 +143,9 @@ KIND = Kind(
     synthesize=synthesize,
     stateful=True,
     checks=(check_fifo_only, check_dlq_outlives_source),
+    access={
+        "send": (Grant(("sqs:GetQueueAttributes", "sqs:SendMessage")),),
+        "consume": (Grant(CONSUME),),
+    },
+    env={"QUEUE_URL": "url"},
 )

@@ -15,7 +15,7 @@ from troposphere import dynamodb
 from .. import naming
 from ..diagnostics import KeyPath
 from ..model import ResourceSpec, SpecModel, matching
-from .base import Attr, Kind, PhysicalName, Resource
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -73,7 +73,7 @@ def _keys(spec: Spec) -> list[tuple[KeyPath, str, str]]:
     return found
 
 
-def check_attribute_types(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_attribute_types(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     """One attribute, one type: DynamoDB has a single definition per attribute name."""
     seen: dict[str, str] = {}
     problems = []
@@ -83,7 +83,7 @@ def check_attribute_types(spec: Spec) -> list[tuple[KeyPath, str]]:
     return problems
 
 
-def check_capacity(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_capacity(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     if spec.billing == "provisioned" and spec.capacity is None:
         return [(("billing",), "provisioned billing needs `capacity: {read: N, write: N}`")]
     if spec.billing == "on_demand" and spec.capacity is not None:
@@ -91,7 +91,7 @@ def check_capacity(spec: Spec) -> list[tuple[KeyPath, str]]:
     return []
 
 
-def check_projection(spec: Spec) -> list[tuple[KeyPath, str]]:
+def check_projection(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     keys = {attribute for _, attribute, _ in _keys(spec)}
     return [
         (("indexes", name, "projection"), f"'{attr}' is a key attribute: it is always projected")
@@ -157,6 +157,24 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[dynamodb.Table]:
     return [dynamodb.Table(resource.logical_id, **props, **ctx.deletion_policies(resource))]
 
 
+READ = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+WRITE = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+
+
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     return [PhysicalName("dynamodb-table", naming_.physical(name), naming.TABLE)]
 
@@ -175,4 +193,10 @@ KIND = Kind(
     synthesize=synthesize,
     stateful=True,
     checks=(check_attribute_types, check_capacity, check_projection),
+    access={
+        "read": (Grant(READ, (("arn", ""), ("arn", "/index/*"))),),
+        "write": (Grant(WRITE),),
+        "read-write": (Grant(tuple(sorted({*READ, *WRITE})), (("arn", ""), ("arn", "/index/*"))),),
+    },
+    env={"TABLE": "name"},
 )

@@ -85,4 +85,4 @@ def test_two_buses_cannot_target_one_queue(tmp_path: Path) -> None:
     files = {"q.yaml": "queues:\n  q: {}\n", "a.yaml": "buses:\n  a:\n" + rule, "b.yaml": "buses:\n  b:\n" + rule}
     out = errors_of(tmp_path, files)
     assert "spec/b.yaml:4:45: error[E308]: queue:q already receives events from buses.a" in out
-    assert "the other one at spec/a.yaml:2:3" in out
+    assert "the other one at spec/a.yaml:4:45" in out

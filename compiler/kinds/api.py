@@ -1,0 +1,157 @@
+"""apis: HTTP APIs (AWS::ApiGatewayV2::Api) with a JWT authorizer, CORS, throttling and logs.
+
+One `$default` stage with auto-deploy, default throttling (rate and burst, per stage),
+JSON access logs to a log group with the stage's retention, and CORS per stage (prod:
+only the app's origins). With `auth: user-pool:main` every route of the API uses the JWT
+authorizer (issuer and audience from the pool) unless the route says `auth: none`.
+Routes themselves are declared on functions.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+from troposphere import GetAtt, Ref, apigatewayv2, logs
+
+from .. import naming
+from ..diagnostics import KeyPath
+from ..model import Duration, LogRetentionDays, RefField, ResourceSpec, SpecModel, matching
+from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+Origin = Annotated[str, matching(r"(https?://[A-Za-z0-9.*:-]+|\*)", "an origin such as https://app.example.com")]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "*"]
+DEFAULT_METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latency": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+    },
+    sort_keys=True,
+)
+
+
+class Cors(SpecModel):
+    origins: list[Origin] = Field(min_length=1)
+    methods: list[Method] = Field(default_factory=lambda: list(DEFAULT_METHODS))
+    headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    max_age: Duration = Field(3600, ge=0, le=86400)
+    credentials: bool = False
+
+
+class Throttling(SpecModel):
+    rate: float = Field(ge=0, description="requests per second, steady state")
+    burst: int = Field(ge=0)
+
+
+class Spec(ResourceSpec):
+    description: str | None = Field(None, max_length=1024)
+    auth: RefField | None = Field(None, description="user-pool:NAME: JWT authorizer for every route")
+    cors: Cors | None = None
+    throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200))
+    log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
+    retain: bool | None = Field(None, description="the access-log group; default: Retain in protected stages")
+
+    UNSAFE = {"retain": lambda v: v is False}
+
+
+def check_cors(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.cors and spec.cors.credentials and "*" in spec.cors.origins:
+        return [(("cors", "credentials"), "browsers refuse credentials with the `*` origin: list the origins")]
+    return []
+
+
+def check_auth(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.auth is not None and spec.auth.kind != "user-pool":
+        return [(("auth",), f"an API's JWT authorizer comes from a user pool, not a {spec.auth.kind}")]
+    return []
+
+
+def log_group_name(ctx: SynthContext, resource: Resource) -> str:
+    return f"/aws/http-api/{ctx.name(resource)}"
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [
+        PhysicalName("http-api", naming_.physical(name), naming.HTTP_API),
+        PhysicalName("log-group", f"/aws/http-api/{naming_.physical(name)}", naming.LOG_GROUP),
+    ]
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    props: dict[str, object] = {"Name": ctx.name(resource), "ProtocolType": "HTTP", "Tags": ctx.tag_map(resource)}
+    if spec.description:
+        props["Description"] = spec.description
+    if spec.cors:
+        props["CorsConfiguration"] = apigatewayv2.Cors(
+            AllowOrigins=sorted(spec.cors.origins),
+            AllowMethods=sorted(spec.cors.methods),
+            AllowHeaders=sorted(spec.cors.headers),
+            MaxAge=spec.cors.max_age,
+            AllowCredentials=spec.cors.credentials,
+        )
+    api = apigatewayv2.Api(resource.logical_id, **props)
+    log_group = logs.LogGroup(
+        resource.logical_id + "AccessLogs",
+        LogGroupName=log_group_name(ctx, resource),
+        RetentionInDays=ctx.setting(spec.log_retention_days, "log_retention_days"),
+        Tags=ctx.tags(resource),
+        **ctx.deletion_policies(resource),
+    )
+    stage = apigatewayv2.Stage(
+        resource.logical_id + "DefaultStage",
+        ApiId=Ref(api),
+        StageName="$default",
+        AutoDeploy=True,
+        AccessLogSettings=apigatewayv2.AccessLogSettings(
+            DestinationArn=GetAtt(log_group, "Arn"), Format=ACCESS_LOG_FORMAT
+        ),
+        DefaultRouteSettings=apigatewayv2.RouteSettings(
+            ThrottlingRateLimit=spec.throttling.rate, ThrottlingBurstLimit=spec.throttling.burst
+        ),
+        Tags=ctx.tag_map(resource),
+    )
+    out: list[object] = [api, log_group, stage]
+    if spec.auth is not None:
+        out.append(
+            apigatewayv2.Authorizer(
+                resource.logical_id + "Authorizer",
+                ApiId=Ref(api),
+                Name=f"{ctx.name(resource)}-jwt",
+                AuthorizerType="JWT",
+                IdentitySource=["$request.header.Authorization"],
+                JwtConfiguration=apigatewayv2.JWTConfiguration(
+                    Audience=[ctx.ref(spec.auth, "client_id")], Issuer=ctx.ref(spec.auth, "issuer")
+                ),
+            )
+        )
+    return out
+
+
+KIND = Kind(
+    section="apis",
+    ref="api",
+    spec=Spec,
+    id_suffix="HttpApi",
+    attributes={
+        "id": Attr(description="API id"),
+        "endpoint": Attr("ApiEndpoint", description="https://<id>.execute-api.<region>.amazonaws.com"),
+        "authorizer_id": Attr(part="Authorizer", description="JWT authorizer id (APIs with `auth:`)"),
+    },
+    names=names,
+    synthesize=synthesize,
+    checks=(check_cors, check_auth),
+    env={"API_URL": "endpoint"},
+)

@@ -1,0 +1,124 @@
+"""functions: Lambda functions (AWS::Lambda::Function) with their role, log group and triggers.
+
+A function declares what it touches (`access:`), and the compiler derives its IAM role
+(iam.py), its environment (`<NAME>_<SUFFIX>` per accessed resource, plus SERVICE and
+STAGE), and its triggers (wiring.py): HTTP routes, a queue it consumes, bus subscriptions.
+The log group is explicit, with the stage's retention: never the implicit one that keeps
+logs forever. Code comes from the deployment bucket (`<service>-<stage>-deployment`,
+key `functions/<name>.zip`); packaging it is a later step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from troposphere import GetAtt, Ref, awslambda, logs
+
+from ... import naming
+from ...cfn import FunctionLoggingConfig
+from ..base import Attr, Kind, PhysicalName, Resource
+from . import iam, wiring
+from .spec import CHECKS, Spec, env_name
+
+if TYPE_CHECKING:
+    from ...synth import SynthContext
+
+__all__ = ["KIND", "Spec", "synthesize"]
+
+
+def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
+    from .. import BY_REF
+
+    spec: Spec = resource.spec
+    values: dict[str, Any] = {"SERVICE": ctx.resolved.platform.service, "STAGE": ctx.resolved.stage}
+    for ref in spec.access:
+        for suffix, attribute in BY_REF[ref.kind].env.items():
+            values[env_name(ref, suffix)] = ctx.ref(ref, attribute)
+    values.update(spec.environment)
+    return values
+
+
+def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:
+    """Provisioned concurrency needs a published version behind an alias. The version's
+    logical id carries a digest of the function's definition, so any change publishes anew."""
+    digest = hashlib.sha256(json.dumps(function.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    version = awslambda.Version(resource.logical_id + "Version" + digest, FunctionName=Ref(function))
+    alias = awslambda.Alias(
+        resource.logical_id + "Live",
+        Name="live",
+        FunctionName=Ref(function),
+        FunctionVersion=GetAtt(version, "Version"),
+        ProvisionedConcurrencyConfig=awslambda.ProvisionedConcurrencyConfiguration(
+            ProvisionedConcurrentExecutions=resource.spec.provisioned_concurrency
+        ),
+    )
+    return [version, alias]
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    name = ctx.name(resource)
+    log_group = logs.LogGroup(
+        resource.logical_id + "Logs",
+        LogGroupName=f"/aws/lambda/{name}",
+        RetentionInDays=ctx.setting(spec.log_retention_days, "log_retention_days"),
+        Tags=ctx.tags(resource),
+        **ctx.deletion_policies(resource),
+    )
+    role = iam.role(resource, ctx, log_group)
+    props: dict[str, object] = {
+        "FunctionName": name,
+        "Handler": spec.handler,
+        "Runtime": spec.runtime,
+        "Architectures": [spec.architecture],
+        "MemorySize": spec.memory,
+        "Timeout": spec.timeout,
+        "Role": GetAtt(role, "Arn"),
+        "Code": awslambda.Code(S3Bucket=ctx.physical("deployment"), S3Key=f"functions/{resource.name}.zip"),
+        "Environment": awslambda.Environment(Variables=environment(resource, ctx)),
+        "TracingConfig": awslambda.TracingConfig(Mode="Active" if spec.tracing else "PassThrough"),
+        "LoggingConfig": FunctionLoggingConfig(LogGroup=Ref(log_group), LogFormat="JSON"),
+        "Tags": ctx.tags(resource),
+    }
+    if spec.description:
+        props["Description"] = spec.description
+    if spec.reserved_concurrency is not None:
+        props["ReservedConcurrentExecutions"] = spec.reserved_concurrency
+    function = awslambda.Function(resource.logical_id, **props)
+    out: list[object] = [function, log_group, role]
+    target: Any = GetAtt(function, "Arn")
+    if spec.provisioned_concurrency:
+        out += _alias(resource, function)
+        target = Ref(out[-1])  # the alias ARN: triggers invoke the provisioned version
+    out += wiring.routes(resource, ctx, target)
+    out += wiring.consumer(resource, ctx, target)
+    out += wiring.subscriptions(resource, ctx, target)
+    return out
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    physical = naming_.physical(name)
+    found = [
+        PhysicalName("lambda-function", physical, naming.LAMBDA),
+        PhysicalName("iam-role", physical, naming.IAM_ROLE),
+        PhysicalName("log-group", f"/aws/lambda/{physical}", naming.LOG_GROUP),
+    ]
+    found += [
+        PhysicalName(f"events-rule:{sub.bus.name}", naming_.physical(name, f"-{sub_name}"), naming.EVENT_RULE)
+        for sub_name, sub in spec.subscribes.items()
+    ]
+    return found
+
+
+KIND = Kind(
+    section="functions",
+    ref="function",
+    spec=Spec,
+    id_suffix="Function",
+    attributes={"name": Attr(description="function name"), "arn": Attr("Arn", description="function ARN")},
+    names=names,
+    synthesize=synthesize,
+    checks=CHECKS,
+)

@@ -1,0 +1,88 @@
+"""The function's role: exactly the actions of its access levels, on exactly their ARNs.
+
+Every statement names its resources. The only `*` resources are the X-Ray actions, for
+which AWS has no resource-level permissions (WILDCARD_ALLOWED, checked by a test over
+every generated policy).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from troposphere import GetAtt, Join, iam
+
+from ...naming import camel
+from ...model import Ref
+from ..base import Resource
+from .spec import Spec
+
+if TYPE_CHECKING:
+    from ...synth import SynthContext
+
+# Actions that AWS cannot scope to a resource, and so may be granted on "*".
+WILDCARD_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def _actions(names: tuple[str, ...] | list[str]) -> list[Action]:
+    return [Action(*name.split(":", 1)) for name in sorted(names)]
+
+
+def grants(spec: Spec) -> list[tuple[Ref, str]]:
+    """(resource, level) pairs the role must allow: `access:` plus what triggers need."""
+    pairs = dict(spec.access)
+    if spec.consumes is not None:
+        pairs.setdefault(spec.consumes.queue, "consume")
+    return sorted(pairs.items())
+
+
+def _resource_value(ctx: SynthContext, ref: Ref, attribute: str, suffix: str) -> Any:
+    value = ctx.ref(ref, attribute)
+    return Join("", [value, suffix]) if suffix else value
+
+
+def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocument:
+    from .. import BY_REF
+
+    spec: Spec = resource.spec
+    statements = [
+        Statement(
+            Sid="WriteOwnLogs",
+            Effect=Allow,
+            Action=_actions(["logs:CreateLogStream", "logs:PutLogEvents"]),
+            Resource=[GetAtt(log_group, "Arn")],
+        )
+    ]
+    for ref, level in grants(spec):
+        for i, grant in enumerate(BY_REF[ref.kind].access[level]):
+            statements.append(
+                Statement(
+                    Sid=camel(f"{ref.kind}-{ref.name}-{level}") + (str(i + 1) if i else ""),
+                    Effect=Allow,
+                    Action=_actions(grant.actions),
+                    Resource=[_resource_value(ctx, ref, attr, suffix) for attr, suffix in grant.resources],
+                )
+            )
+    if spec.tracing:
+        statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(sorted(WILDCARD_ALLOWED)), Resource=["*"]))
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def role(resource: Resource, ctx: SynthContext, log_group: Any) -> iam.Role:
+    trust = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", "lambda.amazonaws.com"),
+                Action=[Action("sts", "AssumeRole")],
+            )
+        ],
+    )
+    return iam.Role(
+        resource.logical_id + "Role",
+        RoleName=ctx.name(resource),
+        AssumeRolePolicyDocument=trust,
+        Policies=[iam.Policy(PolicyName="access", PolicyDocument=policy(resource, ctx, log_group))],
+        Tags=ctx.tags(resource),
+    )

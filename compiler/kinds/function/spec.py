@@ -1,0 +1,159 @@
+"""The `functions:` spec model and the checks that need only the spec (and handlers/)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from ...diagnostics import KeyPath
+from ...model import Duration, LogRetentionDays, Name, Ref, RefField, ResourceSpec, SpecModel, matching
+from ..base import CheckEnv
+
+API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "ANY")
+_SEGMENT = r"([A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\}|\{[A-Za-z_][A-Za-z0-9_]*\+\})"
+ROUTE_PATTERN = rf"({'|'.join(METHODS)}) (/|(/{_SEGMENT})+)"
+# Lambda sets these itself and rejects a function that sets them.
+RESERVED_ENV = re.compile(
+    r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID"
+    r"|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_LAMBDA_\w+|AWS_XRAY_\w+|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$"
+)
+
+RouteKey = Annotated[
+    str, matching(ROUTE_PATTERN, "a route `METHOD /path` (e.g. `GET /users/{userId}`; `{name+}` only at the end)")
+]
+Handler = Annotated[
+    str, matching(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", "a handler `module.function`, e.g. `users.get_me`")
+]
+EnvName = Annotated[str, matching(r"[A-Za-z][A-Za-z0-9_]*", "an environment variable name")]
+
+
+class Route(SpecModel):
+    route: RouteKey
+    auth: Literal["jwt", "none"] = Field("jwt", description="none: a public route, said explicitly")
+
+    @property
+    def method(self) -> str:
+        return self.route.split(" ", 1)[0]
+
+    @property
+    def path(self) -> str:
+        return self.route.split(" ", 1)[1]
+
+
+class Consumes(SpecModel):
+    queue: RefField
+    batch_size: int = Field(1, ge=1, le=10)  # FIFO queues take at most 10; so do we, for one rule
+    max_concurrency: int | None = Field(None, ge=2, le=1000)
+
+
+class Subscription(SpecModel):
+    bus: RefField
+    pattern: dict[str, Any] = Field(min_length=1)
+    description: str | None = Field(None, max_length=512)
+
+
+class Spec(ResourceSpec):
+    handler: Handler
+    description: str | None = Field(None, max_length=256)
+    runtime: Literal["python3.12", "python3.13"] = "python3.12"
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    memory: int = Field(512, ge=128, le=10240)
+    timeout: Duration = Field(10, ge=1, le=900)
+    reserved_concurrency: int | None = Field(None, ge=0)
+    provisioned_concurrency: int | None = Field(None, ge=1)
+    tracing: bool = True
+    log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
+    environment: dict[EnvName, str] = Field(default_factory=dict)
+    access: dict[RefField, str] = Field(default_factory=dict)
+    api: RefField | None = None
+    routes: list[Route] = Field(default_factory=list)
+    consumes: Consumes | None = None
+    subscribes: dict[Name, Subscription] = Field(default_factory=dict)
+    retain: bool | None = Field(None, description="the log group; default: Retain in protected stages")
+
+    UNSAFE = {"retain": lambda v: v is False}
+
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _route_shorthand(cls, value: Any) -> Any:
+        """`- GET /users/me` is short for `- {route: GET /users/me}`."""
+        if isinstance(value, list):
+            return [{"route": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+def env_name(ref: Ref, suffix: str) -> str:
+    """The environment variable for a resource a function uses: `user-accounts` -> `USER_ACCOUNTS_TABLE`."""
+    return f"{ref.name.upper().replace('-', '_')}_{suffix}"
+
+
+def check_handler(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.handler in env.handlers:
+        return []
+    close = difflib.get_close_matches(spec.handler, sorted(env.handlers), n=1)
+    module, function = spec.handler.rsplit(".", 1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return [(("handler",), f"no function '{function}' in handlers/{module.replace('.', '/')}.py{hint}")]
+
+
+def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    from .. import BY_REF
+
+    problems: list[tuple[KeyPath, str]] = []
+    for ref, level in spec.access.items():
+        levels = BY_REF[ref.kind].access
+        if not levels:
+            problems.append((("access", str(ref)), f"a function cannot be granted access to a {ref.kind}"))
+        elif level not in levels:
+            close = difflib.get_close_matches(level, levels, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"levels: {', '.join(levels)}"
+            problems.append((("access", str(ref)), f"unknown access level '{level}' for a {ref.kind}; {hint}"))
+    return problems
+
+
+def check_environment(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    from .. import BY_REF
+
+    derived = {"SERVICE", "STAGE"} | {
+        env_name(ref, suffix) for ref in spec.access for suffix in BY_REF[ref.kind].env
+    }
+    problems: list[tuple[KeyPath, str]] = []
+    for name in spec.environment:
+        if RESERVED_ENV.match(name):
+            problems.append((("environment", name), f"'{name}' is reserved by Lambda, which sets it itself"))
+        elif name in derived:
+            problems.append((("environment", name), f"'{name}' is set by the compiler from `access:` or the stage"))
+    return problems
+
+
+def check_routes(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    if spec.routes and spec.api is None:
+        problems.append((("routes",), "routes need the API they belong to: add `api: api:NAME`"))
+    if spec.api is not None and spec.api.kind != "api":
+        problems.append((("api",), f"`api:` names an api, not a {spec.api.kind}"))
+    if spec.routes and spec.timeout > API_TIMEOUT:
+        problems.append(
+            (("timeout",), f"a function behind API Gateway must answer within {API_TIMEOUT} s, not {spec.timeout} s")
+        )
+    return problems
+
+
+def check_triggers(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    if spec.consumes is not None and spec.consumes.queue.kind != "queue":
+        problems.append((("consumes", "queue"), f"a function consumes a queue, not a {spec.consumes.queue.kind}"))
+    for name, subscription in spec.subscribes.items():
+        if subscription.bus.kind != "bus":
+            problems.append((("subscribes", name, "bus"), f"a subscription is to a bus, not a {subscription.bus.kind}"))
+    if spec.provisioned_concurrency and spec.reserved_concurrency is not None:
+        if spec.provisioned_concurrency > spec.reserved_concurrency:
+            problems.append((("provisioned_concurrency",), "provisioned concurrency cannot exceed reserved concurrency"))
+    return problems
+
+
+CHECKS = (check_handler, check_access, check_environment, check_routes, check_triggers)

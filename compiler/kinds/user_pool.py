@@ -1,0 +1,168 @@
+"""user_pools: Cognito user pools (AWS::Cognito::UserPool) with one app client and groups.
+
+Email is the username. The app client has no secret and, by default, only the SRP and
+refresh-token flows (no OAuth implicit/code flows without a hosted UI, unlike the real
+platform). The pool's id, ARN, client id and issuer URL are referable, which is what an
+API's JWT authorizer and the auth functions use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field
+from troposphere import GetAtt, Ref, cognito
+
+from .. import naming
+from ..model import Duration, ResourceSpec, SpecModel, matching
+from .base import Attr, Grant, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+Requirement = Literal["lowercase", "uppercase", "numbers", "symbols"]
+Flow = Literal["srp", "refresh", "password"]
+GroupName = Annotated[str, matching(r"[A-Za-z0-9_+=,.@-]{1,128}", "a group name")]
+REQUIREMENTS: tuple[Requirement, ...] = ("lowercase", "uppercase", "numbers", "symbols")
+DEFAULT_FLOWS: tuple[Flow, ...] = ("srp", "refresh")
+FLOWS = {"srp": "ALLOW_USER_SRP_AUTH", "refresh": "ALLOW_REFRESH_TOKEN_AUTH", "password": "ALLOW_USER_PASSWORD_AUTH"}
+MINUTE, HOUR, DAY = 60, 3600, 86400
+
+
+class Password(SpecModel):
+    min_length: int = Field(12, ge=8, le=99)
+    require: list[Requirement] = Field(default_factory=lambda: list(REQUIREMENTS))
+    temporary_valid_days: int = Field(7, ge=1, le=365)
+
+
+class Client(SpecModel):
+    flows: list[Flow] = Field(default_factory=lambda: list(DEFAULT_FLOWS), min_length=1)
+    access_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
+    id_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
+    refresh_token: Duration = Field(30 * DAY, ge=HOUR, le=3650 * DAY)
+
+
+class Group(SpecModel):
+    precedence: int = Field(ge=0)
+    description: str | None = Field(None, max_length=2048)
+
+
+class Spec(ResourceSpec):
+    mfa: Literal["off", "optional", "required"] = Field("optional", description="TOTP (authenticator apps)")
+    password: Password = Field(default_factory=lambda: Password())
+    self_sign_up: bool = True
+    required_attributes: list[Literal["name", "given_name", "family_name", "phone_number", "locale"]] = Field(
+        default_factory=list
+    )
+    client: Client = Field(default_factory=lambda: Client())
+    groups: dict[GroupName, Group] = Field(default_factory=dict)
+    deletion_protection: bool | None = Field(None, description="default: on in protected stages")
+    retain: bool | None = Field(None, description="default: Retain in protected stages")
+
+    UNSAFE = {"deletion_protection": lambda v: v is False, "retain": lambda v: v is False}
+
+
+# Sign-up, login, token refresh, sign-out and password flows with the app client are
+# Cognito's public (token-based) APIs and need no IAM permission; only Admin* calls do.
+POOL_READ = ("cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser", "cognito-idp:ListUsers")
+POOL_ADMIN = (
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminConfirmSignUp",
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminResetUserPassword",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminUpdateUserAttributes",
+    "cognito-idp:AdminUserGlobalSignOut",
+)
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [
+        PhysicalName("cognito-user-pool", naming_.physical(name), naming.USER_POOL),
+        PhysicalName(f"cognito-client:{name}", naming_.physical(name, "-app"), naming.USER_POOL),
+    ]
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    policy = cognito.PasswordPolicy(
+        MinimumLength=spec.password.min_length,
+        RequireLowercase="lowercase" in spec.password.require,
+        RequireUppercase="uppercase" in spec.password.require,
+        RequireNumbers="numbers" in spec.password.require,
+        RequireSymbols="symbols" in spec.password.require,
+        TemporaryPasswordValidityDays=spec.password.temporary_valid_days,
+    )
+    props: dict[str, object] = {
+        "UserPoolName": ctx.name(resource),
+        "UsernameAttributes": ["email"],
+        "AutoVerifiedAttributes": ["email"],
+        "UsernameConfiguration": cognito.UsernameConfiguration(CaseSensitive=False),
+        "Policies": cognito.Policies(PasswordPolicy=policy),
+        "AdminCreateUserConfig": cognito.AdminCreateUserConfig(AllowAdminCreateUserOnly=not spec.self_sign_up),
+        "AccountRecoverySetting": cognito.AccountRecoverySetting(
+            RecoveryMechanisms=[cognito.RecoveryOption(Name="verified_email", Priority=1)]
+        ),
+        "MfaConfiguration": {"off": "OFF", "optional": "OPTIONAL", "required": "ON"}[spec.mfa],
+        "DeletionProtection": "ACTIVE" if ctx.setting(spec.deletion_protection, "protect") else "INACTIVE",
+        "UserPoolTags": ctx.tag_map(resource),
+        "Schema": [
+            cognito.SchemaAttribute(Name="email", AttributeDataType="String", Required=True, Mutable=True),
+            *[
+                cognito.SchemaAttribute(Name=attr, AttributeDataType="String", Required=True, Mutable=True)
+                for attr in sorted(spec.required_attributes)
+            ],
+        ],
+    }
+    if spec.mfa != "off":
+        props["EnabledMfas"] = ["SOFTWARE_TOKEN_MFA"]
+    pool = cognito.UserPool(resource.logical_id, **props, **ctx.deletion_policies(resource))
+    client = cognito.UserPoolClient(
+        resource.logical_id + "Client",
+        ClientName=ctx.name(resource, "-app"),
+        UserPoolId=Ref(pool),
+        GenerateSecret=False,
+        ExplicitAuthFlows=sorted(FLOWS[flow] for flow in spec.client.flows),
+        PreventUserExistenceErrors="ENABLED",
+        EnableTokenRevocation=True,
+        AccessTokenValidity=spec.client.access_token // MINUTE,
+        IdTokenValidity=spec.client.id_token // MINUTE,
+        RefreshTokenValidity=spec.client.refresh_token // MINUTE,
+        TokenValidityUnits=cognito.TokenValidityUnits(AccessToken="minutes", IdToken="minutes", RefreshToken="minutes"),
+        SupportedIdentityProviders=["COGNITO"],
+    )
+    groups = [
+        cognito.UserPoolGroup(
+            resource.logical_id + "Group" + re.sub(r"[^A-Za-z0-9]", "", naming.camel(name)),
+            UserPoolId=Ref(pool),
+            GroupName=name,
+            Precedence=group.precedence,
+            **({"Description": group.description} if group.description else {}),
+        )
+        for name, group in sorted(spec.groups.items())
+    ]
+    return [pool, client, *groups]
+
+
+KIND = Kind(
+    section="user_pools",
+    ref="user-pool",
+    spec=Spec,
+    id_suffix="UserPool",
+    attributes={
+        "id": Attr(description="user pool id"),
+        "arn": Attr("Arn", description="user pool ARN"),
+        "client_id": Attr(part="Client", description="app client id"),
+        "issuer": Attr("ProviderURL", description="token issuer URL (JWT authorizers)"),
+    },
+    names=names,
+    synthesize=synthesize,
+    stateful=True,
+    access={"read": (Grant(POOL_READ),), "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),)},
+    env={"USER_POOL_ID": "id", "USER_POOL_CLIENT_ID": "client_id"},
+)
