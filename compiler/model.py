@@ -121,7 +121,10 @@ def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tu
             yield from find_refs(getattr(value, name), path + (info.alias or name,))
     elif isinstance(value, dict):
         for key in value:
-            yield from find_refs(value[key], path + (key,))
+            sub = path + (str(key),)
+            if isinstance(key, Ref):  # e.g. a function's `access: {table:users: read}`
+                yield sub, key
+            yield from find_refs(value[key], sub)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             yield from find_refs(item, path + (i,))

@@ -183,6 +183,11 @@ def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Expor
         templates[plan.id] = StackTemplate(plan, template)
     for name in sorted(exports):
         export = exports[name]
+        for importer in sorted(export.importers):
+            # resolve derives the deploy order from the references it finds in the specs;
+            # an import it did not see would deploy before its producer exists.
+            if export.producer.stack not in resolved.stacks[importer].depends_on:
+                raise InternalError(f"{importer} imports {name} but does not depend on {export.producer.stack}")
         producer = templates[export.producer.stack].template
         producer.add_output(
             Output(

@@ -14,8 +14,9 @@ from ..base import CheckEnv
 
 API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "ANY")
-_SEGMENT = r"([A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\}|\{[A-Za-z_][A-Za-z0-9_]*\+\})"
-ROUTE_PATTERN = rf"({'|'.join(METHODS)}) (/|(/{_SEGMENT})+)"
+_SEGMENT = r"([A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
+_GREEDY = r"\{[A-Za-z_][A-Za-z0-9_]*\+\}"  # {proxy+}: only as the last segment
+ROUTE_PATTERN = rf"({'|'.join(METHODS)}) (/|(/{_SEGMENT})*(/{_GREEDY})|(/{_SEGMENT})+)"
 # Lambda sets these itself and rejects a function that sets them.
 RESERVED_ENV = re.compile(
     r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID"

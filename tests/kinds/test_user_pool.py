@@ -1,0 +1,56 @@
+"""user_pools: email usernames, password policy, MFA per stage, client flows, groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import compile_spec, errors_of, template
+
+SPEC = """\
+user_pools:
+  main:
+    required_attributes: [name]
+    client: {flows: [srp, refresh, password], access_token: 1h, refresh_token: 30d}
+    groups:
+      SuperAdmins: {precedence: 1, description: Operators}
+      Customer-Tier-0: {precedence: 20}
+    stages:
+      prod: {mfa: required}
+"""
+
+
+def test_pool_client_groups(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"c.yaml": SPEC})
+    dev, prod = template(result, "dev", "c")["Resources"], template(result, "prod", "c")["Resources"]
+    pool = dev["MainUserPool"]["Properties"]
+    assert pool["UserPoolName"] == "listbackup-dev-main"
+    assert pool["UsernameAttributes"] == ["email"] and pool["AutoVerifiedAttributes"] == ["email"]
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
+    assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert pool["DeletionProtection"] == "INACTIVE"
+    assert [s["Name"] for s in pool["Schema"]] == ["email", "name"]
+    assert pool["UserPoolTags"]["Stage"] == "dev"
+    assert prod["MainUserPool"]["Properties"]["MfaConfiguration"] == "ON"
+    assert prod["MainUserPool"]["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert prod["MainUserPool"]["DeletionPolicy"] == "Retain"
+    client = dev["MainUserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False
+    assert client["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert (client["AccessTokenValidity"], client["RefreshTokenValidity"]) == (60, 43200)
+    assert client["PreventUserExistenceErrors"] == "ENABLED"
+    assert "AllowedOAuthFlows" not in client
+    groups = {r["Properties"]["GroupName"]: r["Properties"] for r in dev.values() if r["Type"] == "AWS::Cognito::UserPoolGroup"}
+    assert groups == {
+        "SuperAdmins": {"GroupName": "SuperAdmins", "Precedence": 1, "Description": "Operators", "UserPoolId": {"Ref": "MainUserPool"}},
+        "Customer-Tier-0": {"GroupName": "Customer-Tier-0", "Precedence": 20, "UserPoolId": {"Ref": "MainUserPool"}},
+    }
+
+
+def test_token_lifetimes_are_bounded(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main:\n    client: {access_token: 2d}\n"})
+    assert "access_token: Input should be less than or equal to 86400" in out
+
+
+def test_turning_off_deletion_protection_needs_a_reason(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main: {deletion_protection: false}\n"})
+    assert "'deletion_protection: false' turns off a safe default" in out
