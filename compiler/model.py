@@ -112,10 +112,11 @@ def _parse_ref(value: Any) -> Any:
 RefField = Annotated[Ref, BeforeValidator(_parse_ref)]
 
 
-def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref]]:
-    """Every Ref inside a validated model, with its key path (CDK's findAllReferences)."""
+def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref, str]]:
+    """Every Ref inside a validated model, with its key path and whether it stands as a
+    mapping "key" or a "value" (CDK's findAllReferences)."""
     if isinstance(value, Ref):
-        yield path, value
+        yield path, value, "value"
     elif isinstance(value, BaseModel):
         for name, info in type(value).model_fields.items():
             yield from find_refs(getattr(value, name), path + (info.alias or name,))
@@ -123,7 +124,7 @@ def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tu
         for key in value:
             sub = path + (str(key),)
             if isinstance(key, Ref):  # e.g. a function's `access: {table:users: read}`
-                yield sub, key
+                yield sub, key, "key"
             yield from find_refs(value[key], sub)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):

@@ -129,8 +129,8 @@ class _Resolver:
     def references(self) -> list[Edge]:
         edges = []
         for resource in self.index.values():
-            for path, ref in find_refs(resource.spec):
-                where = Where(resource.where.file, (resource.kind.section, resource.name, *path))
+            for path, ref, at in find_refs(resource.spec):
+                where = Where(resource.where.file, (resource.kind.section, resource.name, *path), at)
                 target = self.index.get(ref)
                 if target is None:
                     same_kind = [r.name for r in self.index if r.kind == ref.kind]

@@ -35,6 +35,8 @@ def test_error_golden(case: str, update_golden: bool) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_cli_reports_and_writes_nothing(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(Path(__file__).parent / "errors" / case / "spec", tmp_path / "spec")
+    if (handlers := Path(__file__).parent / "errors" / case / "handlers").is_dir():
+        shutil.copytree(handlers, tmp_path / "handlers")
     out = tmp_path / "generated"
     (out / "dev").mkdir(parents=True)
     (out / "dev" / "keep.json").write_text("{}\n")

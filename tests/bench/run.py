@@ -74,7 +74,7 @@ def main() -> None:
         scratch = Path(tmp)
         rows = []
         for factor in (1, 10, 100):
-            spec = REPO / "spec" if factor == 1 else generate(REPO / "spec", scratch / f"spec{factor}", factor)
+            spec = REPO / "spec" if factor == 1 else generate(REPO / "spec", scratch / f"x{factor}" / "spec", factor)
             rows.append((factor, measure(spec, scratch)))
         print(f"compile, all stages ({os.cpu_count()} cores, Python {sys.version.split()[0]}, best of {RUNS}):")
         print(f"{'size':>6} {'stacks':>7} {'resources':>10} {'MB out':>7} {'build s':>8} {'write s':>8} "

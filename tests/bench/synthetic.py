@@ -1,8 +1,9 @@
 """Synthetic platforms N times the size of the repository's spec, for `make bench`.
 
 Every stack file of spec/ is copied N times into its own folder (`s<i>/...`) with every
-resource name suffixed `-x<i>` and every reference rewritten to the copy, so the copies
-are independent, valid platforms that keep the real mix of kinds and cross-stack wiring.
+resource name suffixed `-x<i>`, every reference rewritten to the copy and every route
+prefixed `/x<i>`, so the copies are independent, valid platforms that keep the real mix of
+kinds and cross-stack wiring. handlers/ is copied beside the generated spec.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from compiler.kinds import BY_REF, BY_SECTION
 from compiler.load import PLATFORM_FILE, discover
 
+ROUTE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD|ANY) /")
 REF = re.compile(r"\b(" + "|".join(sorted(BY_REF)) + r"):([a-z][a-z0-9-]*)")
 
 
@@ -26,14 +28,22 @@ def _suffix_names(text: str, suffix: str) -> str:
             section = top.group(1)
         elif section in BY_SECTION and (m := re.match(r"^  ([a-z][a-z0-9-]*):(.*)$", line)):
             line = f"  {m.group(1)}{suffix}:{m.group(2)}"
+        line = ROUTE.sub(lambda m: f"{m.group(1)} /{suffix.lstrip('-')}/", line)
         out.append(REF.sub(lambda m: f"{m.group(1)}:{m.group(2)}{suffix}", line))
     return "\n".join(out) + "\n"
 
 
 def generate(source: Path, target: Path, factor: int) -> Path:
-    """Write a platform `factor` times the size of `source` into `target`; return it."""
+    """Write a platform `factor` times the size of `source` into `target`; return it.
+
+    `target` is the spec folder; the handlers folder beside `source` is copied beside it.
+    """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
+    handlers = source.parent / "handlers"
+    if handlers.is_dir():
+        shutil.rmtree(target.parent / "handlers", ignore_errors=True)
+        shutil.copytree(handlers, target.parent / "handlers")
     shutil.copy(source / PLATFORM_FILE, target / PLATFORM_FILE)
     for path in discover(source):
         rel = path.relative_to(source)

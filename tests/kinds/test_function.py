@@ -269,3 +269,11 @@ def test_route_keys(route: str, ok: bool) -> None:
         assert not ok
     else:
         assert ok
+
+
+def test_function_name_limit_is_64_with_service_and_stage(root: Path) -> None:
+    name = "f" * 48  # listbackup-prod-<48> is 64: fine; one more is not
+    ok = f"  {name}:\n    handler: users.work\n"
+    assert compile_spec(root, {"data.yaml": DATA, "api.yaml": "functions:\n" + ok})
+    out = errors_of(root, {"data.yaml": DATA, "api.yaml": f"functions:\n  {name}g:\n    handler: users.work\n"})
+    assert f"Lambda function name 'listbackup-prod-{name}g' is 65 characters; AWS allows 1 to 64" in out

@@ -1,0 +1,18 @@
+"""The benchmark's generator makes valid platforms (else `make bench` measures an error)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compiler.pipeline import build
+from tests.bench.synthetic import generate
+from tests.conftest import REPO
+
+
+def test_generated_platform_compiles_and_scales(tmp_path: Path) -> None:
+    spec = generate(REPO / "spec", tmp_path / "spec", 3)
+    once = build(REPO / "spec", "dev", display_root=REPO)
+    thrice = build(spec, "dev", display_root=tmp_path)
+    count = lambda b: sum(len(s.resources) for s in b.resolved["dev"].stacks.values())  # noqa: E731
+    assert count(thrice) == 3 * count(once)
+    assert len(thrice.resolved["dev"].stacks) == 3 * len(once.resolved["dev"].stacks)
