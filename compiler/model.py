@@ -147,6 +147,15 @@ class ResourceSpec(SpecModel):
         return [name for name, unsafe in self.UNSAFE.items() if unsafe(getattr(self, name))]
 
 
+class StatefulSpec(ResourceSpec):
+    """A resource that holds data (or logs): `Retain` on delete and replace in protected
+    stages, unless `retain: false` says otherwise, with a reason."""
+
+    retain: bool | None = Field(None, description="default: Retain in protected stages")
+
+    UNSAFE: ClassVar[dict[str, Any]] = {"retain": lambda v: v is False}
+
+
 class StageSettings(SpecModel):
     protect: bool = Field(
         False,

@@ -17,7 +17,7 @@ from troposphere import GetAtt, Ref, apigatewayv2, logs
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import Duration, LogRetentionDays, RefField, ResourceSpec, SpecModel, matching
+from ..model import Duration, LogRetentionDays, RefField, SpecModel, StatefulSpec, matching
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -55,15 +55,12 @@ class Throttling(SpecModel):
     burst: int = Field(ge=0)
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):  # retains its access-log group
     description: str | None = Field(None, max_length=1024)
     auth: RefField | None = Field(None, description="user-pool:NAME: JWT authorizer for every route")
     cors: Cors | None = None
     throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200))
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
-    retain: bool | None = Field(None, description="the access-log group; default: Retain in protected stages")
-
-    UNSAFE = {"retain": lambda v: v is False}
 
 
 def check_cors(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:

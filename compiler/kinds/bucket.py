@@ -17,7 +17,7 @@ from troposphere import GetAtt, Ref, Sub, s3
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import ResourceSpec, SpecModel, matching
+from ..model import SpecModel, StatefulSpec, matching
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -43,17 +43,16 @@ class LifecycleRule(SpecModel):
     abort_incomplete_uploads_after_days: int = Field(7, ge=1)
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):
     versioning: bool = True
     encryption: Literal["s3", "kms"] = Field("s3", description="s3: SSE-S3; kms: the AWS-managed aws/s3 key")
     public: Literal["none", "read"] = "none"
     lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
-    retain: bool | None = Field(None, description="default: Retain in protected stages")
 
     UNSAFE = {
         "versioning": lambda v: v is False,
         "public": lambda v: v != "none",
-        "retain": lambda v: v is False,
+        **StatefulSpec.UNSAFE,
     }
 
 

@@ -17,7 +17,7 @@ from troposphere import GetAtt, sqs
 from .. import naming
 from ..cfn import DAY, arn
 from ..diagnostics import KeyPath
-from ..model import Duration, ResourceSpec
+from ..model import Duration, StatefulSpec
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ MAX_RETENTION = 14 * DAY
 STANDARD_DEFAULT_RETENTION = 7 * DAY
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):
     fifo: bool = False
     content_based_deduplication: bool = False
     high_throughput: bool = Field(False, description="FIFO: per-message-group throughput limits")
@@ -40,9 +40,8 @@ class Spec(ResourceSpec):
     max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
     dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION)
     encrypted: bool = True
-    retain: bool | None = Field(None, description="default: Retain in protected stages")
 
-    UNSAFE = {"encrypted": lambda v: v is False, "retain": lambda v: v is False}
+    UNSAFE = {"encrypted": lambda v: v is False, **StatefulSpec.UNSAFE}
 
     @property
     def effective_retention(self) -> int:

@@ -14,7 +14,7 @@ from troposphere import dynamodb
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import ResourceSpec, SpecModel, matching
+from ..model import SpecModel, StatefulSpec, matching
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Index(SpecModel):
     )
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):
     hash_key: KeyDef
     range_key: KeyDef | None = None
     indexes: dict[IndexName, Index] = Field(default_factory=dict, max_length=20)
@@ -51,12 +51,11 @@ class Spec(ResourceSpec):
     encryption: Literal["aws_managed", "aws_owned"] = "aws_managed"
     point_in_time_recovery: bool | None = Field(None, description="default: the stage's setting")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
-    retain: bool | None = Field(None, description="default: Retain in protected stages")
 
     UNSAFE = {
         "point_in_time_recovery": lambda v: v is False,
         "deletion_protection": lambda v: v is False,
-        "retain": lambda v: v is False,
+        **StatefulSpec.UNSAFE,
     }
 
 

@@ -12,10 +12,10 @@ import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
-from troposphere import GetAtt, Ref, cognito
+from troposphere import Ref, cognito
 
 from .. import naming
-from ..model import Duration, ResourceSpec, SpecModel, matching
+from ..model import Duration, SpecModel, StatefulSpec, matching
 from .base import Attr, Grant, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Group(SpecModel):
     description: str | None = Field(None, max_length=2048)
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):
     mfa: Literal["off", "optional", "required"] = Field("optional", description="TOTP (authenticator apps)")
     password: Password = Field(default_factory=lambda: Password())
     self_sign_up: bool = True
@@ -58,9 +58,8 @@ class Spec(ResourceSpec):
     client: Client = Field(default_factory=lambda: Client())
     groups: dict[GroupName, Group] = Field(default_factory=dict)
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
-    retain: bool | None = Field(None, description="default: Retain in protected stages")
 
-    UNSAFE = {"deletion_protection": lambda v: v is False, "retain": lambda v: v is False}
+    UNSAFE = {"deletion_protection": lambda v: v is False, **StatefulSpec.UNSAFE}
 
 
 # Sign-up, login, token refresh, sign-out and password flows with the app client are

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Join, iam
 
-from ...naming import camel
 from ...model import Ref
+from ...naming import camel
 from ..base import Resource
 from .spec import Spec
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from ...diagnostics import KeyPath
-from ...model import Duration, LogRetentionDays, Name, Ref, RefField, ResourceSpec, SpecModel, matching
+from ...model import Duration, LogRetentionDays, Name, Ref, RefField, SpecModel, StatefulSpec, matching
 from ..base import CheckEnv
 
 API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer
@@ -57,7 +57,7 @@ class Subscription(SpecModel):
     description: str | None = Field(None, max_length=512)
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):  # retains its log group
     handler: Handler
     description: str | None = Field(None, max_length=256)
     runtime: Literal["python3.12", "python3.13"] = "python3.12"
@@ -74,9 +74,6 @@ class Spec(ResourceSpec):
     routes: list[Route] = Field(default_factory=list)
     consumes: Consumes | None = None
     subscribes: dict[Name, Subscription] = Field(default_factory=dict)
-    retain: bool | None = Field(None, description="the log group; default: Retain in protected stages")
-
-    UNSAFE = {"retain": lambda v: v is False}
 
     @field_validator("routes", mode="before")
     @classmethod
