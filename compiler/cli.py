@@ -45,7 +45,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 spec_option = click.option(
     "--spec", "spec_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("spec"), show_default=True,
-    help="Folder of YAML specs (platform.yaml and one file per stack).",
+    help="Folder of YAML specs (platform.yaml and one file per stack); handler code is looked up in handlers/ beside it.",
 )
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True,
