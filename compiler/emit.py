@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from .limits import upload_required
 from .resolve import Resolved
 from .synth import Export, StackTemplate
 
@@ -57,6 +58,7 @@ def render_stage(
             "template": f"{stack_id}.json",
             "sha256": sha256(text),
             "bytes": len(text.encode("utf-8")),
+            "upload_required": upload_required(text),  # over the inline limit: deploy goes through S3
             "resources": len(item.template.resources),
             "depends_on": list(item.plan.depends_on),
             "termination_protection": resolved.settings.protect,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from . import limits
 from .diagnostics import Diagnostic, SpecError
 from .emit import README, README_TEXT, render_stage
 from .kinds.base import CheckEnv
@@ -89,7 +90,9 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         templates, exports, problems = synth(result)
         diags += problems
         resolved[name] = result
-        outputs.update(render_stage(result, templates, exports))
+        rendered = render_stage(result, templates, exports)
+        diags += limits.check(result, rendered)
+        outputs.update(rendered)
     if diags:
         raise BuildError(diags, files)
     return Build({f.path: f for f in files}, stages, resolved, outputs)

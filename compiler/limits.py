@@ -1,0 +1,57 @@
+"""limits: CloudFormation's hard quotas, checked on the rendered templates of a stage.
+
+Errors point at the stack's spec file. Over the 51,200-byte limit for an inline template
+body is not an error: the manifest marks the stack `upload_required` and deploy sends the
+template through S3 (whose limit is 1 MB).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from .diagnostics import Diagnostic, Where
+from .resolve import Resolved
+
+MAX_RESOURCES = 500
+MAX_OUTPUTS = 200
+MAX_PARAMETERS = 200
+MAX_INLINE_BYTES = 51_200
+MAX_BYTES = 1_000_000  # templates uploaded to S3: 1 MB
+
+
+def check(resolved: Resolved, rendered: Mapping[str, str]) -> list[Diagnostic]:
+    diags = []
+    for stack_id, plan in resolved.stacks.items():
+        text = rendered[f"{resolved.stage}/{stack_id}.json"]
+        template: dict[str, Any] = json.loads(text)
+        where = Where(plan.file)
+        size = len(text.encode("utf-8"))
+        for what, count, limit, code in (
+            ("resources", len(template.get("Resources", {})), MAX_RESOURCES, "E310"),
+            ("outputs", len(template.get("Outputs", {})), MAX_OUTPUTS, "E311"),
+            ("parameters", len(template.get("Parameters", {})), MAX_PARAMETERS, "E312"),
+        ):
+            if count > limit:
+                diags.append(
+                    Diagnostic(
+                        code,
+                        f"stack {plan.name} has {count} {what} in stage {resolved.stage}; CloudFormation allows {limit}",
+                        where,
+                        help="split the spec file: each file is one stack",
+                    )
+                )
+        if size > MAX_BYTES:
+            diags.append(
+                Diagnostic(
+                    "E313",
+                    f"the template of {plan.name} is {size:,} bytes; CloudFormation accepts at most {MAX_BYTES:,}",
+                    where,
+                    help="split the spec file: each file is one stack",
+                )
+            )
+    return diags
+
+
+def upload_required(text: str) -> bool:
+    return len(text.encode("utf-8")) > MAX_INLINE_BYTES

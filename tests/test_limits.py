@@ -1,0 +1,62 @@
+"""CloudFormation's quotas, checked at compile time against the stack's spec file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compiler import limits
+from tests.conftest import compile_spec, errors_of
+
+
+def _tables(n: int, export: bool = False) -> str:
+    extra = ", export: [name]" if export else ""
+    return "tables:\n" + "".join(f"  t{i}: {{hash_key: id:S{extra}}}\n" for i in range(n))
+
+
+def test_resources_per_stack(tmp_path: Path) -> None:
+    assert compile_spec(tmp_path / "ok", {"big.yaml": _tables(500)}, stage="dev")
+    out = errors_of(tmp_path / "bad", {"big.yaml": _tables(501)})
+    assert "spec/big.yaml:1:1: error[E310]: stack listbackup-dev-big has 501 resources in stage dev; CloudFormation allows 500" in out
+
+
+def test_outputs_per_stack(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"big.yaml": _tables(201, export=True)})
+    assert "error[E311]: stack listbackup-dev-big has 201 outputs in stage dev; CloudFormation allows 200" in out
+
+
+@pytest.fixture
+def small(tmp_path: Path):
+    result = compile_spec(tmp_path, {"s.yaml": "queues:\n  q: {}\n"})
+    return result.resolved["dev"], dict(result.outputs)
+
+
+def test_parameters_per_stack(small) -> None:
+    resolved, outputs = small
+    template = json.loads(outputs["dev/s.json"])
+    template["Parameters"] = {f"P{i}": {"Type": "String"} for i in range(201)}
+    outputs["dev/s.json"] = json.dumps(template)
+    (diag,) = limits.check(resolved, outputs)
+    assert (diag.code, diag.message) == ("E312", "stack listbackup-dev-s has 201 parameters in stage dev; CloudFormation allows 200")
+
+
+def test_template_size(small) -> None:
+    resolved, outputs = small
+    outputs["dev/s.json"] = outputs["dev/s.json"] + " " * limits.MAX_BYTES
+    (diag,) = limits.check(resolved, outputs)
+    assert diag.code == "E313" and "CloudFormation accepts at most 1,000,000" in diag.message
+
+
+def test_inline_limit_is_recorded_for_deploy(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"small.yaml": "queues:\n  q: {}\n", "big.yaml": _tables(60)})
+    stacks = json.loads(result.outputs["dev/manifest.json"])["stacks"]
+    assert stacks["small"]["upload_required"] is False
+    assert stacks["big"]["bytes"] > limits.MAX_INLINE_BYTES and stacks["big"]["upload_required"] is True
+
+
+def test_export_names_are_unique_across_stages_of_a_region(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"a.yaml": "tables:\n  t: {hash_key: id:S, export: [name, arn]}\n"})
+    names = [n for stage in ("dev", "prod") for n in json.loads(result.outputs[f"{stage}/manifest.json"])["exports"]]
+    assert len(names) == len(set(names)) == 4
