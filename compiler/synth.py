@@ -51,6 +51,17 @@ class StackTemplate:
     template: Template
 
 
+class StackBody(Template):  # type: ignore[misc]
+    """troposphere's Template without its own quota checks: it raises a bare ValueError at
+    the 501st resource or 201st output; `limits` reports those against the spec file."""
+
+    def add_resource(self, resource: Any) -> Any:
+        return self._update(self.resources, resource)
+
+    def add_output(self, output: Any) -> Any:
+        return self._update(self.outputs, output)
+
+
 def local_value(resource: Resource, attribute: str) -> Any:
     attr = resource.kind.attributes[attribute]
     logical = resource.logical_id + attr.part
@@ -145,7 +156,7 @@ def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Expor
     diags: list[Diagnostic] = []
     templates: dict[str, StackTemplate] = {}
     for plan in resolved.stacks.values():
-        template = Template(Description=_description(resolved, plan))
+        template = StackBody(Description=_description(resolved, plan))
         template.set_version(TEMPLATE_VERSION)
         ctx = SynthContext(resolved, plan, exports, claims)
         owners: dict[str, Resource] = {}
