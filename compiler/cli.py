@@ -115,17 +115,33 @@ def check(spec_dir: Path, out_dir: Path, fmt: str) -> None:
 @click.option("--jobs", type=int, default=0, help="Worker processes (default: both cores when many changed).")
 @click.option("--no-cache", is_flag=True, help="Lint every template, ignoring the cache.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("cfn-lint.yaml"),
-              show_default=True, help="Checked-in ignores: rule, scope and reason for each.")
+              show_default=True, help="Checked-in cfn-lint ignores: rule, scope and reason for each.")
+@click.option("--format", "fmt", type=click.Choice(["text", "sarif"]), default="text", show_default=True,
+              help="text, or SARIF 2.1.0 for code-scanning annotations.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of standard output.")
 @_handle_errors
-def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path) -> None:
-    """Run cfn-lint (in-process) on the generated templates; any finding fails.
+def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path, fmt: str, output: Path | None) -> None:
+    """Run cfn-lint (in-process) and the policy rules on the generated templates.
 
-    Only templates whose bytes changed since the last run are linted again (cache in
-    .cache/platformc/lint, keyed by template hash, cfn-lint version and ignore config).
+    Any finding fails, unless cfn-lint.yaml ignores it or the spec suppresses it, with a
+    reason (both are listed). Only templates whose bytes changed since the last run are
+    linted by cfn-lint again (cache in .cache/platformc/lint, keyed by template hash,
+    cfn-lint version and region); the policy rules always run (they take milliseconds).
     """
     from . import lint as lint_mod
 
     report = lint_mod.run(out_dir, stage, jobs=jobs, use_cache=not no_cache, config_path=config_path)
-    click.echo(report.text, nl=False)
+    if fmt == "sarif" and report.error is None:
+        from .sarif import render
+
+        text = render(report)
+    else:
+        text = report.text
+    if output is not None:
+        output.write_text(text)
+        click.echo(f"{len(report.findings)} finding(s), {len(report.waived)} waived -> {output}")
+    else:
+        click.echo(text, nl=False)
     if report.failed:
         sys.exit(EXIT_FINDINGS)

@@ -67,6 +67,7 @@ def render_stage(
         "service": resolved.platform.service,
         "stage": stage,
         "region": resolved.platform.region,
+        "protect": resolved.settings.protect,
         "levels": [list(level) for level in resolved.levels],
         "stacks": stacks,
         "exports": {

@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from typing import Any
 
 import yaml
 
+from . import rules
 from .emit import MANIFEST
+from .rules import RULES
 
 CACHE_DIR = Path(".cache/platformc/lint")
 PARALLEL_FROM = 4  # below this many templates, starting a second process costs more than it saves
@@ -40,6 +43,8 @@ class Finding:
     column: int
     resource: str | None  # logical id, when the finding is inside Resources
     source: str | None = None  # spec location of that resource, when known
+    tool: str = "cfn-lint"  # or "policy"
+    waived: str | None = None  # the reviewed reason, when ignored or suppressed
 
     def text(self) -> str:
         where = f" ({self.source})" if self.source else ""
@@ -60,11 +65,31 @@ class Ignore:
 
 @dataclass(frozen=True)
 class Report:
-    text: str
-    failed: bool
-    findings: tuple[Finding, ...]
-    linted: int
-    cached: int
+    findings: tuple[Finding, ...]  # failing ones
+    waived: tuple[Finding, ...]  # ignored (cfn-lint.yaml) or suppressed (spec), with reasons
+    templates: int = 0
+    linted: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # the run itself could not be done
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings) or self.error is not None
+
+    @property
+    def text(self) -> str:
+        if self.error:
+            return self.error + "\n"
+        lines = [f.text() for f in self.findings]
+        lines += [f"waived {f.rule} on {f.template} {f.resource}: {f.waived}" for f in self.waived]
+        policy = sum(1 for f in self.findings if f.tool == "policy")
+        lines.append(
+            f"cfn-lint {_cfnlint_version()} and {len(RULES)} policy rules: {self.templates} template(s), "
+            f"{self.linted} linted, {self.cached} from cache; {len(self.findings) - policy} cfn-lint and "
+            f"{policy} policy finding(s), {len(self.waived)} waived, in {self.seconds:.2f} s"
+        )
+        return "\n".join(lines) + "\n"
 
 
 class ConfigError(Exception):
@@ -152,11 +177,11 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
     try:
         ignores = load_ignores(config_path) if config_path else []
     except ConfigError as exc:
-        return Report(f"{exc}\n", True, (), 0, 0)
+        return Report((), (), error=str(exc))
     version = _cfnlint_version()
     items = _templates(out_dir, stage)
     if not items:
-        return Report(f"no templates under {out_dir} for stage '{stage}': run `make compile` first\n", True, (), 0, 0)
+        return Report((), (), error=f"no templates under {out_dir} for stage '{stage}': run `make compile` first")
     texts = [path.read_text(encoding="utf-8") for _, path, _ in items]
     keys = [hashlib.sha256(f"{version}\0{region}\0{text}".encode()).hexdigest() for (_, _, region), text in zip(items, texts, strict=True)]
     results: dict[int, list[dict[str, Any]]] = {}
@@ -179,7 +204,32 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
         tmp = CACHE_DIR / f"{keys[i]}.json.{os.getpid()}"
         tmp.write_text(json.dumps(found, sort_keys=True))
         os.replace(tmp, CACHE_DIR / f"{keys[i]}.json")
-    return _report(items, texts, results, ignores, out_dir, len(items) - len(todo), time.perf_counter() - started)
+    return _report(items, texts, results, ignores, out_dir, len(items) - len(todo), started)
+
+
+def _resource_lines(text: str) -> dict[str, int]:
+    """Line of each resource's key in a canonical template (for policy findings)."""
+    return {m.group(1): text.count("\n", 0, m.start()) + 2 for m in re.finditer(r'\n    "([A-Za-z0-9]+)": \{', text)}
+
+
+def _policy(items: list[tuple[str, Path, str]], texts: list[str], spec_root: Path) -> list[Finding]:
+    """The policy rules, stage by stage (a rule may look across the stacks of a stage)."""
+    by_stage: dict[str, dict[str, tuple[Path, str]]] = {}
+    for (stage, path, _), text in zip(items, texts, strict=True):
+        by_stage.setdefault(stage, {})[path.stem] = (path, text)
+    out = []
+    for stage, stacks in sorted(by_stage.items()):
+        manifest = stacks and next(iter(stacks.values()))[0].parent / MANIFEST
+        protect = bool(manifest and manifest.exists() and json.loads(manifest.read_text()).get("protect"))
+        templates = {stack: json.loads(text) for stack, (_, text) in stacks.items()}
+        for found in rules.run(stage, protect, templates):
+            path, text = stacks[found.stack]
+            line = _resource_lines(text).get(found.resource, 1)
+            source = _source_of(templates[found.stack], found.resource, spec_root)
+            out.append(
+                Finding(path.as_posix(), found.rule, "error", found.message, line, 5, found.resource, source, "policy", found.waived)
+            )
+    return out
 
 
 def _report(
@@ -189,10 +239,10 @@ def _report(
     ignores: list[Ignore],
     out_dir: Path,
     cached: int,
-    seconds: float,
+    started: float,
 ) -> Report:
     findings: list[Finding] = []
-    ignored: dict[Ignore, int] = {}
+    waived: list[Finding] = []
     spec_root = out_dir.resolve().parent
     for i, (stage, path, _) in enumerate(items):
         if not results[i]:
@@ -200,16 +250,20 @@ def _report(
         template = json.loads(texts[i])
         for raw in results[i]:
             finding = Finding(template=path.as_posix(), **raw)
+            finding = Finding(**{**finding.__dict__, "source": _source_of(template, finding.resource, spec_root)})
             rule = next((ig for ig in ignores if ig.covers(finding, f"{stage}/{path.stem}")), None)
             if rule is not None:
-                ignored[rule] = ignored.get(rule, 0) + 1
-                continue
-            findings.append(Finding(**{**finding.__dict__, "source": _source_of(template, finding.resource, spec_root)}))
-    lines = [f.text() for f in sorted(findings, key=lambda f: (f.template, f.line, f.column, f.rule))]
-    for rule, count in ignored.items():
-        lines.append(f"ignored {count} x {rule.rule} in {rule.scope}: {rule.reason}")
-    lines.append(
-        f"cfn-lint {_cfnlint_version()}: {len(items)} template(s), {len(items) - cached} linted, {cached} from cache, "
-        f"{len(findings)} finding(s) in {seconds:.2f} s"
+                waived.append(Finding(**{**finding.__dict__, "waived": f"cfn-lint.yaml ({rule.scope}): {rule.reason}"}))
+            else:
+                findings.append(finding)
+    for finding in _policy(items, texts, spec_root):
+        (waived if finding.waived else findings).append(finding)
+    order = lambda f: (f.template, f.line, f.column, f.rule, f.resource or "")  # noqa: E731
+    return Report(
+        tuple(sorted(findings, key=order)),
+        tuple(sorted(waived, key=order)),
+        templates=len(items),
+        linted=len(items) - cached,
+        cached=cached,
+        seconds=time.perf_counter() - started,
     )
-    return Report("\n".join(lines) + "\n", bool(findings), tuple(findings), len(items) - cached, cached)

@@ -10,7 +10,14 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Iterator
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -28,6 +35,7 @@ def matching(pattern: str, what: str, max_length: int | None = None) -> AfterVal
 
 # A short resource name: the `<resource>` part of `<service>-<stage>-<resource>`.
 Name = Annotated[str, matching(NAME_PATTERN, "a name: lowercase letters, digits and single hyphens, starting with a letter", 64)]
+RuleId = Annotated[str, matching(r"P\d{3}", "a policy rule id such as P007")]
 StageName = Annotated[str, matching(r"[a-z][a-z0-9]*", "a stage name: lowercase letters and digits", 16)]
 
 
@@ -138,6 +146,9 @@ class ResourceSpec(SpecModel):
     export: list[str] = Field(default_factory=list, description="attributes to export even if unused")
     reasons: dict[str, Reason] = Field(
         default_factory=dict, description="field -> why an unsafe choice was made on purpose"
+    )
+    suppress: dict[RuleId, Reason] = Field(
+        default_factory=dict, description="policy rule id -> why it does not apply to this resource"
     )
 
     # field name -> predicate on its value telling that the value is an unsafe choice

@@ -137,9 +137,13 @@ class SynthContext:
 
 
 def _metadata(resource: Resource) -> dict[str, Any]:
+    """Where a template resource came from, and the reviewed exceptions that apply to every
+    object its declaration produced: reasons for unsafe choices and rule suppressions."""
     meta: dict[str, Any] = {"Source": f"{resource.where.file}#{resource.kind.section}.{resource.name}"}
     if resource.spec.reasons:
         meta["UnsafeChoices"] = dict(resource.spec.reasons)
+    if resource.spec.suppress:
+        meta["Suppress"] = dict(resource.spec.suppress)
     return meta
 
 
@@ -175,7 +179,7 @@ def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Expor
                 continue
             except (ValueError, TypeError) as exc:
                 raise InternalError(f"{resource.label} ({resource.where.file}): {exc}") from exc
-            for i, obj in enumerate(objects):
+            for obj in objects:
                 first = owners.setdefault(obj.title, resource)
                 if obj.title in template.resources:
                     diags.append(
@@ -188,8 +192,7 @@ def synth(resolved: Resolved) -> tuple[dict[str, StackTemplate], dict[str, Expor
                         )
                     )
                     continue
-                meta = _metadata(resource) if i == 0 else {"Source": _metadata(resource)["Source"]}
-                obj.Metadata = meta
+                obj.Metadata = {**_metadata(resource), **getattr(obj, "Metadata", {})}
                 template.add_resource(obj)
         templates[plan.id] = StackTemplate(plan, template)
     for name in sorted(exports):

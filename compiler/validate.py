@@ -23,6 +23,7 @@ from .kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
 from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
 from .naming import stack_id
+from .rules import BY_ID as RULE_IDS
 
 STACK_KEYS = ("description",)
 STAGES_KEY = "stages"
@@ -296,6 +297,16 @@ class _Validator:
             )
             for i, attr in enumerate(spec.export)
             if attr not in kind.attributes
+        ]
+        problems += [
+            Diagnostic(
+                "E212",
+                f"unknown policy rule '{rule}'",
+                where(("suppress", rule), "key"),
+                did_you_mean(rule, RULE_IDS) or f"rules: {', '.join(sorted(RULE_IDS))}",
+            )
+            for rule in spec.suppress
+            if rule not in RULE_IDS
         ]
         self.diags += problems
         return None if problems else spec

@@ -66,7 +66,7 @@ def test_ignore_needs_rule_scope_and_reason(generated: Path, tmp_path: Path) -> 
     config.write_text("ignore:\n  - {rule: E3030, scope: 'dev/s3:DataBucket', reason: a test of the ignore file}\n")
     report = lint.run(generated, "all", config_path=config)
     assert not report.failed
-    assert "ignored 1 x E3030 in dev/s3:DataBucket: a test of the ignore file" in report.text
+    assert "waived E3030 on " in report.text and "cfn-lint.yaml (dev/s3:DataBucket): a test of the ignore file" in report.text
     config.write_text("ignore:\n  - {rule: E3030, scope: 'prod/*:*', reason: only covers prod, not dev}\n")
     assert lint.run(generated, "all", config_path=config).failed
     config.write_text("ignore:\n  - {rule: E3030, scope: '*'}\n")

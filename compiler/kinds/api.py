@@ -17,7 +17,14 @@ from troposphere import GetAtt, Ref, apigatewayv2, logs
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import Duration, LogRetentionDays, RefField, SpecModel, StatefulSpec, matching
+from ..model import (
+    Duration,
+    LogRetentionDays,
+    RefField,
+    SpecModel,
+    StatefulSpec,
+    matching,
+)
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:

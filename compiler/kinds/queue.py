@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pydantic import Field
-from troposphere import GetAtt, sqs
+from troposphere import GetAtt, cloudwatch, sqs
 
 from .. import naming
 from ..cfn import DAY, arn
@@ -40,8 +40,9 @@ class Spec(StatefulSpec):
     max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
     dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION)
     encrypted: bool = True
+    dlq_alarm: bool = Field(True, description="alarm as soon as a message reaches the DLQ")
 
-    UNSAFE = {"encrypted": lambda v: v is False, **StatefulSpec.UNSAFE}
+    UNSAFE = {"encrypted": lambda v: v is False, "dlq_alarm": lambda v: v is False, **StatefulSpec.UNSAFE}
 
     @property
     def effective_retention(self) -> int:
@@ -79,10 +80,13 @@ def _suffix(spec: Spec) -> str:
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [
+    found = [
         PhysicalName("sqs-queue", naming_.physical(name, _suffix(spec)), naming.QUEUE),
         PhysicalName("sqs-queue", naming_.physical(name, "-dlq" + _suffix(spec)), naming.QUEUE),
     ]
+    if spec.dlq_alarm:
+        found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-dlq-messages"), naming.ALARM))
+    return found
 
 
 def _common(spec: Spec) -> dict[str, object]:
@@ -123,7 +127,29 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[sqs.Queue]:
         **throughput,
         **ctx.deletion_policies(resource),
     )
-    return [queue, dlq]
+    out: list[object] = [queue, dlq]
+    if spec.dlq_alarm:
+        out.append(_dlq_alarm(resource, ctx, dlq))
+    return out
+
+
+def _dlq_alarm(resource: Resource, ctx: SynthContext, dlq: sqs.Queue) -> cloudwatch.Alarm:
+    """Any message in the DLQ is a failure nobody has looked at yet: alarm on the first one.
+    Notification targets (the stage's alarm topic) arrive with the operations kinds."""
+    return cloudwatch.Alarm(
+        resource.logical_id + "DlqAlarm",
+        AlarmName=ctx.name(resource, "-dlq-messages"),
+        AlarmDescription=f"Messages in the dead-letter queue of {ctx.name(resource, _suffix(resource.spec))}",
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
+        Statistic="Maximum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
 
 
 KIND = Kind(

@@ -9,7 +9,16 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from ...diagnostics import KeyPath
-from ...model import Duration, LogRetentionDays, Name, Ref, RefField, SpecModel, StatefulSpec, matching
+from ...model import (
+    Duration,
+    LogRetentionDays,
+    Name,
+    Ref,
+    RefField,
+    SpecModel,
+    StatefulSpec,
+    matching,
+)
 from ..base import CheckEnv
 
 API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer

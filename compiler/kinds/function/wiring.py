@@ -79,15 +79,12 @@ def routes(resource: Resource, ctx: SynthContext, target: Any) -> list[object]:
                 )
             auth = {"AuthorizationType": "JWT", "AuthorizerId": ctx.ref(spec.api, "authorizer_id")}
         route_id = resource.logical_id + "Route" + _route_id(route)
-        out.append(
-            apigatewayv2.Route(
-                route_id,
-                ApiId=api_id,
-                RouteKey=route.route,
-                Target=Join("/", ["integrations", Ref(integration)]),
-                **auth,
-            )
+        route_object = apigatewayv2.Route(
+            route_id, ApiId=api_id, RouteKey=route.route, Target=Join("/", ["integrations", Ref(integration)]), **auth
         )
+        if route.auth == "none":
+            route_object.Metadata = {"Auth": "none"}  # declared public in the spec (policy rule P010)
+        out.append(route_object)
         source_path = re.sub(r"\{[^}]+\}", "*", route.path)
         method = "*" if route.method == "ANY" else route.method
         out.append(
