@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test typecheck bench clean venv help
+.PHONY: compile lint check test typecheck diff bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint                                 cfn-lint every generated template"
 	@echo "make typecheck                            mypy --strict over compiler/"
 	@echo "make test                                 pytest, typecheck, lint and check"
+	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make bench                                compile timings and peak memory"
 	@echo "make clean                                remove .venv and caches"
 
@@ -42,6 +43,12 @@ test: $(STAMP)
 	$(BIN)/mypy compiler
 	$(BIN)/platformc lint
 	$(BIN)/platformc check
+
+AGAINST ?= HEAD
+FORMAT  ?= text
+
+diff: $(STAMP)
+	$(BIN)/platformc diff --stage $(STAGE) --against $(AGAINST) --format $(FORMAT)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run

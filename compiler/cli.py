@@ -1,7 +1,8 @@
 """platformc: the command line. Parses arguments, maps outcomes to exit codes, nothing else.
 
 Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
-2 usage (click); 123 internal error (a compiler bug: shown with its traceback).
+2 usage (click); 4 `diff` found a risk (REPLACE, DATA LOSS, BLOCKED) and no --allow-risk;
+123 internal error (a compiler bug: shown with its traceback).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .diagnostics import InternalError, render_json, render_text
 from .pipeline import ALL, BuildError, build
 
 EXIT_FINDINGS = 1
+EXIT_RISK = 4
 EXIT_INTERNAL = 123
 
 
@@ -145,3 +147,50 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
         click.echo(text, nl=False)
     if report.failed:
         sys.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml, or 'all'.")
+@click.option("--against", default="HEAD", show_default=True, help="Git ref whose committed OUT is compared (CI: the merge base).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text (colored on a terminal), markdown (a PR comment) or json.")
+@click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change replaces, loses data or is blocked.")
+@click.option("--color/--no-color", default=None, help="Color the text format (default: when writing to a terminal).")
+@spec_option
+@out_option
+@_handle_errors
+def diff(stage: str, against: str, fmt: str, allow_risk: bool, color: bool | None, spec_dir: Path, out_dir: Path) -> None:
+    """Show what deploying the current spec would change, compared with OUT at a git ref.
+
+    Each changed resource gets its verdicts: REPLACE (a property that cannot change in
+    place), DATA LOSS (a stateful resource removed or replaced without Retain), BLOCKED
+    (the deploy is certain to fail: a custom-named resource replaced, an export removed or
+    changed while imported, a stack removed that others import from), RETAINED (kept
+    outside the stack). Exits 4 when any REPLACE, DATA LOSS or BLOCKED is present, unless
+    --allow-risk.
+    """
+    import json
+
+    from . import diff_render
+    from .diff import committed, compare, resolve_ref
+
+    result = build(spec_dir, stage, display_root=Path.cwd())
+    try:
+        sha = resolve_ref(out_dir.resolve().parent, against)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--against") from exc
+    diffs = []
+    for name in result.stages:
+        old_manifest, old = committed(out_dir, name, against)
+        new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
+        new_manifest = json.loads(result.outputs[f"{name}/manifest.json"])
+        diffs.append(compare(name, f"{against} ({sha})", old, new, old_manifest, new_manifest))
+    if fmt == "markdown":
+        click.echo(diff_render.markdown(diffs), nl=False)
+    elif fmt == "json":
+        click.echo(diff_render.as_json(diffs), nl=False)
+    else:
+        use_color = sys.stdout.isatty() if color is None else color
+        click.echo(diff_render.text(diffs, color=use_color), nl=False, color=use_color)
+    if any(d.risky for d in diffs) and not allow_risk:
+        sys.exit(EXIT_RISK)

@@ -1,0 +1,161 @@
+"""diff: a fixture history (spec v1 committed, v2 in the work tree) for each verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.cli import EXIT_RISK, main
+from compiler.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare, create_only
+from tests.conftest import write_spec
+
+TABLES = "tables:\n  users: {hash_key: userId:S}\n  jobs: {hash_key: jobId:S}\n"
+QUEUES = "queues:\n  alert: {fifo: true}\n"
+EVENTS = "buses:\n  events:\n    rules:\n      errors: {pattern: {source: [x]}, targets: [queue:alert]}\n"
+EVENTS_NO_TARGET = "buses:\n  events:\n    rules:\n      errors: {pattern: {source: [x]}}\n"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture
+def history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Commit a compiled v1 spec; return a function that writes v2 and runs `platformc diff`."""
+    monkeypatch.chdir(tmp_path)
+
+    def start(files: dict[str, str]) -> None:
+        write_spec(tmp_path, files)
+        assert CliRunner().invoke(main, ["compile", "--stage", "all"]).exit_code == 0
+        _git(tmp_path, "init", "-q")
+        _git(tmp_path, "add", "-A")
+        _git(tmp_path, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "v1")
+
+    def change(files: dict[str, str | None], *args: str):
+        for name, text in files.items():
+            path = tmp_path / "spec" / name
+            path.unlink() if text is None else path.write_text(text)
+        result = CliRunner().invoke(main, ["diff", "--format", "json", *args])
+        return result.exit_code, json.loads(result.output) if result.output.startswith("{") else result.output
+
+    return start, change
+
+
+def _resource(report: dict, stage: str, logical: str) -> dict:
+    diff = next(d for d in report["diffs"] if d["stage"] == stage)
+    return next(r for s in diff["stacks"] for r in s["resources"] if r["logical_id"] == logical)
+
+
+def _stack(report: dict, stage: str, stack: str) -> dict:
+    diff = next(d for d in report["diffs"] if d["stage"] == stage)
+    return next(s for s in diff["stacks"] if s["stack"] == stack)
+
+
+def test_hash_key_change_replaces_loses_data_and_is_blocked(history) -> None:
+    start, change = history
+    start({"dynamodb.yaml": TABLES})
+    code, report = change({"dynamodb.yaml": TABLES.replace("userId:S", "id:S")}, "--stage", "all")
+    assert code == EXIT_RISK
+    dev = _resource(report, "dev", "UsersTable")
+    assert dev["verdicts"] == [REPLACE, DATA_LOSS, BLOCKED]
+    assert dev["source"] == "spec/dynamodb.yaml#tables.users"
+    assert any(c["path"] == "KeySchema.id" and c["replaces"] for c in dev["changes"])
+    assert "custom name (TableName)" in " ".join(dev["notes"])
+    prod = _resource(report, "prod", "UsersTable")
+    assert prod["verdicts"] == [REPLACE, RETAINED, BLOCKED]  # Retain in prod: the data survives
+
+
+def test_removed_table(history) -> None:
+    start, change = history
+    start({"dynamodb.yaml": TABLES})
+    code, report = change({"dynamodb.yaml": "tables:\n  jobs: {hash_key: jobId:S}\n"}, "--stage", "all")
+    assert code == EXIT_RISK
+    assert _resource(report, "dev", "UsersTable")["verdicts"] == [DATA_LOSS]
+    assert _resource(report, "prod", "UsersTable")["verdicts"] == [RETAINED]
+
+
+def test_removed_export_still_imported_is_blocked(history) -> None:
+    start, change = history
+    start({"sqs.yaml": QUEUES, "events.yaml": EVENTS})
+    code, report = change({"events.yaml": EVENTS_NO_TARGET})
+    assert code == EXIT_RISK
+    sqs = _stack(report, "dev", "sqs")
+    assert sqs["verdicts"] == [BLOCKED]
+    assert "export listbackup-dev-queue-alert:arn is removed while events still import(s) it" in sqs["notes"][0]
+    assert "Deploy events first (without the import), then sqs" in sqs["notes"][0]
+
+
+def test_removed_stack_that_others_import_from_is_blocked(history) -> None:
+    start, change = history
+    start({"sqs.yaml": QUEUES, "events.yaml": EVENTS, "dynamodb.yaml": TABLES})
+    code, report = change({"sqs.yaml": None, "events.yaml": EVENTS_NO_TARGET})
+    assert code == EXIT_RISK
+    sqs = _stack(report, "dev", "sqs")
+    assert sqs["action"] == "remove" and BLOCKED in sqs["verdicts"]
+    assert "deploy events first so they release it, then delete sqs" in " ".join(sqs["notes"])
+    assert _resource(report, "dev", "AlertQueue")["verdicts"] == [DATA_LOSS]
+
+
+def test_safe_change_exits_zero_with_the_property_path(history) -> None:
+    start, change = history
+    start({"sqs.yaml": QUEUES})
+    code, report = change({"sqs.yaml": "queues:\n  alert: {fifo: true, visibility_timeout: 2m, tags: {Team: ops}}\n"})
+    assert code == 0
+    queue = _resource(report, "dev", "AlertQueue")
+    assert queue["verdicts"] == [] and queue["action"] == "modify"
+    assert {"path": "VisibilityTimeout", "old": 30, "new": 120, "replaces": False} in queue["changes"]
+
+
+def test_additions_and_allow_risk(history) -> None:
+    start, change = history
+    start({"dynamodb.yaml": TABLES})
+    code, report = change({"sqs.yaml": QUEUES, "dynamodb.yaml": "tables:\n  jobs: {hash_key: jobId:S}\n"}, "--allow-risk")
+    assert code == 0  # the data loss is still reported
+    assert _stack(report, "dev", "sqs")["action"] == "add"
+    assert _resource(report, "dev", "UsersTable")["verdicts"] == [DATA_LOSS]
+
+
+def test_text_and_markdown(history) -> None:
+    start, change = history
+    start({"dynamodb.yaml": TABLES})
+    (Path("spec") / "dynamodb.yaml").write_text(TABLES.replace("userId:S", "id:S"))
+    text = CliRunner().invoke(main, ["diff", "--no-color"]).output
+    assert "~ UsersTable AWS::DynamoDB::Table  (spec/dynamodb.yaml#tables.users) REPLACE DATA LOSS BLOCKED" in text
+    assert "KeySchema.id: (none) -> {\"AttributeName\":\"id\",\"KeyType\":\"HASH\"}  [replaces]" in text
+    markdown = CliRunner().invoke(main, ["diff", "--format", "markdown"]).output
+    assert markdown.startswith("## Infrastructure diff")
+    assert "| ~ | `dynamodb` | `UsersTable` | `AWS::DynamoDB::Table` | **REPLACE** **DATA LOSS** **BLOCKED** |" in markdown
+
+
+def test_unknown_ref_is_a_usage_error(history) -> None:
+    start, _ = history
+    start({"sqs.yaml": QUEUES})
+    result = CliRunner().invoke(main, ["diff", "--against", "no-such-ref"])
+    assert result.exit_code == 2 and "unknown git ref 'no-such-ref'" in result.output
+
+
+def test_unnamed_replacement_changes_an_imported_export() -> None:
+    old = {
+        "p": {
+            "Resources": {"Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {"GenerateSecret": False}}},
+            "Outputs": {"ClientId": {"Value": {"Ref": "Client"}, "Export": {"Name": "x-client:id"}}},
+        }
+    }
+    new = json.loads(json.dumps(old))
+    new["p"]["Resources"]["Client"]["Properties"]["GenerateSecret"] = True
+    manifest = {"exports": {"x-client:id": {"importers": ["c"]}}}
+    diff = compare("dev", "HEAD", old, new, manifest, manifest)
+    (stack,) = diff.stacks
+    assert stack.verdicts == (BLOCKED,)
+    assert "changes value (its resource is replaced) while c import(s) it" in stack.notes[0]
+    assert stack.resources[0].verdicts == (REPLACE,)  # no custom name: replaceable, not data
+
+
+def test_create_only_comes_from_the_provider_schemas_plus_known_cases() -> None:
+    assert {"QueueName", "FifoQueue"} <= create_only("AWS::SQS::Queue")
+    assert {"TableName", "KeySchema"} <= create_only("AWS::DynamoDB::Table")  # KeySchema: ours
+    assert "BillingMode" not in create_only("AWS::DynamoDB::Table")
