@@ -194,3 +194,23 @@ def diff(stage: str, against: str, fmt: str, allow_risk: bool, color: bool | Non
         click.echo(diff_render.text(diffs, color=use_color), nl=False, color=use_color)
     if any(d.risky for d in diffs) and not allow_risk:
         sys.exit(EXIT_RISK)
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml.")
+@spec_option
+@out_option
+@_handle_errors
+def graph(stage: str, spec_dir: Path, out_dir: Path) -> None:
+    """Write OUT/<stage>/graph.md: a Mermaid diagram of the stacks, dependencies and levels.
+
+    `compile` writes it too; this command also prints it.
+    """
+    from .emit import GRAPH
+
+    result = build(spec_dir, stage, display_root=Path.cwd())
+    text = result.outputs[f"{stage}/{GRAPH}"]
+    target = out_dir / stage / GRAPH
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(text, nl=False)

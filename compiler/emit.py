@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import graph
 from .limits import upload_required
 from .resolve import Resolved
 from .synth import Export, StackTemplate
 
 MANIFEST = "manifest.json"
+GRAPH = "graph.md"
 README = "README.md"
 README_TEXT = """\
 # generated/
@@ -30,7 +32,8 @@ change the spec and run `make compile STAGE=all` (or `STAGE=dev|staging|prod`).
 CI fails when this folder is stale (`make check`); reviewers read its diff as the
 infrastructure change. Each `<stage>/manifest.json` lists the stacks, their deploy order
 (levels: stacks in one level can deploy in parallel), every export with its producer and
-importers, and the sha256 of each template.
+importers, and the sha256 of each template; `<stage>/graph.md` draws the same as a
+Mermaid diagram.
 """
 
 
@@ -82,6 +85,7 @@ def render_stage(
         },
     }
     out[f"{stage}/{MANIFEST}"] = canonical(manifest)
+    out[f"{stage}/{GRAPH}"] = graph.render(resolved, exports, {s: v["resources"] for s, v in stacks.items()})
     return out
 
 
