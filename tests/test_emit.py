@@ -36,10 +36,11 @@ def test_compile_writes_every_stack_and_a_manifest(project: Path) -> None:
     assert result.exit_code == 0, result.output
     files = _snapshot(project / "generated")
     assert sorted(files) == [
-        "README.md", "dev/infrastructure-dynamodb.json", "dev/infrastructure-sqs.json", "dev/manifest.json",
+        "README.md", "dev/graph.md", "dev/infrastructure-dynamodb.json", "dev/infrastructure-sqs.json",
+        "dev/manifest.json",
     ]
     manifest = json.loads(files["dev/manifest.json"])
-    for stack, entry in manifest["stacks"].items():
+    for stack, entry in manifest["stacks"].items():  # the manifest pins each template's bytes
         import hashlib
 
         assert entry["sha256"] == hashlib.sha256(files[f"dev/{stack}.json"]).hexdigest()
