@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test typecheck diff bench clean venv help
+.PHONY: compile lint check test typecheck diff package bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -15,6 +15,7 @@ help:
 	@echo "make typecheck                            mypy --strict over compiler/"
 	@echo "make test                                 pytest, typecheck, lint and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
+	@echo "make package                              reproducible handler zips in .build/artifacts"
 	@echo "make bench                                compile timings and peak memory"
 	@echo "make clean                                remove .venv and caches"
 
@@ -50,9 +51,12 @@ FORMAT  ?= text
 diff: $(STAMP)
 	$(BIN)/platformc diff --stage $(STAGE) --against $(AGAINST) --format $(FORMAT)
 
+package: $(STAMP)
+	$(BIN)/platformc package
+
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .cache .build .pytest_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -214,3 +214,29 @@ def graph(stage: str, spec_dir: Path, out_dir: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     click.echo(text, nl=False)
+
+
+@main.command()
+@spec_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".build/artifacts"),
+              show_default=True, help="Where the artifacts go, laid out by S3 key.")
+@_handle_errors
+def package(spec_dir: Path, out_dir: Path) -> None:
+    """Build one reproducible zip per handler module the spec's functions use.
+
+    OUT/handlers/<module>-<digest>.zip holds the module and the local modules it imports
+    (nothing else); same code, same bytes. The keys are those the templates reference;
+    OUT/artifacts.json lists each zip's sha256.
+    """
+    from .package import package as build_artifacts
+
+    result = build(spec_dir, ALL, display_root=Path.cwd())
+    modules = {
+        resource.spec.handler.rsplit(".", 1)[0]
+        for resolved in result.resolved.values()
+        for resource in resolved.index.values()
+        if resource.kind.section == "functions"
+    }
+    written = build_artifacts(spec_dir.parent / "handlers", out_dir, modules)
+    for key, digest in written.items():
+        click.echo(f"{out_dir / key}  sha256:{digest[:16]}")

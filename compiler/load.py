@@ -9,6 +9,8 @@ converted in exactly one place (`_span`).
 
 from __future__ import annotations
 
+import ast
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -167,34 +169,93 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
     return SourceFile(display, rel, text, data, keys, values), diags
 
 
-def scan_handlers(folder: Path) -> frozenset[str]:
-    """`module.function` for every top-level function in folder/**/*.py.
+@dataclass(frozen=True)
+class Bundle:
+    """What one handler module needs at run time: itself and the local modules it imports.
 
-    The files are parsed, never imported: compiling must not run handler code. A package's
-    `__init__.py` counts as the package module (`pkg.handler`).
+    `digest` hashes the file names and bytes in a fixed order, so it changes exactly when
+    the code a function runs changes; it goes into the artifact's S3 key.
     """
-    import ast
 
-    found: set[str] = set()
+    module: str
+    files: tuple[tuple[str, bytes], ...]  # (path inside the artifact, content), sorted
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for name, content in self.files:
+            h.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """The code folder as the compiler sees it: parsed, never imported."""
+
+    functions: frozenset[str]  # "module.function" for every top-level function
+    bundles: Mapping[str, Bundle]  # module -> its bundle
+
+
+def _local_imports(tree: ast.Module, module: str, modules: Mapping[str, Path]) -> set[str]:
+    found = set()
+    package = module.rsplit(".", 1)[0] if "." in module else ""
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from .x import y
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, base] if base else parts)
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            for end in range(len(name.split(".")), 0, -1):  # a.b.c, a.b, a: each existing module
+                candidate = ".".join(name.split(".")[:end])
+                if candidate in modules:
+                    found.add(candidate)
+    return found
+
+
+def scan_handlers(folder: Path) -> Handlers:
+    """Parse every folder/**/*.py: its top-level functions and what each module imports."""
     if not folder.is_dir():
-        return frozenset()
+        return Handlers(frozenset(), {})
+    modules: dict[str, Path] = {}
     for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
         parts = list(path.relative_to(folder).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        if not parts:
-            continue
+        if parts:
+            modules[".".join(parts)] = path
+    trees: dict[str, ast.Module] = {}
+    for module, path in modules.items():
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            trees[module] = ast.parse(path.read_bytes())
         except SyntaxError:
-            continue  # not a resolvable handler; its functions are simply not found
-        module = ".".join(parts)
-        found.update(
-            f"{module}.{node.name}"
-            for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        )
-    return frozenset(found)
+            continue  # not importable: its functions are simply not found
+    functions = frozenset(
+        f"{module}.{node.name}"
+        for module, tree in trees.items()
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    )
+    bundles = {}
+    for module in trees:
+        needed, todo = {module}, [module]
+        while todo:  # transitive local imports, plus the __init__ of every package on the way
+            current = todo.pop()
+            parents = {".".join(current.split(".")[:i]) for i in range(1, current.count(".") + 1)}
+            for dep in (_local_imports(trees[current], current, modules) if current in trees else set()) | parents:
+                if dep in modules and dep not in needed:
+                    needed.add(dep)
+                    todo.append(dep)
+        files = sorted((modules[m].relative_to(folder).as_posix(), modules[m].read_bytes()) for m in needed)
+        bundles[module] = Bundle(module, tuple(files))
+    return Handlers(functions, bundles)
 
 
 def discover(spec_dir: Path) -> list[Path]:

@@ -67,7 +67,8 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
     files, load_diags = load_tree(spec_dir, display_root)
     # Validation still runs after load errors (duplicate keys, a file that does not parse),
     # so that one run reports as much as it can; resolution needs a complete spec and waits.
-    env = CheckEnv(handlers=scan_handlers(spec_dir.parent / HANDLERS_DIR))
+    code = scan_handlers(spec_dir.parent / HANDLERS_DIR)
+    env = CheckEnv(code.functions, {module: bundle.digest for module, bundle in code.bundles.items()})
     stage_specs, diags = validate(files, env)
     diags = load_diags + diags
     if not diags and stage != ALL and stage not in stage_specs:

@@ -14,6 +14,7 @@ from typing import Mapping
 from . import naming
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_REF, Resource
+from .kinds.base import CheckEnv
 from .model import Platform, Ref, StageSettings, find_refs
 from .validate import StageSpec
 
@@ -45,6 +46,7 @@ class Resolved:
     stacks: Mapping[str, StackPlan]  # by stack id, sorted
     levels: tuple[tuple[str, ...], ...]
     index: Mapping[Ref, Resource]
+    facts: CheckEnv  # what load recorded (handler code digests for artifact keys)
 
 
 def _path_text(path: KeyPath) -> str:
@@ -204,5 +206,5 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
         )
         for stack in sorted(spec.stacks, key=lambda s: s.id)
     }
-    resolved = Resolved(spec.platform, spec.stage, spec.settings, r.naming, stacks, levels, dict(r.index))
+    resolved = Resolved(spec.platform, spec.stage, spec.settings, r.naming, stacks, levels, dict(r.index), spec.facts)
     return resolved, []

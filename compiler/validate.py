@@ -12,7 +12,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -51,6 +51,7 @@ class StageSpec:
     stage: str
     settings: StageSettings
     stacks: tuple[StackSpec, ...]
+    facts: CheckEnv = field(default_factory=CheckEnv)
 
 
 # ---------------------------------------------------------------------------- pydantic errors
@@ -365,6 +366,6 @@ def validate(
     if platform is None:
         return {}, v.diags
     result = {
-        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage])) for stage in stages
+        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env) for stage in stages
     }
     return result, v.diags

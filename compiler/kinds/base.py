@@ -75,9 +75,10 @@ class Grant:
 
 @dataclass(frozen=True)
 class CheckEnv:
-    """What a spec check may consult besides the spec: facts `load` recorded."""
+    """What checks and synthesis may consult besides the spec: facts `load` recorded."""
 
     handlers: frozenset[str] = frozenset()  # "module.function" for every handler in handlers/
+    digests: Mapping[str, str] = field(default_factory=dict)  # handler module -> code digest
 
 
 Check = Callable[[Any, CheckEnv], Sequence[tuple[KeyPath, str]]]

@@ -51,7 +51,12 @@ def test_function_defaults(root: Path) -> None:
     assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.12", ["arm64"], "users.get_me")
     assert (fn["MemorySize"], fn["Timeout"]) == (512, 10)
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    assert fn["Code"] == {"S3Bucket": "listbackup-dev-deployment", "S3Key": "functions/users-get-me.zip"}
+    from compiler.load import scan_handlers
+    from compiler.package import artifact_key
+
+    bundle = scan_handlers(root / "handlers").bundles["users"]
+    assert fn["Code"] == {"S3Bucket": "listbackup-dev-deployment", "S3Key": artifact_key(bundle)}
+    assert fn["Code"]["S3Key"].startswith("handlers/users-")
     assert fn["Environment"]["Variables"] == {"SERVICE": "listbackup", "STAGE": "dev"}
     assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": "UsersGetMeFunctionLogs"}}
     logs = resources["UsersGetMeFunctionLogs"]["Properties"]

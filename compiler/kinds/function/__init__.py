@@ -4,8 +4,8 @@ A function declares what it touches (`access:`), and the compiler derives its IA
 (iam.py), its environment (`<NAME>_<SUFFIX>` per accessed resource, plus SERVICE and
 STAGE), and its triggers (wiring.py): HTTP routes, a queue it consumes, bus subscriptions.
 The log group is explicit, with the stage's retention: never the implicit one that keeps
-logs forever. Code comes from the deployment bucket (`<service>-<stage>-deployment`,
-key `functions/<name>.zip`); packaging it is a later step.
+logs forever. Code comes from the deployment bucket (`<service>-<stage>-deployment`),
+key `handlers/<module>-<digest>.zip`, built by `platformc package`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from ...synth import SynthContext
 
 __all__ = ["KIND", "Spec", "synthesize"]
+
+
+def artifact_key(ctx: SynthContext, handler: str) -> str:
+    """`handlers/<module>-<digest>.zip` (as `platformc package` names it): the key, and so
+    the template, changes exactly when the code the function runs changes."""
+    module = handler.rsplit(".", 1)[0]
+    return f"handlers/{module}-{ctx.resolved.facts.digests[module][:20]}.zip"
 
 
 def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
@@ -76,7 +83,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         "MemorySize": spec.memory,
         "Timeout": spec.timeout,
         "Role": GetAtt(role, "Arn"),
-        "Code": awslambda.Code(S3Bucket=ctx.physical("deployment"), S3Key=f"functions/{resource.name}.zip"),
+        "Code": awslambda.Code(S3Bucket=ctx.physical("deployment"), S3Key=artifact_key(ctx, spec.handler)),
         "Environment": awslambda.Environment(Variables=environment(resource, ctx)),
         "TracingConfig": awslambda.TracingConfig(Mode="Active" if spec.tracing else "PassThrough"),
         "LoggingConfig": FunctionLoggingConfig(LogGroup=Ref(log_group), LogFormat="JSON"),
