@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from _http import respond
+from shared import Event, Response, http, respond
 
 VERSION = os.environ.get("VERSION", "dev")
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return respond(
-        200, {"status": "ok", "service": os.environ.get("SERVICE"), "stage": os.environ.get("STAGE"), "version": VERSION}
-    )
+@http
+def handler(event: Event) -> Response:
+    return respond(200, {"status": "ok", "service": os.environ.get("SERVICE"), "stage": os.environ.get("STAGE"), "version": VERSION})

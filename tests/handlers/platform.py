@@ -1,0 +1,202 @@
+"""An in-process ListBackup platform for handler tests: moto resources made from the
+compiled templates in generated/<stage>/, and functions invoked with the environment and
+checked against the role that those templates give them."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.conftest import REPO
+
+REGION = "us-west-2"
+HANDLERS = REPO / "handlers"
+# Cognito APIs called with the app client or a user's tokens: no IAM permission applies.
+COGNITO_PUBLIC = {
+    "AssociateSoftwareToken", "ChangePassword", "ConfirmForgotPassword", "ConfirmSignUp", "ForgotPassword",
+    "GetUser", "GlobalSignOut", "InitiateAuth", "ResendConfirmationCode", "RespondToAuthChallenge",
+    "SetUserMFAPreference", "SignUp", "VerifySoftwareToken",
+}
+# S3 operations whose IAM action has another name.
+S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject", "HeadBucket": "ListBucket"}
+
+
+@dataclass
+class Function:
+    name: str  # short name, e.g. users-get-me
+    handler: str
+    environment: dict[str, str]
+    granted: set[str]
+
+
+@dataclass
+class Platform:
+    stage: str = "dev"
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (stack, logical) -> attrs
+    calls: list[str] = field(default_factory=list)  # IAM actions of the last invocation
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def build(cls, stage: str = "dev") -> "Platform":
+        folder = REPO / "generated" / stage
+        manifest = json.loads((folder / "manifest.json").read_text())
+        platform = cls(stage, {s: json.loads((folder / f"{s}.json").read_text()) for s in manifest["stacks"]})
+        for level in manifest["levels"]:
+            for stack in level:
+                platform._create(stack)
+        boto3.setup_default_session(region_name=REGION)
+        boto3.DEFAULT_SESSION.events.register("before-call", platform._record)
+        return platform
+
+    def _create(self, stack: str) -> None:
+        resources = self.templates[stack]["Resources"]
+        order = ["AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::DynamoDB::Table", "AWS::SQS::Queue",
+                 "AWS::S3::Bucket", "AWS::Events::EventBus"]
+        for type_ in order:
+            for logical, resource in sorted(resources.items()):
+                if resource["Type"] == type_:
+                    self.values[(stack, logical)] = getattr(self, "_" + type_.split("::")[-1].lower())(stack, resource["Properties"])
+
+    def _table(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        args: dict[str, Any] = {k: p[k] for k in ("TableName", "KeySchema", "AttributeDefinitions") if k in p}
+        if "GlobalSecondaryIndexes" in p:
+            args["GlobalSecondaryIndexes"] = [{k: v for k, v in gsi.items() if k != "ProvisionedThroughput"} for gsi in p["GlobalSecondaryIndexes"]]
+        table = boto3.client("dynamodb", region_name=REGION).create_table(BillingMode="PAY_PER_REQUEST", **args)
+        return {"Ref": p["TableName"], "Arn": table["TableDescription"]["TableArn"]}
+
+    def _queue(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        attributes = {k: str(p[k]).lower() for k in ("FifoQueue", "ContentBasedDeduplication") if k in p}
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return {"Ref": url, "Arn": arn, "QueueName": p["QueueName"]}
+
+    def _bucket(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=p["BucketName"], CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        return {"Ref": p["BucketName"], "Arn": f"arn:aws:s3:::{p['BucketName']}"}
+
+    def _eventbus(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        arn = boto3.client("events", region_name=REGION).create_event_bus(Name=p["Name"])["EventBusArn"]
+        return {"Ref": p["Name"], "Name": p["Name"], "Arn": arn}
+
+    def _userpool(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        args = {k: p[k] for k in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies", "Schema") if k in p}
+        pool = boto3.client("cognito-idp", region_name=REGION).create_user_pool(PoolName=p["UserPoolName"], **args)["UserPool"]
+        return {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
+
+    def _userpoolclient(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        pool_id = self.resolve(stack, p["UserPoolId"])
+        flows = p.get("ExplicitAuthFlows", [])
+        created = boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(
+            UserPoolId=pool_id, ClientName=p["ClientName"], ExplicitAuthFlows=flows, GenerateSecret=False
+        )
+        return {"Ref": created["UserPoolClient"]["ClientId"]}
+
+    # ---------------------------------------------------------------- values
+    def resolve(self, stack: str, value: Any) -> Any:
+        """A template value as deployed: Ref, GetAtt, ImportValue (through the producer), Join."""
+        if isinstance(value, str):
+            return value
+        (function, argument), = value.items()
+        if function == "Ref":
+            return self.values[(stack, argument)]["Ref"]
+        if function == "Fn::GetAtt":
+            return self.values[(stack, argument[0])][argument[1]]
+        if function == "Fn::ImportValue":
+            for producer, template in self.templates.items():
+                for output in template.get("Outputs", {}).values():
+                    if output.get("Export", {}).get("Name") == argument:
+                        return self.resolve(producer, output["Value"])
+            raise KeyError(f"no stack exports {argument}")
+        if function == "Fn::Join":
+            return argument[0].join(str(self.resolve(stack, part)) for part in argument[1])
+        raise NotImplementedError(function)
+
+    def function(self, name: str) -> Function:
+        physical = f"listbackup-{self.stage}-{name}"
+        for stack, template in self.templates.items():
+            for resource in template["Resources"].values():
+                props = resource["Properties"]
+                if resource["Type"] == "AWS::Lambda::Function" and props["FunctionName"] == physical:
+                    env = {k: str(self.resolve(stack, v)) for k, v in props["Environment"]["Variables"].items()}
+                    role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
+                    granted = {a for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in s["Action"]}
+                    return Function(name, props["Handler"], env, granted)
+        raise KeyError(f"no function {physical} in generated/{self.stage}")
+
+    # ---------------------------------------------------------------- invoking
+    def _record(self, model: Any, **_: Any) -> None:
+        service = model.service_model.signing_name
+        operation = model.name
+        if service == "s3":
+            operation = S3_ACTIONS.get(operation, operation)
+        self.calls.append(f"{service}:{operation}")
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """Run a function in-process as Lambda would, then check its calls against its role."""
+        function = self.function(name)
+        saved = dict(os.environ)
+        os.environ.update(function.environment)
+        if str(HANDLERS) not in sys.path:
+            sys.path.insert(0, str(HANDLERS))
+        module_name, entry = function.handler.rsplit(".", 1)
+        try:
+            shared = importlib.import_module("shared")
+            shared.reset_clients()
+            module = importlib.import_module(module_name)
+            self.calls = []
+            result = getattr(module, entry)(event, None)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        denied = sorted({c for c in self.calls if c not in function.granted and not self._public(c)})
+        assert not denied, f"{name} called {denied}, which its role does not grant"
+        return result
+
+    @staticmethod
+    def _public(call: str) -> bool:
+        service, operation = call.split(":", 1)
+        return service == "cognito-idp" and operation in COGNITO_PUBLIC
+
+
+def api_event(method: str, path: str, body: Any = None, claims: dict[str, Any] | None = None,
+              params: dict[str, str] | None = None, query: dict[str, str] | None = None, token: str | None = None) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, with the JWT claims its authorizer passes."""
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "headers": {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
+        "requestContext": {"http": {"method": method, "path": path}},
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
+    if params:
+        event["pathParameters"] = params
+    if query:
+        event["queryStringParameters"] = query
+    return event
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT (the authorizer verified it; the handler only reads it)."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def json_body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response.get("body") else None
