@@ -1,0 +1,45 @@
+"""Users handlers: profile and settings, administration needs a group, self-service allowed."""
+
+from __future__ import annotations
+
+from tests.handlers.platform import Platform, api_event, json_body
+from tests.handlers.test_flows import sign_up_and_login
+
+ADMIN_GROUPS = "[Admins]"  # how API Gateway passes cognito:groups
+
+
+def test_profile_and_settings(aws: Platform) -> None:
+    session = sign_up_and_login(aws)
+    claims = session["claims"]
+    aws.invoke("users-get-me", api_event("GET", "/users/me", claims=claims))
+    updated = aws.invoke("users-update-profile", api_event("PUT", "/users/me", {"name": "Ada L.", "timezone": "Europe/London"}, claims=claims))
+    assert updated["statusCode"] == 200 and json_body(updated)["name"] == "Ada L."
+    bad = aws.invoke("users-update-profile", api_event("PUT", "/users/me", {"role": "admin"}, claims=claims))
+    assert (bad["statusCode"], json_body(bad)["error"]) == (400, "invalid_field")
+    settings = aws.invoke("users-update-settings", api_event("PUT", "/users/me/settings", {"theme": "dark"}, claims=claims))
+    assert json_body(settings) == {"theme": "dark"}
+    assert json_body(aws.invoke("users-get-settings", api_event("GET", "/users/me/settings", claims=claims))) == {"theme": "dark"}
+
+
+def test_administration_needs_a_group(aws: Platform) -> None:
+    ada = sign_up_and_login(aws)["claims"]
+    bob = sign_up_and_login(aws, "bob@example.com", "Bob")["claims"]
+    for claims in (ada, bob):
+        aws.invoke("users-get-me", api_event("GET", "/users/me", claims=claims))
+    assert aws.invoke("users-list", api_event("GET", "/users", claims=bob))["statusCode"] == 403
+    other = aws.invoke("users-get", api_event("GET", f"/users/{ada['sub']}", claims=bob, params={"userId": ada["sub"]}))
+    assert other["statusCode"] == 403
+    admin = {**bob, "cognito:groups": ADMIN_GROUPS}
+    listed = aws.invoke("users-list", api_event("GET", "/users", claims=admin))
+    assert sorted(u["email"] for u in json_body(listed)["users"]) == ["ada@example.com", "bob@example.com"]
+    found = aws.invoke("users-search", api_event("GET", "/users/search", claims=admin, query={"q": "ada@example.com"}))
+    assert [u["userId"] for u in json_body(found)["users"]] == [ada["sub"]]
+
+
+def test_a_user_may_delete_themselves(aws: Platform) -> None:
+    ada = sign_up_and_login(aws)["claims"]
+    aws.invoke("users-get-me", api_event("GET", "/users/me", claims=ada))
+    deleted = aws.invoke("users-delete", api_event("DELETE", f"/users/{ada['sub']}", claims=ada, params={"userId": ada["sub"]}))
+    assert deleted["statusCode"] == 204
+    gone = aws.invoke("users-get", api_event("GET", f"/users/{ada['sub']}", claims=ada, params={"userId": ada["sub"]}))
+    assert gone["statusCode"] == 404
