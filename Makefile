@@ -12,7 +12,7 @@ help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
 	@echo "make check                                fail if generated/ is stale (all stages)"
 	@echo "make lint                                 cfn-lint every generated template"
-	@echo "make typecheck                            mypy --strict over compiler/"
+	@echo "make typecheck                            mypy --strict over compiler/ and handlers/"
 	@echo "make test                                 pytest, typecheck, lint and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make package                              reproducible handler zips in .build/artifacts"
@@ -38,10 +38,11 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy compiler
+	MYPYPATH=handlers $(BIN)/mypy handlers/*.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
-	$(BIN)/mypy compiler
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/platformc lint
 	$(BIN)/platformc check
 

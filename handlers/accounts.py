@@ -39,9 +39,10 @@ def _account(account_id: str) -> dict[str, Any]:
 
 
 def _children(account_id: str) -> list[dict[str, Any]]:
-    return table("ACCOUNTS_TABLE").query(
+    items: list[dict[str, Any]] = table("ACCOUNTS_TABLE").query(
         IndexName="ParentAccountIndex", KeyConditionExpression=Key("parentAccountId").eq(account_id)
     )["Items"]
+    return items
 
 
 def _depth(account: dict[str, Any]) -> int:
@@ -98,7 +99,9 @@ def update_account(event: Event) -> Response:
     user_id = caller(event)
     require(user_id, account_id, "owner", "admin")
     data = body(event)
-    changes = {k: field(data, k, required=False, max_length=128 if k == "name" else 1024) for k in ("name", "description") if k in data}
+    changes: dict[str, Any] = {
+        k: field(data, k, required=False, max_length=128 if k == "name" else 1024) for k in ("name", "description") if k in data
+    }
     unknown = sorted(set(data) - {"name", "description"})
     if unknown or not changes:
         raise HttpError(400, "invalid_field", f"give name and/or description{'; unknown: ' + ', '.join(unknown) if unknown else ''}")

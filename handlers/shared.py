@@ -176,7 +176,7 @@ def is_admin(event: Event) -> bool:
 def access_token(event: Event) -> str:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     value = headers.get("authorization", "")
-    token = value[7:] if value.lower().startswith("bearer ") else value
+    token = str(value[7:] if value.lower().startswith("bearer ") else value)
     if not token:
         raise HttpError(401, "unauthorized", "the Authorization header needs the access token")
     return token

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+import json
 from pathlib import Path
+
+import pytest
 
 from compiler.load import scan_handlers
 from compiler.package import package
@@ -59,3 +62,25 @@ def test_template_key_changes_exactly_when_the_code_does(tmp_path: Path) -> None
     assert after != before and after.startswith("handlers/api-")
     package(tmp_path / "handlers", tmp_path / "out")
     assert (tmp_path / "out" / after).exists()  # the artifact deploy uploads is the one referenced
+
+
+def test_repository_artifacts_are_reproducible_and_referenced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from compiler.cli import main
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    for out in ("a", "b"):
+        assert CliRunner().invoke(main, ["package", "--out", str(tmp_path / out)]).exit_code == 0
+    first = json.loads((tmp_path / "a" / "artifacts.json").read_text())
+    assert first == json.loads((tmp_path / "b" / "artifacts.json").read_text())
+    for key in first:
+        assert (tmp_path / "a" / key).read_bytes() == (tmp_path / "b" / key).read_bytes()
+    referenced = {
+        resource["Properties"]["Code"]["S3Key"]
+        for path in (REPO / "generated").glob("*/*.json")
+        for resource in json.loads(path.read_text()).get("Resources", {}).values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+    assert referenced == set(first)  # every function's artifact is built, and nothing else
