@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from troposphere import Sub, Tags, awslambda
+from typing import Any
+
+from troposphere import Sub, Tags, awslambda, cloudwatch
 from troposphere.validators import integer
 
 DAY = 86_400
@@ -41,3 +43,66 @@ class FunctionLoggingConfig(awslambda.LoggingConfig):  # type: ignore[misc]
 
 class SqsScalingConfig(awslambda.ScalingConfig):  # type: ignore[misc]
     props = {"MaximumConcurrency": (integer, False)}
+
+
+COMPARISONS = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+    "<=": "LessThanOrEqualToThreshold",
+}
+
+
+def alarm(
+    logical_id: str,
+    name: str,
+    description: str,
+    actions: list[Any],
+    threshold: float,
+    comparison: str = ">",
+    period: int = 300,
+    evaluation_periods: int = 1,
+    missing: str = "notBreaching",
+    **metric: Any,
+) -> cloudwatch.Alarm:
+    """A CloudWatch alarm that notifies `actions` when it fires and when it recovers.
+
+    `metric` is either Namespace/MetricName/Dimensions/Statistic (or ExtendedStatistic), or
+    Metrics (metric math) for rates and sums of metrics.
+    """
+    props: dict[str, Any] = {
+        "AlarmName": name,
+        "AlarmDescription": description,
+        "Threshold": threshold,
+        "ComparisonOperator": COMPARISONS[comparison],
+        "EvaluationPeriods": evaluation_periods,
+        "TreatMissingData": missing,
+        **metric,
+    }
+    if "Metrics" not in metric:
+        props["Period"] = period
+    if actions:
+        props["AlarmActions"] = actions
+        props["OKActions"] = actions
+    return cloudwatch.Alarm(logical_id, **props)
+
+
+def dimensions(**values: Any) -> list[cloudwatch.MetricDimension]:
+    return [cloudwatch.MetricDimension(Name=k, Value=values[k]) for k in sorted(values)]
+
+
+def math(expression: str, label: str, period: int = 300, **metrics: tuple[str, str, list[Any], str]) -> list[Any]:
+    """Metric math: `metrics` maps an id to (namespace, metric name, dimensions, statistic)."""
+    queries = [
+        cloudwatch.MetricDataQuery(
+            Id=key,
+            ReturnData=False,
+            MetricStat=cloudwatch.MetricStat(
+                Metric=cloudwatch.Metric(Namespace=namespace, MetricName=metric, Dimensions=dims),
+                Period=period,
+                Stat=stat,
+            ),
+        )
+        for key, (namespace, metric, dims, stat) in sorted(metrics.items())
+    ]
+    return [*queries, cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label, ReturnData=True)]

@@ -167,6 +167,25 @@ class StatefulSpec(ResourceSpec):
     UNSAFE: ClassVar[dict[str, Any]] = {"retain": lambda v: v is False}
 
 
+Email = Annotated[str, matching(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", "an e-mail address")]
+HttpsUrl = Annotated[str, matching(r"https://[^\s]+", "an https:// URL")]
+
+
+class AlarmSettings(SpecModel):
+    """Which alarms a stage raises, where they go, and how sensitive they are."""
+
+    enabled: bool = True
+    topic: Name | None = Field(None, description="the topic (topics: kind) alarms notify")
+    email: list[Email] = Field(default_factory=list, description="subscribed to the alarm topic")
+    https: list[HttpsUrl] = Field(default_factory=list, description="chat or paging endpoints")
+    function_errors: int = Field(1, ge=1, description="errors in 5 minutes")
+    function_throttles: int = Field(1, ge=1, description="throttles in 5 minutes")
+    function_duration: float = Field(0.8, gt=0, le=1, description="maximum duration, as a share of the timeout")
+    api_5xx_rate: float = Field(0.05, gt=0, le=1, description="share of requests answered 5xx in 5 minutes")
+    api_latency_ms: int = Field(3000, ge=1, description="p99 latency")
+    table_throttles: int = Field(1, ge=1, description="throttled reads + writes in 5 minutes")
+
+
 class StageSettings(SpecModel):
     protect: bool = Field(
         False,
@@ -176,6 +195,7 @@ class StageSettings(SpecModel):
     log_retention_days: LogRetentionDays = 30
     domain: str | None = None
     tags: Tags = Field(default_factory=dict)
+    alarms: AlarmSettings = Field(default_factory=lambda: AlarmSettings())
 
 
 class Platform(SpecModel):

@@ -148,7 +148,31 @@ class _Resolver:
                 elif target.stack != resource.stack:
                     reason = f"{resource.label}.{_path_text(path)} -> {ref}"
                     edges.append(Edge(resource.stack, target.stack, reason, where))
-        return edges
+        return edges + self.alarm_topic()
+
+    def alarm_topic(self) -> list[Edge]:
+        """Kinds that raise alarms notify the stage's alarm topic: an implicit reference."""
+        alarms = self.spec.settings.alarms
+        if not alarms.enabled or alarms.topic is None:
+            return []
+        where = Where(self.spec.platform_file, ("stages", self.spec.stage, "alarms", "topic"))
+        topic = self.index.get(Ref("topic", alarms.topic))
+        if topic is None:
+            topics = [r.name for r in self.index if r.kind == "topic"]
+            self.diags.append(
+                Diagnostic(
+                    "E305",
+                    f"stage {self.spec.stage} sends alarms to topic:{alarms.topic}, which no spec declares",
+                    where,
+                    help=did_you_mean(alarms.topic, topics) or "declare it under `topics:` in a stack file",
+                )
+            )
+            return []
+        return [
+            Edge(r.stack, topic.stack, f"alarms of {r.label} -> topic:{alarms.topic} (stage setting)", where)
+            for r in self.index.values()
+            if r.kind.alarms and r.stack != topic.stack
+        ]
 
     def order(self, edges: list[Edge]) -> tuple[tuple[str, ...], ...] | None:
         """Topological levels (Kahn); on a cycle, one diagnostic that prints it with reasons."""

@@ -98,8 +98,13 @@ class SynthContext:
         return self.resolved.naming.physical(short, suffix)
 
     def setting(self, value: Any, stage_setting: str) -> Any:
-        """A resource's explicit value, or the stage's setting when the spec left it out."""
-        return getattr(self.settings, stage_setting) if value is None else value
+        """A resource's explicit value, or the stage's setting (`a.b` for nested) when the spec left it out."""
+        if value is not None:
+            return value
+        found: Any = self.settings
+        for part in stage_setting.split("."):
+            found = getattr(found, part)
+        return found
 
     def deletion_policies(self, resource: Resource) -> dict[str, str]:
         return cfn.deletion_policies(self.setting(resource.spec.retain, "protect"))
@@ -117,6 +122,11 @@ class SynthContext:
             "Service": self.resolved.platform.service,
             "Stage": self.resolved.stage,
         }
+
+    def alarm_actions(self) -> list[Any]:
+        """Where alarms notify: the stage's alarm topic, if it has one."""
+        topic = self.settings.alarms.topic
+        return [self.ref(SpecRef("topic", topic), "arn")] if topic else []
 
     def resource(self, ref: SpecRef) -> Resource:
         return self.resolved.index[ref]

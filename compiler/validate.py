@@ -52,6 +52,7 @@ class StageSpec:
     settings: StageSettings
     stacks: tuple[StackSpec, ...]
     facts: CheckEnv = field(default_factory=CheckEnv)
+    platform_file: str = "spec/platform.yaml"
 
 
 # ---------------------------------------------------------------------------- pydantic errors
@@ -192,12 +193,14 @@ class _Validator:
     def __init__(self, files: Iterable[SourceFile], env: CheckEnv):
         self.files = list(files)
         self.env = env
+        self.platform_file = PLATFORM_FILE
         self.diags: list[Diagnostic] = []
 
     def platform(self) -> Platform | None:
         source = next((f for f in self.files if f.rel == PLATFORM_FILE), None)
         if source is None or not source.parsed:
             return None
+        self.platform_file = source.path
         try:
             return Platform.model_validate(source.data)
         except ValidationError as exc:
@@ -366,6 +369,7 @@ def validate(
     if platform is None:
         return {}, v.diags
     result = {
-        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env) for stage in stages
+        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env, v.platform_file)
+        for stage in stages
     }
     return result, v.diags

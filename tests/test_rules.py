@@ -68,7 +68,9 @@ BREAK = {
         {"Sid": "Oops", "Effect": "Allow", "Action": ["dynamodb:*"], "Resource": ["*"]}
     ),
     "P006": lambda t: _find(t, "AWS::SQS::Queue", lambda q: not _is_dlq(q))["Properties"].pop("RedrivePolicy"),
-    "P007": lambda t: t["Resources"].pop(next(k for k, r in t["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm")),
+    "P007": lambda t: t["Resources"].pop(
+        next(k for k, r in t["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS")
+    ),
     "P008": lambda t: _find(t, "AWS::Logs::LogGroup")["Properties"].pop("RetentionInDays"),
     "P009": lambda t: _find(t, "AWS::DynamoDB::Table").update(DeletionPolicy="Delete"),
     "P010": lambda t: _find(t, "AWS::ApiGatewayV2::Route", lambda r: r.get("Metadata", {}).get("Auth") == "none")[

@@ -6,7 +6,7 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import api, bucket, bus, function, queue, table, user_pool
+from . import api, bucket, bus, function, queue, table, topic, user_pool
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (
@@ -17,6 +17,7 @@ KINDS: tuple[Kind, ...] = (
     user_pool.KIND,
     api.KIND,
     function.KIND,
+    topic.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

@@ -16,6 +16,7 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, apigatewayv2, logs
 
 from .. import naming
+from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
 from ..model import (
     Duration,
@@ -90,6 +91,32 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     return [
         PhysicalName("http-api", naming_.physical(name), naming.HTTP_API),
         PhysicalName("log-group", f"/aws/http-api/{naming_.physical(name)}", naming.LOG_GROUP),
+        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-5xx-rate"), naming.ALARM),
+        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-latency"), naming.ALARM),
+    ]
+
+
+def _alarms(resource: Resource, ctx: SynthContext, api: apigatewayv2.Api) -> list[object]:
+    """The share of 5xx answers, and the p99 latency."""
+    settings = ctx.settings.alarms
+    if not settings.enabled:
+        return []
+    dims = dimensions(ApiId=Ref(api), Stage="$default")
+    name = ctx.name(resource)
+    return [
+        alarm(
+            resource.logical_id + "ErrorRateAlarm", f"{name}-5xx-rate",
+            f"More than {settings.api_5xx_rate:.0%} of requests to {name} failed with 5xx", ctx.alarm_actions(),
+            threshold=settings.api_5xx_rate,
+            Metrics=math("IF(requests > 0, errors / requests, 0)", "5xx rate",
+                         errors=("AWS/ApiGateway", "5xx", dims, "Sum"), requests=("AWS/ApiGateway", "Count", dims, "Sum")),
+        ),
+        alarm(
+            resource.logical_id + "LatencyAlarm", f"{name}-latency",
+            f"p99 latency of {name} above {settings.api_latency_ms} ms", ctx.alarm_actions(),
+            threshold=settings.api_latency_ms, evaluation_periods=3,
+            Namespace="AWS/ApiGateway", MetricName="Latency", Dimensions=dims, ExtendedStatistic="p99",
+        ),
     ]
 
 
@@ -127,7 +154,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         ),
         Tags=ctx.tag_map(resource),
     )
-    out: list[object] = [api, log_group, stage]
+    out: list[object] = [api, log_group, stage, *_alarms(resource, ctx, api)]
     if spec.auth is not None:
         out.append(
             apigatewayv2.Authorizer(
@@ -157,5 +184,6 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     checks=(check_cors, check_auth),
+    alarms=True,
     env={"API_URL": "endpoint"},
 )

@@ -99,3 +99,5 @@ class Kind:
     access: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
     # environment variable suffix -> attribute: `<NAME>_<SUFFIX>` for each accessed resource
     env: Mapping[str, str] = field(default_factory=dict)
+    # emits CloudWatch alarms: depends on the stage's alarm topic when alarms are on
+    alarms: bool = False

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pydantic import Field
-from troposphere import GetAtt, cloudwatch, sqs
+from troposphere import GetAtt, sqs
 
 from .. import naming
-from ..cfn import DAY, arn
+from ..cfn import DAY, alarm, arn, dimensions
 from ..diagnostics import KeyPath
 from ..model import Duration, StatefulSpec
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
@@ -40,7 +40,7 @@ class Spec(StatefulSpec):
     max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
     dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION)
     encrypted: bool = True
-    dlq_alarm: bool = Field(True, description="alarm as soon as a message reaches the DLQ")
+    dlq_alarm: bool | None = Field(None, description="alarm on the first message in the DLQ; default: the stage's alarms")
 
     UNSAFE = {"encrypted": lambda v: v is False, "dlq_alarm": lambda v: v is False, **StatefulSpec.UNSAFE}
 
@@ -84,7 +84,7 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
         PhysicalName("sqs-queue", naming_.physical(name, _suffix(spec)), naming.QUEUE),
         PhysicalName("sqs-queue", naming_.physical(name, "-dlq" + _suffix(spec)), naming.QUEUE),
     ]
-    if spec.dlq_alarm:
+    if spec.dlq_alarm is not False:
         found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-dlq-messages"), naming.ALARM))
     return found
 
@@ -128,28 +128,22 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[sqs.Queue]:
         **ctx.deletion_policies(resource),
     )
     out: list[object] = [queue, dlq]
-    if spec.dlq_alarm:
-        out.append(_dlq_alarm(resource, ctx, dlq))
+    if ctx.setting(spec.dlq_alarm, "alarms.enabled"):
+        # Any message in the DLQ is a failure nobody has looked at yet: alarm on the first one.
+        out.append(
+            alarm(
+                resource.logical_id + "DlqAlarm",
+                ctx.name(resource, "-dlq-messages"),
+                f"Messages in the dead-letter queue of {source_name}",
+                ctx.alarm_actions(),
+                threshold=0,
+                Namespace="AWS/SQS",
+                MetricName="ApproximateNumberOfMessagesVisible",
+                Dimensions=dimensions(QueueName=GetAtt(dlq, "QueueName")),
+                Statistic="Maximum",
+            )
+        )
     return out
-
-
-def _dlq_alarm(resource: Resource, ctx: SynthContext, dlq: sqs.Queue) -> cloudwatch.Alarm:
-    """Any message in the DLQ is a failure nobody has looked at yet: alarm on the first one.
-    Notification targets (the stage's alarm topic) arrive with the operations kinds."""
-    return cloudwatch.Alarm(
-        resource.logical_id + "DlqAlarm",
-        AlarmName=ctx.name(resource, "-dlq-messages"),
-        AlarmDescription=f"Messages in the dead-letter queue of {ctx.name(resource, _suffix(resource.spec))}",
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[cloudwatch.MetricDimension(Name="QueueName", Value=GetAtt(dlq, "QueueName"))],
-        Statistic="Maximum",
-        Period=300,
-        EvaluationPeriods=1,
-        Threshold=0,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-    )
 
 
 KIND = Kind(
@@ -167,6 +161,7 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     stateful=True,
+    alarms=True,
     checks=(check_fifo_only, check_dlq_outlives_source),
     access={
         "send": (Grant(("sqs:GetQueueAttributes", "sqs:SendMessage")),),

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints
-from troposphere import dynamodb
+from troposphere import Ref, dynamodb
 
 from .. import naming
+from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
 from ..model import SpecModel, StatefulSpec, matching
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
@@ -153,7 +154,26 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[dynamodb.Table]:
         props["TimeToLiveSpecification"] = dynamodb.TimeToLiveSpecification(AttributeName=spec.ttl, Enabled=True)
     if spec.stream:
         props["StreamSpecification"] = dynamodb.StreamSpecification(StreamViewType=spec.stream.upper())
-    return [dynamodb.Table(resource.logical_id, **props, **ctx.deletion_policies(resource))]
+    table = dynamodb.Table(resource.logical_id, **props, **ctx.deletion_policies(resource))
+    settings = ctx.settings.alarms
+    if not settings.enabled:
+        return [table]
+    dims = dimensions(TableName=Ref(table))
+    throttles = alarm(
+        resource.logical_id + "ThrottlesAlarm",
+        ctx.name(resource, "-throttles"),
+        f"Requests to {ctx.name(resource)} were throttled",
+        ctx.alarm_actions(),
+        threshold=settings.table_throttles,
+        comparison=">=",
+        Metrics=math(
+            "reads + writes",
+            "throttled requests",
+            reads=("AWS/DynamoDB", "ReadThrottleEvents", dims, "Sum"),
+            writes=("AWS/DynamoDB", "WriteThrottleEvents", dims, "Sum"),
+        ),
+    )
+    return [table, throttles]
 
 
 READ = (
@@ -175,7 +195,10 @@ WRITE = (
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [PhysicalName("dynamodb-table", naming_.physical(name), naming.TABLE)]
+    return [
+        PhysicalName("dynamodb-table", naming_.physical(name), naming.TABLE),
+        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-throttles"), naming.ALARM),
+    ]
 
 
 KIND = Kind(
@@ -191,6 +214,7 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     stateful=True,
+    alarms=True,
     checks=(check_attribute_types, check_capacity, check_projection),
     access={
         "read": (Grant(READ, (("arn", ""), ("arn", "/index/*"))),),

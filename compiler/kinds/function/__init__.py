@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from troposphere import GetAtt, Ref, awslambda, logs
 
 from ... import naming
-from ...cfn import FunctionLoggingConfig
+from ...cfn import FunctionLoggingConfig, alarm, dimensions
 from ..base import Attr, Kind, PhysicalName, Resource
 from . import iam, wiring
 from .spec import CHECKS, Spec, env_name
@@ -64,6 +64,27 @@ def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:
     return [version, alias]
 
 
+def _alarms(resource: Resource, ctx: SynthContext, function: awslambda.Function) -> list[object]:
+    """Errors, throttles, and a duration close to the timeout (the next step is a timeout)."""
+    settings = ctx.settings.alarms
+    if not settings.enabled:
+        return []
+    name = ctx.name(resource)
+    dims = dimensions(FunctionName=Ref(function))
+    actions = ctx.alarm_actions()
+    limit_ms = int(resource.spec.timeout * 1000 * settings.function_duration)
+    common: dict[str, Any] = {"Namespace": "AWS/Lambda", "Dimensions": dims}
+    return [
+        alarm(resource.logical_id + "ErrorsAlarm", f"{name}-errors", f"{name} raised errors", actions,
+              threshold=settings.function_errors, comparison=">=", MetricName="Errors", Statistic="Sum", **common),
+        alarm(resource.logical_id + "ThrottlesAlarm", f"{name}-throttles", f"{name} was throttled", actions,
+              threshold=settings.function_throttles, comparison=">=", MetricName="Throttles", Statistic="Sum", **common),
+        alarm(resource.logical_id + "DurationAlarm", f"{name}-duration",
+              f"{name} ran longer than {settings.function_duration:.0%} of its {resource.spec.timeout} s timeout", actions,
+              threshold=limit_ms, MetricName="Duration", Statistic="Maximum", **common),
+    ]
+
+
 def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     spec: Spec = resource.spec
     name = ctx.name(resource)
@@ -99,6 +120,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     if spec.provisioned_concurrency:
         out += _alias(resource, function)
         target = Ref(out[-1])  # the alias ARN: triggers invoke the provisioned version
+    out += _alarms(resource, ctx, function)
     out += wiring.routes(resource, ctx, target)
     out += wiring.consumer(resource, ctx, target)
     out += wiring.subscriptions(resource, ctx, target)
@@ -108,6 +130,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     physical = naming_.physical(name)
     found = [
+        *(PhysicalName("cloudwatch-alarm", f"{physical}-{what}", naming.ALARM) for what in ("errors", "throttles", "duration")),
         PhysicalName("lambda-function", physical, naming.LAMBDA),
         PhysicalName("iam-role", physical, naming.IAM_ROLE),
         PhysicalName("log-group", f"/aws/lambda/{physical}", naming.LOG_GROUP),
@@ -128,4 +151,5 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     checks=CHECKS,
+    alarms=True,
 )
