@@ -41,6 +41,15 @@ def check(resolved: Resolved, rendered: Mapping[str, str]) -> list[Diagnostic]:
                         help="split the spec file: each file is one stack",
                     )
                 )
+        if not template.get("Resources"):
+            diags.append(
+                Diagnostic(
+                    "E314",
+                    f"stack {plan.name} has no resources in stage {resolved.stage}; CloudFormation needs at least one",
+                    where,
+                    help="everything in this file is off in this stage: move it beside resources that exist there",
+                )
+            )
         if size > MAX_BYTES:
             diags.append(
                 Diagnostic(

@@ -6,7 +6,7 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import api, bucket, bus, function, queue, table, topic, user_pool
+from . import alarm, api, bucket, bus, function, queue, table, topic, user_pool
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (
@@ -18,6 +18,7 @@ KINDS: tuple[Kind, ...] = (
     api.KIND,
     function.KIND,
     topic.KIND,
+    alarm.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

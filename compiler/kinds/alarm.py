@@ -1,0 +1,105 @@
+"""alarms: CloudWatch alarms declared in the spec, beside the ones every kind generates.
+
+Dimension values may reference resources (`FunctionName: function:auth-register`): the
+reference becomes the resource's name (or id), wired like any other reference. Alarms
+notify the stage's alarm topic, and follow the stage's `alarms.enabled` unless they say.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from .. import naming
+from ..cfn import alarm, dimensions
+from ..diagnostics import KeyPath
+from ..model import Duration, Ref, ResourceSpec, _parse_ref, matching
+from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
+
+
+def _ref_or_text(value: Any) -> Any:
+    """`kind:name` of a known kind is a reference; anything else is a literal value."""
+    from . import BY_REF
+
+    if isinstance(value, str) and (match := re.fullmatch(r"([a-z][a-z-]*):(.+)", value)) and match.group(1) in BY_REF:
+        return _parse_ref(value)
+    return value
+
+
+DimensionValue = Annotated[Ref | str, BeforeValidator(_ref_or_text)]
+Statistic = Annotated[str, matching(r"(Sum|Average|Minimum|Maximum|SampleCount|p\d{1,2}(\.\d+)?)", "a statistic (Sum, Average, Minimum, Maximum, SampleCount) or a percentile such as p99")]
+
+
+class Spec(ResourceSpec):
+    description: str | None = Field(None, max_length=1024)
+    namespace: Annotated[str, matching(r"[^:]{1,255}", "a metric namespace such as AWS/Lambda")]
+    metric: Annotated[str, matching(r".{1,255}", "a metric name")]
+    dimensions: dict[str, DimensionValue] = Field(default_factory=dict, max_length=30)
+    statistic: Statistic = "Sum"
+    threshold: float
+    comparison: Literal[">", ">=", "<", "<="] = ">"
+    period: Duration = Field(300, ge=10)
+    evaluation_periods: int = Field(1, ge=1, le=100)
+    missing_data: Literal["breaching", "notBreaching", "ignore", "missing"] = "notBreaching"
+    enabled: bool | None = Field(None, description="default: the stage's alarms.enabled")
+
+
+def check_period(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.period not in (10, 30) and spec.period % 60:
+        return [(("period",), "a period is 10 s, 30 s or a multiple of 60 s")]
+    return []
+
+
+def _value(ctx: SynthContext, value: Ref | str) -> Any:
+    if isinstance(value, str):
+        return value
+    target = ctx.resource(value)
+    return ctx.ref(value, "name" if "name" in target.kind.attributes else "id")
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    if not ctx.setting(spec.enabled, "alarms.enabled"):
+        return []
+    statistic = {"Statistic": spec.statistic} if spec.statistic in STATISTICS else {"ExtendedStatistic": spec.statistic}
+    return [
+        alarm(
+            resource.logical_id,
+            ctx.name(resource),
+            spec.description or f"{spec.namespace} {spec.metric} {spec.comparison} {spec.threshold:g}",
+            ctx.alarm_actions(),
+            threshold=spec.threshold,
+            comparison=spec.comparison,
+            period=spec.period,
+            evaluation_periods=spec.evaluation_periods,
+            missing=spec.missing_data,
+            Namespace=spec.namespace,
+            MetricName=spec.metric,
+            Dimensions=dimensions(**{k: _value(ctx, v) for k, v in spec.dimensions.items()}),
+            **statistic,
+        )
+    ]
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [PhysicalName("cloudwatch-alarm", naming_.physical(name), naming.ALARM)]
+
+
+KIND = Kind(
+    section="alarms",
+    ref="alarm",
+    spec=Spec,
+    id_suffix="Alarm",
+    attributes={"arn": Attr("Arn", description="alarm ARN"), "name": Attr(description="alarm name")},
+    names=names,
+    synthesize=synthesize,
+    checks=(check_period,),
+    alarms=True,
+)
