@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
 
+from . import credentials
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_SECTION, Kind
 from .kinds.base import CheckEnv
@@ -346,6 +347,8 @@ def validate(
 ) -> tuple[dict[str, StageSpec], list[Diagnostic]]:
     """Validate every stack file for every stage declared in platform.yaml."""
     v = _Validator(files, env or CheckEnv())
+    for source in v.files:
+        v.diags += credentials.find(source.path, source.data)
     platform = v.platform()
     stages = list(platform.stages) if platform else []
     per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}

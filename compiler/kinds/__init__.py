@@ -6,7 +6,7 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import alarm, api, bucket, bus, function, queue, table, topic, user_pool
+from . import alarm, api, bucket, bus, function, queue, secret, table, topic, user_pool
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (
@@ -19,6 +19,7 @@ KINDS: tuple[Kind, ...] = (
     function.KIND,
     topic.KIND,
     alarm.KIND,
+    secret.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

@@ -60,7 +60,7 @@ class Platform:
     def _create(self, stack: str) -> None:
         resources = self.templates[stack]["Resources"]
         order = ["AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::DynamoDB::Table", "AWS::SQS::Queue",
-                 "AWS::S3::Bucket", "AWS::Events::EventBus"]
+                 "AWS::S3::Bucket", "AWS::Events::EventBus", "AWS::SecretsManager::Secret", "AWS::SNS::Topic"]
         for type_ in order:
             for logical, resource in sorted(resources.items()):
                 if resource["Type"] == type_:
@@ -89,6 +89,14 @@ class Platform:
     def _eventbus(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         arn = boto3.client("events", region_name=REGION).create_event_bus(Name=p["Name"])["EventBusArn"]
         return {"Ref": p["Name"], "Name": p["Name"], "Arn": arn}
+
+    def _secret(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(Name=p["Name"], SecretString="{}")["ARN"]
+        return {"Ref": arn, "Name": p["Name"]}
+
+    def _topic(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
+        arn = boto3.client("sns", region_name=REGION).create_topic(Name=p["TopicName"])["TopicArn"]
+        return {"Ref": arn, "TopicName": p["TopicName"]}
 
     def _userpool(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         args = {k: p[k] for k in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies", "Schema") if k in p}

@@ -1,0 +1,63 @@
+"""Credentials never belong in a spec: find values that look like one.
+
+Run by `validate` over every spec file, before anything else looks at the values. A hit is
+an error at the value (E213) that says what it looks like; secrets go in Secrets Manager
+(`secrets:` kind) and reach functions through `access:`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from .diagnostics import Diagnostic, KeyPath, Where
+
+PATTERNS = (
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a Stripe key", re.compile(r"\b(sk|rk)_(live|test)_[A-Za-z0-9]{10,}")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Slack webhook", re.compile(r"hooks\.slack\.com/services/T[A-Za-z0-9]+/")),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.")),
+    ("a URL with a password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("a URL with a token", re.compile(r"https?://\S*[?&](token|key|secret|signature|sig|password)=[^&\s]{8,}", re.I)),
+)
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)", re.I)
+
+
+def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, path + (i,))
+
+
+def _looks_like(path: KeyPath, value: str) -> str | None:
+    for what, pattern in PATTERNS:
+        if pattern.search(value):
+            return what
+    key = next((p for p in reversed(path) if isinstance(p, str)), "")
+    # A value under a secret-sounding key that is long and has no spaces: prose and
+    # durations (`access_token: 1h`, reasons) do not match.
+    if SECRET_KEY.search(key) and len(value) >= 12 and " " not in value and re.search(r"\d", value):
+        return f"a secret value for '{key}'"
+    return None
+
+
+def find(file: str, data: Any) -> list[Diagnostic]:
+    return [
+        Diagnostic(
+            "E213",
+            f"this looks like {what}: credentials never go in a spec",
+            Where(file, path),
+            help="declare it under `secrets:`, set its value in Secrets Manager, and give functions "
+            "`access: {secret:NAME: read}`",
+        )
+        for path, value in _strings(data)
+        if (what := _looks_like(path, value)) is not None
+    ]

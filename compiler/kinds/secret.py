@@ -1,0 +1,93 @@
+"""secrets: Secrets Manager secrets (AWS::SecretsManager::Secret) whose values never appear
+in a spec.
+
+CloudFormation creates each secret with a random placeholder; the real value is set in
+Secrets Manager by an operator (or by the rotation function). Functions read a secret
+through `access: {secret:NAME: read}`, which gives them `<NAME>_SECRET_ARN`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+from troposphere import Ref, awslambda, secretsmanager
+
+from .. import naming
+from ..diagnostics import KeyPath
+from ..model import RefField, SpecModel, StatefulSpec
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+READ = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
+ROTATE = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+
+
+class Rotation(SpecModel):
+    function: RefField
+    days: int = Field(30, ge=1, le=1000)
+
+
+class Spec(StatefulSpec):
+    description: str | None = Field(None, max_length=2048)
+    rotation: Rotation | None = None
+
+
+def check_rotation(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.rotation is not None and spec.rotation.function.kind != "function":
+        return [(("rotation", "function"), f"a secret is rotated by a function, not a {spec.rotation.function.kind}")]
+    return []
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [PhysicalName("secret", naming_.physical(name), naming.SECRET)]
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    props: dict[str, object] = {
+        "Name": ctx.name(resource),
+        "GenerateSecretString": secretsmanager.GenerateSecretString(PasswordLength=32, ExcludePunctuation=True),
+        "Tags": ctx.tags(resource),
+    }
+    if spec.description:
+        props["Description"] = spec.description
+    secret = secretsmanager.Secret(resource.logical_id, **props, **ctx.deletion_policies(resource))
+    out: list[object] = [secret]
+    if spec.rotation is not None:
+        function_arn = ctx.ref(spec.rotation.function, "arn")
+        permission = awslambda.Permission(
+            resource.logical_id + "RotationInvoke",
+            Action="lambda:InvokeFunction",
+            FunctionName=function_arn,
+            Principal="secretsmanager.amazonaws.com",
+            SourceArn=Ref(secret),
+        )
+        out += [
+            permission,
+            secretsmanager.RotationSchedule(
+                resource.logical_id + "Rotation",
+                SecretId=Ref(secret),
+                RotationLambdaARN=function_arn,
+                RotationRules=secretsmanager.RotationRules(AutomaticallyAfterDays=spec.rotation.days),
+                DependsOn=[permission.title],
+            ),
+        ]
+    return out
+
+
+KIND = Kind(
+    section="secrets",
+    ref="secret",
+    spec=Spec,
+    id_suffix="Secret",
+    attributes={"arn": Attr(description="secret ARN"), "name": Attr("Name", description="secret name")},
+    names=names,
+    synthesize=synthesize,
+    stateful=True,
+    checks=(check_rotation,),
+    access={"read": (Grant(READ),), "rotate": (Grant(READ + ROTATE),)},
+    env={"SECRET_ARN": "arn"},
+)
