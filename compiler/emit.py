@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from . import graph
 from .limits import upload_required
 from .resolve import Resolved
-from .synth import Export, StackTemplate
+from .synth import Synthesis
 
 MANIFEST = "manifest.json"
 GRAPH = "graph.md"
@@ -45,10 +45,9 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def render_stage(
-    resolved: Resolved, templates: Mapping[str, StackTemplate], exports: Mapping[str, Export]
-) -> dict[str, str]:
+def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
     """`{"<stage>/<stack>.json": text, "<stage>/manifest.json": text}` for one stage."""
+    templates, exports = synthesis.templates, synthesis.exports
     stage = resolved.stage
     out: dict[str, str] = {}
     stacks: dict[str, Any] = {}
@@ -64,6 +63,16 @@ def render_stage(
             "upload_required": upload_required(text),  # over the inline limit: deploy goes through S3
             "resources": len(item.template.resources),
             "depends_on": list(item.plan.depends_on),
+            "region": item.plan.region,
+            "parameters": {
+                value.parameter: {
+                    "from_stack": value.producer.stack,
+                    "output": value.output_key,
+                    "region": resolved.stacks[value.producer.stack].region,
+                }
+                for (consumer, _), value in sorted(synthesis.cross_region.items())
+                if consumer == stack_id
+            },
             "termination_protection": resolved.settings.protect,
         }
     manifest = {
@@ -85,7 +94,9 @@ def render_stage(
         },
     }
     out[f"{stage}/{MANIFEST}"] = canonical(manifest)
-    out[f"{stage}/{GRAPH}"] = graph.render(resolved, exports, {s: v["resources"] for s, v in stacks.items()})
+    out[f"{stage}/{GRAPH}"] = graph.render(
+        resolved, exports, {s: v["resources"] for s, v in stacks.items()}, synthesis.cross_region
+    )
     return out
 
 

@@ -11,14 +11,19 @@ from __future__ import annotations
 from typing import Mapping
 
 from .resolve import Resolved
-from .synth import Export
+from .synth import CrossRegion, Export
 
 
 def _node(stack_id: str) -> str:
     return "s_" + stack_id.replace("-", "_")
 
 
-def render(resolved: Resolved, exports: Mapping[str, Export], resources: Mapping[str, int]) -> str:
+def render(
+    resolved: Resolved,
+    exports: Mapping[str, Export],
+    resources: Mapping[str, int],
+    cross: Mapping[tuple[str, str], CrossRegion] | None = None,
+) -> str:
     lines = [
         f"# {resolved.platform.service} {resolved.stage}: stacks and deploy order",
         "",
@@ -32,7 +37,8 @@ def render(resolved: Resolved, exports: Mapping[str, Export], resources: Mapping
         lines.append(f'  subgraph level{i}["level {i}"]')
         for stack_id in level:
             plan = resolved.stacks[stack_id]
-            lines.append(f'    {_node(stack_id)}["{plan.name}<br/>{resources[stack_id]} resources"]')
+            region = "" if plan.region == resolved.platform.region else f"<br/>region {plan.region}"
+            lines.append(f'    {_node(stack_id)}["{plan.name}<br/>{resources[stack_id]} resources{region}"]')
         lines.append("  end")
     uses: dict[tuple[str, str], int] = {}
     for export in exports.values():
@@ -41,5 +47,10 @@ def render(resolved: Resolved, exports: Mapping[str, Export], resources: Mapping
             uses[key] = uses.get(key, 0) + 1
     for (importer, producer), count in sorted(uses.items()):
         lines.append(f'  {_node(importer)} -->|"{count} export{"s" if count > 1 else ""}"| {_node(producer)}')
+    crossing: dict[tuple[str, str], int] = {}
+    for (consumer, _), value in (cross or {}).items():
+        crossing[(consumer, value.producer.stack)] = crossing.get((consumer, value.producer.stack), 0) + 1
+    for (consumer, producer), count in sorted(crossing.items()):
+        lines.append(f'  {_node(consumer)} -.->|"{count} cross-region value{"s" if count > 1 else ""}"| {_node(producer)}')
     lines += ["```", ""]
     return "\n".join(lines)

@@ -148,11 +148,11 @@ def _templates(out_dir: Path, stage: str) -> list[tuple[str, Path, str]]:
     for folder in folders:
         if stage not in ("all", folder.name):
             continue
-        manifest = folder / MANIFEST
-        region = json.loads(manifest.read_text())["region"] if manifest.exists() else "us-east-1"
+        manifest = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
         for path in sorted(folder.glob("*.json")):
             if path.name != MANIFEST:
-                found.append((folder.name, path, region))
+                stack = (manifest.get("stacks") or {}).get(path.stem) or {}
+                found.append((folder.name, path, stack.get("region") or manifest.get("region", "us-east-1")))
     return found
 
 

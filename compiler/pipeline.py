@@ -88,10 +88,10 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         diags += problems
         if result is None:
             continue
-        templates, exports, problems = synth(result)
-        diags += problems
+        synthesis = synth(result)
+        diags += synthesis.diagnostics
         resolved[name] = result
-        rendered = render_stage(result, templates, exports)
+        rendered = render_stage(result, synthesis)
         diags += limits.check(result, rendered)
         outputs.update(rendered)
     if diags:

@@ -35,6 +35,7 @@ class StackPlan:
     description: str | None
     resources: tuple[Resource, ...]
     depends_on: tuple[str, ...]
+    region: str  # where the stack is deployed
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
             stack.description,
             tuple(res for res in r.index.values() if res.stack == stack.id),
             tuple(sorted({e.producer for e in edges if e.consumer == stack.id})),
+            stack.region or spec.platform.region,
         )
         for stack in sorted(spec.stacks, key=lambda s: s.id)
     }

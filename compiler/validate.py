@@ -26,7 +26,8 @@ from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
 from .naming import stack_id
 from .rules import BY_ID as RULE_IDS
 
-STACK_KEYS = ("description",)
+STACK_KEYS = ("description", "region")
+REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 STAGES_KEY = "stages"
 
 
@@ -44,6 +45,7 @@ class StackSpec:
     file: str
     description: str | None
     resources: tuple[Declared, ...]
+    region: str | None = None  # None: the platform's region
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,10 @@ class _Validator:
             if key in STACK_KEYS:
                 if key == "description" and not isinstance(value, str):
                     self.diags.append(Diagnostic("E203", "description: must be a string", Where(source.path, (key,))))
+                if key == "region" and not (isinstance(value, str) and REGION.fullmatch(value)):
+                    self.diags.append(
+                        Diagnostic("E203", f"region: {value!r} is not an AWS region such as us-east-1", Where(source.path, (key,)))
+                    )
                 continue
             if key not in BY_SECTION:
                 help_ = did_you_mean(key, [*BY_SECTION, *STACK_KEYS]) or f"sections: {', '.join(BY_SECTION)}"
@@ -367,8 +373,11 @@ def validate(
                         declared[stage].append(Declared(kind, name, spec, source.path))
         data = source.data if isinstance(source.data, dict) else {}
         description = data.get("description") if isinstance(data.get("description"), str) else None
+        region = data.get("region") if isinstance(data.get("region"), str) else None
         for stage in stages:
-            per_stage[stage].append(StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage])))
+            per_stage[stage].append(
+                StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage]), region)
+            )
     if platform is None:
         return {}, v.diags
     result = {
