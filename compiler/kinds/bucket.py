@@ -11,14 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from pydantic import Field
-from troposphere import GetAtt, Ref, Sub, s3
+from troposphere import GetAtt, Join, Ref, Sub, iam, s3
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import SpecModel, StatefulSpec, matching
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
+from ..model import RefField, SpecModel, StatefulSpec, matching
+from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -43,11 +43,19 @@ class LifecycleRule(SpecModel):
     abort_incomplete_uploads_after_days: int = Field(7, ge=1)
 
 
+class IntelligentTiering(SpecModel):
+    archive_after_days: int | None = Field(None, ge=90, le=730)
+    deep_archive_after_days: int | None = Field(None, ge=180, le=730)
+
+
 class Spec(StatefulSpec):
     versioning: bool = True
     encryption: Literal["s3", "kms"] = Field("s3", description="s3: SSE-S3; kms: the AWS-managed aws/s3 key")
     public: Literal["none", "read"] = "none"
     lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
+    intelligent_tiering: IntelligentTiering | None = Field(None, description="archive tiers for INTELLIGENT_TIERING objects")
+    replicate_to: RefField | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
+    replica_storage_class: StorageClass | Literal["STANDARD"] = "STANDARD_IA"
 
     UNSAFE = {
         "versioning": lambda v: v is False,
@@ -69,6 +77,12 @@ def _check_transitions(path: KeyPath, transitions: list[Transition], expire: int
     if expire is not None and transitions and expire <= last:
         problems.append((path, f"expiry ({expire} d) must come after the last transition ({last} d)"))
     return problems
+
+
+def check_replication(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.replicate_to is not None and spec.replicate_to.kind != "bucket":
+        return [(("replicate_to",), f"a bucket replicates to a bucket, not a {spec.replicate_to.kind}")]
+    return []
 
 
 def check_lifecycle(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
@@ -162,9 +176,88 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     }
     if spec.versioning:
         props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    if spec.intelligent_tiering is not None:
+        props["IntelligentTieringConfigurations"] = [_tiering(spec.intelligent_tiering)]
+    extra: list[object] = []
+    if spec.replicate_to is not None:
+        role = _replication_role(resource, ctx)
+        props["ReplicationConfiguration"] = _replication(resource, ctx, role)
+        extra.append(role)
     bucket = s3.Bucket(resource.logical_id, **props, **ctx.deletion_policies(resource))
     policy = s3.BucketPolicy(resource.logical_id + "Policy", Bucket=Ref(bucket), PolicyDocument=_policy(resource))
-    return [bucket, policy]
+    return [bucket, policy, *extra]
+
+
+def _tiering(tiering: IntelligentTiering) -> s3.IntelligentTieringConfiguration:
+    tiers = [("ARCHIVE_ACCESS", tiering.archive_after_days), ("DEEP_ARCHIVE_ACCESS", tiering.deep_archive_after_days)]
+    return s3.IntelligentTieringConfiguration(
+        Id="archive-tiers",
+        Status="Enabled",
+        Tierings=[s3.Tiering(AccessTier=tier, Days=days) for tier, days in tiers if days is not None],
+    )
+
+
+def _replication_role(resource: Resource, ctx: SynthContext) -> iam.Role:
+    """What S3 needs to copy this bucket's versions into the replica. The source is named, not
+    referenced, because the bucket itself depends on this role."""
+    spec: Spec = resource.spec
+    assert spec.replicate_to is not None
+    source = Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(resource)}")
+    source_objects = Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.name(resource)}/*")
+    replica_objects = Join("", [ctx.ref(spec.replicate_to, "arn"), "/*"])
+    statements = [
+        Statement(Sid="ReadSource", Effect=Allow, Action=[s3_actions.GetReplicationConfiguration, s3_actions.ListBucket], Resource=[source]),
+        Statement(
+            Sid="ReadSourceVersions",
+            Effect=Allow,
+            Action=[s3_actions.GetObjectVersionAcl, s3_actions.GetObjectVersionForReplication, s3_actions.GetObjectVersionTagging],
+            Resource=[source_objects],
+        ),
+        Statement(
+            Sid="WriteReplica",
+            Effect=Allow,
+            Action=[s3_actions.ReplicateDelete, s3_actions.ReplicateObject, s3_actions.ReplicateTags],
+            Resource=[replica_objects],
+        ),
+    ]
+    return iam.Role(
+        resource.logical_id + "ReplicationRole",
+        RoleName=ctx.name(resource, "-replication"),
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[Statement(Effect=Allow, Principal=Principal("Service", "s3.amazonaws.com"), Action=[Action("sts", "AssumeRole")])],
+        ),
+        Policies=[iam.Policy(PolicyName="replication", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
+        Tags=ctx.tags(resource),
+    )
+
+
+def _replication(resource: Resource, ctx: SynthContext, role: iam.Role) -> s3.ReplicationConfiguration:
+    spec: Spec = resource.spec
+    assert spec.replicate_to is not None
+    replica = ctx.resource(spec.replicate_to)
+    if not (spec.versioning and replica.spec.versioning):
+        raise SpecProblem(("replicate_to",), "replication needs versioning on both buckets", replica)
+    if spec.encryption == "kms":
+        raise SpecProblem(
+            ("replicate_to",),
+            "replicating objects encrypted with the AWS-managed KMS key is not possible: use `encryption: s3`",
+        )
+    return s3.ReplicationConfiguration(
+        Role=GetAtt(role, "Arn"),
+        Rules=[
+            s3.ReplicationConfigurationRules(
+                Id="disaster-recovery",
+                Status="Enabled",
+                Priority=1,
+                Filter=s3.ReplicationRuleFilter(Prefix=""),
+                DeleteMarkerReplication=s3.DeleteMarkerReplication(Status="Disabled"),
+                Destination=s3.ReplicationConfigurationRulesDestination(
+                    Bucket=ctx.ref(spec.replicate_to, "arn"), StorageClass=spec.replica_storage_class
+                ),
+            )
+        ],
+    )
 
 
 OBJECTS = (("arn", "/*"),)
@@ -173,7 +266,10 @@ WRITE = (Grant(("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"), O
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [PhysicalName("s3-bucket", naming_.physical(name), naming.BUCKET)]
+    found = [PhysicalName("s3-bucket", naming_.physical(name), naming.BUCKET)]
+    if spec.replicate_to is not None:
+        found.append(PhysicalName("iam-role", naming_.physical(name, "-replication"), naming.IAM_ROLE))
+    return found
 
 
 KIND = Kind(
@@ -189,7 +285,7 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     stateful=True,
-    checks=(check_lifecycle,),
+    checks=(check_lifecycle, check_replication),
     access={
         "read": READ,
         "write": WRITE,

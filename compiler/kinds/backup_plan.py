@@ -1,0 +1,126 @@
+"""backup_plans: AWS Backup plans (vault, schedule, retention, selection).
+
+The plan selects the stage's resources of the given kinds by the tags the compiler puts on
+everything (`Service` and `Stage`), so a table added to any spec file is backed up without
+being listed, and a plan never reaches into another stage. The vault holds the recovery
+points: it is retained in protected stages like any stateful resource.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from pydantic import Field
+from troposphere import GetAtt, Ref, Sub, backup, iam
+
+from .. import naming
+from ..model import Duration, StatefulSpec, matching
+from .base import Attr, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+# What AWS Backup may back up, as resource ARN patterns in this account and region.
+SELECTABLE = {
+    "table": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*",
+    "bucket": "arn:${AWS::Partition}:s3:::*",
+}
+Selectable = Literal["table", "bucket"]
+DEFAULT_KINDS: tuple[Selectable, ...] = ("table",)
+MANAGED_POLICIES = (
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+)
+
+
+class Spec(StatefulSpec):
+    schedule: Annotated[str, matching(r"(cron|rate)\(.+\)", "a schedule expression such as cron(0 3 * * ? *)")] = (
+        "cron(0 3 * * ? *)"
+    )
+    retention_days: int = Field(30, ge=1, le=36500)
+    kinds: list[Selectable] = Field(default_factory=lambda: list(DEFAULT_KINDS), min_length=1)
+    start_window: Duration = Field(3600, ge=3600, description="how late a backup may start")
+    completion_window: Duration = Field(8 * 3600, ge=3600)
+    enabled: bool = True
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    physical = naming_.physical(name)
+    return [
+        PhysicalName("backup-vault", physical, naming.BACKUP_VAULT),
+        PhysicalName("backup-plan", physical, naming.BACKUP_VAULT),
+        PhysicalName("iam-role", naming_.physical(name, "-backup"), naming.IAM_ROLE),
+    ]
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    if not spec.enabled:
+        return []
+    name = ctx.name(resource)
+    vault = backup.BackupVault(
+        resource.logical_id + "Vault",
+        BackupVaultName=name,
+        BackupVaultTags=ctx.tag_map(resource),
+        **ctx.deletion_policies(resource),
+    )
+    plan = backup.BackupPlan(
+        resource.logical_id,
+        BackupPlan=backup.BackupPlanResourceType(
+            BackupPlanName=name,
+            BackupPlanRule=[
+                backup.BackupRuleResourceType(
+                    RuleName=resource.name,
+                    TargetBackupVault=Ref(vault),
+                    ScheduleExpression=spec.schedule,
+                    StartWindowMinutes=spec.start_window // 60,
+                    CompletionWindowMinutes=spec.completion_window // 60,
+                    Lifecycle=backup.LifecycleResourceType(DeleteAfterDays=spec.retention_days),
+                    RecoveryPointTags=ctx.tag_map(resource),
+                )
+            ],
+        ),
+        BackupPlanTags=ctx.tag_map(resource),
+    )
+    role = iam.Role(
+        resource.logical_id + "Role",
+        RoleName=ctx.name(resource, "-backup"),
+        AssumeRolePolicyDocument=PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                Statement(Effect=Allow, Principal=Principal("Service", "backup.amazonaws.com"), Action=[Action("sts", "AssumeRole")])
+            ],
+        ),
+        ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
+        Tags=ctx.tags(resource),
+    )
+    tags = {"Service": ctx.resolved.platform.service, "Stage": ctx.resolved.stage}
+    selection = backup.BackupSelection(
+        resource.logical_id + "Selection",
+        BackupPlanId=Ref(plan),
+        BackupSelection=backup.BackupSelectionResourceType(
+            SelectionName=f"{name}-{'-'.join(spec.kinds)}",
+            IamRoleArn=GetAtt(role, "Arn"),
+            Resources=[Sub(SELECTABLE[kind]) for kind in spec.kinds],
+            Conditions=backup.Conditions(
+                StringEquals=[
+                    backup.ConditionParameter(ConditionKey=f"aws:ResourceTag/{key}", ConditionValue=value)
+                    for key, value in sorted(tags.items())
+                ]
+            ),
+        ),
+    )
+    return [plan, vault, role, selection]
+
+
+KIND = Kind(
+    section="backup_plans",
+    ref="backup-plan",
+    spec=Spec,
+    id_suffix="BackupPlan",
+    attributes={"id": Attr("BackupPlanId", description="backup plan id"), "vault_arn": Attr("BackupVaultArn", part="Vault")},
+    names=names,
+    synthesize=synthesize,
+    stateful=True,
+)
