@@ -6,7 +6,7 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import alarm, api, backup_plan, bucket, bus, function, queue, secret, table, topic, user_pool
+from . import alarm, api, backup_plan, bucket, bus, dashboard, function, queue, secret, table, topic, user_pool
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (
@@ -21,6 +21,7 @@ KINDS: tuple[Kind, ...] = (
     alarm.KIND,
     secret.KIND,
     backup_plan.KIND,
+    dashboard.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

@@ -1,0 +1,131 @@
+"""dashboards: a CloudWatch dashboard of the whole stage, generated from the spec.
+
+One section per stack (a service), with its functions (invocations, errors, p99 duration),
+queues (visible messages, DLQ, oldest message age) and tables (consumed capacity,
+throttles), plus the APIs listed in `apis:` (requests, 4xx/5xx, p99 latency). Functions,
+queues and tables are charted by their physical names, which the naming rule fixes, so the
+dashboard needs no import from their stacks; an API is charted by its id, a reference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from troposphere import Join, cloudwatch
+
+from .. import naming
+from ..diagnostics import KeyPath
+from ..model import RefField, ResourceSpec
+from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+WIDTH, HEIGHT = 8, 6  # a 24-column grid: three charts a row
+
+
+class Spec(ResourceSpec):
+    apis: list[RefField] = Field(default_factory=list, description="APIs to chart (their ids are references)")
+
+
+def check_apis(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    return [(("apis", i), f"`apis:` lists apis, not a {ref.kind}") for i, ref in enumerate(spec.apis) if ref.kind != "api"]
+
+
+def _chart(title: str, region: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "width": WIDTH,
+        "height": HEIGHT,
+        "properties": {"title": title, "region": region, "view": "timeSeries", "stat": stat, "period": 300, "metrics": metrics},
+    }
+
+
+def _section(ctx: SynthContext, stack_id: str, region: str) -> list[dict[str, Any]]:
+    plan = ctx.resolved.stacks[stack_id]
+    by_kind: dict[str, list[Resource]] = {}
+    for resource in plan.resources:
+        by_kind.setdefault(resource.kind.section, []).append(resource)
+    functions = [ctx.name(r) for r in by_kind.get("functions", [])]
+    queues = [r for r in by_kind.get("queues", [])]
+    tables = [ctx.name(r) for r in by_kind.get("tables", [])]
+    charts: list[dict[str, Any]] = []
+    if functions:
+        charts.append(_chart("Invocations", region, [["AWS/Lambda", "Invocations", "FunctionName", f] for f in functions]))
+        charts.append(_chart("Errors", region, [["AWS/Lambda", "Errors", "FunctionName", f] for f in functions]))
+        charts.append(_chart("Duration p99 (ms)", region, [["AWS/Lambda", "Duration", "FunctionName", f] for f in functions], "p99"))
+    if queues:
+        suffix = {q.name: ".fifo" if q.spec.fifo else "" for q in queues}
+        names = [ctx.name(q, suffix[q.name]) for q in queues]
+        dlqs = [ctx.name(q, "-dlq" + suffix[q.name]) for q in queues]
+        visible = "ApproximateNumberOfMessagesVisible"
+        charts.append(_chart("Messages waiting", region, [["AWS/SQS", visible, "QueueName", n] for n in names], "Maximum"))
+        charts.append(_chart("Dead letters", region, [["AWS/SQS", visible, "QueueName", n] for n in dlqs], "Maximum"))
+        charts.append(_chart("Oldest message (s)", region, [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", n] for n in names], "Maximum"))
+    if tables:
+        capacity = [["AWS/DynamoDB", m, "TableName", t] for t in tables for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits")]
+        throttles = [["AWS/DynamoDB", m, "TableName", t] for t in tables for m in ("ReadThrottleEvents", "WriteThrottleEvents")]
+        charts += [_chart("Consumed capacity", region, capacity), _chart("Throttled requests", region, throttles)]
+    if not charts:
+        return []
+    title = f"## {plan.id}" + (f" — {plan.description}" if plan.description else "")
+    return [{"type": "text", "width": 24, "height": 1, "properties": {"markdown": title}}, *charts]
+
+
+def _api_section(ctx: SynthContext, spec: Spec, region: str) -> list[dict[str, Any]]:
+    widgets: list[dict[str, Any]] = []
+    for i, ref in enumerate(spec.apis):
+        api = f"@@api{i}@@"  # replaced by the API id (a reference) when the body is joined
+        dims = ["ApiId", api, "Stage", "$default"]
+        widgets += [
+            {"type": "text", "width": 24, "height": 1, "properties": {"markdown": f"## {ref}"}},
+            _chart("Requests", region, [["AWS/ApiGateway", "Count", *dims]]),
+            _chart("4xx and 5xx", region, [["AWS/ApiGateway", "4xx", *dims], ["AWS/ApiGateway", "5xx", *dims]]),
+            _chart("Latency p99 (ms)", region, [["AWS/ApiGateway", "Latency", *dims]], "p99"),
+        ]
+    return widgets
+
+
+def _layout(widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    x = y = 0
+    for widget in widgets:
+        if x + widget["width"] > 24:
+            x, y = 0, y + HEIGHT
+        widget["x"], widget["y"] = x, y
+        x += widget["width"]
+        if widget["width"] == 24:
+            x, y = 0, y + widget["height"]
+    return widgets
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    region = ctx.stack.region
+    widgets = _api_section(ctx, spec, region)
+    for stack_id in ctx.resolved.stacks:
+        if ctx.resolved.stacks[stack_id].region == region:
+            widgets += _section(ctx, stack_id, region)
+    body = json.dumps({"widgets": _layout(widgets)}, sort_keys=True)
+    # The body is one string; the API ids are references, spliced in with Fn::Join.
+    pieces = re.split(r"@@api(\d+)@@", body)
+    parts = [piece if i % 2 == 0 else ctx.ref(spec.apis[int(piece)], "id") for i, piece in enumerate(pieces)]
+    return [cloudwatch.Dashboard(resource.logical_id, DashboardName=ctx.name(resource), DashboardBody=Join("", parts))]
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [PhysicalName("cloudwatch-dashboard", naming_.physical(name), naming.DASHBOARD)]
+
+
+KIND = Kind(
+    section="dashboards",
+    ref="dashboard",
+    spec=Spec,
+    id_suffix="Dashboard",
+    attributes={"name": Attr(description="dashboard name")},
+    names=names,
+    synthesize=synthesize,
+    checks=(check_apis,),
+)
