@@ -193,7 +193,12 @@ class StageSettings(SpecModel):
     )
     point_in_time_recovery: bool = True
     log_retention_days: LogRetentionDays = 30
-    domain: str | None = None
+    domain: Annotated[str, matching(r"([a-z0-9-]+\.)+[a-z]{2,}", "a domain name")] | None = Field(
+        None, description="the API's domain in this stage"
+    )
+    hosted_zone_id: Annotated[str, matching(r"Z[A-Z0-9]{5,32}", "a Route 53 hosted zone id")] | None = Field(
+        None, description="the zone that validates certificates and holds the aliases"
+    )
     tags: Tags = Field(default_factory=dict)
     alarms: AlarmSettings = Field(default_factory=lambda: AlarmSettings())
 

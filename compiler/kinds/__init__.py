@@ -6,7 +6,23 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import alarm, api, backup_plan, bucket, bus, dashboard, function, queue, secret, table, topic, user_pool
+from . import (
+    alarm,
+    api,
+    backup_plan,
+    bucket,
+    bus,
+    certificate,
+    dashboard,
+    distribution,
+    function,
+    queue,
+    secret,
+    table,
+    topic,
+    user_pool,
+    web_acl,
+)
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (
@@ -22,6 +38,9 @@ KINDS: tuple[Kind, ...] = (
     secret.KIND,
     backup_plan.KIND,
     dashboard.KIND,
+    certificate.KIND,
+    web_acl.KIND,
+    distribution.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

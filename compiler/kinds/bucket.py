@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from awacs import s3 as s3_actions
-from awacs.aws import Action, Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from pydantic import Field
-from troposphere import GetAtt, Join, Ref, Sub, iam, s3
+from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 
 from .. import naming
 from ..diagnostics import KeyPath
@@ -54,6 +54,7 @@ class Spec(StatefulSpec):
     public: Literal["none", "read"] = "none"
     lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
     intelligent_tiering: IntelligentTiering | None = Field(None, description="archive tiers for INTELLIGENT_TIERING objects")
+    cdn: bool = Field(False, description="CloudFront distributions of this account may read objects (origin access control)")
     replicate_to: RefField | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
     replica_storage_class: StorageClass | Literal["STANDARD"] = "STANDARD_IA"
 
@@ -147,6 +148,19 @@ def _policy(resource: Resource) -> PolicyDocument:
             Condition=Condition(Bool("aws:SecureTransport", False)),
         )
     ]
+    if resource.spec.cdn:
+        # Distribution ids are random and the distribution depends on this bucket, so the
+        # statement admits CloudFront of this account rather than one distribution.
+        statements.append(
+            Statement(
+                Sid="CloudFrontRead",
+                Effect=Allow,
+                Principal=Principal("Service", "cloudfront.amazonaws.com"),
+                Action=[s3_actions.GetObject],
+                Resource=[objects],
+                Condition=Condition(StringEquals("AWS:SourceAccount", AccountId)),
+            )
+        )
     if resource.spec.public == "read":
         statements.append(
             Statement(Sid="PublicRead", Effect=Allow, Principal=Principal("*"), Action=[s3_actions.GetObject], Resource=[objects])

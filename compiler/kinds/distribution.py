@@ -1,0 +1,152 @@
+"""distributions: CloudFront in front of an HTTP API or a private bucket, with WAF.
+
+- Origin `api:NAME`: the API's execute-api endpoint over HTTPS, nothing cached, every
+  viewer header but Host forwarded; the distribution carries the API's custom domain.
+- Origin `bucket:NAME`: the bucket through origin access control; the bucket stays private
+  (give it `cdn: true` so CloudFront of this account may read it).
+
+Always: TLS 1.2+ (TLSv1.2_2021), HTTPS only, the managed security-headers policy, HTTP/2
+and 3, IPv6, and Route 53 A/AAAA aliases in the stage's hosted zone. The certificate and
+the web ACL come from us-east-1 (CloudFront's rule), as cross-region parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+from troposphere import GetAtt, Select, Split, cloudfront, route53
+
+from .. import naming
+from ..diagnostics import KeyPath
+from ..model import RefField, ResourceSpec
+from .base import Attr, CheckEnv, Kind, PhysicalName, Resource, SpecProblem
+from .certificate import Domain
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+# AWS managed CloudFront policies (fixed ids, documented by AWS).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront alias target
+
+
+class Spec(ResourceSpec):
+    origin: RefField
+    domain: Domain | None = Field(None, description="default: the stage's `domain` (for an API origin)")
+    certificate: RefField
+    web_acl: RefField | None = None
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    comment: str | None = Field(None, max_length=128)
+
+
+def check_refs(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    if spec.origin.kind not in ("api", "bucket"):
+        problems.append((("origin",), f"a distribution serves an api or a bucket, not a {spec.origin.kind}"))
+    if spec.certificate.kind != "certificate":
+        problems.append((("certificate",), f"`certificate:` names a certificate, not a {spec.certificate.kind}"))
+    if spec.web_acl is not None and spec.web_acl.kind != "web-acl":
+        problems.append((("web_acl",), f"`web_acl:` names a web-acl, not a {spec.web_acl.kind}"))
+    return problems
+
+
+def _origin(resource: Resource, ctx: SynthContext) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
+    spec: Spec = resource.spec
+    if spec.origin.kind == "api":
+        host = Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))  # https://<id>.execute-api...
+        origin = cloudfront.Origin(
+            Id="api",
+            DomainName=host,
+            CustomOriginConfig=cloudfront.CustomOriginConfig(
+                OriginProtocolPolicy="https-only", OriginSSLProtocols=["TLSv1.2"], HTTPSPort=443
+            ),
+        )
+        behavior: dict[str, object] = {
+            "CachePolicyId": CACHING_DISABLED,
+            "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST,
+            "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+        }
+        return origin, [], behavior
+    target = ctx.resource(spec.origin)
+    if not getattr(target.spec, "cdn", False):
+        raise SpecProblem(("origin",), f"{spec.origin} does not admit CloudFront: give it `cdn: true`", target)
+    access = cloudfront.OriginAccessControl(
+        resource.logical_id + "OriginAccess",
+        OriginAccessControlConfig=cloudfront.OriginAccessControlConfig(
+            Name=ctx.name(resource),
+            OriginAccessControlOriginType="s3",
+            SigningBehavior="always",
+            SigningProtocol="sigv4",
+        ),
+    )
+    origin = cloudfront.Origin(
+        Id="bucket",
+        DomainName=ctx.ref(spec.origin, "domain"),
+        OriginAccessControlId=GetAtt(access, "Id"),
+        S3OriginConfig=cloudfront.S3OriginConfig(OriginAccessIdentity=""),
+    )
+    return origin, [access], {"CachePolicyId": CACHING_OPTIMIZED, "AllowedMethods": ["GET", "HEAD", "OPTIONS"]}
+
+
+def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+    spec: Spec = resource.spec
+    zone = ctx.settings.hosted_zone_id
+    domain = spec.domain or ctx.settings.domain
+    if zone is None or domain is None:
+        raise SpecProblem((), f"a distribution needs `domain` (here or in stage {ctx.resolved.stage}) and the stage's `hosted_zone_id`")
+    origin, extra, behavior = _origin(resource, ctx)
+    config: dict[str, object] = {
+        "Enabled": True,
+        "Comment": spec.comment or f"{ctx.name(resource)} ({spec.origin})",
+        "Aliases": [domain],
+        "Origins": [origin],
+        "DefaultCacheBehavior": cloudfront.DefaultCacheBehavior(
+            TargetOriginId=origin.Id,
+            ViewerProtocolPolicy="redirect-to-https",
+            ResponseHeadersPolicyId=SECURITY_HEADERS,
+            Compress=True,
+            **behavior,
+        ),
+        "ViewerCertificate": cloudfront.ViewerCertificate(
+            AcmCertificateArn=ctx.ref(spec.certificate, "arn"), SslSupportMethod="sni-only", MinimumProtocolVersion="TLSv1.2_2021"
+        ),
+        "HttpVersion": "http2and3",
+        "IPV6Enabled": True,
+        "PriceClass": spec.price_class,
+    }
+    if spec.web_acl is not None:
+        config["WebACLId"] = ctx.ref(spec.web_acl, "arn")
+    distribution = cloudfront.Distribution(
+        resource.logical_id, DistributionConfig=cloudfront.DistributionConfig(**config), Tags=ctx.tags(resource)
+    )
+    aliases = [
+        route53.RecordSetType(
+            f"{resource.logical_id}Alias{kind}",
+            HostedZoneId=zone,
+            Name=domain,
+            Type=kind,
+            AliasTarget=route53.AliasTarget(DNSName=GetAtt(distribution, "DomainName"), HostedZoneId=CLOUDFRONT_ZONE),
+        )
+        for kind in ("A", "AAAA")
+    ]
+    return [distribution, *extra, *aliases]
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+    return [PhysicalName("cloudfront-origin-access", naming_.physical(name), naming.DASHBOARD)]
+
+
+KIND = Kind(
+    section="distributions",
+    ref="distribution",
+    spec=Spec,
+    id_suffix="Distribution",
+    attributes={"id": Attr(description="distribution id"), "domain": Attr("DomainName", description="*.cloudfront.net name")},
+    names=names,
+    synthesize=synthesize,
+    checks=(check_refs,),
+)

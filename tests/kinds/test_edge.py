@@ -1,0 +1,86 @@
+"""Edge: certificates and web ACLs in us-east-1, CloudFront distributions in front of the
+API and a private bucket, Route 53 aliases; values cross regions as parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import compile_spec, errors_of, template
+
+PLATFORM = """\
+service: listbackup
+region: us-west-2
+stages:
+  dev: {domain: dev.api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}
+  prod: {protect: true, domain: api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}
+"""
+FILES = {
+    "certs.yaml": "region: us-east-1\ncertificates:\n  api: {}\n  assets: {domain: assets.example.com}\n"
+    "web_acls:\n  edge: {rate_limit: 1000}\n",
+    "app.yaml": "user_pools:\n  p: {}\napis:\n  main: {auth: user-pool:p}\nbuckets:\n  assets: {cdn: true}\n",
+    "edge.yaml": "distributions:\n  api: {origin: api:main, certificate: certificate:api, web_acl: web-acl:edge}\n"
+    "  assets: {origin: bucket:assets, domain: assets.example.com, certificate: certificate:assets}\n",
+}
+
+
+@pytest.fixture
+def result(tmp_path: Path):
+    return compile_spec(tmp_path, FILES, platform=PLATFORM)
+
+
+def test_certificates_and_web_acl(result) -> None:
+    resources = template(result, "prod", "certs")["Resources"]
+    cert = resources["ApiCertificate"]["Properties"]
+    assert cert["DomainName"] == "api.example.com" and cert["ValidationMethod"] == "DNS"
+    assert cert["DomainValidationOptions"] == [{"DomainName": "api.example.com", "HostedZoneId": "Z0123456789ABC"}]
+    acl = resources["EdgeWebAcl"]["Properties"]
+    assert acl["Scope"] == "CLOUDFRONT"
+    assert acl["Rules"][0]["Statement"] == {"RateBasedStatement": {"AggregateKeyType": "IP", "Limit": 1000}}
+    assert [r["Name"] for r in acl["Rules"][1:]] == [
+        "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+    ]
+
+
+def test_api_distribution(result) -> None:
+    edge = template(result, "prod", "edge")
+    config = edge["Resources"]["ApiDistribution"]["Properties"]["DistributionConfig"]
+    assert config["Aliases"] == ["api.example.com"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": {"Ref": "FromCertsApiCertificateArn"},
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
+    assert config["WebACLId"] == {"Ref": "FromCertsEdgeWebAclArn"}
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behavior["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # nothing cached for the API
+    origin = config["Origins"][0]
+    assert origin["DomainName"] == {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::ImportValue": "listbackup-prod-api-main:endpoint"}]}]}
+    alias = edge["Resources"]["ApiDistributionAliasA"]["Properties"]
+    assert alias["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2" and alias["Name"] == "api.example.com"
+    manifest = json.loads(result.outputs["prod/manifest.json"])
+    assert manifest["stacks"]["edge"]["parameters"]["FromCertsApiCertificateArn"]["region"] == "us-east-1"
+
+
+def test_bucket_distribution_keeps_the_bucket_private(result) -> None:
+    edge = template(result, "prod", "edge")["Resources"]
+    origin = edge["AssetsDistribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["AssetsDistributionOriginAccess", "Id"]}
+    app = template(result, "prod", "app")["Resources"]
+    block = app["AssetsBucket"]["Properties"]["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    statement = app["AssetsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][1]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_edge_errors(tmp_path: Path) -> None:
+    files = {**FILES, "certs.yaml": FILES["certs.yaml"].replace("region: us-east-1\n", "")}
+    assert "a CLOUDFRONT web ACL must be in us-east-1, not us-west-2" in errors_of(tmp_path / "a", files, platform=PLATFORM)
+    files = {**FILES, "app.yaml": FILES["app.yaml"].replace("{cdn: true}", "{}")}
+    assert "bucket:assets does not admit CloudFront: give it `cdn: true`" in errors_of(tmp_path / "b", files, platform=PLATFORM)
+    no_zone = PLATFORM.replace(", hosted_zone_id: Z0123456789ABC", "")
+    assert "DNS validation needs `hosted_zone_id` in the settings of stage dev" in errors_of(tmp_path / "c", FILES, platform=no_zone)
