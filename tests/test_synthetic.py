@@ -11,8 +11,9 @@ from tests.conftest import REPO
 
 def test_generated_platform_compiles_and_scales(tmp_path: Path) -> None:
     spec = generate(REPO / "spec", tmp_path / "spec", 3)
-    once = build(REPO / "spec", "dev", display_root=REPO)
-    thrice = build(spec, "dev", display_root=tmp_path)
-    count = lambda b: sum(len(s.resources) for s in b.resolved["dev"].stacks.values())  # noqa: E731
-    assert count(thrice) == 3 * count(once)
-    assert len(thrice.resolved["dev"].stacks) == 3 * len(once.resolved["dev"].stacks)
+    once = build(REPO / "spec", "all", display_root=REPO)
+    thrice = build(spec, "all", display_root=tmp_path)  # every stage: settings differ per stage
+    for stage in once.stages:
+        count = lambda b: sum(len(s.resources) for s in b.resolved[stage].stacks.values())  # noqa: E731
+        assert count(thrice) == 3 * count(once)
+        assert len(thrice.resolved[stage].stacks) == 3 * len(once.resolved[stage].stacks)

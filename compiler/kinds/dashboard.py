@@ -9,6 +9,7 @@ dashboard needs no import from their stacks; an API is charted by its id, a refe
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from troposphere import Join, cloudwatch
 from .. import naming
 from ..diagnostics import KeyPath
 from ..model import RefField, ResourceSpec
-from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+from .base import Attr, CheckEnv, Kind, PhysicalName, Resource, SpecProblem
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 WIDTH, HEIGHT = 8, 6  # a 24-column grid: three charts a row
 
 
+MAX_WIDGETS = 500  # CloudWatch's limit per dashboard
+
+
 class Spec(ResourceSpec):
     apis: list[RefField] = Field(default_factory=list, description="APIs to chart (their ids are references)")
+    stacks: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="stack ids (globs) to chart")
 
 
 def check_apis(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
@@ -106,8 +111,13 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     region = ctx.stack.region
     widgets = _api_section(ctx, spec, region)
     for stack_id in ctx.resolved.stacks:
-        if ctx.resolved.stacks[stack_id].region == region:
+        chosen = any(fnmatch.fnmatchcase(stack_id, pattern) for pattern in spec.stacks)
+        if chosen and ctx.resolved.stacks[stack_id].region == region:
             widgets += _section(ctx, stack_id, region)
+    if len(widgets) > MAX_WIDGETS:
+        raise SpecProblem(
+            ("stacks",), f"the dashboard would have {len(widgets)} widgets; CloudWatch allows {MAX_WIDGETS}: chart fewer stacks"
+        )
     body = json.dumps({"widgets": _layout(widgets)}, sort_keys=True)
     # The body is one string; the API ids are references, spliced in with Fn::Join.
     pieces = re.split(r"@@api(\d+)@@", body)

@@ -44,7 +44,9 @@ def generate(source: Path, target: Path, factor: int) -> Path:
     if handlers.is_dir():
         shutil.rmtree(target.parent / "handlers", ignore_errors=True)
         shutil.copytree(handlers, target.parent / "handlers")
-    shutil.copy(source / PLATFORM_FILE, target / PLATFORM_FILE)
+    # Stage settings that name a resource (the alarm topic) point at the first copy.
+    platform = re.sub(r"^(\s+topic:\s*)([a-z][a-z0-9-]*)\s*$", r"\1\2-x0", (source / PLATFORM_FILE).read_text(), flags=re.M)
+    (target / PLATFORM_FILE).write_text(platform)
     for path in discover(source):
         rel = path.relative_to(source)
         if rel.as_posix() == PLATFORM_FILE:
@@ -53,5 +55,8 @@ def generate(source: Path, target: Path, factor: int) -> Path:
         for i in range(factor):
             copy = target / f"s{i}" / rel
             copy.parent.mkdir(parents=True, exist_ok=True)
-            copy.write_text(_suffix_names(text, f"-x{i}"))
+            body = _suffix_names(text, f"-x{i}")
+            # each copy's dashboard charts its own copy: one covering all would pass CloudWatch's limits
+            body = re.sub(r"^(  [a-z0-9-]+:\n)(    apis:)", rf'\1    stacks: ["s{i}-*"]\n\2', body, flags=re.M) if "dashboards:" in body else body
+            copy.write_text(body)
     return target

@@ -35,3 +35,18 @@ def test_dashboard(tmp_path: Path) -> None:
 def test_dashboard_lists_apis_only(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {**FILES, "ops.yaml": "dashboards:\n  operations: {apis: [table:users]}\n"})
     assert "`apis:` lists apis, not a table" in out
+
+
+def test_dashboard_can_chart_some_stacks(tmp_path: Path) -> None:
+    files = {**FILES, "ops.yaml": "dashboards:\n  operations: {stacks: [gate*]}\n"}
+    parts = template(compile_spec(tmp_path, files), "prod", "ops")["Resources"]["OperationsDashboard"]["Properties"]
+    body = json.loads("".join(p for p in parts["DashboardBody"]["Fn::Join"][1]))
+    assert [w for w in body["widgets"] if w["type"] == "text"] == []  # the gateway stack has no charts of its own
+
+
+def test_dashboard_widget_limit(tmp_path: Path, monkeypatch) -> None:
+    from compiler.kinds import dashboard
+
+    monkeypatch.setattr(dashboard, "MAX_WIDGETS", 3)
+    out = errors_of(tmp_path, FILES)
+    assert "the dashboard would have" in out and "CloudWatch allows 3: chart fewer stacks" in out
