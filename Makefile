@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test typecheck diff package bench clean venv help
+.PHONY: compile lint check test typecheck diff package deploy up down bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -16,6 +16,8 @@ help:
 	@echo "make test                                 pytest, typecheck, lint and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make package                              reproducible handler zips in .build/artifacts"
+	@echo "make deploy STAGE=dev                     package, then change sets level by level (boto3)"
+	@echo "make up / make down                       the stage on a local moto server (127.0.0.1)"
 	@echo "make bench                                compile timings and peak memory"
 	@echo "make clean                                remove .venv and caches"
 
@@ -54,6 +56,16 @@ diff: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/platformc package
+
+deploy: $(STAMP) package
+	$(BIN)/platformc deploy --stage $(STAGE)
+
+up: $(STAMP)
+	$(BIN)/platformc compile --stage $(STAGE)
+	$(BIN)/platformc up --stage $(STAGE)
+
+down: $(STAMP)
+	$(BIN)/platformc down
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run

@@ -8,6 +8,7 @@ Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -240,3 +241,97 @@ def package(spec_dir: Path, out_dir: Path) -> None:
     written = build_artifacts(spec_dir.parent / "handlers", out_dir, modules)
     for key, digest in written.items():
         click.echo(f"{out_dir / key}  sha256:{digest[:16]}")
+
+
+def _deployer(stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False) -> Any:
+    from .deploy import Deployer
+
+    return Deployer(
+        out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")), local=local,
+        echo=click.echo, confirm=lambda question: click.confirm(question, default=False),
+    )
+
+
+def _report(results: list[Any]) -> None:
+    for result in results:
+        click.echo(f"  {result.stack:<32} {result.status}{': ' + result.detail if result.detail else ''}")
+    if any(r.status == "failed" for r in results):
+        click.echo("deploy failed: fix the cause and run it again (finished stacks stay as they are)", err=True)
+        sys.exit(EXIT_FINDINGS)
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--stacks", default=None, help="Comma-separated stack ids to deploy (default: all, in order).")
+@click.option("--yes", is_flag=True, help="Execute change sets without asking (implied when CI is set).")
+@click.option("--endpoint-url", default=None, help="Another CloudFormation endpoint, e.g. a local moto server.")
+@out_option
+@_handle_errors
+def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, out_dir: Path) -> None:
+    """Deploy OUT/<stage> stack by stack along the manifest's levels, through change sets.
+
+    Needs `make package` first (the artifacts are uploaded to the deployment bucket). Each
+    change set is summarized and, unless --yes, confirmed; prod always shows the summary.
+    A failed stack stops its dependents; re-running after the fix converges.
+    """
+    from .deploy import DeployError
+
+    try:
+        deployer = _deployer(stage, out_dir, yes, endpoint_url)
+        _report(deployer.deploy(set(stacks.split(",")) if stacks else None))
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--i-mean-it", "force", is_flag=True, help="Required to destroy a protected (prod) stage.")
+@click.option("--endpoint-url", default=None)
+@out_option
+@_handle_errors
+def destroy(stage: str, force: bool, endpoint_url: str | None, out_dir: Path) -> None:
+    """Delete the stage's stacks in reverse deploy order; retained resources stay."""
+    from .deploy import DeployError
+
+    try:
+        _report(_deployer(stage, out_dir, True, endpoint_url).destroy(force_protected=force))
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@out_option
+@_handle_errors
+def up(stage: str, out_dir: Path) -> None:
+    """Start a local AWS (moto server on 127.0.0.1) and deploy the stage there."""
+    from . import local
+    from .deploy import DeployError
+    from .package import package as build_artifacts
+
+    endpoint = local.start()
+    click.echo(f"local AWS at {endpoint} (AWS_ENDPOINT_URL={endpoint}, any credentials)")
+    result = build(Path("spec"), stage, display_root=Path.cwd())
+    modules = {r.spec.handler.rsplit(".", 1)[0] for r in result.resolved[stage].index.values() if r.kind.section == "functions"}
+    build_artifacts(Path("handlers"), Path(".build/artifacts"), modules)
+    try:
+        deployer = _deployer(stage, out_dir, True, endpoint, local=True)
+        results = deployer.deploy()
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+    dropped = sorted({item.split(" (")[1].rstrip(")") for items in deployer.dropped.values() for item in items})
+    if dropped:
+        click.echo(f"the emulator does not model these types; they were left out locally: {', '.join(dropped)}")
+    for stack, outputs in sorted(deployer.outputs().items()):
+        for key, value in sorted(outputs.items()):
+            click.echo(f"  {stack}.{key} = {value}")
+    _report(results)
+
+
+@main.command()
+@_handle_errors
+def down() -> None:
+    """Stop the local AWS started by `up` (its state goes with it)."""
+    from . import local
+
+    click.echo("local AWS stopped" if local.stop() else "no local AWS was running")

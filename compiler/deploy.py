@@ -1,0 +1,313 @@
+"""deploy: generated/<stage> to CloudFormation, level by level, through change sets.
+
+For each stack: a change set (create or update), its summary (add / modify / remove, with
+replacement flags), confirmation unless --yes, execution, and the stack's events as they
+arrive. Stacks of one level deploy in parallel. When a stack fails, its failed events are
+printed, no stack that depends on it starts, the stacks already done stay, and the run
+exits non-zero; running again after the fix converges (an unchanged stack is "no
+changes"). Values from other regions are filled into parameters from the producer's
+outputs. Artifacts and templates over the inline limit go to the deployment bucket,
+which is created if missing (encrypted, private).
+
+Only this module and `local` talk to AWS (boto3 is imported lazily).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .emit import MANIFEST
+
+TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
+TERMINAL_FAILED = {
+    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_FAILED",
+}
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "does not contain changes")
+
+
+class DeployError(Exception):
+    """The deploy could not run at all (no manifest, no credentials, a refused destroy)."""
+
+
+@dataclass
+class StackResult:
+    stack: str
+    status: str  # "created", "updated", "unchanged", "failed", "skipped", "deleted"
+    detail: str = ""
+
+
+@dataclass
+class Deployer:
+    out_dir: Path
+    stage: str
+    endpoint_url: str | None = None
+    yes: bool = False
+    local: bool = False  # the emulator: see create()
+    echo: Callable[[str], None] = print
+    confirm: Callable[[str], bool] = lambda _: False
+    artifacts: Path = Path(".build/artifacts")
+    poll: float = 2.0
+    manifest: dict[str, Any] = field(default_factory=dict)
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # local: what the emulator could not model
+
+    def __post_init__(self) -> None:
+        path = self.out_dir / self.stage / MANIFEST
+        if not path.exists():
+            raise DeployError(f"{path} not found: run `make compile STAGE={self.stage}` first")
+        self.manifest = json.loads(path.read_text())
+        import boto3
+
+        self._session = boto3.session.Session()
+        if self.endpoint_url and not self._session.get_credentials():
+            self._session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
+
+    # ------------------------------------------------------------------ clients and names
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._session.client(service, region_name=region or self.manifest["region"], endpoint_url=self.endpoint_url)
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.manifest['service']}-{self.stage}-deployment"
+
+    def stack_name(self, stack: str) -> str:
+        return str(self.manifest["stacks"][stack]["name"])
+
+    # ------------------------------------------------------------------ artifacts
+    def ensure_bucket(self) -> None:
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=self.bucket)
+            return
+        except s3.exceptions.ClientError:
+            pass
+        region = self.manifest["region"]
+        args: dict[str, Any] = {"Bucket": self.bucket}
+        if region != "us-east-1":
+            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**args)
+        s3.put_public_access_block(
+            Bucket=self.bucket,
+            PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")},
+        )
+        s3.put_bucket_encryption(
+            Bucket=self.bucket,
+            ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        )
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.echo(f"created deployment bucket {self.bucket} (private, encrypted, versioned)")
+
+    def upload_artifacts(self) -> None:
+        listing = self.artifacts / "artifacts.json"
+        if not listing.exists():
+            raise DeployError(f"{listing} not found: run `make package` first")
+        s3 = self.client("s3")
+        for key in sorted(json.loads(listing.read_text())):
+            try:
+                s3.head_object(Bucket=self.bucket, Key=key)  # content-addressed: present means identical
+            except s3.exceptions.ClientError:
+                s3.upload_file(str(self.artifacts / key), self.bucket, key)
+                self.echo(f"uploaded s3://{self.bucket}/{key}")
+
+    def template_argument(self, stack: str) -> dict[str, str]:
+        entry = self.manifest["stacks"][stack]
+        body = (self.out_dir / self.stage / entry["template"]).read_text()
+        if self.local:
+            from .local import adapt, modelled_types
+
+            adapted, dropped = adapt(json.loads(body), modelled_types())
+            self.dropped[stack] = dropped
+            return {"TemplateBody": json.dumps(adapted)}
+        if not entry.get("upload_required"):
+            return {"TemplateBody": body}
+        key = f"templates/{self.stage}/{stack}-{entry['sha256'][:20]}.json"
+        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body.encode())
+        region = self.manifest["region"]
+        base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"
+        url = f"{base}/{self.bucket}/{key}" if self.endpoint_url else f"{base}/{key}"
+        return {"TemplateURL": url}
+
+    # ------------------------------------------------------------------ one stack
+    def parameters(self, stack: str) -> list[dict[str, str]]:
+        """Cross-region values: each parameter from its producer's outputs."""
+        values = []
+        for parameter, source in sorted(self.manifest["stacks"][stack].get("parameters", {}).items()):
+            producer = self.describe(source["from_stack"], source["region"])
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in (producer or {}).get("Outputs", [])}
+            if source["output"] not in outputs:
+                raise DeployError(f"{stack} needs output {source['output']} of {source['from_stack']}, which is not deployed")
+            values.append({"ParameterKey": parameter, "ParameterValue": outputs[source["output"]]})
+        return values
+
+    def describe(self, stack: str, region: str | None = None) -> dict[str, Any] | None:
+        cfn = self.client("cloudformation", region or self.manifest["stacks"][stack]["region"])
+        try:
+            stacks = cfn.describe_stacks(StackName=self.stack_name(stack))["Stacks"]
+        except cfn.exceptions.ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        current = stacks[0]
+        return None if current["StackStatus"] == "REVIEW_IN_PROGRESS" else dict(current)
+
+    def deploy_stack(self, stack: str) -> StackResult:
+        entry = self.manifest["stacks"][stack]
+        cfn = self.client("cloudformation", entry["region"])
+        name = self.stack_name(stack)
+        existing = self.describe(stack)
+        if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
+            self.echo(f"{stack}: removing the stack left by a failed create")
+            cfn.delete_stack(StackName=name)
+            self.wait(cfn, name, stack, deleting=True)
+            existing = None
+        common: dict[str, Any] = {
+            "StackName": name,
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "Parameters": self.parameters(stack),
+            **self.template_argument(stack),
+        }
+        if existing is None and self.local:
+            # moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a
+            # CREATE change set; the emulator gets create_stack for new stacks instead.
+            self.echo(f"{stack}: creating (emulator: create_stack)")
+            cfn.create_stack(**common)
+            status = self.wait(cfn, name, stack)
+            return self.finish(cfn, stack, status, "created")
+        change_set = f"platformc-{entry['sha256'][:12]}-{int(time.time())}"
+        try:
+            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if existing else "CREATE", **common)
+        except cfn.exceptions.ClientError as exc:
+            if any(text in str(exc) for text in NO_CHANGES):  # some endpoints refuse instead of failing the set
+                self.echo(f"{stack}: no changes")
+                return StackResult(stack, "unchanged")
+            raise
+        described = self.wait_change_set(cfn, name, change_set)
+        if described["Status"] == "FAILED":
+            reason = described.get("StatusReason", "")
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            if any(text in reason for text in NO_CHANGES):
+                self.echo(f"{stack}: no changes")
+                return StackResult(stack, "unchanged")
+            return StackResult(stack, "failed", f"change set failed: {reason}")
+        self.echo(self.summary(stack, described))
+        if not self.yes and not self.confirm(f"deploy {stack}?"):
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            return StackResult(stack, "skipped", "not confirmed")
+        cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
+        status = self.wait(cfn, name, stack)
+        return self.finish(cfn, stack, status, "updated" if existing else "created")
+
+    def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
+        if status not in TERMINAL_OK:
+            return StackResult(stack, "failed", status)
+        if self.manifest["stacks"][stack].get("termination_protection"):
+            try:
+                cfn.update_termination_protection(StackName=self.stack_name(stack), EnableTerminationProtection=True)
+            except Exception:  # noqa: BLE001
+                if not self.local:
+                    raise
+                self.echo(f"{stack}: the emulator has no termination protection (skipped)")
+        return StackResult(stack, done)
+
+    @staticmethod
+    def summary(stack: str, described: dict[str, Any]) -> str:
+        lines = [f"{stack}: change set"]
+        for change in described.get("Changes", []):
+            rc = change.get("ResourceChange", {})
+            replacement = {"True": " [REPLACEMENT]", "Conditional": " [may replace]"}.get(rc.get("Replacement", ""), "")
+            lines.append(f"  {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId')} {rc.get('ResourceType')}{replacement}")
+        return "\n".join(lines)
+
+    def wait_change_set(self, cfn: Any, name: str, change_set: str) -> dict[str, Any]:
+        while True:
+            described: dict[str, Any] = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+            if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+                return described
+            time.sleep(self.poll)
+
+    def wait(self, cfn: Any, name: str, stack: str, deleting: bool = False) -> str:
+        """Print the stack's events as they arrive, until it settles; on failure, the causes."""
+        seen: set[str] = set()
+        first = True
+        while True:
+            try:
+                events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+                status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+            except cfn.exceptions.ClientError as exc:
+                if deleting and "does not exist" in str(exc):
+                    return "DELETE_COMPLETE"
+                raise
+            fresh = [e for e in reversed(events) if e["EventId"] not in seen]
+            for event in fresh:
+                seen.add(event["EventId"])
+                if not first:  # the history before this run is not news
+                    reason = f" ({event['ResourceStatusReason']})" if event.get("ResourceStatusReason") else ""
+                    self.echo(f"  {stack}: {event['LogicalResourceId']} {event['ResourceStatus']}{reason}")
+            first = False
+            if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
+                if status in TERMINAL_FAILED:
+                    for event in events:
+                        if event["ResourceStatus"].endswith("FAILED"):
+                            self.echo(f"  {stack} FAILED: {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
+                return str(status)
+            time.sleep(self.poll)
+
+    # ------------------------------------------------------------------ the stage
+    def deploy(self, only: set[str] | None = None) -> list[StackResult]:
+        self.ensure_bucket()
+        self.upload_artifacts()
+        results: dict[str, StackResult] = {}
+        for level in self.manifest["levels"]:
+            todo = []
+            for stack in level:
+                if only is not None and stack not in only:
+                    continue
+                blocked = [d for d in self.manifest["stacks"][stack]["depends_on"] if results.get(d) and results[d].status in ("failed", "skipped")]
+                if blocked:
+                    results[stack] = StackResult(stack, "skipped", f"depends on {', '.join(blocked)}, which did not deploy")
+                    self.echo(f"{stack}: skipped ({results[stack].detail})")
+                else:
+                    todo.append(stack)
+            with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
+                for result in pool.map(self._guarded, todo):
+                    results[result.stack] = result
+        return list(results.values())
+
+    def _guarded(self, stack: str) -> StackResult:
+        try:
+            return self.deploy_stack(stack)
+        except DeployError as exc:
+            return StackResult(stack, "failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - one stack's AWS error must not hide the others'
+            return StackResult(stack, "failed", f"{type(exc).__name__}: {exc}")
+
+    def destroy(self, force_protected: bool = False) -> list[StackResult]:
+        if self.manifest.get("protect") and not force_protected:
+            raise DeployError(f"stage {self.stage} is protected: destroy it only with --i-mean-it")
+        results = []
+        for level in reversed(self.manifest["levels"]):
+            for stack in level:
+                entry = self.manifest["stacks"][stack]
+                cfn = self.client("cloudformation", entry["region"])
+                if self.describe(stack) is None:
+                    continue
+                if entry.get("termination_protection"):
+                    cfn.update_termination_protection(StackName=entry["name"], EnableTerminationProtection=False)
+                cfn.delete_stack(StackName=entry["name"])
+                status = self.wait(cfn, entry["name"], stack, deleting=True)
+                results.append(StackResult(stack, "deleted" if status == "DELETE_COMPLETE" else "failed", status))
+                self.echo(f"{stack}: {results[-1].status} (retained resources stay)")
+        return results
+
+    def outputs(self) -> dict[str, dict[str, str]]:
+        found = {}
+        for stack in self.manifest["stacks"]:
+            current = self.describe(stack)
+            if current:
+                found[stack] = {o["OutputKey"]: o["OutputValue"] for o in current.get("Outputs", [])}
+        return found
