@@ -175,7 +175,13 @@ class Deployer:
             # moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a
             # CREATE change set; the emulator gets create_stack for new stacks instead.
             self.echo(f"{stack}: creating (emulator: create_stack)")
-            cfn.create_stack(**common)
+            try:
+                cfn.create_stack(**common)
+            except Exception:
+                # CloudFormation rolls a failed create back (ROLLBACK_COMPLETE, replaced on the
+                # next run); the emulator raises and leaves a half-made stack: remove it likewise.
+                cfn.delete_stack(StackName=name)
+                raise
             status = self.wait(cfn, name, stack)
             return self.finish(cfn, stack, status, "created")
         change_set = f"platformc-{entry['sha256'][:12]}-{int(time.time())}"
@@ -206,13 +212,16 @@ class Deployer:
         if status not in TERMINAL_OK:
             return StackResult(stack, "failed", status)
         if self.manifest["stacks"][stack].get("termination_protection"):
-            try:
-                cfn.update_termination_protection(StackName=self.stack_name(stack), EnableTerminationProtection=True)
-            except Exception:  # noqa: BLE001
-                if not self.local:
-                    raise
-                self.echo(f"{stack}: the emulator has no termination protection (skipped)")
+            self.protect(cfn, stack, True)
         return StackResult(stack, done)
+
+    def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
+        try:
+            cfn.update_termination_protection(StackName=self.stack_name(stack), EnableTerminationProtection=enabled)
+        except Exception:  # noqa: BLE001
+            if not self.local:
+                raise
+            self.echo(f"{stack}: the emulator has no termination protection (skipped)")
 
     @staticmethod
     def summary(stack: str, described: dict[str, Any]) -> str:
@@ -297,7 +306,7 @@ class Deployer:
                 if self.describe(stack) is None:
                     continue
                 if entry.get("termination_protection"):
-                    cfn.update_termination_protection(StackName=entry["name"], EnableTerminationProtection=False)
+                    self.protect(cfn, stack, False)
                 cfn.delete_stack(StackName=entry["name"])
                 status = self.wait(cfn, entry["name"], stack, deleting=True)
                 results.append(StackResult(stack, "deleted" if status == "DELETE_COMPLETE" else "failed", status))

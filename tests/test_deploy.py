@@ -1,0 +1,204 @@
+"""Deploy end to end against a moto server started here, on 127.0.0.1 (a free port).
+
+The repository's dev stage is deployed in order and inspected through the AWS APIs; a
+small platform in a temporary folder exercises updates, a failing stack, the re-run that
+converges, and destroy with a retained table.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any, Iterator
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from compiler.deploy import Deployer, DeployError
+from compiler.emit import write
+from compiler.package import package
+from compiler.pipeline import build
+from tests.conftest import REPO, write_spec
+
+REGION = "us-west-2"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def _client(endpoint: str, service: str, region: str = REGION) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name=region)
+
+
+def _deployer(out: Path, stage: str, endpoint: str, artifacts: Path, lines: list[str]) -> Deployer:
+    return Deployer(out, stage, endpoint_url=endpoint, yes=True, local=True, echo=lines.append, artifacts=artifacts, poll=0.01)
+
+
+@pytest.fixture(scope="module")
+def dev(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The repository's dev stage, deployed once for the tests that inspect it."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    package(REPO / "handlers", artifacts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "local")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
+        lines: list[str] = []
+        deployer = _deployer(REPO / "generated", "dev", endpoint, artifacts, lines)
+        results = deployer.deploy()
+        again = deployer.deploy()
+    return {"results": results, "again": again, "lines": lines, "dropped": deployer.dropped, "deployer": deployer}
+
+
+def test_dev_deploys_in_order(dev: dict[str, Any]) -> None:
+    manifest = json.loads((REPO / "generated" / "dev" / "manifest.json").read_text())
+    assert {r.stack: r.status for r in dev["results"]} == {stack: "created" for stack in manifest["stacks"]}
+    order = [line.split(":")[0] for line in dev["lines"] if line.endswith("creating (emulator: create_stack)")]
+    for i, level in enumerate(manifest["levels"][1:], start=1):
+        for stack in level:
+            assert all(order.index(dep) < order.index(stack) for dep in manifest["stacks"][stack]["depends_on"])
+    assert "AWS::Cognito::UserPool (AWS::Cognito::UserPool)" not in str(dev["dropped"])
+    assert "CognitoUserPool" not in str(dev["dropped"]) and "MainUserPool (AWS::Cognito::UserPool)" in dev["dropped"]["infrastructure-cognito"]
+
+
+def test_second_deploy_is_a_no_op(dev: dict[str, Any]) -> None:
+    assert {r.status for r in dev["again"]} == {"unchanged"}
+
+
+def test_data_tier_exists_as_the_spec_says(dev: dict[str, Any], endpoint: str) -> None:
+    dynamodb = _client(endpoint, "dynamodb")
+    assert len([t for t in dynamodb.list_tables()["TableNames"] if t.startswith("listbackup-dev-")]) == 20
+    jobs = dynamodb.describe_table(TableName="listbackup-dev-jobs")["Table"]
+    assert jobs["KeySchema"] == [{"AttributeName": "jobId", "KeyType": "HASH"}]
+    assert sorted(i["IndexName"] for i in jobs["GlobalSecondaryIndexes"]) == [
+        "AccountIndex", "AccountTimeIndex", "SourceIndex", "StatusTimeIndex", "UserIndex",
+    ]
+    sqs = _client(endpoint, "sqs")
+    url = sqs.get_queue_url(QueueName="listbackup-dev-sync.fifo")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":listbackup-dev-sync-dlq.fifo") and int(redrive["maxReceiveCount"]) == 3
+    assert attributes["VisibilityTimeout"] == "300" and attributes["FifoQueue"] == "true"
+    # moto's CloudFormation applies a bucket's encryption and tags (not versioning, public
+    # access blocks or lifecycle, which the template tests pin instead)
+    s3 = _client(endpoint, "s3")
+    rule = s3.get_bucket_encryption(Bucket="listbackup-dev-data")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="listbackup-dev-assets")["TagSet"]}
+    assert (tags["Service"], tags["Stage"]) == ("listbackup", "dev")
+    assert _client(endpoint, "events").describe_event_bus(Name="listbackup-dev-events")["Name"] == "listbackup-dev-events"
+
+
+def test_functions_roles_and_mappings(dev: dict[str, Any], endpoint: str) -> None:
+    lam = _client(endpoint, "lambda")
+    functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
+    assert len([n for n in functions if n.startswith("listbackup-dev-")]) == 34
+    worker = functions["listbackup-dev-sync-worker"]
+    assert (worker["Handler"], worker["Runtime"], worker["Timeout"]) == ("workers.sync", "python3.12", 50)
+    assert worker["Environment"]["Variables"]["JOBS_TABLE"] == "listbackup-dev-jobs"  # an import, resolved
+    role = _client(endpoint, "iam").get_role(RoleName="listbackup-dev-sync-worker")["Role"]
+    assert role["Arn"] == worker["Role"]
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    sources = {m["FunctionArn"].rsplit(":", 1)[1]: m["EventSourceArn"].rsplit(":", 1)[1] for m in mappings}
+    assert sources["listbackup-dev-sync-worker"] == "listbackup-dev-sync.fifo"
+    assert sources["listbackup-dev-backup-worker"] == "listbackup-dev-backup.fifo"
+
+
+def test_exports_are_listed(dev: dict[str, Any], endpoint: str) -> None:
+    exports = {e["Name"] for e in _client(endpoint, "cloudformation").list_exports()["Exports"]}
+    manifest = json.loads((REPO / "generated" / "dev" / "manifest.json").read_text())
+    assert set(manifest["exports"]) <= exports
+
+
+# ------------------------------------------------------------------------ a small platform
+
+PLATFORM = """\
+service: mini
+region: us-west-2
+stages:
+  dev: {alarms: {enabled: false}}
+  prod: {protect: true, alarms: {enabled: false}}
+"""
+DATA = "tables:\n  items: {hash_key: id:S}\nqueues:\n  work: {visibility_timeout: 2m}\n"
+APP = "functions:\n  worker: {handler: jobs.run, timeout: 20s, consumes: {queue: queue:work}, access: {table:items: write}}\n"
+
+
+def _platform(root: Path, data: str = DATA) -> tuple[Path, Path]:
+    write_spec(root, {"data.yaml": data, "app.yaml": APP}, platform=PLATFORM)
+    (root / "handlers").mkdir(exist_ok=True)
+    (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {'batchItemFailures': []}\n")
+    result = build(root / "spec", "all", display_root=root)
+    write(root / "generated", result.outputs, list(result.stages))
+    package(root / "handlers", root / "artifacts")
+    return root / "generated", root / "artifacts"
+
+
+def test_update_failure_rerun_and_destroy(endpoint: str, tmp_path: Path) -> None:
+    out, artifacts = _platform(tmp_path)
+    lines: list[str] = []
+    first = _deployer(out, "prod", endpoint, artifacts, lines).deploy()
+    assert {r.stack: r.status for r in first} == {"data": "created", "app": "created"}
+
+    # an edited spec deploys as an update, through a change set
+    _platform(tmp_path, DATA.replace("2m", "3m"))
+    updated = {r.stack: r for r in _deployer(out, "prod", endpoint, artifacts, lines).deploy()}
+    assert (updated["data"].status, updated["app"].status) == ("updated", "unchanged")
+    assert any(line.startswith("data: change set") and "Modify" in line for line in lines)
+    sqs = _client(endpoint, "sqs")
+    url = sqs.get_queue_url(QueueName="mini-prod-work")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "180"
+
+    # a stack that fails stops its dependents; the run says so; a fixed re-run converges
+    dynamodb = _client(endpoint, "dynamodb")
+    dynamodb.create_table(  # a stray table holding the name (e.g. retained by an earlier destroy)
+        TableName="mini-prod-extra", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
+    (tmp_path / "spec" / "extra.yaml").write_text("tables:\n  extra: {hash_key: id:S}\n")
+    (tmp_path / "spec" / "watch.yaml").write_text(  # depends on extra: must not start when extra fails
+        "alarms:\n  extra-throttled:\n    namespace: AWS/DynamoDB\n    metric: ReadThrottleEvents\n"
+        "    dimensions: {TableName: table:extra}\n    threshold: 1\n    enabled: true\n"
+    )
+    result = build(tmp_path / "spec", "all", display_root=tmp_path)
+    write(out, result.outputs, list(result.stages))
+    failed = {r.stack: r for r in _deployer(out, "prod", endpoint, artifacts, lines).deploy()}
+    assert failed["extra"].status == "failed"
+    assert failed["watch"].status == "skipped" and "depends on extra" in failed["watch"].detail
+    assert failed["data"].status == failed["app"].status == "unchanged"  # finished stacks stay as they are
+    dynamodb.delete_table(TableName="mini-prod-extra")  # the fix
+    fixed = {r.stack: r.status for r in _deployer(out, "prod", endpoint, artifacts, lines).deploy()}
+    assert fixed["data"] == fixed["app"] == "unchanged"
+    assert fixed["extra"] in ("updated", "created") and fixed["watch"] == "created"
+    assert "mini-prod-extra" in dynamodb.list_tables()["TableNames"]
+
+    # destroy: prod needs the explicit flag; retained resources stay
+    with pytest.raises(DeployError, match="protected"):
+        _deployer(out, "prod", endpoint, artifacts, lines).destroy()
+    deleted = _deployer(out, "prod", endpoint, artifacts, lines).destroy(force_protected=True)
+    order = [r.stack for r in deleted]
+    assert order.index("watch") < order.index("extra") and order.index("app") < order.index("data")
+    assert {r.status for r in deleted} == {"deleted"} and len(order) == 4
+    assert "mini-prod-items" in _client(endpoint, "dynamodb").list_tables()["TableNames"]  # DeletionPolicy Retain
+    stacks = _client(endpoint, "cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])
+    assert not [s for s in stacks["StackSummaries"] if s["StackName"].startswith("mini-prod-")]
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match="run `make compile STAGE=dev` first"):
+        Deployer(tmp_path, "dev")
