@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
-from typing import Any
-
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import Sub, Tags, awslambda, cloudwatch
 from troposphere.validators import integer
 
@@ -106,3 +105,11 @@ def math(expression: str, label: str, period: int = 300, **metrics: tuple[str, s
         for key, (namespace, metric, dims, stat) in sorted(metrics.items())
     ]
     return [*queries, cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label, ReturnData=True)]
+
+
+def trust_policy(service: str) -> PolicyDocument:
+    """The assume-role policy of a role that `service` (e.g. lambda.amazonaws.com) takes on."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[Action("sts", "AssumeRole")])],
+    )

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, backup, iam
 
 from .. import naming
+from ..cfn import trust_policy
 from ..model import Duration, StatefulSpec, matching
 from .base import Attr, Kind, PhysicalName, Resource
 
@@ -86,12 +86,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     role = iam.Role(
         resource.logical_id + "Role",
         RoleName=ctx.name(resource, "-backup"),
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[
-                Statement(Effect=Allow, Principal=Principal("Service", "backup.amazonaws.com"), Action=[Action("sts", "AssumeRole")])
-            ],
-        ),
+        AssumeRolePolicyDocument=trust_policy("backup.amazonaws.com"),
         ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
         Tags=ctx.tags(resource),
     )

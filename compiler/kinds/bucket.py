@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from awacs import s3 as s3_actions
-from awacs.aws import Action, Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from pydantic import Field
 from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 
 from .. import naming
+from ..cfn import trust_policy
 from ..diagnostics import KeyPath
 from ..model import RefField, SpecModel, StatefulSpec, matching
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
@@ -237,10 +238,7 @@ def _replication_role(resource: Resource, ctx: SynthContext) -> iam.Role:
     return iam.Role(
         resource.logical_id + "ReplicationRole",
         RoleName=ctx.name(resource, "-replication"),
-        AssumeRolePolicyDocument=PolicyDocument(
-            Version="2012-10-17",
-            Statement=[Statement(Effect=Allow, Principal=Principal("Service", "s3.amazonaws.com"), Action=[Action("sts", "AssumeRole")])],
-        ),
+        AssumeRolePolicyDocument=trust_policy("s3.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="replication", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
         Tags=ctx.tags(resource),
     )

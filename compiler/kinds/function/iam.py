@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
 
+from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
 from ..base import Resource
@@ -69,20 +70,10 @@ def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocum
 
 
 def role(resource: Resource, ctx: SynthContext, log_group: Any) -> iam.Role:
-    trust = PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Effect=Allow,
-                Principal=Principal("Service", "lambda.amazonaws.com"),
-                Action=[Action("sts", "AssumeRole")],
-            )
-        ],
-    )
     return iam.Role(
         resource.logical_id + "Role",
         RoleName=ctx.name(resource),
-        AssumeRolePolicyDocument=trust,
+        AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="access", PolicyDocument=policy(resource, ctx, log_group))],
         Tags=ctx.tags(resource),
     )
