@@ -229,16 +229,11 @@ def package(spec_dir: Path, out_dir: Path) -> None:
     (nothing else); same code, same bytes. The keys are those the templates reference;
     OUT/artifacts.json lists each zip's sha256.
     """
+    from .package import handler_modules
     from .package import package as build_artifacts
 
     result = build(spec_dir, ALL, display_root=Path.cwd())
-    modules = {
-        resource.spec.handler.rsplit(".", 1)[0]
-        for resolved in result.resolved.values()
-        for resource in resolved.index.values()
-        if resource.kind.section == "functions"
-    }
-    written = build_artifacts(spec_dir.parent / "handlers", out_dir, modules)
+    written = build_artifacts(spec_dir.parent / "handlers", out_dir, handler_modules(result.resolved.values()))
     for key, digest in written.items():
         click.echo(f"{out_dir / key}  sha256:{digest[:16]}")
 
@@ -307,13 +302,13 @@ def up(stage: str, out_dir: Path) -> None:
     """Start a local AWS (moto server on 127.0.0.1) and deploy the stage there."""
     from . import local
     from .deploy import DeployError
+    from .package import handler_modules
     from .package import package as build_artifacts
 
     endpoint = local.start()
     click.echo(f"local AWS at {endpoint} (AWS_ENDPOINT_URL={endpoint}, any credentials)")
     result = build(Path("spec"), stage, display_root=Path.cwd())
-    modules = {r.spec.handler.rsplit(".", 1)[0] for r in result.resolved[stage].index.values() if r.kind.section == "functions"}
-    build_artifacts(Path("handlers"), Path(".build/artifacts"), modules)
+    build_artifacts(Path("handlers"), Path(".build/artifacts"), handler_modules(result.resolved.values()))
     try:
         deployer = _deployer(stage, out_dir, True, endpoint, local=True)
         results = deployer.deploy()

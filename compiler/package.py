@@ -13,11 +13,23 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 from .load import Bundle, scan_handlers
+from .resolve import Resolved
 
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 MODE = 0o100644  # a regular file, rw-r--r--
+
+
+def handler_modules(resolved: Iterable[Resolved]) -> set[str]:
+    """The handler modules some resource runs (any resource whose spec has a `handler`)."""
+    return {
+        str(handler).rsplit(".", 1)[0]
+        for stage in resolved
+        for resource in stage.index.values()
+        if (handler := getattr(resource.spec, "handler", None))
+    }
 
 
 def artifact_key(bundle: Bundle) -> str:
