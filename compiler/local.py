@@ -3,14 +3,13 @@
 `up` starts `python -m moto.server` on a free loopback port (nothing else is contacted),
 packages the handlers, deploys the stage there and prints the endpoint and the outputs;
 its pid and port are kept in .cache/platformc/local.json for `down`. moto's CloudFormation
-models only some resource types: the server's log says which it skipped, and `up` lists them.
+models only some resource types: `adapt` leaves the others out, and `up` lists them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -64,13 +63,6 @@ def stop() -> bool:
         os.killpg(state["pid"], signal.SIGTERM)
     STATE.unlink()
     return True
-
-
-def skipped_types() -> list[str]:
-    """Resource types the emulator's CloudFormation did not model (from its log)."""
-    if not LOG.exists():
-        return []
-    return sorted(set(re.findall(r"Tried to parse (AWS::[A-Za-z0-9:]+) but it's not supported", LOG.read_text())))
 
 
 def _alive(pid: int) -> bool:

@@ -117,5 +117,4 @@ KIND = Kind(
     attributes={"id": Attr("BackupPlanId", description="backup plan id"), "vault_arn": Attr("BackupVaultArn", part="Vault")},
     names=names,
     synthesize=synthesize,
-    stateful=True,
 )

@@ -93,7 +93,6 @@ class Kind:
     attributes: Mapping[str, Attr]
     names: Callable[[str, Any, Naming], Sequence[PhysicalName]]
     synthesize: Callable[[Resource, "SynthContext"], Sequence[Any]]
-    stateful: bool = False
     checks: tuple[Check, ...] = field(default=())  # spec -> [(relative path, message)]
     # access level -> grants, for functions' `access: {kind:name: level}`
     access: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)

@@ -296,7 +296,6 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    stateful=True,
     checks=(check_lifecycle, check_replication),
     access={
         "read": READ,

@@ -160,7 +160,6 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    stateful=True,
     alarms=True,
     checks=(check_fifo_only, check_dlq_outlives_source),
     access={

@@ -86,7 +86,6 @@ KIND = Kind(
     attributes={"arn": Attr(description="secret ARN"), "name": Attr("Name", description="secret name")},
     names=names,
     synthesize=synthesize,
-    stateful=True,
     checks=(check_rotation,),
     access={"read": (Grant(READ),), "rotate": (Grant(READ + ROTATE),)},
     env={"SECRET_ARN": "arn"},

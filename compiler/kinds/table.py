@@ -213,7 +213,6 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    stateful=True,
     alarms=True,
     checks=(check_attribute_types, check_capacity, check_projection),
     access={

@@ -161,7 +161,6 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    stateful=True,
     access={"read": (Grant(POOL_READ),), "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),)},
     env={"USER_POOL_ID": "id", "USER_POOL_CLIENT_ID": "client_id"},
 )
