@@ -70,7 +70,7 @@ def test_dev_deploys_in_order(dev: dict[str, Any]) -> None:
     manifest = json.loads((REPO / "generated" / "dev" / "manifest.json").read_text())
     assert {r.stack: r.status for r in dev["results"]} == {stack: "created" for stack in manifest["stacks"]}
     order = [line.split(":")[0] for line in dev["lines"] if line.endswith("creating (emulator: create_stack)")]
-    for i, level in enumerate(manifest["levels"][1:], start=1):
+    for level in manifest["levels"][1:]:
         for stack in level:
             assert all(order.index(dep) < order.index(stack) for dep in manifest["stacks"][stack]["depends_on"])
     assert "AWS::Cognito::UserPool (AWS::Cognito::UserPool)" not in str(dev["dropped"])

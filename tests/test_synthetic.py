@@ -13,7 +13,9 @@ def test_generated_platform_compiles_and_scales(tmp_path: Path) -> None:
     spec = generate(REPO / "spec", tmp_path / "spec", 3)
     once = build(REPO / "spec", "all", display_root=REPO)
     thrice = build(spec, "all", display_root=tmp_path)  # every stage: settings differ per stage
+    def count(result, stage: str) -> int:
+        return sum(len(s.resources) for s in result.resolved[stage].stacks.values())
+
     for stage in once.stages:
-        count = lambda b: sum(len(s.resources) for s in b.resolved[stage].stacks.values())  # noqa: E731
-        assert count(thrice) == 3 * count(once)
+        assert count(thrice, stage) == 3 * count(once, stage)
         assert len(thrice.resolved[stage].stacks) == 3 * len(once.resolved[stage].stacks)
