@@ -238,12 +238,14 @@ def package(spec_dir: Path, out_dir: Path) -> None:
         click.echo(f"{out_dir / key}  sha256:{digest[:16]}")
 
 
-def _deployer(stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False) -> Any:
+def _deployer(
+    stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False
+) -> Any:
     from .deploy import Deployer
 
     return Deployer(
         out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")), local=local,
-        echo=click.echo, confirm=lambda question: click.confirm(question, default=False),
+        allow_risk=allow_risk, echo=click.echo, confirm=lambda question: click.confirm(question, default=False),
     )
 
 
@@ -260,19 +262,21 @@ def _report(results: list[Any]) -> None:
 @click.option("--stacks", default=None, help="Comma-separated stack ids to deploy (default: all, in order).")
 @click.option("--yes", is_flag=True, help="Execute change sets without asking (implied when CI is set).")
 @click.option("--endpoint-url", default=None, help="Another CloudFormation endpoint, e.g. a local moto server.")
+@click.option("--allow-risk", is_flag=True, help="Execute change sets that replace, lose data or are blocked.")
 @out_option
 @_handle_errors
-def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, out_dir: Path) -> None:
+def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, out_dir: Path) -> None:
     """Deploy OUT/<stage> stack by stack along the manifest's levels, through change sets.
 
     Needs `make package` first (the artifacts are uploaded to the deployment bucket). Each
-    change set is summarized and, unless --yes, confirmed; prod always shows the summary.
-    A failed stack stops its dependents; re-running after the fix converges.
+    change set is summarized, with the review gate's verdicts against the deployed template;
+    one with REPLACE, DATA LOSS or BLOCKED is not executed without --allow-risk. Unless
+    --yes, each is confirmed. A failed stack stops its dependents; re-running converges.
     """
     from .deploy import DeployError
 
     try:
-        deployer = _deployer(stage, out_dir, yes, endpoint_url)
+        deployer = _deployer(stage, out_dir, yes, endpoint_url, allow_risk=allow_risk)
         _report(deployer.deploy(set(stacks.split(",")) if stacks else None))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc

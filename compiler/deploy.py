@@ -49,6 +49,7 @@ class Deployer:
     endpoint_url: str | None = None
     yes: bool = False
     local: bool = False  # the emulator: see create()
+    allow_risk: bool = False  # execute change sets that replace, lose data or are blocked
     echo: Callable[[str], None] = print
     confirm: Callable[[str], bool] = lambda _: False
     artifacts: Path = Path(".build/artifacts")
@@ -201,6 +202,12 @@ class Deployer:
                 return StackResult(stack, "unchanged")
             return StackResult(stack, "failed", f"change set failed: {reason}")
         self.echo(self.summary(stack, described))
+        risks = self.risks(cfn, stack, common) if existing else []
+        for risk in risks:
+            self.echo(f"  ! {risk}")
+        if risks and not self.allow_risk:
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it (platformc diff), then deploy with --allow-risk")
         if not self.yes and not self.confirm(f"deploy {stack}?"):
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
             return StackResult(stack, "skipped", "not confirmed")
@@ -222,6 +229,23 @@ class Deployer:
             if not self.local:
                 raise
             self.echo(f"{stack}: the emulator has no termination protection (skipped)")
+
+    def risks(self, cfn: Any, stack: str, common: dict[str, Any]) -> list[str]:
+        """The review gate's verdicts for this stack, against the template deployed now."""
+        from .diff import RISKS, compare
+
+        deployed = cfn.get_template(StackName=self.stack_name(stack), TemplateStage="Original")["TemplateBody"]
+        old = deployed if isinstance(deployed, dict) else json.loads(deployed)
+        new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
+            (self.out_dir / self.stage / self.manifest["stacks"][stack]["template"]).read_text()
+        )
+        diff = compare(self.stage, "deployed", {stack: old}, {stack: new}, None, None)
+        return [
+            f"{resource.logical_id} ({resource.type}): {', '.join(v for v in resource.verdicts if v in RISKS)}"
+            for change in diff.stacks
+            for resource in change.resources
+            if any(v in RISKS for v in resource.verdicts)
+        ]
 
     @staticmethod
     def summary(stack: str, described: dict[str, Any]) -> str:

@@ -164,6 +164,15 @@ def test_update_failure_rerun_and_destroy(endpoint: str, tmp_path: Path) -> None
     url = sqs.get_queue_url(QueueName="mini-prod-work")["QueueUrl"]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "180"
 
+    # a risky change (a new hash key replaces the table) is shown and not executed
+    _platform(tmp_path, DATA.replace("2m", "3m").replace("id:S", "key:S"))
+    risky = {r.stack: r for r in _deployer(out, "prod", endpoint, artifacts, lines).deploy()}
+    assert risky["data"].status == "failed" and "--allow-risk" in risky["data"].detail
+    assert any("! ItemsTable (AWS::DynamoDB::Table): REPLACE, BLOCKED" in line for line in lines)
+    table = _client(endpoint, "dynamodb").describe_table(TableName="mini-prod-items")["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]  # untouched
+    _platform(tmp_path, DATA.replace("2m", "3m"))
+
     # a stack that fails stops its dependents; the run says so; a fixed re-run converges
     dynamodb = _client(endpoint, "dynamodb")
     dynamodb.create_table(  # a stray table holding the name (e.g. retained by an earlier destroy)
