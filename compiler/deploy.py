@@ -137,9 +137,13 @@ class Deployer:
     def parameters(self, stack: str) -> list[dict[str, str]]:
         """Cross-region values: each parameter from its producer's outputs."""
         values = []
+        produced: dict[tuple[str, str], dict[str, str]] = {}  # one describe per producer stack
         for parameter, source in sorted(self.manifest["stacks"][stack].get("parameters", {}).items()):
-            producer = self.describe(source["from_stack"], source["region"])
-            outputs = {o["OutputKey"]: o["OutputValue"] for o in (producer or {}).get("Outputs", [])}
+            key = (source["from_stack"], source["region"])
+            if key not in produced:
+                producer = self.describe(*key)
+                produced[key] = {o["OutputKey"]: o["OutputValue"] for o in (producer or {}).get("Outputs", [])}
+            outputs = produced[key]
             if source["output"] not in outputs:
                 raise DeployError(f"{stack} needs output {source['output']} of {source['from_stack']}, which is not deployed")
             values.append({"ParameterKey": parameter, "ParameterValue": outputs[source["output"]]})

@@ -154,7 +154,8 @@ def property_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any,
                 out += property_changes(old[key], new[key], sub)
         return out
     if isinstance(old, list) and isinstance(new, list) and old != new:
-        key = _keyed(old) if _keyed(old) == _keyed(new) else None
+        key = _keyed(old)
+        key = key if key == _keyed(new) else None
         if key:
             by_old = {i[key]: i for i in old}
             by_new = {i[key]: i for i in new}

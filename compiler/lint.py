@@ -13,6 +13,7 @@ covers and why, in review, next to the code (`cfn-lint.yaml`).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -165,15 +166,21 @@ def _source_of(template: dict[str, Any], resource: str | None, spec_root: Path) 
     path = spec_root / file
     if not path.exists():
         return source
+    span = _spec_file(path, file).locate(tuple(dotted.split(".", 1)), "key")
+    return f"{file}:{span.line}:{span.col}"
+
+
+@functools.lru_cache(maxsize=None)
+def _spec_file(path: Path, display: str) -> Any:
+    """A spec file parsed once per run, however many findings point into it."""
     from .load import load_file
 
-    loaded, _ = load_file(path, file, file)
-    span = loaded.locate(tuple(dotted.split(".", 1)), "key")
-    return f"{file}:{span.line}:{span.col}"
+    return load_file(path, display, display)[0]
 
 
 def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True, config_path: Path | None = None) -> Report:
     started = time.perf_counter()
+    _spec_file.cache_clear()  # the spec may have changed since the last run in this process
     try:
         ignores = load_ignores(config_path) if config_path else []
     except ConfigError as exc:
