@@ -1,79 +1,73 @@
 """diff: what a change to the spec will do when deployed, and what it risks.
 
 Compares the templates the current spec compiles to with those committed under
-generated/ at a git ref, stack by stack and resource by resource, and gives each change
-its verdicts:
+generated/ at a git ref (or deployed), for a whole stage at once, and gives each change
+findings: a verdict, its cause, what happens, and the fix in words.
 
-- REPLACE: a changed property cannot be updated in place (the provider schema's
-  createOnlyProperties shipped inside cfn-lint, plus immutable cases it misses such as
-  a table's key schema), or the resource type changed.
-- DATA LOSS: a stateful resource is removed or replaced and its policy is not Retain.
-  (With Retain the old resource is kept outside the stack: RETAINED, not a risk of loss.)
-- BLOCKED: the deploy is certain to fail: replacing a resource with a custom name (every
-  name here is custom), removing or changing an export another stack still imports, or
-  removing a stack others import from.
+- REPLACE: a property cannot change in place (awstypes: provider schemas plus known
+  cases; updates: key attribute types, index definitions), the type changed, or a
+  resource it depends on is replaced and the new id reaches a create-only property.
+- DATA LOSS / RETAINED: a resource that holds data (awstypes.STATEFUL) is deleted or
+  replaced; RETAINED when its policy is Retain (the old one stays, outside the stack).
+- BLOCKED: the deploy is certain to fail: an identity (custom name, or a value unique
+  inside a parent) still held when CloudFormation creates the new resource (it creates
+  before it deletes), an immutable user pool schema, an export in use removed, moved or
+  changed, a stack removed while others import from it.
+- STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
+  deletes one index per update), which `platformc deploy` applies one after another.
 
-Pure comparison over JSON; the only I/O is `committed()`, which asks git.
+Deploy order matters for moves between stacks, so compare takes the stage's levels from
+the new manifest. Pure comparison over JSON; the only I/O is `committed()`, which asks git.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
-from .rules.retain import STATEFUL
+from . import updates
+from .awstypes import STATEFUL, create_only, facts
 
-REPLACE, DATA_LOSS, BLOCKED, RETAINED = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED"
+REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
 RISKS = (REPLACE, DATA_LOSS, BLOCKED)
 
-# Immutable properties the provider schemas do not list as createOnly.
-EXTRA_CREATE_ONLY: dict[str, tuple[str, ...]] = {
-    "AWS::DynamoDB::Table": ("KeySchema", "LocalSecondaryIndexes"),
-    "AWS::Cognito::UserPool": ("UsernameAttributes", "AliasAttributes"),
-}
-# The property that gives a resource a custom physical name: CloudFormation refuses to
-# replace such a resource ("cannot update a stack when a custom-named resource requires
-# replacing"), since the new one would need the old one's name while it still exists.
-NAME_PROPERTY: dict[str, str] = {
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::Events::EventBus": "Name",
-    "AWS::Events::Rule": "Name",
-    "AWS::Events::Archive": "ArchiveName",
-    "AWS::CloudWatch::Alarm": "AlarmName",
-}
+# Causes: stable words, listed with their fixes in docs/review.md.
+CREATE_ONLY = "create-only property"
+TYPE_CHANGE = "type change"
+KEY_TYPE = "key attribute type"
+CASCADE = "cascade"
+INDEX_RULE = "index update rule"
+NAME_COLLISION = "name collision"
+UNIQUE_IN_PARENT = "unique-in-parent collision"
+IMMUTABLE_SCHEMA = "immutable schema"
+EXPORT_IN_USE = "export in use"
+PRODUCER_REMOVED = "producer removed"
+MOVE = "move between stacks"
+STACK_LEFT = "stack left the spec"
+DATA = "data"
+
 LIST_KEYS = ("IndexName", "AttributeName", "Key", "Id", "Sid", "PolicyName", "Name", "GroupName")
+IMPORT_STEPS = (
+    "carry it across with resource import: (1) deploy the old stack with the resource removed and "
+    "DeletionPolicy Retain (protected stages already retain it), (2) create the new stack's change set with "
+    "ChangeSetType IMPORT and ResourcesToImport naming it, (3) deploy the rest of the new stack "
+    "(docs/review.md, 'Moving a resource between stacks')"
+)
 
 
-def _schemas() -> Path:
-    import cfnlint.data.schemas
+@dataclass(frozen=True)
+class Finding:
+    verdict: str
+    cause: str
+    message: str
+    fix: str = ""
 
-    return Path(cfnlint.data.schemas.__file__).parent
-
-
-@functools.cache
-def _schema_index(region: str) -> dict[str, str]:
-    """Resource type -> schema file digest, for one region (the files cfn-lint ships)."""
-    return dict(json.loads((_schemas() / "providers" / f"{region}.json").read_text()))
-
-
-@functools.cache
-def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
-    """Top-level property names that force replacement when they change."""
-    names = set(EXTRA_CREATE_ONLY.get(resource_type, ()))
-    digest = _schema_index(region).get(resource_type)
-    if digest:
-        schema = json.loads((_schemas() / "resources" / f"{digest}.json").read_text())
-        names.update(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/"))
-    return frozenset(names)
+    @property
+    def note(self) -> str:
+        return f"{self.message}. Fix: {self.fix}" if self.fix else self.message
 
 
 @dataclass(frozen=True)
@@ -91,8 +85,15 @@ class ResourceChange:
     action: str  # "add", "remove", "modify"
     source: str | None
     changes: tuple[PropertyChange, ...] = ()
-    verdicts: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f.note for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,16 @@ class StackChange:
     stack: str
     action: str  # "add", "remove", "modify"
     resources: tuple[ResourceChange, ...] = ()
-    verdicts: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    steps: int = 1  # updates deploy applies to this stack
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f.note for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -122,11 +131,34 @@ class Diff:
     def risky(self) -> bool:
         return any(v in RISKS for v in self.verdicts)
 
+    def findings(self) -> Iterator[tuple[str, str | None, Finding]]:
+        """(stack, logical id or None, finding) for every finding of the stage."""
+        for stack in self.stacks:
+            yield from ((stack.stack, None, f) for f in stack.findings)
+            yield from ((stack.stack, r.logical_id, f) for r in stack.resources for f in r.findings)
+
     def to_json(self) -> dict[str, Any]:
-        return {"stage": self.stage, "against": self.against, "verdicts": self.verdicts, **asdict(self)}
+        def finding(f: Finding) -> dict[str, str]:
+            return {"verdict": f.verdict, "cause": f.cause, "message": f.message, "fix": f.fix}
+
+        def resource(r: ResourceChange) -> dict[str, Any]:
+            return {
+                "logical_id": r.logical_id, "type": r.type, "action": r.action, "source": r.source,
+                "changes": [vars(c) for c in r.changes], "verdicts": list(r.verdicts), "notes": list(r.notes),
+                "findings": [finding(f) for f in r.findings],
+            }
+
+        stacks = [
+            {
+                "stack": s.stack, "action": s.action, "steps": s.steps, "verdicts": list(s.verdicts), "notes": list(s.notes),
+                "findings": [finding(f) for f in s.findings], "resources": [resource(r) for r in s.resources],
+            }
+            for s in self.stacks
+        ]
+        return {"stage": self.stage, "against": self.against, "verdicts": self.verdicts, "stacks": stacks}
 
 
-# ------------------------------------------------------------------------------------ compare
+# ------------------------------------------------------------------------------------ properties
 
 
 def _keyed(items: list[Any]) -> str | None:
@@ -163,57 +195,366 @@ def property_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any,
     return [] if old == new else [(path, old, new)]
 
 
-def _resource(
-    logical: str, old: dict[str, Any] | None, new: dict[str, Any] | None, region: str
-) -> ResourceChange | None:
-    meta = (new or old or {}).get("Metadata") or {}
-    source = meta.get("Source")
-    if old is None and new is not None:
-        return ResourceChange(logical, new["Type"], "add", source)
-    if new is None and old is not None:
-        lost, why = _loss(old, "DeletionPolicy", "removed")
-        return ResourceChange(logical, old["Type"], "remove", source, verdicts=tuple(lost), notes=tuple(why))
-    assert old is not None and new is not None
-    type_changed = old["Type"] != new["Type"]
-    immutable = create_only(old["Type"], region)
-    changes = tuple(
-        PropertyChange(path, before, after, type_changed or path.split(".")[0] in immutable)
-        for path, before, after in property_changes(old.get("Properties", {}), new.get("Properties", {}))
-    )
-    policies = {k: (old.get(k), new.get(k)) for k in ("DeletionPolicy", "UpdateReplacePolicy") if old.get(k) != new.get(k)}
-    changes += tuple(PropertyChange(k, before, after) for k, (before, after) in sorted(policies.items()))
-    if not changes and not type_changed:
+def _refs(value: Any) -> Iterator[tuple[str, str]]:
+    """("local", logical id) and ("import", export name) referenced anywhere in a value."""
+    if isinstance(value, dict):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            yield "local", value["Ref"]
+        elif "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
+            yield "local", str(value["Fn::GetAtt"][0])
+        elif "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
+            yield "import", value["Fn::ImportValue"]
+        elif "Fn::Sub" in value:
+            text = value["Fn::Sub"][0] if isinstance(value["Fn::Sub"], list) else value["Fn::Sub"]
+            for part in str(text).split("${")[1:]:
+                yield "local", part.split("}")[0].split(".")[0]
+        for item in value.values():
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def _get(props: dict[str, Any], dotted: str) -> Any:
+    value: Any = props
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+# ------------------------------------------------------------------------------------ the stage
+
+
+@dataclass
+class _Stage:
+    """Everything compare needs about both sides of one stage."""
+
+    old: Mapping[str, dict[str, Any]]
+    new: Mapping[str, dict[str, Any]]
+    old_manifest: Mapping[str, Any]
+    new_manifest: Mapping[str, Any]
+    replaced: dict[tuple[str, str], str] = field(default_factory=dict)  # (stack, logical) -> why
+    # Replaced resources that get a new id: all but those that keep their custom name (whose
+    # Ref and ARN stay the same; their replacement is BLOCKED anyway).
+    fresh: set[tuple[str, str]] = field(default_factory=set)
+
+    def resources(self, side: str, stack: str) -> dict[str, dict[str, Any]]:
+        template = (self.old if side == "old" else self.new).get(stack) or {}
+        return dict(template.get("Resources") or {})
+
+    def exports(self, side: str) -> dict[str, tuple[str, Any]]:
+        """export name -> (producer stack, value)."""
+        found = {}
+        for stack, template in (self.old if side == "old" else self.new).items():
+            for output in (template.get("Outputs") or {}).values():
+                name = (output.get("Export") or {}).get("Name")
+                if isinstance(name, str):
+                    found[name] = (stack, output.get("Value"))
+        return found
+
+    def importers(self, name: str) -> list[str]:
+        entry = (self.old_manifest.get("exports") or {}).get(name) or {}
+        return sorted(entry.get("importers", []))
+
+    def level(self, stack: str) -> int | None:
+        for i, level in enumerate(self.new_manifest.get("levels") or []):
+            if stack in level:
+                return i
         return None
-    verdicts: list[str] = []
-    notes: list[str] = []
-    if type_changed or any(c.replaces for c in changes):
-        verdicts.append(REPLACE)
-        why = sorted({c.path.split(".")[0] for c in changes if c.replaces}) or ["Type"]
-        notes.append(f"{', '.join(why)} cannot change in place: CloudFormation replaces the resource")
-        loss, loss_notes = _loss(old, "UpdateReplacePolicy", "replaced")
-        verdicts += loss
-        notes += loss_notes
-        name_property = NAME_PROPERTY.get(old["Type"])
-        if name_property and name_property in old.get("Properties", {}):
-            verdicts.append(BLOCKED)
-            notes.append(
-                f"CloudFormation cannot replace a resource with a custom name ({name_property}): the update fails. "
-                "Either give it a new name in the spec (a new resource is created beside the old one; move the data, "
-                "then remove the old one), or remove it in one change and add it back in the next (losing its data)"
-            )
-    return ResourceChange(logical, new["Type"], "modify", source, changes, tuple(verdicts), tuple(notes))
+
+    def changed_exports(self) -> set[str]:
+        """Exports whose value changes because what they point at is replaced."""
+        old_exports = self.exports("old")
+        return {
+            name
+            for name, (stack, value) in old_exports.items()
+            if any(kind == "local" and (stack, ref) in self.fresh for kind, ref in _refs(value))
+        }
+
+    def touches_replaced(self, stack: str, value: Any) -> str | None:
+        """The replaced resource (or changed export) a value refers to, if any."""
+        changed = self.changed_exports()
+        for kind, ref in _refs(value):
+            if kind == "local" and (stack, ref) in self.fresh:
+                return ref
+            if kind == "import" and ref in changed:
+                return f"export {ref}"
+        return None
 
 
-def _loss(old: dict[str, Any], policy: str, what: str) -> tuple[list[str], list[str]]:
-    if old["Type"] not in STATEFUL:
-        return [], []
-    if old.get(policy) == "Retain":
-        return [RETAINED], [f"{policy} Retain: the old {old['Type']} is kept (outside the stack) when {what}"]
-    return [DATA_LOSS], [f"the {old['Type']} and its data are deleted when {what}"]
+def _direct_replacement(old: dict[str, Any], new: dict[str, Any], region: str) -> str | None:
+    if old["Type"] != new["Type"]:
+        return f"the type changes ({old['Type']} -> {new['Type']})"
+    before, after = old.get("Properties") or {}, new.get("Properties") or {}
+    immutable = sorted(p for p in create_only(old["Type"], region) if before.get(p) != after.get(p))
+    if immutable:
+        return f"{', '.join(immutable)} cannot change in place"
+    if old["Type"] == updates.TABLE and (keys := updates.key_type_changes(before, after)):
+        return f"a key attribute changes type ({', '.join(keys)})"
+    return None
 
 
-def _imports(manifest: Mapping[str, Any] | None) -> dict[str, list[str]]:
-    return {name: list(e.get("importers", [])) for name, e in ((manifest or {}).get("exports") or {}).items()}
+def _cascade(stage: _Stage, region: str) -> None:
+    """Replacements from property changes, then those that follow from them: a new id that
+    reaches a create-only property of a dependent (in the stack or through an export)."""
+    for stack in sorted(set(stage.old) & set(stage.new)):
+        before, after = stage.resources("old", stack), stage.resources("new", stack)
+        for logical in sorted(set(before) & set(after)):
+            if why := _direct_replacement(before[logical], after[logical], region):
+                _replace(stage, stack, logical, why)
+    grew = True
+    while grew:
+        grew = False
+        for stack in sorted(set(stage.old) & set(stage.new)):
+            before, after = stage.resources("old", stack), stage.resources("new", stack)
+            for logical in sorted(set(before) & set(after)):
+                if (stack, logical) in stage.replaced or before[logical]["Type"] != after[logical]["Type"]:
+                    continue
+                props = after[logical].get("Properties") or {}
+                for prop in sorted(create_only(after[logical]["Type"], region)):
+                    if prop in props and (cause := stage.touches_replaced(stack, props[prop])):
+                        _replace(stage, stack, logical, f"{prop} takes a new value: {cause} is replaced")
+                        grew = True
+                        break
+
+
+def _replace(stage: _Stage, stack: str, logical: str, why: str) -> None:
+    stage.replaced[(stack, logical)] = why
+    name = facts(stage.resources("old", stack)[logical]["Type"]).name
+    old_props = stage.resources("old", stack)[logical].get("Properties") or {}
+    new_props = stage.resources("new", stack)[logical].get("Properties") or {}
+    if not (name and _get(old_props, name) is not None and _get(old_props, name) == _get(new_props, name)):
+        stage.fresh.add((stack, logical))
+
+
+def _identities(stage: _Stage, side: str, stack: str, logical: str, resource: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(kind, key, label) triples that must be unique: custom names and values unique inside a parent.
+
+    A parent given by reference is canonicalised to the resource it names (through exports),
+    so a route moved from an importing stack to the API's own stack keeps its identity; a
+    reference to a replaced resource gets a fresh parent (the new one has a new id)."""
+    props = resource.get("Properties") or {}
+    info = facts(resource["Type"])
+    found: list[tuple[str, str, str]] = []
+    if info.name:
+        value = _get(props, info.name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                found.append((NAME_COLLISION, json.dumps([resource["Type"], item]), f"custom name ({info.name} {item})"))
+    if info.unique_in:
+        parent_prop, key_props = info.unique_in
+        parent = _canonical(stage, side, stack, props.get(parent_prop))
+        keys = [str(props.get(k)) for k in key_props if isinstance(props.get(k), str)]
+        if parent is not None and len(keys) == len(key_props):
+            label = " ".join(["+".join(key_props) or resource["Type"], *keys, f"within its {parent_prop}"])
+            found.append((UNIQUE_IN_PARENT, json.dumps([resource["Type"], parent, keys], sort_keys=True), label))
+    return found
+
+
+def _canonical(stage: _Stage, side: str, stack: str, value: Any) -> Any:
+    if isinstance(value, dict) and len(value) == 1:
+        (fn, arg), = value.items()
+        if fn == "Fn::ImportValue" and isinstance(arg, str):
+            producer = stage.exports(side).get(arg)
+            return _canonical(stage, side, producer[0], producer[1]) if producer else ["import", arg]
+        if fn in ("Ref", "Fn::GetAtt"):
+            logical = arg if fn == "Ref" else arg[0]
+            fresh = side == "new" and (stack, logical) in stage.fresh
+            return [fn, stack, logical, "new" if fresh else ""] if fn == "Ref" else [fn, stack, *arg, "new" if fresh else ""]
+    if isinstance(value, dict):
+        return {k: _canonical(stage, side, stack, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(stage, side, stack, v) for v in value]
+    return value
+
+
+def _data_findings(resource: dict[str, Any], policy: str, what: str) -> list[Finding]:
+    kind = resource["Type"]
+    if kind not in STATEFUL:
+        return []
+    info = facts(kind)
+    if resource.get(policy) == "Retain":
+        return [Finding(RETAINED, DATA, f"{policy} Retain: the old {kind} stays, with {info.data}, outside the stack, when {what}",
+                        "delete it by hand once it is no longer needed, or import it into a stack")]
+    message = f"the {kind} is deleted, with {info.data}, when {what}"
+    if info.delete == "fails if not empty":
+        message = (f"the {kind} is deleted when {what} if it is empty; if it holds {info.data}, the delete fails and "
+                   "CloudFormation leaves it outside the stack, its name still taken")
+    elif info.delete == "scheduled":
+        message = f"the {kind} is scheduled for deletion when {what}, with {info.data}; its name stays taken meanwhile"
+    return [Finding(DATA_LOSS, DATA, message, "copy the data first, or keep the resource (retain: true)")]
+
+
+def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: dict[str, Any], region: str) -> ResourceChange | None:
+    source = ((new.get("Metadata") or {}).get("Source"))
+    replaced_why = stage.replaced.get((stack, logical))
+    immutable = create_only(old["Type"], region)
+    changes = [
+        PropertyChange(path, before, after, replaced_why is not None and path.split(".")[0] in immutable)
+        for path, before, after in property_changes(old.get("Properties", {}), new.get("Properties", {}))
+    ]
+    changes += [PropertyChange(k, old.get(k), new.get(k)) for k in ("DeletionPolicy", "UpdateReplacePolicy") if old.get(k) != new.get(k)]
+    findings: list[Finding] = []
+    if replaced_why:
+        cause = TYPE_CHANGE if "type changes" in replaced_why else KEY_TYPE if "key attribute" in replaced_why else (
+            CASCADE if "is replaced" in replaced_why else CREATE_ONLY)
+        findings.append(Finding(REPLACE, cause, f"{replaced_why}: CloudFormation replaces the resource"))
+        findings += _data_findings(old, "UpdateReplacePolicy", "replaced")
+        kept = {key for _, key, _ in _identities(stage, "new", stack, logical, new)}
+        for kind, _, label in [i for i in _identities(stage, "old", stack, logical, old) if i[1] in kept][:1]:
+            findings.append(Finding(
+                BLOCKED, kind,
+                f"the replacement keeps its {label}: CloudFormation creates the new resource before it deletes the old "
+                "one, and the create fails",
+                "give it a new name in the spec (the new resource is created beside the old one; move the data, then "
+                "remove the old one), or remove it in one change and add it back in the next (losing its data)",
+            ))
+    elif via := stage.touches_replaced(stack, new.get("Properties")):
+        findings.append(Finding("", CASCADE, f"updated in place: {via} is replaced and this resource refers to it"))
+    if old["Type"] == new["Type"] == updates.TABLE and not replaced_why:
+        findings += _index_findings(old.get("Properties", {}), new.get("Properties", {}))
+    if old["Type"] == new["Type"] == updates.USER_POOL:
+        findings += [
+            Finding(BLOCKED, IMMUTABLE_SCHEMA, f"{problem}: the update fails",
+                    "keep the attribute as it was; add an optional custom attribute instead, or create a new pool and "
+                    "migrate the users")
+            for problem in updates.schema_problems(old.get("Properties", {}), new.get("Properties", {}))
+        ]
+    if not changes and not findings:
+        return None
+    return ResourceChange(logical, new["Type"], "modify", source, tuple(changes), tuple(findings))
+
+
+def _index_findings(old: dict[str, Any], new: dict[str, Any]) -> list[Finding]:
+    plan = updates.index_plan(old, new)
+    findings = [
+        Finding(REPLACE, INDEX_RULE,
+                f"index {name} changes its key schema or projection: DynamoDB cannot change an index in place, so deploy "
+                "deletes it and creates it again in separate updates; queries on it fail until it is backfilled",
+                f"to keep it available, add the new definition under a new name, move the readers, then remove {name}")
+        for name in plan.redefined
+    ]
+    if plan.operations > 1:
+        findings.append(Finding(
+            STEPS, INDEX_RULE,
+            f"{plan.operations} index operations ({_plan_text(plan)}): CloudFormation creates or deletes one global "
+            f"secondary index per update, so `platformc deploy` applies them as {plan.operations} updates of this stack",
+            "nothing to do with platformc deploy; elsewhere, deploy one index change at a time",
+        ))
+    return findings
+
+
+def _plan_text(plan: updates.IndexPlan) -> str:
+    parts = [f"delete {n}" for n in plan.removed] + [f"rebuild {n}" for n in plan.redefined] + [f"create {n}" for n in plan.added]
+    return ", ".join(parts)
+
+
+def _moves(stage: _Stage, changes: dict[str, dict[str, ResourceChange]]) -> None:
+    """Identities that leave one place and appear in another: renames within a stack, moves
+    between stacks, stacks renamed or split. CloudFormation creates before it deletes."""
+    held: dict[str, tuple[str, str, dict[str, Any]]] = {}
+    for stack in sorted(stage.old):
+        for logical, resource in sorted(stage.resources("old", stack).items()):
+            for _, key, _ in _identities(stage, "old", stack, logical, resource):
+                held[key] = (stack, logical, resource)
+    for stack in sorted(stage.new):
+        for logical, resource in sorted(stage.resources("new", stack).items()):
+            if logical in stage.resources("old", stack):
+                continue  # same place: a replacement, judged in _modify
+            for kind, key, label in _identities(stage, "new", stack, logical, resource):
+                if key not in held:
+                    continue
+                old_stack, old_logical, old_resource = held[key]
+                finding = _move_finding(stage, kind, label, stack, logical, old_stack, old_logical, old_resource)
+                if finding:
+                    _add(changes, stack, logical, resource, finding)
+                break
+
+
+def _move_finding(stage: _Stage, kind: str, label: str, stack: str, logical: str, old_stack: str, old_logical: str,
+                  old: dict[str, Any]) -> Finding | None:
+    what = label
+    stateful = old["Type"] in STATEFUL
+    fix = IMPORT_STEPS if stateful else "remove it in one deploy and add it in the next (a short gap), or keep its old place"
+    if old_stack == stack:
+        return Finding(BLOCKED, kind,
+                       f"its {label} is still held by {old_logical}, which this stack deletes only after it creates {logical}",
+                       f"keep the old spec key; to move the data: {IMPORT_STEPS}" if stateful else f"keep the old spec key, or {fix}")
+    if old_stack not in stage.new:
+        retained = old.get("DeletionPolicy") == "Retain"
+        if retained:
+            return Finding(BLOCKED, MOVE,
+                           f"moves from {old_stack} (which left the spec) to {stack}: {old_stack} retains {old_logical} "
+                           f"when it is deleted, and the retained resource keeps the {what}", IMPORT_STEPS)
+        return Finding(DATA_LOSS if stateful else "", MOVE,
+                       f"moves from {old_stack} (which left the spec) to {stack}: `platformc deploy --prune` deletes "
+                       f"{old_stack} first{', with the data' if stateful else ''}, then {stack} creates it",
+                       IMPORT_STEPS if stateful else "")
+    if old.get("DeletionPolicy") == "Retain":
+        return Finding(BLOCKED, MOVE,
+                       f"moves from {old_stack} to {stack}: {old_stack} retains {old_logical} (DeletionPolicy Retain), "
+                       f"and the retained resource keeps the {what}", IMPORT_STEPS)
+    old_level, new_level = stage.level(old_stack), stage.level(stack)
+    if old_level is not None and new_level is not None and old_level < new_level:
+        return Finding(DATA_LOSS if stateful else "", MOVE,
+                       f"moves from {old_stack} to {stack}: {old_stack} deploys first and deletes it"
+                       f"{' with its data' if stateful else ''}, then {stack} creates it", IMPORT_STEPS if stateful else "")
+    order = "in the same deploy level as" if old_level == new_level else "before"
+    return Finding(BLOCKED, MOVE,
+                   f"moves from {old_stack} to {stack}: {stack} deploys {order} {old_stack}, so it creates the resource "
+                   f"while {old_stack} still holds the {what}", fix)
+
+
+def _add(changes: dict[str, dict[str, ResourceChange]], stack: str, logical: str, resource: dict[str, Any], finding: Finding) -> None:
+    current = changes.setdefault(stack, {}).get(logical)
+    if current is None:
+        source = (resource.get("Metadata") or {}).get("Source")
+        current = ResourceChange(logical, resource["Type"], "add", source)
+    changes[stack][logical] = ResourceChange(current.logical_id, current.type, current.action, current.source,
+                                             current.changes, (*current.findings, finding))
+
+
+def _export_findings(stage: _Stage) -> dict[str, list[Finding]]:
+    """Exports that deployed stacks import, and what the change does to them."""
+    found: dict[str, list[Finding]] = {}
+    old_exports, new_exports = stage.exports("old"), stage.exports("new")
+    changed = stage.changed_exports()
+    for name in sorted(old_exports):
+        stack, _ = old_exports[name]
+        importers = [s for s in stage.importers(name) if s != stack]
+        moved_to = new_exports.get(name, (None, None))[0]
+        if moved_to not in (None, stack) and not importers:
+            old_level, new_level = stage.level(stack), stage.level(moved_to or "")
+            if stack in stage.new and (old_level is None or new_level is None or old_level >= new_level):
+                found.setdefault(stack, []).append(Finding(
+                    BLOCKED, MOVE, f"export {name} moves from {stack} to {moved_to}, which deploys before or with {stack} "
+                    "and cannot create an export another stack still holds", "keep the resource in its stack, or move it "
+                    "in two changes: remove it from the old stack first"))
+            continue
+        if not importers:
+            continue
+        users = ", ".join(importers)
+        if name not in new_exports:
+            if stack in stage.new:
+                found.setdefault(stack, []).append(Finding(
+                    BLOCKED, EXPORT_IN_USE, f"export {name} is removed while {users} still import(s) it: CloudFormation refuses",
+                    f"Deploy {users} first (without the import), then {stack}"))
+            else:
+                found.setdefault(stack, []).append(Finding(
+                    BLOCKED, PRODUCER_REMOVED, f"stack {stack} is removed while {users} still import(s) {name}",
+                    f"deploy {users} first so they release it, then delete {stack}"))
+        elif moved_to != stack:
+            found.setdefault(stack, []).append(Finding(
+                BLOCKED, MOVE, f"export {name} moves from {stack} to {moved_to} while {users} import(s) it: {stack} cannot "
+                f"drop it while it is imported, and {moved_to} cannot create it while {stack} holds it",
+                f"keep the resource in {stack}; or release it in steps: point {users} at something else, deploy, move, "
+                "then point them back"))
+        elif name in changed:
+            found.setdefault(stack, []).append(Finding(
+                BLOCKED, EXPORT_IN_USE, f"export {name} changes value (its resource is replaced) while {users} import(s) it: "
+                "CloudFormation refuses to update an export in use, and the importers would be replaced or updated too",
+                f"avoid the replacement; or deploy {users} without the import first, then {stack}, then add the import back"))
+    return found
 
 
 def compare(
@@ -224,68 +565,46 @@ def compare(
     old_manifest: Mapping[str, Any] | None,
     new_manifest: Mapping[str, Any] | None,
 ) -> Diff:
-    """`old`/`new`: stack id -> template. The manifests carry exports and importers."""
+    """`old`/`new`: stack id -> template of one stage. The manifests carry exports, their
+    importers (old: the deployed side) and the deploy levels (new)."""
     region = str((new_manifest or old_manifest or {}).get("region", "us-east-1"))
-    old_imports, new_imports = _imports(old_manifest), _imports(new_manifest)
+    ctx = _Stage(old, new, old_manifest or {}, new_manifest or {})
+    _cascade(ctx, region)
+    changes: dict[str, dict[str, ResourceChange]] = {}
+    for stack in sorted(set(old) | set(new)):
+        before, after = ctx.resources("old", stack), ctx.resources("new", stack)
+        for logical in sorted(set(before) | set(after)):
+            change: ResourceChange | None
+            if logical not in before:
+                change = ResourceChange(logical, after[logical]["Type"], "add", (after[logical].get("Metadata") or {}).get("Source"))
+            elif logical not in after:
+                gone = before[logical]
+                what = "the stack is pruned" if stack not in new else "removed"
+                change = ResourceChange(logical, gone["Type"], "remove", (gone.get("Metadata") or {}).get("Source"),
+                                        findings=tuple(_data_findings(gone, "DeletionPolicy", what)))
+            else:
+                change = _modify(ctx, stack, logical, before[logical], after[logical], region)
+            if change is not None:
+                changes.setdefault(stack, {})[logical] = change
+    _moves(ctx, changes)
+    exports = _export_findings(ctx)
     stacks = []
     for stack in sorted(set(old) | set(new)):
-        before = (old.get(stack) or {}).get("Resources", {})
-        after = (new.get(stack) or {}).get("Resources", {})
-        changes = [
-            change
-            for logical in sorted(set(before) | set(after))
-            if (change := _resource(logical, before.get(logical), after.get(logical), region)) is not None
-        ]
-        verdicts, notes = _export_risks(stack, old.get(stack), new.get(stack), old_imports, new_imports, changes)
-        verdicts = list(dict.fromkeys(verdicts))  # one badge per kind; the notes keep every case
+        resources = tuple(changes.get(stack, {})[k] for k in sorted(changes.get(stack, {})))
+        findings = list(exports.get(stack, []))
         if stack not in new:
-            stacks.append(StackChange(stack, "remove", tuple(changes), tuple(verdicts), tuple(notes)))
+            findings.insert(0, Finding("", STACK_LEFT,
+                                       f"{stack} left the spec: `platformc deploy` refuses to run while it is deployed, and "
+                                       "`platformc deploy --prune` deletes it before the other stacks",
+                                       "if it was renamed or split, check the moves below"))
+            stacks.append(StackChange(stack, "remove", resources, tuple(findings)))
         elif stack not in old:
-            stacks.append(StackChange(stack, "add", tuple(changes)))
-        elif changes or verdicts or old[stack].get("Outputs") != new[stack].get("Outputs"):
-            stacks.append(StackChange(stack, "modify", tuple(changes), tuple(verdicts), tuple(notes)))
+            stacks.append(StackChange(stack, "add", resources, tuple(findings)))
+        else:
+            steps = len(updates.stack_steps(old[stack], new[stack]))
+            if resources or findings or old[stack].get("Outputs") != new[stack].get("Outputs"):
+                stacks.append(StackChange(stack, "modify", resources, tuple(findings), steps))
     return Diff(stage, against, tuple(stacks))
-
-
-def _export_risks(
-    stack: str,
-    old: dict[str, Any] | None,
-    new: dict[str, Any] | None,
-    old_imports: dict[str, list[str]],
-    new_imports: dict[str, list[str]],
-    changes: list[ResourceChange],
-) -> tuple[list[str], list[str]]:
-    """Exports of this stack that deployed stacks still import, and which it would drop or change."""
-    verdicts: list[str] = []
-    notes: list[str] = []
-    # A replaced resource with a custom name keeps its name and ARN (and its replacement is
-    # BLOCKED anyway); any other replacement gets a new id, so exports of it change value.
-    replaced = {c.logical_id for c in changes if REPLACE in c.verdicts and BLOCKED not in c.verdicts}
-    for output in sorted(((old or {}).get("Outputs") or {}).values(), key=lambda o: json.dumps(o, sort_keys=True)):
-        name = (output.get("Export") or {}).get("Name")
-        if not isinstance(name, str):
-            continue
-        importers = [s for s in old_imports.get(name, []) if s != stack]
-        if not importers:
-            continue
-        kept = name in new_imports
-        producer = json.dumps(output.get("Value"))
-        if not kept:
-            verdicts.append(BLOCKED)
-            notes.append(
-                f"export {name} is removed while {', '.join(importers)} still import(s) it: CloudFormation refuses. "
-                f"Deploy {', '.join(importers)} first (without the import), then {stack}"
-                if new is not None
-                else f"stack {stack} is removed while {', '.join(importers)} still import(s) {name}: deploy "
-                f"{', '.join(importers)} first so they release it, then delete {stack}"
-            )
-        elif any(f'"{logical}"' in producer for logical in replaced):
-            verdicts.append(BLOCKED)
-            notes.append(
-                f"export {name} changes value (its resource is replaced) while {', '.join(importers)} import(s) it: "
-                "CloudFormation refuses to update an export in use"
-            )
-    return verdicts, notes
 
 
 # ------------------------------------------------------------------------------------ git

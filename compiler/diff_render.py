@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from .diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, Diff, PropertyChange, ResourceChange
+from .diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, STEPS, Diff, Finding, PropertyChange, ResourceChange
 
 SIGN = {"add": "+", "remove": "-", "modify": "~"}
-COLOR = {REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", "add": "green", "remove": "red", "modify": "yellow"}
+COLOR = {REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", STEPS: "blue", "add": "green", "remove": "red", "modify": "yellow"}
 MAX_VALUE = 100
 
 
@@ -24,7 +24,7 @@ def _summary(diffs: Sequence[Diff]) -> str:
             counts[verdict] = counts.get(verdict, 0) + n
     stacks = sum(len(d.stacks) for d in diffs)
     resources = sum(len(s.resources) for d in diffs for s in d.stacks)
-    risks = ", ".join(f"{v} {counts[v]}" for v in (REPLACE, DATA_LOSS, BLOCKED, RETAINED) if v in counts) or "no risks"
+    risks = ", ".join(f"{v} {counts[v]}" for v in (REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS) if v in counts) or "no risks"
     return f"{stacks} stack(s) and {resources} resource(s) change; {risks}"
 
 
@@ -40,7 +40,7 @@ def text(diffs: Sequence[Diff], color: bool = False) -> str:
         for stack in diff.stacks:
             badges = " ".join(paint(v, v) for v in stack.verdicts)
             lines.append(f"{paint(SIGN[stack.action], stack.action)} stack {stack.stack} {badges}".rstrip())
-            lines += [f"    ! {note}" for note in stack.notes]
+            lines += [f"    ! {_finding(f)}" for f in stack.findings]
             for resource in stack.resources:
                 lines += _text_resource(resource, paint)
     lines.append(_summary(diffs))
@@ -52,8 +52,13 @@ def _text_resource(resource: ResourceChange, paint: Callable[[str, str], str]) -
     source = f"  ({resource.source})" if resource.source else ""
     lines = [f"  {paint(SIGN[resource.action], resource.action)} {resource.logical_id} {resource.type}{source} {badges}".rstrip()]
     lines += [_text_change(change) for change in resource.changes]
-    lines += [f"      ! {note}" for note in resource.notes]
+    lines += [f"      ! {_finding(f)}" for f in resource.findings]
     return lines
+
+
+def _finding(finding: Finding) -> str:
+    """`VERDICT (cause): what happens. Fix: what to do`."""
+    return f"{finding.verdict or 'note'} ({finding.cause}): {finding.note}"
 
 
 def _text_change(change: PropertyChange) -> str:
@@ -74,7 +79,7 @@ def markdown(diffs: Sequence[Diff]) -> str:
             for r in stack.resources:
                 source = f"`{r.source}`" if r.source else ""
                 out.append(f"| {SIGN[r.action]} | `{stack.stack}` | `{r.logical_id}` | `{r.type}` | {_badges(r.verdicts)} | {source} |")
-        details = [_md_details(stack.stack, stack.notes, stack.resources) for stack in diff.stacks]
+        details = [_md_details(stack.stack, [_finding(f) for f in stack.findings], stack.resources) for stack in diff.stacks]
         out += ["", *[d for d in details if d]]
     return "\n".join(out).rstrip() + "\n"
 
@@ -84,13 +89,13 @@ def _badges(verdicts: Sequence[str]) -> str:
 
 
 def _md_details(stack: str, notes: Sequence[str], resources: Sequence[ResourceChange]) -> str:
-    body = [f"- {note}" for note in notes]
+    body = [f"- {note}" for note in notes]  # stack findings, already as text
     for r in resources:
         if not (r.changes or r.notes):
             continue
         body.append(f"- `{r.logical_id}`")
         body += [f"  - `{c.path}`: `{_value(c.old)}` → `{_value(c.new)}`{' (replaces)' if c.replaces else ''}" for c in r.changes]
-        body += [f"  - ⚠ {note}" for note in r.notes]
+        body += [f"  - ⚠ {_finding(f)}" for f in r.findings]
     if not body:
         return ""
     return "\n".join([f"<details><summary>{stack}: details</summary>", "", *body, "", "</details>", ""])

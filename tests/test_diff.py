@@ -64,7 +64,7 @@ def test_hash_key_change_replaces_loses_data_and_is_blocked(history) -> None:
     assert dev["verdicts"] == [REPLACE, DATA_LOSS, BLOCKED]
     assert dev["source"] == "spec/dynamodb.yaml#tables.users"
     assert any(c["path"] == "KeySchema.id" and c["replaces"] for c in dev["changes"])
-    assert "custom name (TableName)" in " ".join(dev["notes"])
+    assert "keeps its custom name (TableName listbackup-dev-users)" in " ".join(dev["notes"])
     prod = _resource(report, "prod", "UsersTable")
     assert prod["verdicts"] == [REPLACE, RETAINED, BLOCKED]  # Retain in prod: the data survives
 

@@ -1,6 +1,6 @@
 """Least privilege across everything the repository compiles to: every Allow statement of
 every policy (roles, queue and bucket policies) names its resources; `*` only for actions
-AWS cannot scope (WILDCARD_ALLOWED, documented in compiler/kinds/function/iam.py)."""
+AWS cannot scope (WILDCARD_ALLOWED, documented in compiler/awstypes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from compiler.kinds.function.iam import WILDCARD_ALLOWED
+from compiler.awstypes import WILDCARD_ALLOWED
 from compiler.pipeline import build
 from tests.conftest import REPO
 

@@ -17,7 +17,7 @@ from troposphere import GetAtt, events, sqs
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import Name, RefField, ResourceSpec, SpecModel
+from ..model import Name, RefField, SpecModel, StatefulSpec
 from ..naming import camel
 from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
 
@@ -46,7 +46,9 @@ class Rule(SpecModel):
         return pattern
 
 
-class Spec(ResourceSpec):
+class Spec(StatefulSpec):
+    """`retain` applies to the archive: the bus itself holds no data."""
+
     description: str | None = Field(None, max_length=512)
     archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
     rules: dict[Name, Rule] = Field(default_factory=dict)
@@ -106,6 +108,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
                 SourceArn=GetAtt(bus, "Arn"),
                 RetentionDays=spec.archive.retention_days,
                 Description=f"Every event on {ctx.name(resource)}",
+                **ctx.deletion_policies(resource),
             )
         )
     senders: dict[Any, list[str]] = {}

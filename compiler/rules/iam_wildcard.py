@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ..kinds.function.iam import WILDCARD_ALLOWED
+from ..awstypes import WILDCARD_ALLOWED
 from .base import Rule, Unit, props
 
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy")

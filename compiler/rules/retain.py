@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ..awstypes import STATEFUL
 from .base import Rule, Unit
-
-STATEFUL = (
-    "AWS::DynamoDB::Table",
-    "AWS::S3::Bucket",
-    "AWS::SQS::Queue",
-    "AWS::Cognito::UserPool",
-    "AWS::SecretsManager::Secret",
-    "AWS::Logs::LogGroup",
-)
 
 
 def check(unit: Unit) -> Iterator[tuple[str, str]]:
     if not unit.protect:
         return
-    for logical, resource in unit.resources(*STATEFUL):
+    for logical, resource in unit.resources(*sorted(STATEFUL)):
         missing = [p for p in ("DeletionPolicy", "UpdateReplacePolicy") if resource.get(p) != "Retain"]
         if missing:
             yield logical, f"{resource['Type']} in {unit.stage} without Retain ({', '.join(missing)})"

@@ -224,7 +224,7 @@ functions:
 
 
 def test_no_policy_has_a_wildcard_resource_outside_the_allow_list(root: Path) -> None:
-    from compiler.kinds.function.iam import WILDCARD_ALLOWED
+    from compiler.awstypes import WILDCARD_ALLOWED
 
     body = "  f:\n    handler: users.work\n    access: {table:users: read-write, bucket:data: read-write}\n"
     result = compile_spec(root, {"data.yaml": DATA, "api.yaml": "functions:\n" + body})

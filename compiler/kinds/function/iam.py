@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
 
+from ...awstypes import WILDCARD_ALLOWED
 from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
@@ -20,9 +21,6 @@ from .spec import Spec
 
 if TYPE_CHECKING:
     from ...synth import SynthContext
-
-# Actions that AWS cannot scope to a resource, and so may be granted on "*".
-WILDCARD_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
 
 
 def _actions(names: tuple[str, ...] | list[str]) -> list[Action]:

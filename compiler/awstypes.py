@@ -1,0 +1,142 @@
+"""awstypes: what CloudFormation does with each resource type the compiler emits.
+
+Facts about AWS, one table, each row with its source, so that the review gate (diff), the
+policy rules and deploy read the same facts instead of keeping their own:
+
+- **create-only properties**: a change replaces the resource. The provider schemas that
+  cfn-lint ships (`createOnlyProperties`) plus the immutable cases they do not list.
+- **identity**: what must be unique, and where. A custom physical name (`name`) is
+  unique in the account and region (S3 bucket names globally); some values are unique
+  only inside a parent (`unique_in`: a route key within its API, a group name within its
+  user pool). When a replacement or a changed logical id keeps the identity,
+  CloudFormation creates the new resource before it deletes the old one, and the create
+  collides.
+- **data**: what a resource holds that is lost with it, and how its delete behaves.
+
+Conditional update rules that a table row cannot express (DynamoDB's one-index-per-update
+rule, a user pool's immutable schema) live in `compiler/updates.py`, beside their sources.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CFN_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What CloudFormation does with one resource type (see the module docstring)."""
+
+    name: str | None = None  # dotted property path of the custom physical name
+    unique_in: tuple[str, tuple[str, ...]] | None = None  # (parent property, key properties)
+    create_only: tuple[str, ...] = ()  # immutable properties the provider schema does not list
+    data: str | None = None  # what is lost when the resource is deleted
+    delete: str = "deleted"  # "deleted" | "fails if not empty" | "scheduled"
+    source: str = ""
+
+
+FACTS: dict[str, Facts] = {
+    "AWS::DynamoDB::Table": Facts(
+        name="TableName",
+        # KeySchema and LSIs: "Update requires: Replacement" in the template reference;
+        # key attribute *types* are handled in updates.py (they sit in AttributeDefinitions).
+        create_only=("KeySchema", "LocalSecondaryIndexes"),
+        data="its items",
+        source=f"{CFN_DOCS}/aws-resource-dynamodb-table.html",
+    ),
+    "AWS::S3::Bucket": Facts(
+        name="BucketName",
+        data="its objects",
+        delete="fails if not empty",  # CloudFormation never empties a bucket
+        source=f"{CFN_DOCS}/aws-resource-s3-bucket.html",
+    ),
+    "AWS::SQS::Queue": Facts(name="QueueName", data="its messages", source=f"{CFN_DOCS}/aws-resource-sqs-queue.html"),
+    "AWS::Cognito::UserPool": Facts(
+        # Settings locked at creation (Cognito developer guide, "Settings you can't change"):
+        # sign-in attributes and case sensitivity; the schema is in updates.py.
+        create_only=("UsernameAttributes", "AliasAttributes", "UsernameConfiguration"),
+        data="its users, with their passwords and MFA devices",
+        source="https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-updating.html",
+    ),
+    "AWS::SecretsManager::Secret": Facts(
+        name="Name",
+        data="its value (recoverable for the 7-30 day recovery window, then gone)",
+        delete="scheduled",  # the name stays taken until the window ends
+        source=f"{CFN_DOCS}/aws-resource-secretsmanager-secret.html",
+    ),
+    "AWS::Logs::LogGroup": Facts(name="LogGroupName", data="its logs", source=f"{CFN_DOCS}/aws-resource-logs-loggroup.html"),
+    "AWS::Events::Archive": Facts(
+        name="ArchiveName", data="its archived events (nothing left to replay)", source=f"{CFN_DOCS}/aws-resource-events-archive.html"
+    ),
+    "AWS::Backup::BackupVault": Facts(
+        name="BackupVaultName",
+        data="its recovery points",
+        delete="fails if not empty",  # a vault with recovery points cannot be deleted
+        source=f"{CFN_DOCS}/aws-resource-backup-backupvault.html",
+    ),
+    "AWS::Lambda::Function": Facts(name="FunctionName"),
+    "AWS::IAM::Role": Facts(name="RoleName"),
+    "AWS::Events::EventBus": Facts(name="Name"),
+    "AWS::Events::Rule": Facts(unique_in=("EventBusName", ("Name",))),
+    "AWS::CloudWatch::Alarm": Facts(name="AlarmName"),
+    # put-dashboard and create-topic succeed on an existing name (they adopt it); deleting
+    # the old resource afterwards then deletes the one the new resource points at.
+    "AWS::CloudWatch::Dashboard": Facts(name="DashboardName"),
+    "AWS::SNS::Topic": Facts(name="TopicName"),
+    "AWS::WAFv2::WebACL": Facts(unique_in=("Scope", ("Name",))),
+    "AWS::CloudFront::OriginAccessControl": Facts(name="OriginAccessControlConfig.Name"),
+    "AWS::CloudFront::Distribution": Facts(name="DistributionConfig.Aliases"),  # a CNAME serves one distribution
+    "AWS::ApiGatewayV2::Route": Facts(unique_in=("ApiId", ("RouteKey",))),
+    "AWS::ApiGatewayV2::Stage": Facts(unique_in=("ApiId", ("StageName",))),
+    "AWS::Cognito::UserPoolGroup": Facts(unique_in=("UserPoolId", ("GroupName",))),
+    "AWS::Lambda::Alias": Facts(unique_in=("FunctionName", ("Name",))),
+    "AWS::Lambda::EventSourceMapping": Facts(unique_in=("FunctionName", ("EventSourceArn",))),
+    # One policy per bucket: a second one overwrites, and the old one's delete removes it.
+    "AWS::S3::BucketPolicy": Facts(unique_in=("Bucket", ())),
+    "AWS::Route53::RecordSet": Facts(
+        unique_in=("HostedZoneId", ("Name", "Type")),
+        create_only=("Name",),  # "Update requires: Replacement" in the template reference
+        source=f"{CFN_DOCS}/aws-resource-route53-recordset.html",
+    ),
+}
+
+STATEFUL: frozenset[str] = frozenset(t for t, f in FACTS.items() if f.data)
+
+# Actions AWS offers no resource-level permission for: `*` is the only valid resource.
+WILDCARD_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def facts(resource_type: str) -> Facts:
+    return FACTS.get(resource_type, Facts())
+
+
+def _schemas() -> Path:
+    import cfnlint.data.schemas
+
+    return Path(cfnlint.data.schemas.__file__).parent
+
+
+@functools.cache
+def _schema_index(region: str) -> dict[str, str]:
+    """Resource type -> schema file digest, for one region (the files cfn-lint ships)."""
+    return dict(json.loads((_schemas() / "providers" / f"{region}.json").read_text()))
+
+
+@functools.cache
+def schema_create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
+    """Top-level createOnlyProperties of the provider schema alone."""
+    digest = _schema_index(region).get(resource_type)
+    if not digest:
+        return frozenset()
+    schema = json.loads((_schemas() / "resources" / f"{digest}.json").read_text())
+    return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/"))
+
+
+@functools.cache
+def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
+    """Top-level property names that force replacement when they change."""
+    return schema_create_only(resource_type, region) | frozenset(facts(resource_type).create_only)
