@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from . import updates
 from .emit import MANIFEST
 
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
@@ -115,18 +116,23 @@ class Deployer:
                 s3.upload_file(str(self.artifacts / key), self.bucket, key)
                 self.echo(f"uploaded s3://{self.bucket}/{key}")
 
-    def template_argument(self, stack: str) -> dict[str, str]:
+    def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
+        """The template (generated/, or an intermediate step of it) as a change-set argument."""
         entry = self.manifest["stacks"][stack]
-        body = (self.out_dir / self.stage / entry["template"]).read_text()
+        final = body is None
+        body = (self.out_dir / self.stage / entry["template"]).read_text() if body is None else body
         if self.local:
             from .local import adapt, modelled_types
 
             adapted, dropped = adapt(json.loads(body), modelled_types())
             self.dropped[stack] = dropped
             return {"TemplateBody": json.dumps(adapted)}
-        if not entry.get("upload_required"):
+        if len(body.encode()) <= 51_200 and not (final and entry.get("upload_required")):
             return {"TemplateBody": body}
-        key = f"templates/{self.stage}/{stack}-{entry['sha256'][:20]}.json"
+        import hashlib
+
+        digest = entry["sha256"] if final else hashlib.sha256(body.encode()).hexdigest()
+        key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
         self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body.encode())
         region = self.manifest["region"]
         base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"
@@ -189,35 +195,66 @@ class Deployer:
                 raise
             status = self.wait(cfn, name, stack)
             return self.finish(cfn, stack, status, "created")
-        change_set = f"platformc-{entry['sha256'][:12]}-{int(time.time())}"
+        deployed = self.deployed_template(cfn, name) if existing else None
+        # The emulator's stacks hold the adapted template (local.adapt): compare like with like.
+        new = json.loads(common["TemplateBody"]) if self.local else json.loads((self.out_dir / self.stage / entry["template"]).read_text())
+        # DynamoDB creates or deletes one index per update: such a change is applied as
+        # several updates of the stack, each through its own change set (updates.stack_steps).
+        steps = updates.stack_steps(deployed, new) if deployed else [new]
+        for number, template in enumerate(steps, start=1):
+            last = number == len(steps)
+            label = stack if len(steps) == 1 else f"{stack} (step {number}/{len(steps)})"
+            args = {**common, **(self.template_argument(stack) if last else self.template_argument(stack, json.dumps(template)))}
+            result = self.apply_change_set(cfn, stack, label, args, existing is not None,
+                                           deployed if number == 1 else None, new)
+            if result is not None:
+                return result
+        return self.finish(cfn, stack, "UPDATE_COMPLETE" if deployed else "CREATE_COMPLETE", "updated" if deployed else "created")
+
+    def deployed_template(self, cfn: Any, name: str) -> dict[str, Any]:
+        body = cfn.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+        return body if isinstance(body, dict) else dict(json.loads(body))
+
+    def apply_change_set(self, cfn: Any, stack: str, label: str, args: dict[str, Any], update: bool,
+                         deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
+        """One change set: create, show, check (first step only), confirm, execute, wait.
+        None when it went through; a StackResult when the stack stops here."""
+        name = self.stack_name(stack)
+        change_set = f"platformc-{self.manifest['stacks'][stack]['sha256'][:12]}-{int(time.time() * 1000)}"
         try:
-            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if existing else "CREATE", **common)
+            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if update else "CREATE", **args)
         except cfn.exceptions.ClientError as exc:
             if any(text in str(exc) for text in NO_CHANGES):  # some endpoints refuse instead of failing the set
-                self.echo(f"{stack}: no changes")
-                return StackResult(stack, "unchanged")
+                self.echo(f"{label}: no changes")
+                return StackResult(stack, "unchanged") if deployed is not None else None
             raise
         described = self.wait_change_set(cfn, name, change_set)
         if described["Status"] == "FAILED":
             reason = described.get("StatusReason", "")
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
             if any(text in reason for text in NO_CHANGES):
-                self.echo(f"{stack}: no changes")
-                return StackResult(stack, "unchanged")
-            return StackResult(stack, "failed", f"change set failed: {reason}")
-        self.echo(self.summary(stack, described))
-        risks = self.risks(cfn, stack, common) if existing else []
-        for risk in risks:
-            self.echo(f"  ! {risk}")
-        if risks and not self.allow_risk:
-            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-            return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it (platformc diff), then deploy with --allow-risk")
-        if not self.yes and not self.confirm(f"deploy {stack}?"):
+                self.echo(f"{label}: no changes")
+                return StackResult(stack, "unchanged") if deployed is not None else None
+            return StackResult(stack, "failed", f"{label}: change set failed: {reason}")
+        self.echo(self.summary(label, described))
+        if deployed is not None:
+            risks = self.risks(cfn, stack, deployed, new)
+            for risk in risks:
+                self.echo(f"  ! {risk}")
+            if risks and not self.allow_risk:
+                cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+                return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it (platformc diff), then deploy with --allow-risk")
+            if not self.yes and not self.confirm(f"deploy {stack}?"):
+                cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+                return StackResult(stack, "skipped", "not confirmed")
+        elif not update and not self.yes and not self.confirm(f"deploy {stack}?"):
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
             return StackResult(stack, "skipped", "not confirmed")
         cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
         status = self.wait(cfn, name, stack)
-        return self.finish(cfn, stack, status, "updated" if existing else "created")
+        if status not in TERMINAL_OK:
+            return StackResult(stack, "failed", f"{label}: {status}")
+        return None
 
     def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
         if status not in TERMINAL_OK:
@@ -234,26 +271,40 @@ class Deployer:
                 raise
             self.echo(f"{stack}: the emulator has no termination protection (skipped)")
 
-    def risks(self, cfn: Any, stack: str, common: dict[str, Any]) -> list[str]:
-        """The review gate's verdicts for this stack, against the template deployed now."""
+    def risks(self, cfn: Any, stack: str, deployed: dict[str, Any], new: dict[str, Any]) -> list[str]:
+        """The review gate's verdicts for this stack, against the template deployed now and
+        the stacks that import its exports now (list_imports)."""
         from .diff import RISKS, compare
 
-        deployed = cfn.get_template(StackName=self.stack_name(stack), TemplateStage="Original")["TemplateBody"]
-        old = deployed if isinstance(deployed, dict) else json.loads(deployed)
-        new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
-            (self.out_dir / self.stage / self.manifest["stacks"][stack]["template"]).read_text()
-        )
-        diff = compare(self.stage, "deployed", {stack: old}, {stack: new}, None, None)
-        return [
-            f"{resource.logical_id} ({resource.type}): {', '.join(v for v in resource.verdicts if v in RISKS)}"
-            for change in diff.stacks
-            for resource in change.resources
-            if any(v in RISKS for v in resource.verdicts)
-        ]
+        importers = {name: self.importers(cfn, name) for name in _export_names(deployed)}
+        old_manifest = {"exports": {name: {"importers": users} for name, users in importers.items()}}
+        diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, old_manifest, self.manifest)
+        found = []
+        for change in diff.stacks:
+            found += [f"{f.verdict} ({f.cause}): {f.message}" for f in change.findings if f.verdict in RISKS]
+            found += [
+                f"{r.logical_id} ({r.type}): {', '.join(v for v in r.verdicts if v in RISKS)}"
+                for r in change.resources
+                if any(v in RISKS for v in r.verdicts)
+            ]
+        return found
+
+    def importers(self, cfn: Any, export: str) -> list[str]:
+        """Stack ids (or names, for stacks outside the manifest) that import an export now."""
+        if self.local:  # moto 5.2.5 has no list_imports: the compiled view of who imports it
+            return sorted((self.manifest.get("exports", {}).get(export) or {}).get("importers", []))
+        ids = {entry["name"]: stack for stack, entry in self.manifest["stacks"].items()}
+        try:
+            pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
+            return sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
+        except cfn.exceptions.ClientError as exc:
+            if "not imported" in str(exc):
+                return []
+            raise
 
     @staticmethod
-    def summary(stack: str, described: dict[str, Any]) -> str:
-        lines = [f"{stack}: change set"]
+    def summary(label: str, described: dict[str, Any]) -> str:
+        lines = [f"{label}: change set"]
         for change in described.get("Changes", []):
             rc = change.get("ResourceChange", {})
             replacement = {"True": " [REPLACEMENT]", "Conditional": " [may replace]"}.get(rc.get("Replacement", ""), "")
@@ -348,3 +399,8 @@ class Deployer:
             if current:
                 found[stack] = {o["OutputKey"]: o["OutputValue"] for o in current.get("Outputs", [])}
         return found
+
+
+def _export_names(template: dict[str, Any]) -> list[str]:
+    names = [(o.get("Export") or {}).get("Name") for o in (template.get("Outputs") or {}).values()]
+    return sorted(n for n in names if isinstance(n, str))

@@ -211,3 +211,51 @@ def test_update_failure_rerun_and_destroy(endpoint: str, tmp_path: Path) -> None
 def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="run `make compile STAGE=dev` first"):
         Deployer(tmp_path, "dev")
+
+
+def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
+    """DynamoDB creates one index per update: deploy applies each step as its own change set.
+
+    moto 5.2.5 fails any index change made through CloudFormation, so the calls to the real
+    service are asserted with botocore's Stubber: the templates sent, in order."""
+    from botocore.stub import ANY, Stubber
+
+    from compiler import updates
+
+    out, artifacts = _platform(tmp_path)
+    deployed = (out / "dev" / "data.json").read_text()
+    indexes = "indexes: {ByOwner: {hash_key: owner:S}, ByState: {hash_key: state:S}}"
+    _platform(tmp_path, DATA.replace("{hash_key: id:S}", "{hash_key: id:S, " + indexes + "}"))
+    final = (out / "dev" / "data.json").read_text()
+    steps = updates.stack_steps(json.loads(deployed), json.loads(final))
+    assert len(steps) == 2 and steps[-1] == json.loads(final)
+    assert [len(s["Resources"]["ItemsTable"]["Properties"]["GlobalSecondaryIndexes"]) for s in steps] == [1, 2]
+
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    stub = Stubber(cfn)
+    stack = {"StackName": "mini-dev-data", "StackStatus": "UPDATE_COMPLETE", "CreationTime": "2026-01-01T00:00:00Z"}
+    stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "mini-dev-data"})
+    stub.add_response("get_template", {"TemplateBody": deployed}, {"StackName": "mini-dev-data", "TemplateStage": "Original"})
+    for number, body in enumerate([json.dumps(steps[0]), final], start=1):
+        stub.add_response("create_change_set", {"Id": f"cs{number}"}, {
+            "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "StackName": "mini-dev-data",
+            "Capabilities": ["CAPABILITY_NAMED_IAM"], "Parameters": [], "TemplateBody": body})
+        change = {"Type": "Resource", "ResourceChange": {"Action": "Modify", "LogicalResourceId": "ItemsTable",
+                                                         "ResourceType": "AWS::DynamoDB::Table", "Replacement": "False"}}
+        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [change]},
+                          {"StackName": "mini-dev-data", "ChangeSetName": ANY})
+        if number == 1:  # the gate's verdicts, with the importers CloudFormation reports
+            for name in sorted(o["Export"]["Name"] for o in json.loads(deployed).get("Outputs", {}).values() if "Export" in o):
+                stub.add_response("list_imports", {"Imports": ["mini-dev-app"]}, {"ExportName": name})
+        stub.add_response("execute_change_set", {}, {"StackName": "mini-dev-data", "ChangeSetName": ANY})
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "mini-dev-data"})
+        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "mini-dev-data"})
+    lines: list[str] = []
+    deployer = Deployer(out, "dev", yes=True, echo=lines.append, artifacts=artifacts, poll=0)
+    with stub:
+        deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
+        result = deployer.deploy_stack("data")
+        stub.assert_no_pending_responses()
+    assert result.status == "updated", result
+    assert [line.splitlines()[0] for line in lines if "change set" in line] == [
+        "data (step 1/2): change set", "data (step 2/2): change set"]
