@@ -263,21 +263,24 @@ def _report(results: list[Any]) -> None:
 @click.option("--yes", is_flag=True, help="Execute change sets without asking (implied when CI is set).")
 @click.option("--endpoint-url", default=None, help="Another CloudFormation endpoint, e.g. a local moto server.")
 @click.option("--allow-risk", is_flag=True, help="Execute change sets that replace, lose data or are blocked.")
+@click.option("--prune", is_flag=True, help="First delete this stage's stacks that left the spec (renamed or removed files).")
 @out_option
 @_handle_errors
-def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, out_dir: Path) -> None:
+def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, prune: bool, out_dir: Path) -> None:
     """Deploy OUT/<stage> stack by stack along the manifest's levels, through change sets.
 
     Needs `make package` first (the artifacts are uploaded to the deployment bucket). Each
     change set is summarized, with the review gate's verdicts against the deployed template;
     one with REPLACE, DATA LOSS or BLOCKED is not executed without --allow-risk. Unless
     --yes, each is confirmed. A failed stack stops its dependents; re-running converges.
+    A change that DynamoDB allows only one index at a time is applied as several updates.
+    Stacks of the stage that left the spec stop the deploy; --prune deletes them first.
     """
     from .deploy import DeployError
 
     try:
         deployer = _deployer(stage, out_dir, yes, endpoint_url, allow_risk=allow_risk)
-        _report(deployer.deploy(set(stacks.split(",")) if stacks else None))
+        _report(deployer.deploy(set(stacks.split(",")) if stacks else None, prune=prune))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -259,3 +259,24 @@ def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
     assert result.status == "updated", result
     assert [line.splitlines()[0] for line in lines if "change set" in line] == [
         "data (step 1/2): change set", "data (step 2/2): change set"]
+
+
+def test_a_renamed_stack_file_needs_prune_which_deletes_the_old_stack_first(endpoint: str, tmp_path: Path) -> None:
+    out, artifacts = _platform(tmp_path)
+    lines: list[str] = []
+    assert {r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy()} == {"created"}
+    (tmp_path / "spec" / "app.yaml").rename(tmp_path / "spec" / "workers.yaml")  # same function, new stack id
+    result = build(tmp_path / "spec", "all", display_root=tmp_path)
+    write(out, result.outputs, list(result.stages))
+
+    with pytest.raises(DeployError, match="mini-dev-app left the spec .* --prune"):
+        _deployer(out, "dev", endpoint, artifacts, lines).deploy()
+    assert "mini-dev-worker" in _client(endpoint, "lambda").list_functions()["Functions"][0]["FunctionName"]
+
+    lines.clear()
+    results = {r.stack: r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy(prune=True)}
+    assert results == {"mini-dev-app": "deleted", "data": "unchanged", "workers": "created"}
+    assert lines.index("mini-dev-app: deleted (left the spec; retained resources stay)") < lines.index(
+        "workers: creating (emulator: create_stack)")  # the old stack released the function's name first
+    names = [s["StackName"] for s in _client(endpoint, "cloudformation").describe_stacks()["Stacks"]]
+    assert "mini-dev-app" not in names and "mini-dev-workers" in names
