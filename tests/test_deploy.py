@@ -271,7 +271,7 @@ def test_a_renamed_stack_file_needs_prune_which_deletes_the_old_stack_first(endp
 
     with pytest.raises(DeployError, match="mini-dev-app left the spec .* --prune"):
         _deployer(out, "dev", endpoint, artifacts, lines).deploy()
-    assert "mini-dev-worker" in _client(endpoint, "lambda").list_functions()["Functions"][0]["FunctionName"]
+    assert "mini-dev-worker" in [f["FunctionName"] for f in _client(endpoint, "lambda").list_functions()["Functions"]]
 
     lines.clear()
     results = {r.stack: r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy(prune=True)}
