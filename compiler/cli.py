@@ -163,12 +163,11 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 def diff(stage: str, against: str, fmt: str, allow_risk: bool, color: bool | None, spec_dir: Path, out_dir: Path) -> None:
     """Show what deploying the current spec would change, compared with OUT at a git ref.
 
-    Each changed resource gets its verdicts: REPLACE (a property that cannot change in
-    place), DATA LOSS (a stateful resource removed or replaced without Retain), BLOCKED
-    (the deploy is certain to fail: a custom-named resource replaced, an export removed or
-    changed while imported, a stack removed that others import from), RETAINED (kept
-    outside the stack). Exits 4 when any REPLACE, DATA LOSS or BLOCKED is present, unless
-    --allow-risk.
+    Each finding has a verdict and a cause (docs/review.md lists them with their fixes):
+    REPLACE, DATA LOSS, BLOCKED (the deploy is certain to fail: a name or a key unique in
+    its parent still held, an immutable schema, an export in use, a move between stacks),
+    RETAINED (kept outside the stack) and STEPS (several updates, which deploy applies in
+    turn). Exits 4 when any REPLACE, DATA LOSS or BLOCKED is present, unless --allow-risk.
     """
     import json
 
