@@ -78,8 +78,22 @@ class PropertyChange:
     replaces: bool = False
 
 
+class _Judged:
+    """Verdicts (one badge each, in finding order) and notes of a record with findings."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(f.note for f in self.findings)
+
+
 @dataclass(frozen=True)
-class ResourceChange:
+class ResourceChange(_Judged):
     logical_id: str
     type: str
     action: str  # "add", "remove", "modify"
@@ -87,30 +101,14 @@ class ResourceChange:
     changes: tuple[PropertyChange, ...] = ()
     findings: tuple[Finding, ...] = ()
 
-    @property
-    def verdicts(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(f.note for f in self.findings)
-
 
 @dataclass(frozen=True)
-class StackChange:
+class StackChange(_Judged):
     stack: str
     action: str  # "add", "remove", "modify"
     resources: tuple[ResourceChange, ...] = ()
     findings: tuple[Finding, ...] = ()
     steps: int = 1  # updates deploy applies to this stack
-
-    @property
-    def verdicts(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(f.note for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -479,7 +477,8 @@ def _move_finding(stage: _Stage, kind: str, label: str, stack: str, logical: str
     if old_stack == stack:
         return Finding(BLOCKED, kind,
                        f"its {label} is still held by {old_logical}, which this stack deletes only after it creates {logical}",
-                       f"keep the old spec key; to move the data: {IMPORT_STEPS}" if stateful else f"keep the old spec key, or {fix}")
+                       f"keep the old spec key; to move the data: {IMPORT_STEPS}" if stateful
+                       else "keep the old spec key, or remove it in one deploy and add it in the next (a short gap)")
     if old_stack not in stage.new:
         retained = old.get("DeletionPolicy") == "Retain"
         if retained:
