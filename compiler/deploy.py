@@ -14,6 +14,7 @@ Only this module and `local` talk to AWS (boto3 is imported lazily).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,8 +130,6 @@ class Deployer:
             return {"TemplateBody": json.dumps(adapted)}
         if len(body.encode()) <= 51_200 and not (final and entry.get("upload_required")):
             return {"TemplateBody": body}
-        import hashlib
-
         digest = entry["sha256"] if final else hashlib.sha256(body.encode()).hexdigest()
         key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
         self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body.encode())
@@ -196,15 +195,16 @@ class Deployer:
             status = self.wait(cfn, name, stack)
             return self.finish(cfn, stack, status, "created")
         deployed = self.deployed_template(cfn, name) if existing else None
-        # The emulator's stacks hold the adapted template (local.adapt): compare like with like.
-        new = json.loads(common["TemplateBody"]) if self.local else json.loads((self.out_dir / self.stage / entry["template"]).read_text())
+        # The body sent is what the stack will hold (on the emulator, the adapted template).
+        new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
+            (self.out_dir / self.stage / entry["template"]).read_text())
         # DynamoDB creates or deletes one index per update: such a change is applied as
         # several updates of the stack, each through its own change set (updates.stack_steps).
         steps = updates.stack_steps(deployed, new) if deployed else [new]
         for number, template in enumerate(steps, start=1):
             last = number == len(steps)
             label = stack if len(steps) == 1 else f"{stack} (step {number}/{len(steps)})"
-            args = {**common, **(self.template_argument(stack) if last else self.template_argument(stack, json.dumps(template)))}
+            args = common if last else {**common, **self.template_argument(stack, json.dumps(template))}
             result = self.apply_change_set(cfn, stack, label, args, existing is not None,
                                            deployed if number == 1 else None, new)
             if result is not None:

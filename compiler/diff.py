@@ -231,23 +231,27 @@ class _Stage:
     new: Mapping[str, dict[str, Any]]
     old_manifest: Mapping[str, Any]
     new_manifest: Mapping[str, Any]
-    replaced: dict[tuple[str, str], str] = field(default_factory=dict)  # (stack, logical) -> why
+    replaced: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (stack, logical) -> (cause, why)
     # Replaced resources that get a new id: all but those that keep their custom name (whose
     # Ref and ARN stay the same; their replacement is BLOCKED anyway).
     fresh: set[tuple[str, str]] = field(default_factory=set)
+    _exports: dict[str, dict[str, tuple[str, Any]]] = field(default_factory=dict)
 
     def resources(self, side: str, stack: str) -> dict[str, dict[str, Any]]:
         template = (self.old if side == "old" else self.new).get(stack) or {}
         return dict(template.get("Resources") or {})
 
     def exports(self, side: str) -> dict[str, tuple[str, Any]]:
-        """export name -> (producer stack, value)."""
-        found = {}
+        """export name -> (producer stack, value); the templates do not change, so once per side."""
+        if side in self._exports:
+            return self._exports[side]
+        found: dict[str, tuple[str, Any]] = {}
         for stack, template in (self.old if side == "old" else self.new).items():
             for output in (template.get("Outputs") or {}).values():
                 name = (output.get("Export") or {}).get("Name")
                 if isinstance(name, str):
                     found[name] = (stack, output.get("Value"))
+        self._exports[side] = found
         return found
 
     def importers(self, name: str) -> list[str]:
@@ -280,15 +284,16 @@ class _Stage:
         return None
 
 
-def _direct_replacement(old: dict[str, Any], new: dict[str, Any], region: str) -> str | None:
+def _direct_replacement(old: dict[str, Any], new: dict[str, Any], region: str) -> tuple[str, str] | None:
+    """(cause, why) when a change of this resource's own properties replaces it."""
     if old["Type"] != new["Type"]:
-        return f"the type changes ({old['Type']} -> {new['Type']})"
+        return TYPE_CHANGE, f"the type changes ({old['Type']} -> {new['Type']})"
     before, after = old.get("Properties") or {}, new.get("Properties") or {}
     immutable = sorted(p for p in create_only(old["Type"], region) if before.get(p) != after.get(p))
     if immutable:
-        return f"{', '.join(immutable)} cannot change in place"
+        return CREATE_ONLY, f"{', '.join(immutable)} cannot change in place"
     if old["Type"] == updates.TABLE and (keys := updates.key_type_changes(before, after)):
-        return f"a key attribute changes type ({', '.join(keys)})"
+        return KEY_TYPE, f"a key attribute changes type ({', '.join(keys)})"
     return None
 
 
@@ -298,8 +303,8 @@ def _cascade(stage: _Stage, region: str) -> None:
     for stack in sorted(set(stage.old) & set(stage.new)):
         before, after = stage.resources("old", stack), stage.resources("new", stack)
         for logical in sorted(set(before) & set(after)):
-            if why := _direct_replacement(before[logical], after[logical], region):
-                _replace(stage, stack, logical, why)
+            if judged := _direct_replacement(before[logical], after[logical], region):
+                _replace(stage, stack, logical, *judged)
     grew = True
     while grew:
         grew = False
@@ -311,13 +316,13 @@ def _cascade(stage: _Stage, region: str) -> None:
                 props = after[logical].get("Properties") or {}
                 for prop in sorted(create_only(after[logical]["Type"], region)):
                     if prop in props and (cause := stage.touches_replaced(stack, props[prop])):
-                        _replace(stage, stack, logical, f"{prop} takes a new value: {cause} is replaced")
+                        _replace(stage, stack, logical, CASCADE, f"{prop} takes a new value: {cause} is replaced")
                         grew = True
                         break
 
 
-def _replace(stage: _Stage, stack: str, logical: str, why: str) -> None:
-    stage.replaced[(stack, logical)] = why
+def _replace(stage: _Stage, stack: str, logical: str, cause: str, why: str) -> None:
+    stage.replaced[(stack, logical)] = (cause, why)
     name = facts(stage.resources("old", stack)[logical]["Type"]).name
     old_props = stage.resources("old", stack)[logical].get("Properties") or {}
     new_props = stage.resources("new", stack)[logical].get("Properties") or {}
@@ -385,17 +390,15 @@ def _data_findings(resource: dict[str, Any], policy: str, what: str) -> list[Fin
 
 def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: dict[str, Any], region: str) -> ResourceChange | None:
     source = ((new.get("Metadata") or {}).get("Source"))
-    replaced_why = stage.replaced.get((stack, logical))
+    cause, replaced_why = stage.replaced.get((stack, logical), ("", ""))
     immutable = create_only(old["Type"], region)
     changes = [
-        PropertyChange(path, before, after, replaced_why is not None and path.split(".")[0] in immutable)
+        PropertyChange(path, before, after, bool(replaced_why) and path.split(".")[0] in immutable)
         for path, before, after in property_changes(old.get("Properties", {}), new.get("Properties", {}))
     ]
     changes += [PropertyChange(k, old.get(k), new.get(k)) for k in ("DeletionPolicy", "UpdateReplacePolicy") if old.get(k) != new.get(k)]
     findings: list[Finding] = []
     if replaced_why:
-        cause = TYPE_CHANGE if "type changes" in replaced_why else KEY_TYPE if "key attribute" in replaced_why else (
-            CASCADE if "is replaced" in replaced_why else CREATE_ONLY)
         findings.append(Finding(REPLACE, cause, f"{replaced_why}: CloudFormation replaces the resource"))
         findings += _data_findings(old, "UpdateReplacePolicy", "replaced")
         kept = {key for _, key, _ in _identities(stage, "new", stack, logical, new)}
