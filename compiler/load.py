@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,6 +20,11 @@ import yaml
 from .diagnostics import Diagnostic, KeyPath, Span, Where
 
 PLATFORM_FILE = "platform.yaml"
+# An alias repeats its anchor's nodes; a chain of anchors of anchors ("billion laughs")
+# repeats them exponentially. Spec files reuse blocks a few dozen times (access blocks,
+# route options); this many repeated nodes per file is far beyond that and is walked in
+# well under a second.
+EXPANSION_LIMIT = 100_000
 
 
 class _PyLoader(yaml.SafeLoader):
@@ -89,16 +94,57 @@ def _span(node: yaml.Node) -> Span:
     return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
 
+class _TooLarge(Exception):
+    """Alias or merge-key expansion went over EXPANSION_LIMIT, inside the top-level entry
+    `key` (or the document, when the expansion is at the top)."""
+
+    def __init__(self, node: yaml.Node, path: KeyPath = ()):
+        super().__init__()
+        self.node, self.path = node, path
+
+
+def _merged_size(node: yaml.MappingNode, sizes: dict[int, int], stack: frozenset[int] = frozenset()) -> int:
+    """How many pairs `node` holds once its merge keys are flattened, without flattening
+    (PyYAML's flatten_mapping copies every merged pair: a chain of merges doubling at each
+    step allocates 2^n pairs before anything could be checked)."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in stack:  # a merge cycle: PyYAML reports it
+        return 0
+    total = 0
+    for key_node, value_node in node.value:
+        if key_node.tag != "tag:yaml.org,2002:merge":
+            total += 1
+            continue
+        merged = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for sub in merged:
+            if isinstance(sub, yaml.MappingNode):
+                total += _merged_size(sub, sizes, stack | {id(node)})
+        if total > EXPANSION_LIMIT:
+            raise _TooLarge(value_node)
+    sizes[id(node)] = total
+    return total
+
+
 class _Builder:
     def __init__(self, loader: Any, file: str):
         self.loader = loader
         self.file = file
+        self.seen: set[int] = set()  # nodes built once: meeting one again is an alias
+        self.repeated = 0
+        self.sizes: dict[int, int] = {}
         self.keys: dict[KeyPath, Span] = {}
         self.values: dict[KeyPath, Span] = {}
         self.diagnostics: list[Diagnostic] = []
         self.first_key: dict[KeyPath, Span] = {}
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if id(node) in self.seen:
+            self.repeated += 1
+            if self.repeated > EXPANSION_LIMIT:
+                raise _TooLarge(node, path)
+        else:
+            self.seen.add(id(node))
         self.values[path] = _span(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -108,8 +154,16 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        if own < len(node.value):
+            try:
+                _merged_size(node, self.sizes)
+            except _TooLarge as exc:
+                raise _TooLarge(exc.node, path) from None
         self.loader.flatten_mapping(node)  # resolves `<<: *anchor`; merged pairs come first
         merged = len(node.value) - own
+        self.repeated += merged  # merged pairs are repeats too, even those a key overrides
+        if self.repeated > EXPANSION_LIMIT:
+            raise _TooLarge(node, path)
         result: dict[str, Any] = {}
         from_merge: set[str] = set()
         for index, (key_node, value_node) in enumerate(node.value):
@@ -127,7 +181,10 @@ class _Builder:
                 continue
             sub = path + (key,)
             if index < merged:
+                # `<<: [*a, *b]` with a key in both: the first mapping listed wins (PyYAML
+                # flattens them last-first), which is YAML's merge rule, not a duplicate.
                 from_merge.add(key)
+                result.pop(key, None)
             elif key in from_merge:  # an explicit key overrides a merged one: that is the point
                 from_merge.discard(key)
                 result.pop(key, None)
@@ -157,6 +214,17 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         data = builder.build(node, ()) if node is not None else {}
         diags = builder.diagnostics
         keys, values = builder.keys, builder.values
+    except _TooLarge as exc:
+        top = exc.path[:1]
+        span = builder.keys.get(top) or _span(exc.node)
+        inside = f" (inside '{top[0]}')" if top else ""
+        diag = Diagnostic(
+            "E105",
+            f"aliases and merge keys expand this file to more than {EXPANSION_LIMIT:,} nodes{inside}",
+            Where(display, span=Span(span.line, span.col, span.line, span.col + 1)),
+            help="an anchor used inside anchors repeats exponentially; write the values out or reuse fewer levels",
+        )
+        return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
     except yaml.MarkedYAMLError as fast_exc:
         exc = _syntax_error(text) or fast_exc
         mark = exc.problem_mark or exc.context_mark
@@ -194,6 +262,10 @@ class Handlers:
 
     functions: frozenset[str]  # "module.function" for every top-level function
     bundles: Mapping[str, Bundle]  # module -> its bundle
+    outside: Mapping[str, Path] = field(default_factory=dict)  # path in folder -> real target, not read
+
+    def problems(self, display_root: str) -> list[Diagnostic]:
+        return [outside_error(real, f"{display_root}/{p}") for p, real in sorted(self.outside.items())]
 
 
 def _local_imports(tree: ast.Module, module: str, modules: Mapping[str, Path]) -> set[str]:
@@ -223,8 +295,12 @@ def scan_handlers(folder: Path) -> Handlers:
     if not folder.is_dir():
         return Handlers(frozenset(), {})
     modules: dict[str, Path] = {}
+    outside: dict[str, Path] = {}
     for path in sorted(folder.rglob("*.py")):
         if "__pycache__" in path.parts:
+            continue
+        if real := escapes(path, folder.parent):
+            outside[path.relative_to(folder).as_posix()] = real
             continue
         parts = list(path.relative_to(folder).with_suffix("").parts)
         if parts[-1] == "__init__":
@@ -255,7 +331,24 @@ def scan_handlers(folder: Path) -> Handlers:
                     todo.append(dep)
         files = sorted((modules[m].relative_to(folder).as_posix(), modules[m].read_bytes()) for m in needed)
         bundles[module] = Bundle(module, tuple(files))
-    return Handlers(functions, bundles)
+    return Handlers(functions, bundles, outside)
+
+
+def escapes(path: Path, root: Path) -> Path | None:
+    """Where `path` really is, when a symlink (itself or a folder on its way) leads out of
+    `root`; None when it stays inside. The compiler reads nothing outside the repository:
+    such a file's bytes could end up in an error message or a packaged artifact."""
+    real = path.resolve()
+    return None if real.is_relative_to(root.resolve()) else real
+
+
+def outside_error(real: Path, display: str) -> Diagnostic:
+    return Diagnostic(
+        "E106",
+        f"{display} is a symlink to {real}, outside the repository: it is not read",
+        Where(display),
+        help="copy the file into the repository, or link to a file inside it",
+    )
 
 
 def discover(spec_dir: Path) -> list[Path]:
@@ -271,10 +364,14 @@ def load_tree(spec_dir: Path, display_root: Path | None = None) -> tuple[tuple[S
     diags: list[Diagnostic] = []
     for path in discover(spec_dir):
         rel = path.relative_to(spec_dir).as_posix()
-        try:
-            display = path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            display = path.as_posix()
+        display = path.as_posix()
+        for candidate, base in ((path.absolute(), root.absolute()), (path.resolve(), root.resolve())):
+            if candidate.is_relative_to(base):  # the link's own name, not its target's
+                display = candidate.relative_to(base).as_posix()
+                break
+        if real := escapes(path, spec_dir.parent):
+            diags.append(outside_error(real, display))
+            continue
         source, problems = load_file(path, rel, display)
         files.append(source)
         diags.extend(problems)

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
+from .diagnostics import SpecError
 from .load import Bundle, scan_handlers
 from .resolve import Resolved
 
@@ -51,6 +52,8 @@ def zip_bytes(bundle: Bundle) -> bytes:
 def package(handlers_dir: Path, out_dir: Path, modules: set[str] | None = None) -> dict[str, str]:
     """Write the artifacts (all modules, or the given ones); return key -> sha256 of the zip."""
     code = scan_handlers(handlers_dir)
+    if code.outside:  # never pack bytes from outside the repository
+        raise SpecError(code.problems(handlers_dir.name))
     written = {}
     for module in sorted(modules if modules is not None else code.bundles):
         bundle = code.bundles[module]

@@ -70,7 +70,7 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
     code = scan_handlers(spec_dir.parent / HANDLERS_DIR)
     env = CheckEnv(code.functions, {module: bundle.digest for module, bundle in code.bundles.items()})
     stage_specs, diags = validate(files, env)
-    diags = load_diags + diags
+    diags = load_diags + code.problems(HANDLERS_DIR) + diags
     if not diags and stage != ALL and stage not in stage_specs:
         from .diagnostics import Where, did_you_mean
 

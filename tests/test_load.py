@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from compiler.load import load_file, load_tree
+import pytest
+
+from compiler.diagnostics import SpecError
+from compiler.load import load_file, load_tree, scan_handlers
+from compiler.package import package
 
 
 def _load(tmp_path: Path, text: str):
@@ -67,3 +72,72 @@ def test_tree_is_read_in_sorted_order_and_needs_platform_yaml(tmp_path: Path) ->
     files, diags = load_tree(spec, tmp_path)
     assert [f.rel for f in files] == ["a.yaml", "b/z.yaml"]
     assert [d.code for d in diags] == ["E104"]
+
+
+# ------------------------------------------------------------------------- hostile input
+
+
+def _chain(levels: int) -> str:
+    """A "billion laughs": each anchor repeats the previous one ten times."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_a_positioned_error_in_well_under_a_second(tmp_path: Path) -> None:
+    started = time.process_time()
+    source, diags = _load(tmp_path, _chain(9))  # 10^9 nodes if expanded
+    assert time.process_time() - started < 1.0
+    assert [d.code for d in diags] == ["E105"]
+    assert "more than 100,000 nodes (inside 'a4')" in diags[0].message
+    assert (diags[0].where.span.line, diags[0].where.span.col) == (5, 1)
+    assert source.parsed is False
+
+
+def test_a_merge_key_bomb_is_stopped_before_it_is_flattened(tmp_path: Path) -> None:
+    lines = ["m0: &m0 {k0: 1}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: 1}}" for i in range(1, 40)]
+    started = time.process_time()
+    _, diags = _load(tmp_path, "\n".join(lines) + "\n")  # 2^39 pairs if flattened
+    assert time.process_time() - started < 1.0
+    assert [d.code for d in diags] == ["E105"]
+
+
+def test_reused_blocks_below_the_limit_load(tmp_path: Path) -> None:
+    source, diags = _load(tmp_path, _chain(4))  # 10^4 repeated scalars
+    assert diags == [] and len(source.data["a3"]) == 10 and source.data["a3"][9][9][9] == ["x"] * 10
+
+
+def test_merged_mappings_sharing_a_key_follow_yaml_not_a_duplicate(tmp_path: Path) -> None:
+    source, diags = _load(tmp_path, "a: &a {x: 1}\nb: &b {x: 2, y: 3}\nc: {<<: [*a, *b]}\n")
+    assert diags == [] and source.data["c"] == {"x": 1, "y": 3}  # the first mapping listed wins
+
+
+def test_a_spec_file_linked_from_outside_the_repository_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "elsewhere" / "secret.yaml"
+    secret.parent.mkdir()
+    secret.write_text("password: hunter2\n")
+    repo = tmp_path / "repo"
+    (repo / "spec").mkdir(parents=True)
+    (repo / "spec" / "platform.yaml").write_text("service: x\n")
+    (repo / "spec" / "inside.yaml").symlink_to(repo / "spec" / "platform.yaml")  # inside: fine
+    (repo / "spec" / "stolen.yaml").symlink_to(secret)
+    files, diags = load_tree(repo / "spec", display_root=repo)
+    assert [f.path for f in files] == ["spec/inside.yaml", "spec/platform.yaml"]
+    assert [(d.code, d.where.file) for d in diags] == [("E106", "spec/stolen.yaml")]
+    assert "hunter2" not in str(diags) and "outside the repository" in diags[0].message
+
+
+def test_a_handler_linked_from_outside_the_repository_is_neither_scanned_nor_packaged(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("def handler(event, context):\n    return 'not ours'\n")
+    handlers = tmp_path / "repo" / "handlers"
+    handlers.mkdir(parents=True)
+    (handlers / "ok.py").write_text("def handler(event, context):\n    return 1\n")
+    (handlers / "evil.py").symlink_to(outside)
+    code = scan_handlers(handlers)
+    assert code.functions == {"ok.handler"} and set(code.bundles) == {"ok"}
+    assert [(d.code, d.where.file) for d in code.problems("handlers")] == [("E106", "handlers/evil.py")]
+    with pytest.raises(SpecError) as info:
+        package(handlers, tmp_path / "out")
+    assert [d.code for d in info.value.diagnostics] == ["E106"]
+    assert not (tmp_path / "out").exists()
