@@ -22,6 +22,7 @@ from .pipeline import ALL, BuildError, build
 EXIT_FINDINGS = 1
 EXIT_RISK = 4
 EXIT_INTERNAL = 123
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -275,27 +276,34 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     A change that DynamoDB allows only one index at a time is applied as several updates.
     Stacks of the stage that left the spec stop the deploy; --prune deletes them first.
     """
-    from .deploy import DeployError
+    from .deploy import DeployError, Interrupted
 
     try:
         deployer = _deployer(stage, out_dir, yes, endpoint_url, allow_risk=allow_risk)
         _report(deployer.deploy(set(stacks.split(",")) if stacks else None, prune=prune))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
+@click.option("--yes", is_flag=True, help="Delete without asking (implied when CI is set).")
 @click.option("--i-mean-it", "force", is_flag=True, help="Required to destroy a protected (prod) stage.")
 @click.option("--endpoint-url", default=None)
 @out_option
 @_handle_errors
-def destroy(stage: str, force: bool, endpoint_url: str | None, out_dir: Path) -> None:
-    """Delete the stage's stacks in reverse deploy order; retained resources stay."""
+def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_dir: Path) -> None:
+    """Delete the stage's stacks in reverse deploy order; retained resources stay.
+
+    Asks first (listing the stacks) unless --yes; a protected stage also needs --i-mean-it.
+    """
     from .deploy import DeployError
 
     try:
-        _report(_deployer(stage, out_dir, True, endpoint_url).destroy(force_protected=force))
+        _report(_deployer(stage, out_dir, yes, endpoint_url).destroy(force_protected=force))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
 

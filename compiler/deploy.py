@@ -7,17 +7,26 @@ printed, no stack that depends on it starts, the stacks already done stay, and t
 exits non-zero; running again after the fix converges (an unchanged stack is "no
 changes"). Values from other regions are filled into parameters from the producer's
 outputs. Artifacts and templates over the inline limit go to the deployment bucket,
-which is created if missing (encrypted, private).
+which is created if missing (encrypted, private, TLS-only).
+
+The bucket's name is global, so its name proves nothing: before anything is uploaded the
+bucket must be owned by the deploying account (ListBuckets lists only the caller's own
+buckets), and every S3 call carries `ExpectedBucketOwner`, which S3 checks on each request.
+Each artifact is read back after upload (and before it is trusted as "already present")
+and compared with the digest `make package` recorded. Throttling and transient errors are
+retried by botocore's standard mode (exponential backoff with jitter).
 
 Only this module and `local` talk to AWS (boto3 is imported lazily).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -37,10 +46,28 @@ class DeployError(Exception):
     """The deploy could not run at all (no manifest, no credentials, a refused destroy)."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C: no new operation was started after it; the message says where the stage is."""
+
+
+def rollback_failed_help(name: str, region: str, resources: list[str]) -> str:
+    """What UPDATE_ROLLBACK_FAILED means and the one step that gets the stack out of it."""
+    which = f" ({', '.join(resources)})" if resources else ""
+    skip = f" [--resources-to-skip {' '.join(resources)}]" if resources else ""
+    return (
+        f"{name} is in UPDATE_ROLLBACK_FAILED: an update failed and CloudFormation could not roll it back{which}. "
+        "No deploy can change the stack until that rollback completes. Fix what blocked it (a resource changed or "
+        "deleted outside CloudFormation, a permission, a limit), then run "
+        f"`aws cloudformation continue-update-rollback --stack-name {name} --region {region}{skip}` "
+        "(a skipped resource is marked rolled back without being changed: check it by hand), wait for "
+        "UPDATE_ROLLBACK_COMPLETE, and deploy again."
+    )
+
+
 @dataclass
 class StackResult:
     stack: str
-    status: str  # "created", "updated", "unchanged", "failed", "skipped", "deleted"
+    status: str  # "created", "updated", "unchanged", "failed", "skipped", "deleted", "interrupted"
     detail: str = ""
 
 
@@ -65,14 +92,33 @@ class Deployer:
             raise DeployError(f"{path} not found: run `make compile STAGE={self.stage}` first")
         self.manifest = json.loads(path.read_text())
         import boto3
+        from botocore.config import Config
 
         self._session = boto3.session.Session()
         if self.endpoint_url and not self._session.get_credentials():
             self._session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
+        # Throttling (Rate exceeded, SlowDown) and 5xx answers: retried with exponential
+        # backoff and full jitter, so parallel stacks do not retry in lockstep.
+        self._config = Config(retries={"mode": "standard", "max_attempts": 10})
+        self._account: str | None = None
+        self._prompts = threading.Lock()  # one question (with the change set it asks about) at a time
+        self.stopping = threading.Event()  # Ctrl-C: no new operation starts
+        self.progress: dict[str, str] = {}  # stack -> what it is doing now / how it ended
 
     # ------------------------------------------------------------------ clients and names
     def client(self, service: str, region: str | None = None) -> Any:
-        return self._session.client(service, region_name=region or self.manifest["region"], endpoint_url=self.endpoint_url)
+        return self._session.client(service, region_name=region or self.manifest["region"],
+                                    endpoint_url=self.endpoint_url, config=self._config)
+
+    @property
+    def account(self) -> str:
+        """The deploying account: every S3 call expects the bucket to be its own."""
+        if self._account is None:
+            self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+    def _owned(self) -> dict[str, str]:
+        return {"Bucket": self.bucket, "ExpectedBucketOwner": self.account}
 
     @property
     def bucket(self) -> str:
@@ -83,39 +129,87 @@ class Deployer:
 
     # ------------------------------------------------------------------ artifacts
     def ensure_bucket(self) -> None:
+        """The deployment bucket, created if missing and proven ours before any upload."""
+        from botocore.exceptions import ClientError
+
         s3 = self.client("s3")
         try:
-            s3.head_bucket(Bucket=self.bucket)
+            s3.head_bucket(**self._owned())  # 403 on AWS when another account owns the name
+            exists = True
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("403", "AccessDenied", "Forbidden"):
+                raise self._not_ours() from exc
+            exists = False
+        if not exists:
+            region = self.manifest["region"]
+            args: dict[str, Any] = {"Bucket": self.bucket}
+            if region != "us-east-1":
+                args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+            try:
+                s3.create_bucket(**args)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                    raise self._not_ours() if exc.response.get("Error", {}).get("Code") == "BucketAlreadyExists" else exc
+        listed = s3.list_buckets(Prefix=self.bucket).get("Buckets", [])
+        if self.bucket not in {b["Name"] for b in listed}:  # only the caller's own buckets are listed
+            raise self._not_ours()
+        if exists:
             return
-        except s3.exceptions.ClientError:
-            pass
-        region = self.manifest["region"]
-        args: dict[str, Any] = {"Bucket": self.bucket}
-        if region != "us-east-1":
-            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        s3.create_bucket(**args)
         s3.put_public_access_block(
-            Bucket=self.bucket,
+            **self._owned(),
             PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")},
         )
         s3.put_bucket_encryption(
-            Bucket=self.bucket,
+            **self._owned(),
             ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
         )
-        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
-        self.echo(f"created deployment bucket {self.bucket} (private, encrypted, versioned)")
+        s3.put_bucket_versioning(**self._owned(), VersioningConfiguration={"Status": "Enabled"})
+        if (self.endpoint_url or "https:").startswith("http:"):  # a plain-HTTP endpoint (the local emulator)
+            self.echo(f"created deployment bucket {self.bucket} (private, encrypted, versioned; no TLS-only policy over http)")
+            return
+        arn = f"arn:aws:s3:::{self.bucket}"
+        tls_only = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+        s3.put_bucket_policy(**self._owned(), Policy=json.dumps(tls_only))
+        self.echo(f"created deployment bucket {self.bucket} (private, encrypted, versioned, TLS-only)")
+
+    def _not_ours(self) -> DeployError:
+        return DeployError(
+            f"the deployment bucket {self.bucket} exists but is not owned by account {self.account}: nothing was "
+            "uploaded or deployed (Lambda would run code that account placed there). Bucket names are global; "
+            "if the name was taken by someone else, change `service:` in platform.yaml or delete the bucket "
+            "from the account that owns it")
 
     def upload_artifacts(self) -> None:
+        """Every artifact in the bucket with the bytes `make package` made, checked by reading it back."""
         listing = self.artifacts / "artifacts.json"
         if not listing.exists():
             raise DeployError(f"{listing} not found: run `make package` first")
         s3 = self.client("s3")
-        for key in sorted(json.loads(listing.read_text())):
-            try:
-                s3.head_object(Bucket=self.bucket, Key=key)  # content-addressed: present means identical
-            except s3.exceptions.ClientError:
-                s3.upload_file(str(self.artifacts / key), self.bucket, key)
-                self.echo(f"uploaded s3://{self.bucket}/{key}")
+        for key, digest in sorted(json.loads(listing.read_text()).items()):
+            data = (self.artifacts / key).read_bytes()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise DeployError(f"{self.artifacts / key} does not match the digest in {listing}: run `make package` again")
+            if self._stored_digest(s3, key) == digest:  # content-addressed, and the bytes are ours
+                continue
+            s3.put_object(**self._owned(), Key=key, Body=data,
+                          ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode())
+            if self._stored_digest(s3, key) != digest:
+                raise DeployError(f"s3://{self.bucket}/{key} does not hold the bytes just uploaded: nothing deployed")
+            self.echo(f"uploaded s3://{self.bucket}/{key}")
+
+    def _stored_digest(self, s3: Any, key: str) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = s3.get_object(**self._owned(), Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return hashlib.sha256(body).hexdigest()
 
     def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
         """The template (generated/, or an intermediate step of it) as a change-set argument."""
@@ -132,7 +226,8 @@ class Deployer:
             return {"TemplateBody": body}
         digest = entry["sha256"] if final else hashlib.sha256(body.encode()).hexdigest()
         key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
-        self.client("s3").put_object(Bucket=self.bucket, Key=key, Body=body.encode())
+        self.client("s3").put_object(**self._owned(), Key=key, Body=body.encode(),
+                                     ChecksumSHA256=base64.b64encode(hashlib.sha256(body.encode()).digest()).decode())
         region = self.manifest["region"]
         base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"
         url = f"{base}/{self.bucket}/{key}" if self.endpoint_url else f"{base}/{key}"
@@ -170,6 +265,15 @@ class Deployer:
         cfn = self.client("cloudformation", entry["region"])
         name = self.stack_name(stack)
         existing = self.describe(stack)
+        if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
+            # e.g. left running by an interrupted deploy: CloudFormation finishes it first
+            self.echo(f"{stack}: waiting for the operation in progress ({existing['StackStatus']})")
+            self.progress[stack] = f"{existing['StackStatus']}, started before this run"
+            if self.wait(cfn, name, stack) == "INTERRUPTED":
+                return self.interrupted(stack, cfn, name)
+            existing = self.describe(stack)
+        if existing and existing["StackStatus"] == "UPDATE_ROLLBACK_FAILED":
+            return StackResult(stack, "failed", rollback_failed_help(name, entry["region"], self.failed_resources(cfn, name)))
         if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
             self.echo(f"{stack}: removing the stack left by a failed create")
             cfn.delete_stack(StackName=name)
@@ -184,7 +288,10 @@ class Deployer:
         if existing is None and self.local:
             # moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a
             # CREATE change set; the emulator gets create_stack for new stacks instead.
+            if self.stopping.is_set():
+                return StackResult(stack, "interrupted", "not started")
             self.echo(f"{stack}: creating (emulator: create_stack)")
+            self.progress[stack] = "creating"
             try:
                 cfn.create_stack(**common)
             except Exception:
@@ -193,6 +300,8 @@ class Deployer:
                 cfn.delete_stack(StackName=name)
                 raise
             status = self.wait(cfn, name, stack)
+            if status == "INTERRUPTED":
+                return self.interrupted(stack, cfn, name)
             return self.finish(cfn, stack, status, "created")
         deployed = self.deployed_template(cfn, name) if existing else None
         # The body sent is what the stack will hold (on the emulator, the adapted template).
@@ -221,6 +330,8 @@ class Deployer:
         None when it went through; a StackResult when the stack stops here."""
         name = self.stack_name(stack)
         change_set = f"platformc-{self.manifest['stacks'][stack]['sha256'][:12]}-{int(time.time() * 1000)}"
+        if self.stopping.is_set():
+            return StackResult(stack, "interrupted", "not started")
         try:
             cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if update else "CREATE", **args)
         except cfn.exceptions.ClientError as exc:
@@ -236,25 +347,51 @@ class Deployer:
                 self.echo(f"{label}: no changes")
                 return StackResult(stack, "unchanged") if deployed is not None else None
             return StackResult(stack, "failed", f"{label}: change set failed: {reason}")
+        with self._prompts:  # parallel stacks: each summary stays next to its own question
+            refused = self.review(cfn, stack, label, described, update, deployed, new)
+        if refused is not None or self.stopping.is_set():
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            return refused or StackResult(stack, "interrupted", "change set created, not executed (deleted)")
+        cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
+        self.progress[stack] = f"{label}: change set executed"
+        status = self.wait(cfn, name, stack)
+        if status == "INTERRUPTED":
+            return self.interrupted(stack, cfn, name)
+        if status == "UPDATE_ROLLBACK_FAILED":
+            return StackResult(stack, "failed", rollback_failed_help(name, self.manifest["stacks"][stack]["region"],
+                                                                     self.failed_resources(cfn, name)))
+        if status not in TERMINAL_OK:
+            return StackResult(stack, "failed", f"{label}: {status}")
+        return None
+
+    def review(self, cfn: Any, stack: str, label: str, described: dict[str, Any], update: bool,
+               deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
+        """Show the change set and its risks, ask; a StackResult when it must not run."""
         self.echo(self.summary(label, described))
         if deployed is not None:
             risks = self.risks(cfn, stack, deployed, new)
             for risk in risks:
                 self.echo(f"  ! {risk}")
             if risks and not self.allow_risk:
-                cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
                 return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it (platformc diff), then deploy with --allow-risk")
-            if not self.yes and not self.confirm(f"deploy {stack}?"):
-                cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-                return StackResult(stack, "skipped", "not confirmed")
-        elif not update and not self.yes and not self.confirm(f"deploy {stack}?"):
-            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+        if (deployed is not None or not update) and not self.yes and not self.confirm(f"deploy {stack}?"):
             return StackResult(stack, "skipped", "not confirmed")
-        cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-        status = self.wait(cfn, name, stack)
-        if status not in TERMINAL_OK:
-            return StackResult(stack, "failed", f"{label}: {status}")
         return None
+
+    def interrupted(self, stack: str, cfn: Any, name: str) -> StackResult:
+        try:
+            status = str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+        except Exception:  # noqa: BLE001 - the report must come out whatever AWS answers now
+            status = "unknown"
+        carries_on = " (CloudFormation carries on without us)" if status.endswith("_IN_PROGRESS") else ""
+        return StackResult(stack, "interrupted", f"{status}{carries_on}")
+
+    def failed_resources(self, cfn: Any, name: str) -> list[str]:
+        """Logical ids whose latest event is a failure (the ones the rollback could not restore)."""
+        latest: dict[str, str] = {}
+        for event in cfn.describe_stack_events(StackName=name)["StackEvents"]:  # newest first
+            latest.setdefault(event["LogicalResourceId"], event["ResourceStatus"])
+        return sorted(r for r, status in latest.items() if status.endswith("FAILED") and r != name)
 
     def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
         if status not in TERMINAL_OK:
@@ -316,7 +453,7 @@ class Deployer:
             described: dict[str, Any] = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
             if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
                 return described
-            time.sleep(self.poll)
+            self.stopping.wait(self.poll)
 
     def wait(self, cfn: Any, name: str, stack: str, deleting: bool = False) -> str:
         """Print the stack's events as they arrive, until it settles; on failure, the causes."""
@@ -343,6 +480,8 @@ class Deployer:
                         if event["ResourceStatus"].endswith("FAILED"):
                             self.echo(f"  {stack} FAILED: {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
                 return str(status)
+            if self.stopping.is_set():
+                return "INTERRUPTED"
             time.sleep(self.poll)
 
     # ------------------------------------------------------------------ the stage
@@ -382,17 +521,28 @@ class Deployer:
         return results
 
     def deploy(self, only: set[str] | None = None, prune: bool = False) -> list[StackResult]:
+        """Deploy the stage; on Ctrl-C, stop starting anything, let each stack's current call
+        return, and raise Interrupted with where every stack stands and how to resume."""
+        results: dict[str, StackResult] = {}
+        try:
+            self._deploy(only, prune, results)
+        except KeyboardInterrupt:
+            self.stopping.set()
+            raise Interrupted(self.interruption_report(results, only)) from None
+        return list(results.values())
+
+    def _deploy(self, only: set[str] | None, prune: bool, results: dict[str, StackResult]) -> None:
         retired = self.retired() if only is None else []
         if retired and not prune:
             names = ", ".join(name for name, _ in retired)
             raise DeployError(f"{names} left the spec but still run and hold their names: deploy with --prune to delete "
                               "them first (`platformc diff` shows what they hold), or restore their spec files")
-        pruned = self.prune(retired)
-        if any(r.status == "failed" for r in pruned):
-            return pruned
+        for result in self.prune(retired):
+            results[result.stack] = result
+        if any(r.status == "failed" for r in results.values()):
+            return
         self.ensure_bucket()
         self.upload_artifacts()
-        results: dict[str, StackResult] = {r.stack: r for r in pruned}
         for level in self.manifest["levels"]:
             todo = []
             for stack in level:
@@ -405,9 +555,32 @@ class Deployer:
                 else:
                     todo.append(stack)
             with ThreadPoolExecutor(max_workers=max(1, min(4, len(todo)))) as pool:
-                for result in pool.map(self._guarded, todo):
-                    results[result.stack] = result
-        return list(results.values())
+                futures = [pool.submit(self._guarded, stack) for stack in todo]
+                try:
+                    while wait(futures, timeout=0.2).not_done:  # the main thread wakes up for Ctrl-C
+                        pass
+                except KeyboardInterrupt:
+                    self.stopping.set()  # each stack returns at its next poll
+                    raise
+                finally:
+                    for future in futures:
+                        result = future.result()
+                        results[result.stack] = result
+
+    def interruption_report(self, results: dict[str, StackResult], only: set[str] | None) -> str:
+        untouched = ("not started", "change set created, not executed (deleted)")
+        wanted = [s for level in self.manifest["levels"] for s in level if only is None or s in only]
+        finished = [f"{r.stack} ({r.status})" for r in results.values() if r.status != "interrupted"]
+        running = [f"{r.stack}: {r.detail}" for r in results.values() if r.status == "interrupted" and r.detail not in untouched]
+        waiting = [s for s in wanted if s not in results or results[s].detail in untouched]
+        lines = ["interrupted: nothing was started after Ctrl-C"]
+        lines.append(f"  finished: {', '.join(finished) or 'none'}")
+        if running:
+            lines.append(f"  in progress on AWS: {'; '.join(running)}")
+        lines.append(f"  not started: {', '.join(waiting) or 'none'}")
+        lines.append("to resume, run the same deploy again: finished stacks report no changes, a stack still in "
+                     "progress is waited for, then the rest deploys in order")
+        return "\n".join(lines)
 
     def _guarded(self, stack: str) -> StackResult:
         try:
@@ -420,6 +593,10 @@ class Deployer:
     def destroy(self, force_protected: bool = False) -> list[StackResult]:
         if self.manifest.get("protect") and not force_protected:
             raise DeployError(f"stage {self.stage} is protected: destroy it only with --i-mean-it")
+        names = [self.manifest["stacks"][s]["name"] for level in reversed(self.manifest["levels"]) for s in level]
+        question = f"delete the {len(names)} stacks of stage {self.stage} ({', '.join(names)})? retained resources stay"
+        if not self.yes and not self.confirm(question):
+            raise DeployError(f"destroy of stage {self.stage} not confirmed: nothing deleted")
         results = []
         for level in reversed(self.manifest["levels"]):
             for stack in level:

@@ -214,9 +214,9 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         data = builder.build(node, ()) if node is not None else {}
         diags = builder.diagnostics
         keys, values = builder.keys, builder.values
-    except _TooLarge as exc:
-        top = exc.path[:1]
-        span = builder.keys.get(top) or _span(exc.node)
+    except _TooLarge as big:
+        top = big.path[:1]
+        span = builder.keys.get(top) or _span(big.node)
         inside = f" (inside '{top[0]}')" if top else ""
         diag = Diagnostic(
             "E105",

@@ -8,13 +8,11 @@ converges, and destroy with a retained table.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from compiler.deploy import Deployer, DeployError
 from compiler.emit import write
@@ -23,17 +21,6 @@ from compiler.pipeline import build
 from tests.conftest import REPO, write_spec
 
 REGION = "us-west-2"
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -139,8 +126,8 @@ DATA = "tables:\n  items: {hash_key: id:S}\nqueues:\n  work: {visibility_timeout
 APP = "functions:\n  worker: {handler: jobs.run, timeout: 20s, consumes: {queue: queue:work}, access: {table:items: write}}\n"
 
 
-def _platform(root: Path, data: str = DATA) -> tuple[Path, Path]:
-    write_spec(root, {"data.yaml": data, "app.yaml": APP}, platform=PLATFORM)
+def _platform(root: Path, data: str = DATA, service: str = "mini") -> tuple[Path, Path]:
+    write_spec(root, {"data.yaml": data, "app.yaml": APP}, platform=PLATFORM.replace("service: mini", f"service: {service}"))
     (root / "handlers").mkdir(exist_ok=True)
     (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {'batchItemFailures': []}\n")
     result = build(root / "spec", "all", display_root=root)
