@@ -64,20 +64,24 @@ class Spec(StatefulSpec):
 
 # Sign-up, login, token refresh, sign-out and password flows with the app client are
 # Cognito's public (token-based) APIs and need no IAM permission; only Admin* calls do.
+# The levels are narrow on purpose and add up in a list (`[read, attributes]`): a function
+# that only logs users in holds `client` (the ids, no permission at all), one that renames
+# a user cannot add anyone to a group.
 POOL_READ = ("cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser", "cognito-idp:ListUsers")
-POOL_ADMIN = (
-    "cognito-idp:AdminAddUserToGroup",
-    "cognito-idp:AdminConfirmSignUp",
-    "cognito-idp:AdminCreateUser",
+POOL_ATTRIBUTES = ("cognito-idp:AdminUpdateUserAttributes",)
+POOL_USERS = (
     "cognito-idp:AdminDeleteUser",
     "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminEnableUser",
-    "cognito-idp:AdminRemoveUserFromGroup",
-    "cognito-idp:AdminResetUserPassword",
-    "cognito-idp:AdminSetUserPassword",
-    "cognito-idp:AdminUpdateUserAttributes",
     "cognito-idp:AdminUserGlobalSignOut",
 )
+POOL_GROUPS = ("cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup")
+POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + (
+    "cognito-idp:AdminConfirmSignUp",
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminResetUserPassword",
+    "cognito-idp:AdminSetUserPassword",
+)))
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
@@ -161,6 +165,13 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    access={"read": (Grant(POOL_READ),), "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),)},
+    access={
+        "client": (),
+        "read": (Grant(POOL_READ),),
+        "attributes": (Grant(POOL_ATTRIBUTES),),
+        "users": (Grant(POOL_USERS),),
+        "groups": (Grant(POOL_GROUPS),),
+        "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),),
+    },
     env={"USER_POOL_ID": "id", "USER_POOL_CLIENT_ID": "client_id"},
 )

@@ -17,7 +17,7 @@ from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
 from ..base import Resource
-from .spec import Spec
+from .spec import Spec, levels
 
 if TYPE_CHECKING:
     from ...synth import SynthContext
@@ -29,10 +29,10 @@ def _actions(names: tuple[str, ...] | list[str]) -> list[Action]:
 
 def grants(spec: Spec) -> list[tuple[Ref, str]]:
     """(resource, level) pairs the role must allow: `access:` plus what triggers need."""
-    pairs = dict(spec.access)
-    if spec.consumes is not None:
-        pairs.setdefault(spec.consumes.queue, "consume")
-    return sorted(pairs.items())
+    pairs = {(ref, level) for ref, value in spec.access.items() for level in levels(value)}
+    if spec.consumes is not None and spec.consumes.queue not in spec.access:
+        pairs.add((spec.consumes.queue, "consume"))
+    return sorted(pairs)
 
 
 def _resource_value(ctx: SynthContext, ref: Ref, attribute: str, suffix: str) -> Any:

@@ -78,7 +78,8 @@ class Spec(StatefulSpec):  # retains its log group
     tracing: bool = True
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
     environment: dict[EnvName, str] = Field(default_factory=dict)
-    access: dict[RefField, str] = Field(default_factory=dict)
+    access: dict[RefField, str | list[str]] = Field(
+        default_factory=dict, description="resource -> access level, or a list of levels (their grants add up)")
     api: RefField | None = None
     routes: list[Route] = Field(default_factory=list)
     consumes: Consumes | None = None
@@ -91,6 +92,11 @@ class Spec(StatefulSpec):  # retains its log group
         if isinstance(value, list):
             return [{"route": item} if isinstance(item, str) else item for item in value]
         return value
+
+
+def levels(value: str | list[str]) -> list[str]:
+    """`read` or `[read, attributes]`: the levels of one `access:` entry."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 def env_name(ref: Ref, suffix: str) -> str:
@@ -111,14 +117,21 @@ def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     from .. import BY_REF
 
     problems: list[tuple[KeyPath, str]] = []
-    for ref, level in spec.access.items():
-        levels = BY_REF[ref.kind].access
-        if not levels:
+    for ref, value in spec.access.items():
+        known = BY_REF[ref.kind].access
+        if not known:
             problems.append((("access", str(ref)), f"a function cannot be granted access to a {ref.kind}"))
-        elif level not in levels:
-            close = difflib.get_close_matches(level, levels, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"levels: {', '.join(levels)}"
-            problems.append((("access", str(ref)), f"unknown access level '{level}' for a {ref.kind}; {hint}"))
+            continue
+        if not levels(value):
+            problems.append((("access", str(ref)), f"give at least one access level; levels: {', '.join(known)}"))
+        for i, level in enumerate(levels(value)):
+            where: KeyPath = ("access", str(ref)) if isinstance(value, str) else ("access", str(ref), i)
+            if level not in known:
+                close = difflib.get_close_matches(level, known, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else f"levels: {', '.join(known)}"
+                problems.append((where, f"unknown access level '{level}' for a {ref.kind}; {hint}"))
+            elif level in levels(value)[:i]:
+                problems.append((where, f"access level '{level}' is listed twice"))
     return problems
 
 
