@@ -156,12 +156,16 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 @click.option("--against", default="HEAD", show_default=True, help="Git ref whose committed OUT is compared (CI: the merge base).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text (colored on a terminal), markdown (a PR comment) or json.")
+@click.option("--new", "new_ref", default=None, metavar="REF",
+              help="Compare OUT as committed at REF instead of compiling the spec: both sides are read from git "
+                   "objects as data and nothing of REF runs (the CI risk gate, on a pull request's head).")
 @click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change replaces, loses data or is blocked.")
 @click.option("--color/--no-color", default=None, help="Color the text format (default: when writing to a terminal).")
 @spec_option
 @out_option
 @_handle_errors
-def diff(stage: str, against: str, fmt: str, allow_risk: bool, color: bool | None, spec_dir: Path, out_dir: Path) -> None:
+def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bool, color: bool | None,
+         spec_dir: Path, out_dir: Path) -> None:
     """Show what deploying the current spec would change, compared with OUT at a git ref.
 
     Each finding has a verdict and a cause (docs/review.md lists them with their fixes):
@@ -173,19 +177,29 @@ def diff(stage: str, against: str, fmt: str, allow_risk: bool, color: bool | Non
     import json
 
     from . import diff_render
-    from .diff import committed, compare, resolve_ref
+    from .diff import committed, committed_stages, compare, resolve_ref
 
-    result = build(spec_dir, stage, display_root=Path.cwd())
-    try:
-        sha = resolve_ref(out_dir.resolve().parent, against)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--against") from exc
+    shas = {}
+    for option, ref in (("--against", against), ("--new", new_ref)):
+        try:
+            shas[option] = resolve_ref(out_dir.resolve().parent, ref) if ref else ""
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from exc
+    base_sha = shas["--against"]
     diffs = []
-    for name in result.stages:
-        old_manifest, old = committed(out_dir, name, against)
-        new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
-        new_manifest = json.loads(result.outputs[f"{name}/manifest.json"])
-        diffs.append(compare(name, f"{against} ({sha})", old, new, old_manifest, new_manifest))
+    if new_ref is not None:
+        stages = committed_stages(out_dir, new_ref) if stage == ALL else [stage]
+        for name in stages:
+            old_manifest, old = committed(out_dir, name, against)
+            new_manifest, new = committed(out_dir, name, new_ref)
+            diffs.append(compare(name, f"{against} ({base_sha})", old, new, old_manifest, new_manifest))
+    else:
+        result = build(spec_dir, stage, display_root=Path.cwd())
+        for name in result.stages:
+            old_manifest, old = committed(out_dir, name, against)
+            new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
+            new_manifest = json.loads(result.outputs[f"{name}/manifest.json"])
+            diffs.append(compare(name, f"{against} ({base_sha})", old, new, old_manifest, new_manifest))
     if fmt == "markdown":
         click.echo(diff_render.markdown(diffs), nl=False)
     elif fmt == "json":

@@ -634,6 +634,18 @@ def committed(out_dir: Path, stage: str, ref: str) -> tuple[dict[str, Any] | Non
     return manifest, templates
 
 
+def committed_stages(out_dir: Path, ref: str) -> list[str]:
+    """The stage folders of `out_dir` at `ref` that hold a manifest, sorted."""
+    top = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=out_dir.parent, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    prefix = out_dir.resolve().relative_to(Path(top).resolve()).as_posix()
+    proc = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref, "--", f"{prefix}/"], cwd=top,
+                          capture_output=True, text=True)
+    names = proc.stdout.splitlines() if proc.returncode == 0 else []
+    return sorted({n.split("/")[-2] for n in names if n.endswith("/manifest.json") and n.count("/") == prefix.count("/") + 2})
+
+
 def resolve_ref(repo: Path, ref: str) -> str:
     """Fail early, with git's own message, on a ref that does not exist."""
     proc = subprocess.run(["git", "rev-parse", "--short", "--verify", f"{ref}^{{commit}}"], cwd=repo, capture_output=True, text=True)

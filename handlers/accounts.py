@@ -1,24 +1,34 @@
 """Accounts API: the caller's accounts, sub-accounts and account switching.
 
-Every account operation checks membership through the user-accounts table first
-(membership.require): a user never sees or changes another account's data. Creating an
-account makes the caller its owner.
+Every account operation checks the caller's say over the account first: their role in it
+(user-accounts table), or "owner" when they own an account above it — authority flows down
+the tree, never up, so the owner of a parent can always act on its sub-accounts and a
+sub-account's owner has no say over the parent. Non-members get 404. Creating an account
+makes the caller its owner.
+
+The tree stays whole: each account counts its children (`childCount`). A sub-account is
+created in one transaction with its parent's count (which requires the parent to still
+exist), and an account is deleted in one transaction that requires its count to be zero, so
+a sub-account created while its parent is being deleted cannot be orphaned.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-from membership import accounts_of, require
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+from membership import accounts_of, role_in
 from shared import (
     Event,
     HttpError,
     Response,
     body,
     caller,
+    config,
     field,
     http,
+    identifier,
     new_id,
     now,
     path,
@@ -45,6 +55,43 @@ def _children(account_id: str) -> list[dict[str, Any]]:
     return items
 
 
+def _authority(user_id: str, account: dict[str, Any]) -> str | None:
+    """The caller's role in the account, or "owner" if they own an account above it."""
+    role = role_in(user_id, account["accountId"])
+    current, depth = account, 0
+    while role != "owner" and current.get("parentAccountId") and depth < MAX_DEPTH:
+        parent = table("ACCOUNTS_TABLE").get_item(Key={"accountId": current["parentAccountId"]}).get("Item")
+        if parent is None:
+            break
+        if role_in(user_id, parent["accountId"]) == "owner":
+            return "owner"
+        current, depth = parent, depth + 1
+    return role
+
+
+def _require(user_id: str, account_id: str, *roles: str) -> tuple[dict[str, Any], str]:
+    """The account and the caller's say over it; 404 for outsiders, 403 for a role not in `roles`."""
+    account = table("ACCOUNTS_TABLE").get_item(Key={"accountId": account_id}).get("Item")
+    role = _authority(user_id, dict(account)) if account is not None else None
+    if account is None or role is None:
+        raise HttpError(404, "not_found", "no such account")
+    if roles and role not in roles:
+        raise HttpError(403, "forbidden", f"this needs the {' or '.join(roles)} role in the account or above it")
+    return dict(account), role
+
+
+def _transact(items: list[dict[str, Any]]) -> bool:
+    """One DynamoDB transaction (the resource's client takes plain values); False when a
+    condition did not hold."""
+    try:
+        table("ACCOUNTS_TABLE").meta.client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "TransactionCanceledException":
+            return False
+        raise
+    return True
+
+
 def _depth(account: dict[str, Any]) -> int:
     depth = 0
     while account.get("parentAccountId") and depth <= MAX_DEPTH:
@@ -67,10 +114,22 @@ def _create(user_id: str, data: dict[str, Any], parent: str | None) -> dict[str,
         account["description"] = description
     if parent:
         account["parentAccountId"] = parent
-    table("ACCOUNTS_TABLE").put_item(Item=account, ConditionExpression=Attr("accountId").not_exists())
-    table("USER_ACCOUNTS_TABLE").put_item(
-        Item={"userId": user_id, "accountId": account["accountId"], "role": "owner", "createdAt": stamp}
-    )
+    accounts, members = config("ACCOUNTS_TABLE"), config("USER_ACCOUNTS_TABLE")
+    membership = {"userId": user_id, "accountId": account["accountId"], "role": "owner", "createdAt": stamp}
+    items: list[dict[str, Any]] = [
+        {"Put": {"TableName": accounts, "Item": account,
+                 "ConditionExpression": "attribute_not_exists(accountId)"}},
+        {"Put": {"TableName": members, "Item": membership}},
+    ]
+    if parent:
+        items.append({"Update": {
+            "TableName": accounts, "Key": {"accountId": parent},
+            "UpdateExpression": "ADD childCount :one",
+            "ConditionExpression": "attribute_exists(accountId)",
+            "ExpressionAttributeValues": {":one": 1},
+        }})
+    if not _transact(items):
+        raise HttpError(409, "parent_gone", "the parent account was deleted meanwhile")
     record_activity(user_id, "account.created", account["accountId"], parent=parent)
     publish("listbackup.accounts", "Account Created", {"accountId": account["accountId"], "ownerUserId": user_id, "parentAccountId": parent})
     return account
@@ -88,16 +147,15 @@ def create_account(event: Event) -> Response:
 
 @http
 def get_account(event: Event) -> Response:
-    account_id = path(event, "accountId")
-    role = require(caller(event), account_id)
-    return respond(200, {**_account(account_id), "role": role})
+    account, role = _require(caller(event), path(event, "accountId"))
+    return respond(200, {**account, "role": role})
 
 
 @http
 def update_account(event: Event) -> Response:
     account_id = path(event, "accountId")
     user_id = caller(event)
-    require(user_id, account_id, "owner", "admin")
+    _require(user_id, account_id, "owner", "admin")
     data = body(event)
     changes: dict[str, Any] = {
         k: field(data, k, required=False, max_length=128 if k == "name" else 1024) for k in ("name", "description") if k in data
@@ -121,8 +179,8 @@ def update_account(event: Event) -> Response:
 def delete_account(event: Event) -> Response:
     account_id = path(event, "accountId")
     user_id = caller(event)
-    require(user_id, account_id, "owner")
-    if _children(account_id):
+    account, _ = _require(user_id, account_id, "owner")
+    if _children(account_id):  # also catches sub-accounts made before childCount existed
         raise HttpError(409, "has_sub_accounts", "delete the sub-accounts first")
     sources = table("SOURCES_TABLE").query(
         IndexName="AccountIndex", KeyConditionExpression=Key("accountId").eq(account_id), Limit=1
@@ -132,9 +190,23 @@ def delete_account(event: Event) -> Response:
     members = table("USER_ACCOUNTS_TABLE").query(
         IndexName="AccountIndex", KeyConditionExpression=Key("accountId").eq(account_id)
     )["Items"]
-    for member in members:
+    accounts = config("ACCOUNTS_TABLE")
+    items: list[dict[str, Any]] = [{"Delete": {
+        "TableName": accounts, "Key": {"accountId": account_id},
+        "ConditionExpression": "attribute_not_exists(childCount) OR childCount = :zero",
+        "ExpressionAttributeValues": {":zero": 0},
+    }}]
+    parent = account.get("parentAccountId")
+    if parent and table("ACCOUNTS_TABLE").get_item(Key={"accountId": parent}).get("Item") is not None:
+        items.append({"Update": {
+            "TableName": accounts, "Key": {"accountId": parent},
+            "UpdateExpression": "ADD childCount :minus", "ConditionExpression": "attribute_exists(accountId)",
+            "ExpressionAttributeValues": {":minus": -1},
+        }})
+    if not _transact(items):
+        raise HttpError(409, "has_sub_accounts", "delete the sub-accounts first")
+    for member in members:  # the account is gone: its memberships go with it
         table("USER_ACCOUNTS_TABLE").delete_item(Key={"userId": member["userId"], "accountId": account_id})
-    table("ACCOUNTS_TABLE").delete_item(Key={"accountId": account_id})
     record_activity(user_id, "account.deleted", account_id)
     publish("listbackup.accounts", "Account Deleted", {"accountId": account_id, "by": user_id})
     return respond(204)
@@ -144,29 +216,28 @@ def delete_account(event: Event) -> Response:
 def create_sub_account(event: Event) -> Response:
     parent_id = path(event, "accountId")
     user_id = caller(event)
-    require(user_id, parent_id, "owner", "admin")
-    if _depth(_account(parent_id)) + 1 > MAX_DEPTH:
+    parent, _ = _require(user_id, parent_id, "owner", "admin")
+    if _depth(parent) + 1 > MAX_DEPTH:
         raise HttpError(409, "too_deep", f"sub-accounts nest at most {MAX_DEPTH} levels")
     return respond(201, _create(user_id, body(event), parent=parent_id))
 
 
 @http
 def get_hierarchy(event: Event) -> Response:
-    account_id = path(event, "accountId")
-    require(caller(event), account_id)
+    account, _ = _require(caller(event), path(event, "accountId"))
 
     def tree(account: dict[str, Any], depth: int) -> dict[str, Any]:
         children = _children(account["accountId"]) if depth < MAX_DEPTH else []
         return {**account, "children": [tree(child, depth + 1) for child in sorted(children, key=lambda c: c["accountId"])]}
 
-    return respond(200, tree(_account(account_id), 0))
+    return respond(200, tree(account, 0))
 
 
 @http
 def switch_account(event: Event) -> Response:
     user_id = caller(event)
-    account_id = field(body(event), "accountId")
-    role = require(user_id, account_id)
+    account_id = identifier(field(body(event), "accountId", max_length=128), "accountId")
+    _, role = _require(user_id, account_id)
     table("USERS_TABLE").update_item(
         Key={"userId": user_id},
         UpdateExpression="SET currentAccountId = :a, updatedAt = :t",

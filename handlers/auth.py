@@ -1,17 +1,32 @@
-"""Auth API: register, confirm, login, refresh, logout, MFA and passwords, with Cognito.
+"""Auth API: register, confirm, login (with the MFA challenge), refresh, logout, MFA and passwords, with Cognito.
 
 Sign-up, login, refresh, sign-out, MFA and password calls use Cognito's public,
-token-based APIs with the app client: they need no IAM permission. Five failed logins
-for an email within 15 minutes lock it for 15 minutes (rate-limits and account-lockouts
-tables, both expired by their TTL attribute). Cognito's errors become HTTP statuses.
+token-based APIs with the app client: they need no IAM permission. Cognito's errors become
+HTTP statuses.
+
+Holding under attack:
+- **Lockout** is keyed on the normalised identity (NFKC, trimmed, case-folded e-mail) and
+  counted atomically *before* each attempt (a conditional DynamoDB counter), so parallel
+  guesses cannot overtake it: 5 login or MFA attempts per identity and client address per
+  15 minutes, and 50 per identity from all addresses together. A stranger guessing from
+  elsewhere does not lock the user out of their own address; a distributed guesser is
+  capped for everyone. Tokens issued reset the counters.
+- **No answer tells whether an e-mail is registered**: register answers 202 for new and
+  known e-mails alike, a wrong code reads the same as an unknown user, a password reset is
+  "on its way" either way, login failures are all 401.
+- **The e-mail quota cannot be drained from outside**: the routes that make Cognito send
+  mail (register, password reset) take 10 per client address and 3 per identity per 15
+  minutes (429), all answered alike.
 """
 
 from __future__ import annotations
 
 import time
+import unicodedata
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError, ParamValidationError
 from membership import accounts_of
 from shared import (
     Event,
@@ -22,6 +37,7 @@ from shared import (
     caller,
     claims,
     client,
+    client_address,
     config,
     field,
     groups,
@@ -29,10 +45,15 @@ from shared import (
     log,
     publish,
     respond,
+    revoke,
     table,
 )
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per identity and client address, per window
+MAX_IDENTITY_FAILURES = 50  # per identity, all addresses together
+MAX_SENDS = 10  # e-mails Cognito sends for one client address, per window
+MAX_IDENTITY_SENDS = 3  # e-mails to one address, per window
+MAX_CODE_TRIES = 10  # confirmation and reset codes tried for one identity, per window
 WINDOW = 15 * 60
 STATUS = {
     "UsernameExistsException": (409, "user_exists"),
@@ -48,13 +69,17 @@ STATUS = {
     "LimitExceededException": (429, "too_many_requests"),
     "TooManyRequestsException": (429, "too_many_requests"),
     "TooManyFailedAttemptsException": (429, "too_many_requests"),
+    "CodeDeliveryFailureException": (429, "too_many_requests"),
 }
+INVALID_CODE = HttpError(400, "invalid_code", "the code is wrong or has expired")
 
 
 def _cognito(operation: str, **params: Any) -> dict[str, Any]:
     try:
         result: dict[str, Any] = getattr(client("cognito-idp"), operation)(**params)
         return result
+    except ParamValidationError as exc:  # a value Cognito's API would refuse (length, pattern)
+        raise HttpError(400, "invalid_parameter", "a field has a value Cognito does not accept") from exc
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code not in STATUS:
@@ -64,14 +89,17 @@ def _cognito(operation: str, **params: Any) -> dict[str, Any]:
 
 
 def _email(data: dict[str, Any]) -> str:
-    email = str(field(data, "email", max_length=254)).lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@"):
+    """The identity: NFKC-normalised, trimmed and case-folded, as the pool (case-insensitive)
+    and every counter see it, so `Ada@Example.com ` and `ada@example.com` are one user."""
+    email = unicodedata.normalize("NFKC", str(field(data, "email", max_length=254))).strip().casefold()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or domain.startswith(".") or any(c.isspace() for c in email) or len(email) > 254:
         raise HttpError(400, "invalid_field", "'email' is not an email address")
     return email
 
 
 def _tokens(result: dict[str, Any]) -> dict[str, Any]:
-    if "ChallengeName" in result:  # e.g. SOFTWARE_TOKEN_MFA: answer it with the session
+    if "ChallengeName" in result:  # SOFTWARE_TOKEN_MFA: answered at POST /auth/mfa/challenge with the session
         return {"challenge": result["ChallengeName"], "session": result.get("Session")}
     auth = result["AuthenticationResult"]
     tokens = {"accessToken": auth["AccessToken"], "idToken": auth["IdToken"], "expiresIn": auth["ExpiresIn"]}
@@ -80,32 +108,80 @@ def _tokens(result: dict[str, Any]) -> dict[str, Any]:
     return tokens
 
 
-# ------------------------------------------------------------------------- lockout
+# ------------------------------------------------------------------------- counters
 
 
-def _locked(email: str) -> bool:
-    item = table("ACCOUNT_LOCKOUTS_TABLE").get_item(Key={"userId": email}).get("Item")
-    return bool(item and int(item["lockoutExpiry"]) > time.time())
+def _take(key: str, limit: int) -> bool:
+    """Count one attempt under `key` in its window, atomically; False once `limit` are used.
+
+    The condition is evaluated by DynamoDB with the increment, so N parallel requests get
+    at most `limit` yeses. A window past its end (TTL removes items only eventually) starts
+    over, also conditionally, so two requests cannot both restart it."""
+    counters = table("RATE_LIMITS_TABLE")
+    stamp = int(time.time())
+    for _ in range(3):
+        try:
+            counters.update_item(
+                Key={"key": key},
+                UpdateExpression="ADD attempts :one SET #ttl = if_not_exists(#ttl, :end)",
+                ConditionExpression="attribute_not_exists(attempts) OR (attempts < :limit AND #ttl > :now)",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":one": 1, ":end": stamp + WINDOW, ":limit": limit, ":now": stamp},
+            )
+            return True
+        except counters.meta.client.exceptions.ConditionalCheckFailedException:
+            item = counters.get_item(Key={"key": key}, ConsistentRead=True).get("Item")
+            if item is None:  # cleared meanwhile (a login succeeded): count again
+                continue
+            if int(item["ttl"]) > stamp:  # the window's attempts are used up
+                return False
+            try:  # the window is over: start a new one, unless another request just did
+                counters.put_item(Item={"key": key, "attempts": 1, "ttl": stamp + WINDOW},
+                                  ConditionExpression=Attr("ttl").eq(item["ttl"]))
+                return True
+            except counters.meta.client.exceptions.ConditionalCheckFailedException:
+                continue
+    return False
 
 
-def _failed(email: str) -> None:
-    now = int(time.time())
-    counter = table("RATE_LIMITS_TABLE").update_item(
-        Key={"key": f"login-failures#{email}"},
-        UpdateExpression="ADD attempts :one SET #ttl = if_not_exists(#ttl, :expiry)",
-        ExpressionAttributeNames={"#ttl": "ttl"},
-        ExpressionAttributeValues={":one": 1, ":expiry": now + WINDOW},
-        ReturnValues="ALL_NEW",
-    )["Attributes"]
-    if int(counter["attempts"]) >= MAX_FAILURES:
-        table("ACCOUNT_LOCKOUTS_TABLE").put_item(
-            Item={"userId": email, "email": email, "lockoutExpiry": now + WINDOW, "lockedAt": now}
-        )
-        log("warning", "login locked after repeated failures", email=email)
+def _clear(*keys: str) -> None:
+    for key in keys:
+        table("RATE_LIMITS_TABLE").delete_item(Key={"key": key})
 
 
-def _succeeded(email: str) -> None:
-    table("RATE_LIMITS_TABLE").delete_item(Key={"key": f"login-failures#{email}"})
+def _login_keys(event: Event, email: str) -> tuple[str, str]:
+    return f"login#{email}#{client_address(event)}", f"login#{email}"
+
+
+def _attempt(event: Event, email: str) -> None:
+    """Reserve one login/MFA attempt, or answer 423 (the same for every e-mail)."""
+    near, wide = _login_keys(event, email)
+    if _take(near, MAX_FAILURES) and _take(wide, MAX_IDENTITY_FAILURES):
+        return
+    stamp = int(time.time())
+    table("ACCOUNT_LOCKOUTS_TABLE").put_item(  # for support: who was locked, from where
+        Item={"userId": f"login#{email}", "email": email, "address": client_address(event),
+              "lockedAt": stamp, "lockoutExpiry": stamp + WINDOW})
+    log("warning", "login locked after repeated attempts", email=email, address=client_address(event))
+    raise HttpError(423, "locked", "too many attempts: try again in 15 minutes")
+
+
+def _mail_allowed(event: Event, email: str, purpose: str) -> None:
+    if not (_take(f"{purpose}#{client_address(event)}", MAX_SENDS) and _take(f"{purpose}#{email}", MAX_IDENTITY_SENDS)):
+        raise HttpError(429, "too_many_requests", "too many requests: try again in 15 minutes")
+
+
+def _code_allowed(email: str, purpose: str) -> None:
+    if not _take(f"{purpose}-code#{email}", MAX_CODE_TRIES):
+        raise HttpError(429, "too_many_requests", "too many codes tried: try again in 15 minutes")
+
+
+def _signed_in(event: Event, email: str, result: dict[str, Any]) -> Response:
+    tokens = _tokens(result)
+    if "accessToken" in tokens:
+        _clear(*_login_keys(event, email))
+        publish("listbackup.auth", "User Login", {"email": email})
+    return respond(200, tokens)
 
 
 # ------------------------------------------------------------------------- public routes
@@ -113,30 +189,41 @@ def _succeeded(email: str) -> None:
 
 @http
 def register(event: Event) -> Response:
+    """202 whether or not the e-mail is registered already (nothing tells them apart)."""
     data = body(event)
     email = _email(data)
     password = field(data, "password", max_length=256)
     name = field(data, "name", max_length=128)
-    result = _cognito(
-        "sign_up",
-        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-        Username=email,
-        Password=password,
-        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
-    )
-    publish("listbackup.auth", "User Registered", {"userId": result["UserSub"], "email": email})
-    return respond(201, {"userId": result["UserSub"], "confirmed": result["UserConfirmed"]})
+    _mail_allowed(event, email, "register")
+    try:
+        result = _cognito(
+            "sign_up",
+            ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
+            Username=email,
+            Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
+        )
+    except HttpError as exc:
+        if exc.code != "user_exists":
+            raise
+        log("info", "sign-up for a registered e-mail", email=email)
+    else:
+        publish("listbackup.auth", "User Registered", {"userId": result["UserSub"], "email": email})
+    return respond(202, {"message": "check your e-mail for a confirmation code"})
 
 
 @http
 def verify_account(event: Event) -> Response:
     data = body(event)
-    _cognito(
-        "confirm_sign_up",
-        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-        Username=_email(data),
-        ConfirmationCode=field(data, "code", max_length=16),
-    )
+    email = _email(data)
+    code = field(data, "code", max_length=16)
+    _code_allowed(email, "verify")
+    try:
+        _cognito("confirm_sign_up", ClientId=config("MAIN_USER_POOL_CLIENT_ID"), Username=email, ConfirmationCode=code)
+    except HttpError as exc:
+        if exc.code in ("invalid_code", "expired_code", "not_authorized"):  # also: no such user, already confirmed
+            raise INVALID_CODE from exc
+        raise
     return respond(200, {"confirmed": True})
 
 
@@ -145,24 +232,39 @@ def login(event: Event) -> Response:
     data = body(event)
     email = _email(data)
     password = field(data, "password", max_length=256)
-    if _locked(email):
-        raise HttpError(423, "locked", "too many failed logins: try again in 15 minutes")
+    _attempt(event, email)
+    result = _cognito(
+        "initiate_auth",
+        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return _signed_in(event, email, result)
+
+
+@http
+def mfa_challenge(event: Event) -> Response:
+    """The second step of a login with MFA: the session from /auth/login and the app's code."""
+    data = body(event)
+    email = _email(data)
+    session = field(data, "session", max_length=4096)
+    code = field(data, "code", max_length=16)
+    if not code.isdigit():
+        raise INVALID_CODE
+    _attempt(event, email)  # codes are guessed like passwords: the same counters
     try:
         result = _cognito(
-            "initiate_auth",
+            "respond_to_auth_challenge",
             ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=session,
+            ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
         )
-    except HttpError as exc:
-        if exc.status == 401:
-            _failed(email)
-        raise
-    _succeeded(email)
-    tokens = _tokens(result)
-    if "accessToken" in tokens:
-        publish("listbackup.auth", "User Login", {"email": email})
-    return respond(200, tokens)
+    except ClientError as exc:  # an unknown or expired session
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+        raise HttpError(401, "not_authorized", "the login session is unknown or expired: log in again") from exc
+    return _signed_in(event, email, result)
 
 
 @http
@@ -181,10 +283,11 @@ def refresh(event: Event) -> Response:
 @http
 def password_reset_request(event: Event) -> Response:
     email = _email(body(event))
+    _mail_allowed(event, email, "reset")
     try:
         _cognito("forgot_password", ClientId=config("MAIN_USER_POOL_CLIENT_ID"), Username=email)
     except HttpError as exc:
-        if exc.status != 401:  # an unknown email answers like a known one
+        if exc.code not in ("not_authorized", "invalid_parameter"):  # unknown, or no verified e-mail: same answer
             raise
     return respond(202, {"message": "if the email is registered, a code is on its way"})
 
@@ -193,13 +296,16 @@ def password_reset_request(event: Event) -> Response:
 def password_reset_confirm(event: Event) -> Response:
     data = body(event)
     email = _email(data)
-    _cognito(
-        "confirm_forgot_password",
-        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-        Username=email,
-        ConfirmationCode=field(data, "code", max_length=16),
-        Password=field(data, "password", max_length=256),
-    )
+    code = field(data, "code", max_length=16)
+    password = field(data, "password", max_length=256)
+    _code_allowed(email, "reset")
+    try:
+        _cognito("confirm_forgot_password", ClientId=config("MAIN_USER_POOL_CLIENT_ID"), Username=email,
+                 ConfirmationCode=code, Password=password)
+    except HttpError as exc:
+        if exc.code in ("invalid_code", "expired_code", "not_authorized"):  # an unknown user reads as a wrong code
+            raise INVALID_CODE from exc
+        raise
     publish("listbackup.auth", "Password Reset", {"email": email})
     return respond(200, {"reset": True})
 
@@ -222,8 +328,12 @@ def status(event: Event) -> Response:
 
 @http
 def logout(event: Event) -> Response:
+    """Signs out everywhere: refresh tokens die at Cognito, and access/ID tokens issued
+    until now are rejected by every handler (API Gateway alone would accept them to expiry)."""
+    user_id = caller(event)
     _with_token("global_sign_out")(event)
-    publish("listbackup.auth", "User Logout", {"userId": caller(event)})
+    revoke(user_id, "signed-out", session=str(claims(event).get("origin_jti") or "") or None)
+    publish("listbackup.auth", "User Logout", {"userId": user_id})
     return respond(200, {"signedOut": True})
 
 

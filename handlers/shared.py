@@ -4,6 +4,20 @@ Configuration comes only from the environment the compiler derives from `access:
 (`<NAME>_<SUFFIX>`, e.g. USERS_TABLE, EVENTS_BUS_NAME, MAIN_USER_POOL_ID). A handler that
 raises HttpError answers with that status and a JSON body; any other exception is logged
 with its traceback and answered with a plain 500, never shown to the client.
+
+Input is checked here once for every route: bodies of at most 64 KiB of UTF-8 JSON objects
+(numbers as Decimal, no NaN/Infinity), nesting at most 16 deep, ids in paths of at most 128
+characters of [A-Za-z0-9._:@+-], query values of at most 256 characters. Anything else is a
+4xx with a JSON body, never a 500.
+
+The caller of an authenticated route is the `sub` of the JWT API Gateway verified, *and*
+that user must not be revoked: deleting or disabling a user, or signing out, writes a
+revocation (account-lockouts table, key = the user's sub) that rejects tokens issued before
+it, since API Gateway's JWT authorizer only checks signature and expiry.
+
+Platform roles, one rule everywhere: SuperAdmins outrank Admins, who outrank everyone else.
+Administrators may read any user; acting on another user needs a strictly higher rank than
+theirs (an Admin cannot change or delete an Admin or a SuperAdmin).
 """
 
 from __future__ import annotations
@@ -12,18 +26,26 @@ import base64
 import functools
 import json
 import os
+import re
 import sys
 import time
 import traceback
 import uuid
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import boto3
 
 Event = dict[str, Any]
 Response = dict[str, Any]
 _clients: dict[str, Any] = {}
+_request: dict[str, Any] = {}  # what one invocation learnt (the checked caller), reset by @http
+
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 16
+MAX_QUERY = 256
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+RANKS = {"SuperAdmins": 2, "Admins": 1}  # every other group (or none) is rank 0
 
 
 class HttpError(Exception):
@@ -91,6 +113,7 @@ def http(handler: Callable[[Event], Response]) -> Callable[[Event, Any], Respons
 
     @functools.wraps(handler)
     def wrapper(event: Event, context: Any) -> Response:
+        _request.clear()
         try:
             return handler(event)
         except HttpError as exc:
@@ -105,18 +128,36 @@ def http(handler: Callable[[Event], Response]) -> Callable[[Event, Any], Respons
 # ------------------------------------------------------------------------- requests
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(v) for v in value), default=0)
+    return 0
+
+
 def body(event: Event) -> dict[str, Any]:
     raw = event.get("body")
     if raw is None or raw == "":
         return {}
-    if event.get("isBase64Encoded"):
-        raw = base64.b64decode(raw).decode("utf-8")
+    if not isinstance(raw, str):
+        raise HttpError(400, "invalid_body", "the request body must be text")
+    encoded = bool(event.get("isBase64Encoded"))
+    if len(raw) > (MAX_BODY * 4 // 3 + 4 if encoded else MAX_BODY):
+        raise HttpError(413, "body_too_large", f"the request body is limited to {MAX_BODY // 1024} KiB")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HttpError(400, "invalid_json", f"the request body is not valid JSON: {exc}") from exc
+        text = base64.b64decode(raw, validate=True).decode("utf-8") if encoded else raw
+        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # binascii.Error is a ValueError
+        raise HttpError(400, "invalid_json", "the request body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise HttpError(400, "invalid_body", "the request body must be a JSON object")
+    if depth(data) > MAX_DEPTH:
+        raise HttpError(400, "invalid_body", f"the request body nests deeper than {MAX_DEPTH} levels")
     return data
 
 
@@ -142,11 +183,31 @@ def path(event: Event, name: str) -> str:
     value = (event.get("pathParameters") or {}).get(name)
     if not value:
         raise HttpError(400, "missing_path_parameter", f"the path needs {{{name}}}")
-    return str(value)
+    return identifier(str(value), name)
+
+
+def identifier(value: str, name: str) -> str:
+    """An id as this API makes them (uuids, Cognito subs): anything else is a 400."""
+    if not ID.fullmatch(value):
+        raise HttpError(400, "invalid_parameter", f"'{name}' is not an id")
+    return value
 
 
 def query(event: Event, name: str) -> str | None:
-    return (event.get("queryStringParameters") or {}).get(name)
+    value = (event.get("queryStringParameters") or {}).get(name)
+    if value is not None and len(str(value)) > MAX_QUERY:
+        raise HttpError(400, "invalid_parameter", f"'{name}' is longer than {MAX_QUERY} characters")
+    return None if value is None else str(value)
+
+
+def client_address(event: Event) -> str:
+    """The caller's IP: the last X-Forwarded-For entry (the one CloudFront appends for the
+    viewer), else the connection's source (a request that reached the API directly)."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    forwarded = [part.strip() for part in headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    if forwarded:
+        return forwarded[-1][:64]
+    return str(((event.get("requestContext") or {}).get("http") or {}).get("sourceIp") or "unknown")[:64]
 
 
 def claims(event: Event) -> dict[str, Any]:
@@ -158,19 +219,56 @@ def claims(event: Event) -> dict[str, Any]:
 
 
 def caller(event: Event) -> str:
-    return str(claims(event)["sub"])
+    """The authenticated caller's id, once their tokens are known not to be revoked."""
+    found = claims(event)
+    user_id = str(found["sub"])
+    if _request.get("caller") != user_id:
+        revocation = table("ACCOUNT_LOCKOUTS_TABLE").get_item(Key={"userId": user_id}, ConsistentRead=True).get("Item")
+        if revocation is not None:
+            issued = int(str(found.get("iat") or found.get("auth_time") or 0))
+            revoked = issued < int(revocation.get("tokensValidAfter", 0)) or found.get("origin_jti") in revocation.get("revokedSessions", set())
+            if revocation.get("status") in ("deleted", "disabled") or revoked:
+                raise HttpError(401, "token_revoked", "this token is no longer valid: sign in again")
+        _request["caller"] = user_id
+    return user_id
+
+
+def revoke(user_id: str, status: str, keep_for: int | None = 2 * 86400, session: str | None = None) -> None:
+    """Reject the user's tokens issued before now, and every token of `session` (the
+    `origin_jti` a login's tokens share); `deleted`/`disabled` reject all of them. Access
+    and ID tokens live at most a day, so a sign-out's record may expire after two."""
+    stamp = int(time.time())
+    values: dict[str, Any] = {":status": status, ":now": stamp}
+    expression = "SET #status = :status, tokensValidAfter = :now, revokedAt = :now"
+    if keep_for is not None:
+        expression += ", lockoutExpiry = :expiry"
+        values[":expiry"] = stamp + keep_for
+    if session:
+        expression += " ADD revokedSessions :session"
+        values[":session"] = {session}
+    if keep_for is None:
+        expression += " REMOVE lockoutExpiry"
+    table("ACCOUNT_LOCKOUTS_TABLE").update_item(
+        Key={"userId": user_id}, UpdateExpression=expression,
+        ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues=values)
 
 
 def groups(event: Event) -> set[str]:
-    """`cognito:groups` arrives as a list, or as the string "[A B]" through API Gateway."""
+    """The caller's groups (once their token is known not to be revoked). `cognito:groups`
+    arrives as a list, or as the string "[A B]" through API Gateway."""
+    caller(event)
     raw = claims(event).get("cognito:groups") or []
     if isinstance(raw, str):
         raw = raw.strip("[]").replace(",", " ").split()
     return {str(g) for g in raw}
 
 
+def rank(names: Iterable[str]) -> int:
+    return max((RANKS.get(name, 0) for name in names), default=0)
+
+
 def is_admin(event: Event) -> bool:
-    return bool(groups(event) & {"SuperAdmins", "Admins"})
+    return rank(groups(event)) >= 1
 
 
 def access_token(event: Event) -> str:

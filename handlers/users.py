@@ -2,13 +2,17 @@
 
 The caller is the `sub` claim of the JWT that API Gateway verified. The first GET
 /users/me creates the profile from the token's claims. Administration routes need the
-Admins or SuperAdmins group; a user may also read, update and delete themselves.
+Admins or SuperAdmins group; a user may also read, update and delete themselves. Acting on
+another user follows the one rule of shared.py: a strictly higher rank than theirs. Deleting
+or disabling a user revokes their tokens at once.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -23,19 +27,26 @@ from shared import (
     client,
     config,
     field,
+    groups,
     http,
     is_admin,
     now,
     path,
     publish,
     query,
+    rank,
     record_activity,
     respond,
+    revoke,
     table,
 )
 
 PROFILE_FIELDS = ("name", "timezone", "language")
 PAGE = 50
+SETTINGS_BYTES = 8192  # all of a user's settings together
+SETTINGS_KEYS = 100
+SETTING_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+DYNAMODB_DIGITS = 38  # DynamoDB numbers: 38 significant digits, magnitude under 10^126
 
 
 def _profile(user_id: str) -> dict[str, Any]:
@@ -46,8 +57,28 @@ def _profile(user_id: str) -> dict[str, Any]:
 
 
 def _self_or_admin(event: Event, user_id: str) -> None:
+    """Reading: oneself, or any user for an administrator."""
     if user_id != caller(event) and not is_admin(event):
         raise HttpError(403, "forbidden", "only administrators may act on other users")
+
+
+def _groups_of(user: dict[str, Any]) -> set[str]:
+    listed = client("cognito-idp").admin_list_groups_for_user(
+        UserPoolId=config("MAIN_USER_POOL_ID"), Username=user.get("cognitoUsername") or user["userId"])
+    return {g["GroupName"] for g in listed.get("Groups", [])}
+
+
+def _managed(event: Event, user_id: str) -> dict[str, Any]:
+    """Changing or deleting: oneself, or a user of strictly lower rank than the caller."""
+    if user_id == caller(event):
+        return _profile(user_id)
+    mine = rank(groups(event))
+    if mine < 1:
+        raise HttpError(403, "forbidden", "only administrators may act on other users")
+    user = _profile(user_id)
+    if rank(_groups_of(user)) >= mine:
+        raise HttpError(403, "forbidden", "acting on this user needs a higher role than theirs")
+    return user
 
 
 def _admin(event: Event) -> None:
@@ -69,15 +100,50 @@ def _update(user_id: str, values: dict[str, Any]) -> dict[str, Any]:
     return dict(result["Attributes"])
 
 
-def _profile_changes(event: Event) -> dict[str, Any]:
-    data = body(event)
+def _profile_changes(event: Event, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    raw = body(event)
+    data = {k: v for k, v in raw.items() if k not in extra}
     unknown = sorted(set(data) - set(PROFILE_FIELDS))
     if unknown:
         raise HttpError(400, "invalid_field", f"unknown field(s): {', '.join(unknown)}")
-    changes = {name: field(data, name, required=False) for name in PROFILE_FIELDS if name in data}
-    if not changes:
+    changes = {name: field(data, name, required=False, max_length=128) for name in PROFILE_FIELDS if name in data}
+    if not changes and not set(extra) & set(raw):
         raise HttpError(400, "missing_field", f"give at least one of: {', '.join(PROFILE_FIELDS)}")
     return {**changes, "updatedAt": now()}
+
+
+def _setting_value(value: Any, where: str) -> None:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+        if not number.is_finite() or len(number.as_tuple().digits) > DYNAMODB_DIGITS or abs(number) >= Decimal("1e125"):
+            raise HttpError(400, "invalid_field", f"'{where}' is not a number DynamoDB can store")
+    elif isinstance(value, str):
+        if len(value) > 1024:
+            raise HttpError(400, "invalid_field", f"'{where}' is longer than 1024 characters")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _setting_value(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _setting_value(item, f"{where}.{key}")
+    else:
+        raise HttpError(400, "invalid_field", f"'{where}' has an unsupported type")
+
+
+def _merged_settings(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The settings after a PUT: keys merged, `null` removes one; the whole is bounded."""
+    for key, value in changes.items():
+        if not SETTING_KEY.fullmatch(key):
+            raise HttpError(400, "invalid_field", f"'{key[:64]}' is not a setting name (letters, digits, _ . -; at most 64)")
+        _setting_value(value, key)
+    merged = {k: v for k, v in {**current, **changes}.items() if v is not None}
+    if len(merged) > SETTINGS_KEYS:
+        raise HttpError(400, "invalid_body", f"at most {SETTINGS_KEYS} settings per user")
+    if len(json.dumps(merged, default=str)) > SETTINGS_BYTES:
+        raise HttpError(400, "invalid_body", f"settings are limited to {SETTINGS_BYTES // 1024} KiB in all")
+    return merged
 
 
 def _sync_name_to_cognito(event: Event, user: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -137,10 +203,8 @@ def update_settings(event: Event) -> Response:
     data = body(event)
     if not data:
         raise HttpError(400, "missing_field", "give the settings to change")
-    if len(json.dumps(data)) > 8192:
-        raise HttpError(400, "invalid_body", "settings are limited to 8 KiB")
     current = _profile(user_id).get("settings", {})
-    user = _update(user_id, {"settings": {**current, **data}, "updatedAt": now()})
+    user = _update(user_id, {"settings": _merged_settings(current, data), "updatedAt": now()})
     record_activity(user_id, "settings.updated", keys=sorted(data))
     return respond(200, user["settings"])
 
@@ -176,9 +240,17 @@ def get_user(event: Event) -> Response:
 
 @http
 def update_user(event: Event) -> Response:
+    """Profile fields; and `enabled` (administrators, on users they outrank): disabling
+    signs the user out everywhere and rejects their tokens at once."""
     user_id = path(event, "userId")
-    _self_or_admin(event, user_id)
-    changes = _profile_changes(event)
+    target = _managed(event, user_id)
+    data = body(event)
+    changes = _profile_changes(event, extra=("enabled",))
+    if "enabled" in data:
+        if user_id == caller(event):
+            raise HttpError(403, "forbidden", "an administrator of higher rank enables or disables a user")
+        _set_enabled(target, field(data, "enabled", bool))
+        changes["enabled"] = data["enabled"]
     user = _update(user_id, changes)
     _sync_name_to_cognito(event, user, changes)
     record_activity(caller(event), "user.updated", target=user_id, fields=sorted(changes))
@@ -186,14 +258,29 @@ def update_user(event: Event) -> Response:
     return respond(200, user)
 
 
+def _set_enabled(user: dict[str, Any], enabled: bool) -> None:
+    pool, username = config("MAIN_USER_POOL_ID"), user.get("cognitoUsername") or user["userId"]
+    cognito = client("cognito-idp")
+    if enabled:
+        cognito.admin_enable_user(UserPoolId=pool, Username=username)
+        table("ACCOUNT_LOCKOUTS_TABLE").delete_item(Key={"userId": user["userId"]})
+    else:
+        revoke(user["userId"], "disabled", keep_for=None)  # first: no window where tokens still work
+        cognito.admin_disable_user(UserPoolId=pool, Username=username)
+        cognito.admin_user_global_sign_out(UserPoolId=pool, Username=username)
+
+
 @http
 def delete_user(event: Event) -> Response:
     user_id = path(event, "userId")
-    _self_or_admin(event, user_id)
-    user = _profile(user_id)
-    client("cognito-idp").admin_delete_user(
-        UserPoolId=config("MAIN_USER_POOL_ID"), Username=user.get("cognitoUsername") or user_id
-    )
+    user = _managed(event, user_id)
+    revoke(user_id, "deleted")  # first: the tokens stop working even if a step below fails
+    try:
+        client("cognito-idp").admin_delete_user(
+            UserPoolId=config("MAIN_USER_POOL_ID"), Username=user.get("cognitoUsername") or user_id
+        )
+    except client("cognito-idp").exceptions.UserNotFoundException:
+        pass  # a retry after a partial delete
     table("USERS_TABLE").delete_item(Key={"userId": user_id})
     record_activity(caller(event), "user.deleted", target=user_id)
     publish("listbackup.users", "User Deleted", {"userId": user_id, "by": caller(event)})

@@ -12,12 +12,16 @@ and does not make the others run again.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 from shared import client, config, log, new_id, now, publish, table
 
 LOG_DAYS = 30
+# Ids become parts of S3 keys: letters, digits, '-' and '_' only (uuids fit), so no message
+# can write outside its account's prefix ('/', '..', empty parts) or smuggle odd characters.
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 class BadMessage(Exception):
@@ -34,8 +38,11 @@ def _job(record: dict[str, Any]) -> dict[str, Any]:
     for name in ("jobId", "accountId"):
         if not isinstance(message.get(name), str) or not message[name]:
             raise BadMessage(f"'{name}' is missing")
-    if "/" in message["accountId"] or ".." in message["accountId"]:
-        raise BadMessage("'accountId' is not an id")
+    for name in ("jobId", "accountId", "sourceId"):
+        if name in message and not (isinstance(message[name], str) and ID.fullmatch(message[name])):
+            raise BadMessage(f"'{name}' is not an id")
+    if not isinstance(message.get("payload", {}), dict):
+        raise BadMessage("'payload' is not a JSON object")
     return message
 
 

@@ -275,6 +275,7 @@ def _replication(resource: Resource, ctx: SynthContext, role: iam.Role) -> s3.Re
 OBJECTS = (("arn", "/*"),)
 READ = (Grant(("s3:ListBucket",)), Grant(("s3:GetObject", "s3:GetObjectVersion"), OBJECTS))
 WRITE = (Grant(("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"), OBJECTS),)
+PUT = (Grant(("s3:AbortMultipartUpload", "s3:PutObject"), OBJECTS),)  # add objects, never delete one
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
@@ -299,6 +300,7 @@ KIND = Kind(
     checks=(check_lifecycle, check_replication),
     access={
         "read": READ,
+        "put": PUT,
         "write": WRITE,
         "read-write": READ + WRITE,
     },

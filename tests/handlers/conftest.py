@@ -21,3 +21,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
     with mock_aws():
         yield Platform.build("dev")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_grants.py reads what the other handler tests called: it runs after all of them."""
+    last = [item for item in items if item.path.name == "test_grants.py"]
+    items[:] = [item for item in items if item.path.name != "test_grants.py"] + last

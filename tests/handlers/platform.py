@@ -8,9 +8,11 @@ import base64
 import importlib
 import json
 import os
+import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 
@@ -26,6 +28,35 @@ COGNITO_PUBLIC = {
 }
 # S3 operations whose IAM action has another name.
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject", "HeadBucket": "ListBucket"}
+# A DynamoDB transaction is authorised item by item, with these actions.
+TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+# Every call a handler made in this test session: function -> {(action, target)}, for
+# tests/handlers/test_grants.py (which runs last).
+USED: dict[str, set[tuple[str, str]]] = {}
+
+Call = tuple[str, str]  # (IAM action, the name or id of what it acts on)
+
+
+def targets(service: str, operation: str, params: dict[str, Any]) -> list[Call]:
+    """The IAM actions a call needs, each with the resource it names."""
+    action = f"{service}:{S3_ACTIONS.get(operation, operation) if service == 's3' else operation}"
+    if service == "dynamodb" and operation == "TransactWriteItems":
+        return [(f"dynamodb:{TRANSACT[kind]}", spec["TableName"]) for item in params["TransactItems"] for kind, spec in item.items()]
+    if service == "dynamodb" and operation.startswith("Batch"):
+        return [(action, name) for name in params["RequestItems"]]
+    if service == "events" and operation == "PutEvents":
+        return [(action, entry.get("EventBusName", "default")) for entry in params["Entries"]]
+    if service == "sqs" and "QueueUrl" in params:
+        return [(action, str(params["QueueUrl"]).rsplit("/", 1)[-1])]
+    for key in ("TableName", "Bucket", "UserPoolId", "SecretId", "TopicArn"):
+        if key in params:
+            return [(action, str(params[key]))]
+    return [(action, "")]
+
+
+def covers(arn: str, target: str) -> bool:
+    """Whether a policy resource (an ARN, maybe with a wildcard tail) names the target."""
+    return arn == "*" or target == arn or bool(re.search(rf"[:/]{re.escape(target)}(/|$)", arn))
 
 
 @dataclass
@@ -34,6 +65,11 @@ class Function:
     handler: str
     environment: dict[str, str]
     granted: set[str]
+    statements: list[tuple[set[str], list[str]]] = field(default_factory=list)  # (actions, resource ARNs)
+
+    def allows(self, call: Call) -> bool:
+        action, target = call
+        return any(action in actions and any(covers(arn, target) for arn in arns) for actions, arns in self.statements)
 
 
 @dataclass
@@ -41,7 +77,8 @@ class Platform:
     stage: str = "dev"
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (stack, logical) -> attrs
-    calls: list[str] = field(default_factory=list)  # IAM actions of the last invocation
+    calls: list[Call] = field(default_factory=list)  # (IAM action, target) of the last invocation
+    names: dict[str, str] = field(default_factory=dict)  # generated id -> physical name (user pools)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -53,7 +90,7 @@ class Platform:
             for stack in level:
                 platform._create(stack)
         boto3.setup_default_session(region_name=REGION)
-        boto3.DEFAULT_SESSION.events.register("before-call", platform._record)
+        boto3.DEFAULT_SESSION.events.register("before-parameter-build", platform._record)
         return platform
 
     def _create(self, stack: str) -> None:
@@ -100,6 +137,7 @@ class Platform:
     def _userpool(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         args = {k: p[k] for k in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies", "Schema") if k in p}
         pool = boto3.client("cognito-idp", region_name=REGION).create_user_pool(PoolName=p["UserPoolName"], **args)["UserPool"]
+        self.names[pool["Id"]] = p["UserPoolName"]
         return {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
 
     def _userpoolclient(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
@@ -138,54 +176,69 @@ class Platform:
                 if resource["Type"] == "AWS::Lambda::Function" and props["FunctionName"] == physical:
                     env = {k: str(self.resolve(stack, v)) for k, v in props["Environment"]["Variables"].items()}
                     role = template["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
-                    granted = {a for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in s["Action"]}
-                    return Function(name, props["Handler"], env, granted)
+                    statements = [(set(s["Action"]), [str(self._arn(stack, r)) for r in s["Resource"]])
+                                  for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+                    granted = {a for actions, _ in statements for a in actions}
+                    return Function(name, props["Handler"], env, granted, statements)
         raise KeyError(f"no function {physical} in generated/{self.stage}")
 
-    # ---------------------------------------------------------------- invoking
-    def _record(self, model: Any, **_: Any) -> None:
-        service = model.service_model.signing_name
-        operation = model.name
-        if service == "s3":
-            operation = S3_ACTIONS.get(operation, operation)
-        self.calls.append(f"{service}:{operation}")
+    def _arn(self, stack: str, value: Any) -> Any:
+        try:
+            return self.resolve(stack, value)
+        except (KeyError, NotImplementedError):  # e.g. a log group this platform does not create
+            return json.dumps(value, sort_keys=True)
 
-    def invoke(self, name: str, event: dict[str, Any]) -> Any:
-        """Run a function in-process as Lambda would, then check its calls against its role."""
+    # ---------------------------------------------------------------- invoking
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.extend(targets(model.service_model.signing_name, model.name, params))
+
+    @contextmanager
+    def running(self, name: str) -> Iterator[tuple[Function, Any]]:
+        """The function's module, imported with the environment its template gives it (set
+        once: threads of one test may then run its handler side by side)."""
         function = self.function(name)
         saved = dict(os.environ)
         os.environ.update(function.environment)
         if str(HANDLERS) not in sys.path:
             sys.path.insert(0, str(HANDLERS))
-        module_name, entry = function.handler.rsplit(".", 1)
         try:
-            shared = importlib.import_module("shared")
-            shared.reset_clients()
-            module = importlib.import_module(module_name)
-            self.calls = []
-            result = getattr(module, entry)(event, None)
+            importlib.import_module("shared").reset_clients()
+            yield function, importlib.import_module(function.handler.rsplit(".", 1)[0])
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        denied = sorted({c for c in self.calls if c not in function.granted and not self._public(c)})
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """Run a function in-process as Lambda would, then check its calls against its role."""
+        with self.running(name) as (function, module):
+            self.calls = []
+            result = getattr(module, function.handler.rsplit(".", 1)[1])(event, None)
+        private = [c for c in self.calls if not self._public(c[0])]
+        USED.setdefault(name, set()).update((action, self.names.get(target, target)) for action, target in private)
+        denied = sorted({action for action, target in private if action not in function.granted})
         assert not denied, f"{name} called {denied}, which its role does not grant"
+        elsewhere = sorted({f"{action} on {target}" for action, target in private if not function.allows((action, target))})
+        assert not elsewhere, f"{name} called {elsewhere}, which its role grants on other resources only"
         return result
 
     @staticmethod
-    def _public(call: str) -> bool:
-        service, operation = call.split(":", 1)
+    def _public(action: str) -> bool:
+        service, operation = action.split(":", 1)
         return service == "cognito-idp" and operation in COGNITO_PUBLIC
 
 
 def api_event(method: str, path: str, body: Any = None, claims: dict[str, Any] | None = None,
-              params: dict[str, str] | None = None, query: dict[str, str] | None = None, token: str | None = None) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) event, with the JWT claims its authorizer passes."""
+              params: dict[str, str] | None = None, query: dict[str, str] | None = None, token: str | None = None,
+              address: str = "192.0.2.10") -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, with the JWT claims its authorizer passes,
+    from `address` through CloudFront (which appends the viewer to X-Forwarded-For)."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
         "rawPath": path,
-        "headers": {"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})},
-        "requestContext": {"http": {"method": method, "path": path}},
+        "headers": {"content-type": "application/json", "x-forwarded-for": address,
+                    **({"authorization": f"Bearer {token}"} if token else {})},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "130.176.0.1"}},
         "isBase64Encoded": False,
     }
     if body is not None:

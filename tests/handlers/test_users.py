@@ -41,5 +41,15 @@ def test_a_user_may_delete_themselves(aws: Platform) -> None:
     aws.invoke("users-get-me", api_event("GET", "/users/me", claims=ada))
     deleted = aws.invoke("users-delete", api_event("DELETE", f"/users/{ada['sub']}", claims=ada, params={"userId": ada["sub"]}))
     assert deleted["statusCode"] == 204
-    gone = aws.invoke("users-get", api_event("GET", f"/users/{ada['sub']}", claims=ada, params={"userId": ada["sub"]}))
+    admin = {"sub": "user-admin", "cognito:groups": ADMIN_GROUPS}
+    gone = aws.invoke("users-get", api_event("GET", f"/users/{ada['sub']}", claims=admin, params={"userId": ada["sub"]}))
     assert gone["statusCode"] == 404
+    with_old_token = aws.invoke("users-get", api_event("GET", f"/users/{ada['sub']}", claims=ada, params={"userId": ada["sub"]}))
+    assert (with_old_token["statusCode"], json_body(with_old_token)["error"]) == (401, "token_revoked")
+
+
+def test_the_callers_accounts(aws: Platform) -> None:
+    ada = sign_up_and_login(aws)["claims"]
+    aws.invoke("accounts-create", api_event("POST", "/accounts", {"name": "Shop"}, claims=ada))
+    listed = aws.invoke("users-get-accounts", api_event("GET", "/users/me/accounts", claims=ada))
+    assert [(a["name"], a["role"]) for a in json_body(listed)["accounts"]] == [("Shop", "owner")]
