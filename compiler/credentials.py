@@ -24,6 +24,7 @@ PATTERNS = (
     ("a URL with a token", re.compile(r"https?://\S*[?&](token|key|secret|signature|sig|password)=[^&\s]{8,}", re.I)),
 )
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)", re.I)
+REFERENCE = re.compile(r"([a-z][a-z-]*):[a-z0-9][a-z0-9-]*")  # `secret:edge-origin-2`: names a resource
 
 
 def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
@@ -37,6 +38,14 @@ def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
             yield from _strings(item, path + (i,))
 
 
+def _reference(value: str) -> bool:
+    """`kind:name` of a kind the compiler knows: a reference to a resource, not a value."""
+    from .kinds import BY_REF
+
+    match = REFERENCE.fullmatch(value)
+    return match is not None and match.group(1) in BY_REF
+
+
 def _looks_like(path: KeyPath, value: str) -> str | None:
     for what, pattern in PATTERNS:
         if pattern.search(value):
@@ -44,7 +53,8 @@ def _looks_like(path: KeyPath, value: str) -> str | None:
     key = next((p for p in reversed(path) if isinstance(p, str)), "")
     # A value under a secret-sounding key that is long and has no spaces: prose and
     # durations (`access_token: 1h`, reasons) do not match.
-    if SECRET_KEY.search(key) and len(value) >= 12 and " " not in value and re.search(r"\d", value):
+    if (SECRET_KEY.search(key) and len(value) >= 12 and " " not in value and re.search(r"\d", value)
+            and not _reference(value)):
         return f"a secret value for '{key}'"
     return None
 

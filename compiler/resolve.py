@@ -149,7 +149,22 @@ class _Resolver:
                 elif target.stack != resource.stack:
                     reason = f"{resource.label}.{_path_text(path)} -> {ref}"
                     edges.append(Edge(resource.stack, target.stack, reason, where))
-        return edges + self.alarm_topic()
+        return edges + self.alarm_topic() + self.origin_secrets()
+
+    def origin_secrets(self) -> list[Edge]:
+        """Functions behind an API with an origin secret read it, and a distribution in front
+        of that API sends it: implicit references (kinds/api.py)."""
+        edges = []
+        for resource in self.index.values():
+            api_ref = {"function": getattr(resource.spec, "api", None),
+                       "distribution": getattr(resource.spec, "origin", None)}.get(resource.kind.ref)
+            api = self.index.get(api_ref) if api_ref is not None and api_ref.kind == "api" else None
+            secret_ref = getattr(api.spec, "origin_secret", None) if api is not None else None
+            secret = self.index.get(secret_ref) if secret_ref is not None else None
+            if api is not None and secret is not None and secret.stack != resource.stack:
+                reason = f"{resource.label} behind {api.ref} -> {secret.ref} (origin secret)"
+                edges.append(Edge(resource.stack, secret.stack, reason, resource.where))
+        return edges
 
     def alarm_topic(self) -> list[Edge]:
         """Kinds that raise alarms notify the stage's alarm topic: an implicit reference."""

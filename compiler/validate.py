@@ -328,7 +328,7 @@ class _Validator:
         diags = [
             Diagnostic(
                 "E209",
-                f"'{field}: {json.dumps(getattr(spec, field))}' turns off a safe default",
+                f"'{field}: {_shown(getattr(spec, field))}' turns off a safe default",
                 where((field,)),
                 help=f"say why in `reasons: {{{field}: ...}}` next to it; the reason is kept in the template",
             )
@@ -385,3 +385,10 @@ def validate(
         for stage in stages
     }
     return result, v.diags
+
+
+def _shown(value: Any) -> str:
+    """A field's value as the spec would write it (a section: only what differs from its defaults)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_defaults=True)
+    return json.dumps(value)

@@ -1,8 +1,11 @@
 """Auth API: register, confirm, login (with the MFA challenge), refresh, logout, MFA and passwords, with Cognito.
 
-Sign-up, login, refresh, sign-out, MFA and password calls use Cognito's public,
-token-based APIs with the app client: they need no IAM permission. Cognito's errors become
-HTTP statuses.
+Sign-up, refresh, sign-out, MFA setup and password calls use Cognito's public, token-based
+APIs with the app client: they need no IAM permission. The password login and its MFA step
+use the admin flow (AdminInitiateAuth, IAM-authorised): the app client does not allow the
+password flow to callers holding only its public id, so nobody can try passwords around the
+lockout below. The client's address and headers go to Cognito's threat protection as
+context. Cognito's errors become HTTP statuses.
 
 Holding under attack:
 - **Lockout** is keyed on the normalised identity (NFKC, trimmed, case-folded e-mail) and
@@ -55,21 +58,23 @@ MAX_SENDS = 10  # e-mails Cognito sends for one client address, per window
 MAX_IDENTITY_SENDS = 3  # e-mails to one address, per window
 MAX_CODE_TRIES = 10  # confirmation and reset codes tried for one identity, per window
 WINDOW = 15 * 60
+# Cognito error -> (status, code, message). The message is ours, never Cognito's: its
+# wording differs for unknown users, wrong passwords and disabled users.
 STATUS = {
-    "UsernameExistsException": (409, "user_exists"),
-    "InvalidPasswordException": (400, "invalid_password"),
-    "InvalidParameterException": (400, "invalid_parameter"),
-    "CodeMismatchException": (400, "invalid_code"),
-    "ExpiredCodeException": (400, "expired_code"),
-    "EnableSoftwareTokenMFAException": (400, "invalid_code"),
-    "NotAuthorizedException": (401, "not_authorized"),
-    "UserNotConfirmedException": (403, "not_confirmed"),
-    "PasswordResetRequiredException": (403, "password_reset_required"),
-    "UserNotFoundException": (401, "not_authorized"),  # never reveal which emails exist
-    "LimitExceededException": (429, "too_many_requests"),
-    "TooManyRequestsException": (429, "too_many_requests"),
-    "TooManyFailedAttemptsException": (429, "too_many_requests"),
-    "CodeDeliveryFailureException": (429, "too_many_requests"),
+    "UsernameExistsException": (409, "user_exists", "the user exists"),
+    "InvalidPasswordException": (400, "invalid_password", "the password does not meet the password policy"),
+    "InvalidParameterException": (400, "invalid_parameter", "a field has a value Cognito does not accept"),
+    "CodeMismatchException": (400, "invalid_code", "the code is wrong or has expired"),
+    "ExpiredCodeException": (400, "expired_code", "the code is wrong or has expired"),
+    "EnableSoftwareTokenMFAException": (400, "invalid_code", "the code is wrong or has expired"),
+    "NotAuthorizedException": (401, "not_authorized", "wrong e-mail or password"),
+    "UserNotConfirmedException": (403, "not_confirmed", "confirm the e-mail address first"),
+    "PasswordResetRequiredException": (403, "password_reset_required", "reset the password first"),
+    "UserNotFoundException": (401, "not_authorized", "wrong e-mail or password"),  # never reveal which emails exist
+    "LimitExceededException": (429, "too_many_requests", "too many requests: try again later"),
+    "TooManyRequestsException": (429, "too_many_requests", "too many requests: try again later"),
+    "TooManyFailedAttemptsException": (429, "too_many_requests", "too many requests: try again later"),
+    "CodeDeliveryFailureException": (429, "too_many_requests", "too many requests: try again later"),
 }
 INVALID_CODE = HttpError(400, "invalid_code", "the code is wrong or has expired")
 
@@ -84,8 +89,9 @@ def _cognito(operation: str, **params: Any) -> dict[str, Any]:
         code = exc.response["Error"]["Code"]
         if code not in STATUS:
             raise
-        status, error = STATUS[code]
-        raise HttpError(status, error, exc.response["Error"].get("Message", code)) from exc
+        status, error, message = STATUS[code]
+        log("info", "cognito refused", operation=operation, code=code)
+        raise HttpError(status, error, message) from exc
 
 
 def _email(data: dict[str, Any]) -> str:
@@ -234,12 +240,23 @@ def login(event: Event) -> Response:
     password = field(data, "password", max_length=256)
     _attempt(event, email)
     result = _cognito(
-        "initiate_auth",
+        "admin_initiate_auth",
+        UserPoolId=config("MAIN_USER_POOL_ID"),
         ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-        AuthFlow="USER_PASSWORD_AUTH",
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": password},
+        ContextData=_context(event),
     )
     return _signed_in(event, email, result)
+
+
+def _context(event: Event) -> dict[str, Any]:
+    """What threat protection weighs a sign-in by: the client's address and headers."""
+    headers = [{"headerName": str(k)[:128], "headerValue": str(v)[:1024]}
+               for k, v in sorted((event.get("headers") or {}).items()) if str(k).lower() != "authorization"][:20]
+    http_context = (event.get("requestContext") or {}).get("http") or {}
+    return {"IpAddress": client_address(event), "ServerName": str((event.get("requestContext") or {}).get("domainName") or "api"),
+            "ServerPath": str(http_context.get("path") or "/auth/login"), "HttpHeaders": headers}
 
 
 @http
@@ -254,11 +271,13 @@ def mfa_challenge(event: Event) -> Response:
     _attempt(event, email)  # codes are guessed like passwords: the same counters
     try:
         result = _cognito(
-            "respond_to_auth_challenge",
+            "admin_respond_to_auth_challenge",
+            UserPoolId=config("MAIN_USER_POOL_ID"),
             ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
             ChallengeName="SOFTWARE_TOKEN_MFA",
             Session=session,
             ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
+            ContextData=_context(event),
         )
     except ClientError as exc:  # an unknown or expired session
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":

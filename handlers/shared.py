@@ -15,6 +15,13 @@ that user must not be revoked: deleting or disabling a user, or signing out, wri
 revocation (account-lockouts table, key = the user's sub) that rejects tokens issued before
 it, since API Gateway's JWT authorizer only checks signature and expiry.
 
+Requests must come through the API's CloudFront distribution when the function has
+ORIGIN_SECRET_ARN (the API's `origin_secret`): CloudFront sends the secret's value in
+X-Origin-Verify, and a request without it (the execute-api endpoint called directly,
+around WAF and the edge's limits) is answered 403. The current and the previous version
+of the secret are accepted, so rotating it does not cut traffic until the distribution is
+redeployed.
+
 Platform roles, one rule everywhere: SuperAdmins outrank Admins, who outrank everyone else.
 Administrators may read any user; acting on another user needs a strictly higher rank than
 theirs (an Admin cannot change or delete an Admin or a SuperAdmin).
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hmac
 import json
 import os
 import re
@@ -40,6 +48,8 @@ Event = dict[str, Any]
 Response = dict[str, Any]
 _clients: dict[str, Any] = {}
 _request: dict[str, Any] = {}  # what one invocation learnt (the checked caller), reset by @http
+_origin: dict[str, Any] = {}  # the origin secret's accepted values and when they were read
+ORIGIN_CACHE = 300  # seconds before the secret is read again (a mismatch re-reads sooner)
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 16
@@ -82,6 +92,37 @@ def table(variable: str) -> Any:
 def reset_clients() -> None:
     """Forget cached clients (tests switch between mocked AWS sessions)."""
     _clients.clear()
+    _origin.clear()
+
+
+def _origin_values(arn: str, fresh: bool) -> list[str]:
+    if fresh or time.time() - _origin.get("read", 0) > ORIGIN_CACHE:
+        values = []
+        for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+            try:
+                values.append(str(client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"]))
+            except client("secretsmanager").exceptions.ResourceNotFoundException:
+                pass  # no previous version yet
+        _origin.update(values=values, read=time.time())
+    return list(_origin["values"])
+
+
+def check_origin(event: Event) -> None:
+    """403 unless the request came through the API's distribution (X-Origin-Verify)."""
+    arn = os.environ.get("ORIGIN_SECRET_ARN")
+    if not arn:
+        return
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    sent = headers.get("x-origin-verify", "").encode()
+
+    def matches(values: list[str]) -> bool:
+        return bool(sent) and any(hmac.compare_digest(sent, value.encode()) for value in values)
+
+    if matches(_origin_values(arn, fresh=False)):
+        return
+    if time.time() - _origin.get("read", 0) > 60 and matches(_origin_values(arn, fresh=True)):  # rotated meanwhile
+        return
+    raise HttpError(403, "forbidden", "call the API through its domain")
 
 
 # ------------------------------------------------------------------------- responses
@@ -115,6 +156,7 @@ def http(handler: Callable[[Event], Response]) -> Callable[[Event, Any], Respons
     def wrapper(event: Event, context: Any) -> Response:
         _request.clear()
         try:
+            check_origin(event)
             return handler(event)
         except HttpError as exc:
             return respond(exc.status, {"error": exc.code, "message": exc.message})

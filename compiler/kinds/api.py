@@ -5,6 +5,13 @@ JSON access logs to a log group with the stage's retention, and CORS per stage (
 only the app's origins). With `auth: user-pool:main` every route of the API uses the JWT
 authorizer (issuer and audience from the pool) unless the route says `auth: none`.
 Routes themselves are declared on functions.
+
+An HTTP API cannot turn its execute-api endpoint off while CloudFront uses it as the origin,
+and takes no WAF: with `origin_secret: secret:NAME` a distribution in front sends the
+secret's value in `X-Origin-Verify` (CloudFront overwrites any the viewer sends), every
+function behind the API gets read access to it (`ORIGIN_SECRET_ARN`), and the handlers
+answer 403 to a request without it, so WAF, rate limits and headers cannot be skipped by
+calling the endpoint directly.
 """
 
 from __future__ import annotations
@@ -69,11 +76,20 @@ class Spec(StatefulSpec):  # retains its access-log group
     cors: Cors | None = None
     throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200))
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
+    origin_secret: RefField | None = Field(
+        None, description="secret:NAME: only requests carrying it in X-Origin-Verify are served (a distribution in "
+                          "front adds it); the execute-api endpoint alone then answers 403")
 
 
 def check_cors(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     if spec.cors and spec.cors.credentials and "*" in spec.cors.origins:
         return [(("cors", "credentials"), "browsers refuse credentials with the `*` origin: list the origins")]
+    return []
+
+
+def check_origin_secret(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    if spec.origin_secret is not None and spec.origin_secret.kind != "secret":
+        return [(("origin_secret",), f"`origin_secret:` names a secret, not a {spec.origin_secret.kind}")]
     return []
 
 
@@ -183,7 +199,7 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    checks=(check_cors, check_auth),
+    checks=(check_cors, check_auth, check_origin_secret),
     alarms=True,
     env={"API_URL": "endpoint"},
 )

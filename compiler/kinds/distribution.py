@@ -1,7 +1,9 @@
 """distributions: CloudFront in front of an HTTP API or a private bucket, with WAF.
 
 - Origin `api:NAME`: the API's execute-api endpoint over HTTPS, nothing cached, every
-  viewer header but Host forwarded; the distribution carries the API's custom domain.
+  viewer header but Host forwarded; the distribution carries the API's custom domain. When
+  the API has an `origin_secret`, CloudFront sends its value in X-Origin-Verify (a dynamic
+  reference, resolved when the distribution is deployed), which the API's handlers require.
 - Origin `bucket:NAME`: the bucket through origin access control; the bucket stays private
   (give it `cdn: true` so CloudFront of this account may read it).
 
@@ -58,12 +60,17 @@ def _origin(resource: Resource, ctx: SynthContext) -> tuple[cloudfront.Origin, l
     spec: Spec = resource.spec
     if spec.origin.kind == "api":
         host = Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))  # https://<id>.execute-api...
+        secret = getattr(ctx.resource(spec.origin).spec, "origin_secret", None)
+        headers = {} if secret is None else {"OriginCustomHeaders": [cloudfront.OriginCustomHeader(
+            # by name (same account and region): CloudFormation resolves it when the distribution deploys
+            HeaderName="X-Origin-Verify", HeaderValue="{{resolve:secretsmanager:" + ctx.name(ctx.resource(secret)) + "}}")]}
         origin = cloudfront.Origin(
             Id="api",
             DomainName=host,
             CustomOriginConfig=cloudfront.CustomOriginConfig(
                 OriginProtocolPolicy="https-only", OriginSSLProtocols=["TLSv1.2"], HTTPSPort=443
             ),
+            **headers,
         )
         behavior: dict[str, object] = {
             "CachePolicyId": CACHING_DISABLED,

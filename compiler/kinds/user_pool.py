@@ -22,11 +22,17 @@ if TYPE_CHECKING:
     from ..synth import SynthContext
 
 Requirement = Literal["lowercase", "uppercase", "numbers", "symbols"]
-Flow = Literal["srp", "refresh", "password"]
+Flow = Literal["srp", "refresh", "admin-password", "password"]
 GroupName = Annotated[str, matching(r"[A-Za-z0-9_+=,.@-]{1,128}", "a group name")]
 REQUIREMENTS: tuple[Requirement, ...] = ("lowercase", "uppercase", "numbers", "symbols")
 DEFAULT_FLOWS: tuple[Flow, ...] = ("srp", "refresh")
-FLOWS = {"srp": "ALLOW_USER_SRP_AUTH", "refresh": "ALLOW_REFRESH_TOKEN_AUTH", "password": "ALLOW_USER_PASSWORD_AUTH"}
+FLOWS = {
+    "srp": "ALLOW_USER_SRP_AUTH",
+    "refresh": "ALLOW_REFRESH_TOKEN_AUTH",
+    "admin-password": "ALLOW_ADMIN_USER_PASSWORD_AUTH",  # server side only: needs IAM (the `login` level)
+    "password": "ALLOW_USER_PASSWORD_AUTH",  # anyone with the (public) client id may try passwords
+}
+Attribute = Literal["name", "given_name", "family_name", "phone_number", "locale", "zoneinfo", "picture"]
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
 
@@ -37,7 +43,10 @@ class Password(SpecModel):
 
 
 class Client(SpecModel):
-    flows: list[Flow] = Field(default_factory=lambda: list(DEFAULT_FLOWS), min_length=1)
+    flows: list[Flow] = Field(default_factory=lambda: list(DEFAULT_FLOWS), min_length=1,
+                              description="`password` needs a reason (`reasons: {client: ...}`)")
+    writable: list[Attribute] = Field(default_factory=list, description="attributes users may change besides "
+                                      "e-mail (verified first) and the required ones")
     access_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
     id_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
     refresh_token: Duration = Field(30 * DAY, ge=HOUR, le=3650 * DAY)
@@ -50,6 +59,8 @@ class Group(SpecModel):
 
 class Spec(StatefulSpec):
     mfa: Literal["off", "optional", "required"] = Field("optional", description="TOTP (authenticator apps)")
+    threat_protection: Literal["enforced", "audit", "off"] = Field(
+        "enforced", description="Cognito threat protection (compromised credentials, risky sign-ins); the Plus plan")
     password: Password = Field(default_factory=lambda: Password())
     self_sign_up: bool = True
     required_attributes: list[Literal["name", "given_name", "family_name", "phone_number", "locale"]] = Field(
@@ -59,7 +70,12 @@ class Spec(StatefulSpec):
     groups: dict[GroupName, Group] = Field(default_factory=dict)
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 
-    UNSAFE = {"deletion_protection": lambda v: v is False, **StatefulSpec.UNSAFE}
+    UNSAFE = {
+        "deletion_protection": lambda v: v is False,
+        "threat_protection": lambda v: v != "enforced",
+        "client": lambda v: "password" in v.flows,
+        **StatefulSpec.UNSAFE,
+    }
 
 
 # Sign-up, login, token refresh, sign-out and password flows with the app client are
@@ -76,7 +92,8 @@ POOL_USERS = (
     "cognito-idp:AdminUserGlobalSignOut",
 )
 POOL_GROUPS = ("cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup")
-POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + (
+POOL_LOGIN = ("cognito-idp:AdminInitiateAuth", "cognito-idp:AdminRespondToAuthChallenge")
+POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + POOL_LOGIN + (
     "cognito-idp:AdminConfirmSignUp",
     "cognito-idp:AdminCreateUser",
     "cognito-idp:AdminResetUserPassword",
@@ -114,6 +131,8 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         "MfaConfiguration": {"off": "OFF", "optional": "OPTIONAL", "required": "ON"}[spec.mfa],
         "DeletionProtection": "ACTIVE" if ctx.setting(spec.deletion_protection, "protect") else "INACTIVE",
         "UserPoolTags": ctx.tag_map(resource),
+        # The username is the e-mail: a new one takes effect only once its code is confirmed.
+        "UserAttributeUpdateSettings": cognito.UserAttributeUpdateSettings(AttributesRequireVerificationBeforeUpdate=["email"]),
         "Schema": [
             cognito.SchemaAttribute(Name="email", AttributeDataType="String", Required=True, Mutable=True),
             *[
@@ -124,6 +143,11 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     }
     if spec.mfa != "off":
         props["EnabledMfas"] = ["SOFTWARE_TOKEN_MFA"]
+    if spec.threat_protection != "off":
+        props["UserPoolTier"] = "PLUS"  # threat protection is part of the Plus feature plan
+        props["UserPoolAddOns"] = cognito.UserPoolAddOns(AdvancedSecurityMode=spec.threat_protection.upper())
+    writable = sorted({"email", *spec.required_attributes, *spec.client.writable})
+    readable = sorted({"email", "email_verified", *spec.required_attributes, *spec.client.writable})
     pool = cognito.UserPool(resource.logical_id, **props, **ctx.deletion_policies(resource))
     client = cognito.UserPoolClient(
         resource.logical_id + "Client",
@@ -138,6 +162,8 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         RefreshTokenValidity=spec.client.refresh_token // MINUTE,
         TokenValidityUnits=cognito.TokenValidityUnits(AccessToken="minutes", IdToken="minutes", RefreshToken="minutes"),
         SupportedIdentityProviders=["COGNITO"],
+        ReadAttributes=readable,
+        WriteAttributes=writable,
     )
     groups = [
         cognito.UserPoolGroup(
@@ -171,6 +197,7 @@ KIND = Kind(
         "attributes": (Grant(POOL_ATTRIBUTES),),
         "users": (Grant(POOL_USERS),),
         "groups": (Grant(POOL_GROUPS),),
+        "login": (Grant(POOL_LOGIN),),
         "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),),
     },
     env={"USER_POOL_ID": "id", "USER_POOL_CLIENT_ID": "client_id"},

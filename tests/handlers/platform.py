@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import re
+import secrets
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ COGNITO_PUBLIC = {
 S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject", "HeadBucket": "ListBucket"}
 # A DynamoDB transaction is authorised item by item, with these actions.
 TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+# What CloudFront sends in X-Origin-Verify for the platform under test (set by Platform.build
+# from the distribution's dynamic reference and the secret it names); api_event sends it.
+ORIGIN: dict[str, str] = {}
 # Every call a handler made in this test session: function -> {(action, target)}, for
 # tests/handlers/test_grants.py (which runs last).
 USED: dict[str, set[tuple[str, str]]] = {}
@@ -89,6 +93,13 @@ class Platform:
         for level in manifest["levels"]:
             for stack in level:
                 platform._create(stack)
+        ORIGIN.clear()
+        for template in platform.templates.values():
+            for resource in template["Resources"].values():
+                for origin in resource["Properties"].get("DistributionConfig", {}).get("Origins", []):
+                    for header in origin.get("OriginCustomHeaders", []):
+                        name = header["HeaderValue"].removeprefix("{{resolve:secretsmanager:").removesuffix("}}")
+                        ORIGIN["value"] = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=name)["SecretString"]
         boto3.setup_default_session(region_name=REGION)
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", platform._record)
         return platform
@@ -127,7 +138,8 @@ class Platform:
         return {"Ref": p["Name"], "Name": p["Name"], "Arn": arn}
 
     def _secret(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
-        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(Name=p["Name"], SecretString="{}")["ARN"]
+        value = secrets.token_hex(16)  # as GenerateSecretString would: random
+        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(Name=p["Name"], SecretString=value)["ARN"]
         return {"Ref": arn, "Name": p["Name"]}
 
     def _topic(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
@@ -229,9 +241,10 @@ class Platform:
 
 def api_event(method: str, path: str, body: Any = None, claims: dict[str, Any] | None = None,
               params: dict[str, str] | None = None, query: dict[str, str] | None = None, token: str | None = None,
-              address: str = "192.0.2.10") -> dict[str, Any]:
+              address: str = "192.0.2.10", via_cloudfront: bool = True) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, with the JWT claims its authorizer passes,
-    from `address` through CloudFront (which appends the viewer to X-Forwarded-For)."""
+    from `address` through CloudFront (which appends the viewer to X-Forwarded-For and adds
+    the origin secret), or straight to the execute-api endpoint."""
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{method} {path}",
@@ -241,6 +254,8 @@ def api_event(method: str, path: str, body: Any = None, claims: dict[str, Any] |
         "requestContext": {"http": {"method": method, "path": path, "sourceIp": "130.176.0.1"}},
         "isBase64Encoded": False,
     }
+    if via_cloudfront and "value" in ORIGIN:
+        event["headers"]["x-origin-verify"] = ORIGIN["value"]
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
     if claims is not None:

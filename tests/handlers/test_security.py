@@ -393,3 +393,32 @@ def test_confirmation_codes_cannot_be_guessed_without_end(aws: Platform, functio
     answers = [aws.invoke(function, api_event("POST", route, {"email": "ada@example.com", "code": f"{n:06d}", **extra}))["statusCode"]
                for n in range(allowed + 1)]
     assert 429 not in answers[:allowed] and answers[allowed] == 429  # (moto takes any code for a real user)
+
+
+# ------------------------------------------------------------------------ the edge cannot be skipped
+
+
+def test_the_api_serves_only_requests_that_came_through_cloudfront(aws: Platform) -> None:
+    from tests.handlers.platform import ORIGIN
+
+    assert ORIGIN.get("value"), "generated/dev: the API distribution sends no origin secret"
+    ada = sign_up_and_login(aws)["claims"]
+    for function, method, path, claims in (("health", "GET", "/health", None), ("auth-login", "POST", "/auth/login", None),
+                                           ("accounts-list", "GET", "/accounts", ada)):
+        direct = api_event(method, path, {"email": "ada@example.com", "password": PASSWORD}, claims=claims, via_cloudfront=False)
+        assert _answer(aws.invoke(function, direct)) == (403, {"error": "forbidden", "message": "call the API through its domain"})
+        forged = direct | {"headers": {**direct["headers"], "x-origin-verify": "guess"}}
+        assert aws.invoke(function, forged)["statusCode"] == 403
+        through = api_event(method, path, {"email": "ada@example.com", "password": PASSWORD}, claims=claims)
+        assert aws.invoke(function, through)["statusCode"] in (200, 201)
+
+
+def test_a_rotated_origin_secret_keeps_the_old_value_working_until_the_edge_is_redeployed(aws: Platform) -> None:
+    from tests.handlers.platform import ORIGIN
+
+    old = ORIGIN["value"]
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(SecretId="listbackup-dev-edge-origin", SecretString="new-value-0123")
+    assert aws.invoke("health", api_event("GET", "/health"))["statusCode"] == 200  # CloudFront still sends the old one
+    fresh = api_event("GET", "/health", via_cloudfront=False)
+    fresh["headers"]["x-origin-verify"] = "new-value-0123"
+    assert aws.invoke("health", fresh)["statusCode"] == 200 and old != "new-value-0123"

@@ -84,3 +84,31 @@ def test_edge_errors(tmp_path: Path) -> None:
     assert "bucket:assets does not admit CloudFront: give it `cdn: true`" in errors_of(tmp_path / "b", files, platform=PLATFORM)
     no_zone = PLATFORM.replace(", hosted_zone_id: Z0123456789ABC", "")
     assert "DNS validation needs `hosted_zone_id` in the settings of stage dev" in errors_of(tmp_path / "c", FILES, platform=no_zone)
+
+
+def test_an_origin_secret_reaches_cloudfront_and_every_function_behind_the_api(tmp_path: Path) -> None:
+    files = {**FILES, "app.yaml": FILES["app.yaml"].replace("apis:\n  main: {auth: user-pool:p}",
+                                                           "apis:\n  main: {auth: user-pool:p, origin_secret: secret:origin}"),
+             "secrets.yaml": "secrets:\n  origin: {}\n",
+             "fns.yaml": "functions:\n  hello: {handler: h.hello, api: api:main, routes: [{route: GET /hello, auth: none}]}\n"
+                         "  worker: {handler: h.hello}\n"}
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "h.py").write_text("def hello(event, context):\n    return {}\n")
+    result = compile_spec(tmp_path, files, platform=PLATFORM)
+    origin = template(result, "dev", "edge")["Resources"]["ApiDistribution"]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginCustomHeaders"] == [{"HeaderName": "X-Origin-Verify",
+                                              "HeaderValue": "{{resolve:secretsmanager:listbackup-dev-origin}}"}]
+    fns = template(result, "dev", "fns")["Resources"]
+    assert "ORIGIN_SECRET_ARN" in fns["HelloFunction"]["Properties"]["Environment"]["Variables"]
+    statements = fns["HelloFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    read = next(s for s in statements if s["Sid"] == "ReadOriginSecret")
+    assert read["Action"] == ["secretsmanager:GetSecretValue"] and "Fn::ImportValue" in read["Resource"][0]
+    assert "ORIGIN_SECRET_ARN" not in fns["WorkerFunction"]["Properties"]["Environment"]["Variables"]  # not behind the API
+    manifest = json.loads(result.outputs["dev/manifest.json"])
+    assert "secrets" in manifest["stacks"]["fns"]["depends_on"] and "secrets" in manifest["stacks"]["edge"]["depends_on"]
+
+
+def test_an_origin_secret_must_be_a_secret(tmp_path: Path) -> None:
+    files = {**FILES, "app.yaml": FILES["app.yaml"].replace("apis:\n  main: {auth: user-pool:p}",
+                                                           "apis:\n  main: {auth: user-pool:p, origin_secret: bucket:assets}")}
+    assert "`origin_secret:` names a secret, not a bucket" in errors_of(tmp_path, files, platform=PLATFORM)

@@ -64,4 +64,7 @@ def test_credentials_in_a_spec_are_errors(root: Path, spec: str, what: str) -> N
 def test_ordinary_values_are_not_credentials(root: Path) -> None:
     spec = "user_pools:\n  p: {client: {access_token: 1h, refresh_token: 30d}}\n"
     spec += "functions:\n  f: {handler: h.f, environment: {TOKEN_TTL: '3600', PASSWORD_POLICY: strong}}\n"
+    spec += "secrets:\n  edge-origin-2026: {}\napis:\n  a: {origin_secret: secret:edge-origin-2026}\n"  # a reference
     assert compile_spec(root, {"s.yaml": spec})
+    out = errors_of(root / "other", {"s.yaml": "functions:\n  f: {handler: h.f, environment: {DB_PASSWORD: 'db:hunter2hunter2'}}\n"})
+    assert "error[E213]" in out  # a value shaped like a reference, but of no kind

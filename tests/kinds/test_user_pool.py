@@ -10,7 +10,7 @@ SPEC = """\
 user_pools:
   main:
     required_attributes: [name]
-    client: {flows: [srp, refresh, password], access_token: 1h, refresh_token: 30d}
+    client: {flows: [srp, refresh, admin-password], access_token: 1h, refresh_token: 30d}
     groups:
       SuperAdmins: {precedence: 1, description: Operators}
       Customer-Tier-0: {precedence: 20}
@@ -35,7 +35,10 @@ def test_pool_client_groups(tmp_path: Path) -> None:
     assert prod["MainUserPool"]["DeletionPolicy"] == "Retain"
     client = dev["MainUserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
-    assert client["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert client["ExplicitAuthFlows"] == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert client["WriteAttributes"] == ["email", "name"] and client["ReadAttributes"] == ["email", "email_verified", "name"]
+    assert pool["UserPoolTier"] == "PLUS" and pool["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
+    assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
     assert (client["AccessTokenValidity"], client["RefreshTokenValidity"]) == (60, 43200)
     assert client["PreventUserExistenceErrors"] == "ENABLED"
     assert "AllowedOAuthFlows" not in client
@@ -54,3 +57,22 @@ def test_token_lifetimes_are_bounded(tmp_path: Path) -> None:
 def test_turning_off_deletion_protection_needs_a_reason(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main: {deletion_protection: false}\n"})
     assert "'deletion_protection: false' turns off a safe default" in out
+
+
+def test_the_public_password_flow_needs_a_reason(tmp_path: Path) -> None:
+    """USER_PASSWORD_AUTH lets anyone holding the public client id try passwords directly."""
+    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main:\n    client: {flows: [srp, password]}\n"})
+    assert "error[E209]" in out and "'client" in out
+    ok = compile_spec(tmp_path / "ok", {"c.yaml": "user_pools:\n  main:\n    client: {flows: [srp, password]}\n"
+                                                  "    reasons: {client: a legacy mobile app signs in without SRP}\n"})
+    flows = template(ok, "dev", "c")["Resources"]["MainUserPoolClient"]["Properties"]["ExplicitAuthFlows"]
+    assert "ALLOW_USER_PASSWORD_AUTH" in flows
+
+
+def test_threat_protection_is_enforced_unless_a_reason_says_otherwise(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main: {threat_protection: audit}\n"})
+    assert "error[E209]" in out and "threat_protection" in out
+    off = compile_spec(tmp_path / "off", {"c.yaml": "user_pools:\n  main:\n    threat_protection: 'off'\n"
+                                                    "    reasons: {threat_protection: dev pool without real users}\n"})
+    pool = template(off, "dev", "c")["Resources"]["MainUserPool"]["Properties"]
+    assert "UserPoolAddOns" not in pool and "UserPoolTier" not in pool

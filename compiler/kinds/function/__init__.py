@@ -43,8 +43,15 @@ def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
     for ref in spec.access:
         for suffix, attribute in BY_REF[ref.kind].env.items():
             values[env_name(ref, suffix)] = ctx.ref(ref, attribute)
+    if (secret := origin_secret(spec, ctx)) is not None:
+        values["ORIGIN_SECRET_ARN"] = ctx.ref(secret, "arn")
     values.update(spec.environment)
     return values
+
+
+def origin_secret(spec: Spec, ctx: SynthContext) -> Any:
+    """The secret the function's API expects in X-Origin-Verify (see kinds/api.py), if any."""
+    return getattr(ctx.resource(spec.api).spec, "origin_secret", None) if spec.api is not None else None
 
 
 def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:

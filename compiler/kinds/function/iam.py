@@ -62,6 +62,10 @@ def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocum
                     Resource=[_resource_value(ctx, ref, attr, suffix) for attr, suffix in grant.resources],
                 )
             )
+    if spec.api is not None and (secret := getattr(ctx.resource(spec.api).spec, "origin_secret", None)) is not None:
+        statements.append(Statement(  # the API refuses requests that did not come through its distribution
+            Sid="ReadOriginSecret", Effect=Allow, Action=_actions(["secretsmanager:GetSecretValue"]),
+            Resource=[ctx.ref(secret, "arn")]))
     if spec.tracing:
         statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(sorted(WILDCARD_ALLOWED)), Resource=["*"]))
     return PolicyDocument(Version="2012-10-17", Statement=statements)
