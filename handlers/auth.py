@@ -252,8 +252,9 @@ def login(event: Event) -> Response:
 
 def _context(event: Event) -> dict[str, Any]:
     """What threat protection weighs a sign-in by: the client's address and headers."""
+    private = {"authorization", "cookie", "x-origin-verify"}  # credentials and the origin secret stay here
     headers = [{"headerName": str(k)[:128], "headerValue": str(v)[:1024]}
-               for k, v in sorted((event.get("headers") or {}).items()) if str(k).lower() != "authorization"][:20]
+               for k, v in sorted((event.get("headers") or {}).items()) if str(k).lower() not in private][:20]
     http_context = (event.get("requestContext") or {}).get("http") or {}
     return {"IpAddress": client_address(event), "ServerName": str((event.get("requestContext") or {}).get("domainName") or "api"),
             "ServerPath": str(http_context.get("path") or "/auth/login"), "HttpHeaders": headers}
