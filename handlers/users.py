@@ -100,8 +100,8 @@ def _update(user_id: str, values: dict[str, Any]) -> dict[str, Any]:
     return dict(result["Attributes"])
 
 
-def _profile_changes(event: Event, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    raw = body(event)
+def _profile_changes(raw: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The profile fields of a request body (`extra` keys are the caller's to handle)."""
     data = {k: v for k, v in raw.items() if k not in extra}
     unknown = sorted(set(data) - set(PROFILE_FIELDS))
     if unknown:
@@ -184,7 +184,7 @@ def get_me(event: Event) -> Response:
 @http
 def update_profile(event: Event) -> Response:
     user_id = caller(event)
-    changes = _profile_changes(event)
+    changes = _profile_changes(body(event))
     user = _update(user_id, changes)
     _sync_name_to_cognito(event, user, changes)
     record_activity(user_id, "profile.updated", fields=sorted(changes))
@@ -245,7 +245,7 @@ def update_user(event: Event) -> Response:
     user_id = path(event, "userId")
     target = _managed(event, user_id)
     data = body(event)
-    changes = _profile_changes(event, extra=("enabled",))
+    changes = _profile_changes(data, extra=("enabled",))
     if "enabled" in data:
         if user_id == caller(event):
             raise HttpError(403, "forbidden", "an administrator of higher rank enables or disables a user")
