@@ -178,6 +178,8 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
 
     from . import diff_render
     from .diff import committed, committed_stages, compare, resolve_ref
+    from .manifest import FILE as MANIFEST
+    from .manifest import Manifest
 
     shas = {}
     for option, ref in (("--against", against), ("--new", new_ref)):
@@ -198,7 +200,7 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
         for name in result.stages:
             old_manifest, old = committed(out_dir, name, against)
             new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
-            new_manifest = json.loads(result.outputs[f"{name}/manifest.json"])
+            new_manifest = Manifest.from_json(result.outputs[f"{name}/{MANIFEST}"])
             diffs.append(compare(name, f"{against} ({base_sha})", old, new, old_manifest, new_manifest))
     if fmt == "markdown":
         click.echo(diff_render.markdown(diffs), nl=False)

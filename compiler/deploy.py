@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import updates
-from .emit import MANIFEST
+from . import naming, updates
+from .manifest import ExportEntry, Manifest, path_of
 
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 TERMINAL_FAILED = {
@@ -83,14 +83,14 @@ class Deployer:
     confirm: Callable[[str], bool] = lambda _: False
     artifacts: Path = Path(".build/artifacts")
     poll: float = 2.0
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest = field(default_factory=Manifest)
     dropped: dict[str, list[str]] = field(default_factory=dict)  # local: what the emulator could not model
 
     def __post_init__(self) -> None:
-        path = self.out_dir / self.stage / MANIFEST
-        if not path.exists():
-            raise DeployError(f"{path} not found: run `make compile STAGE={self.stage}` first")
-        self.manifest = json.loads(path.read_text())
+        manifest = Manifest.read(self.out_dir, self.stage)
+        if manifest is None:
+            raise DeployError(f"{path_of(self.out_dir, self.stage)} not found: run `make compile STAGE={self.stage}` first")
+        self.manifest = manifest
         import boto3
         from botocore.config import Config
 
@@ -107,7 +107,7 @@ class Deployer:
 
     # ------------------------------------------------------------------ clients and names
     def client(self, service: str, region: str | None = None) -> Any:
-        return self._session.client(service, region_name=region or self.manifest["region"],
+        return self._session.client(service, region_name=region or self.manifest.region,
                                     endpoint_url=self.endpoint_url, config=self._config)
 
     @property
@@ -122,10 +122,10 @@ class Deployer:
 
     @property
     def bucket(self) -> str:
-        return f"{self.manifest['service']}-{self.stage}-deployment"
+        return naming.Naming(self.manifest.service, self.stage).deployment_bucket
 
     def stack_name(self, stack: str) -> str:
-        return str(self.manifest["stacks"][stack]["name"])
+        return self.manifest.stacks[stack].name
 
     # ------------------------------------------------------------------ artifacts
     def ensure_bucket(self) -> None:
@@ -142,7 +142,7 @@ class Deployer:
                 raise self._not_ours() from exc
             exists = False
         if not exists:
-            region = self.manifest["region"]
+            region = self.manifest.region
             args: dict[str, Any] = {"Bucket": self.bucket}
             if region != "us-east-1":
                 args["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -213,22 +213,22 @@ class Deployer:
 
     def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
         """The template (generated/, or an intermediate step of it) as a change-set argument."""
-        entry = self.manifest["stacks"][stack]
+        entry = self.manifest.stacks[stack]
         final = body is None
-        body = (self.out_dir / self.stage / entry["template"]).read_text() if body is None else body
+        body = self.manifest.template_path(self.out_dir, stack).read_text() if body is None else body
         if self.local:
             from .local import adapt, modelled_types
 
             adapted, dropped = adapt(json.loads(body), modelled_types())
             self.dropped[stack] = dropped
             return {"TemplateBody": json.dumps(adapted)}
-        if len(body.encode()) <= 51_200 and not (final and entry.get("upload_required")):
+        if len(body.encode()) <= 51_200 and not (final and entry.upload_required):
             return {"TemplateBody": body}
-        digest = entry["sha256"] if final else hashlib.sha256(body.encode()).hexdigest()
+        digest = entry.sha256 if final else hashlib.sha256(body.encode()).hexdigest()
         key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
         self.client("s3").put_object(**self._owned(), Key=key, Body=body.encode(),
                                      ChecksumSHA256=base64.b64encode(hashlib.sha256(body.encode()).digest()).decode())
-        region = self.manifest["region"]
+        region = self.manifest.region
         base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"
         url = f"{base}/{self.bucket}/{key}" if self.endpoint_url else f"{base}/{key}"
         return {"TemplateURL": url}
@@ -238,19 +238,19 @@ class Deployer:
         """Cross-region values: each parameter from its producer's outputs."""
         values = []
         produced: dict[tuple[str, str], dict[str, str]] = {}  # one describe per producer stack
-        for parameter, source in sorted(self.manifest["stacks"][stack].get("parameters", {}).items()):
-            key = (source["from_stack"], source["region"])
+        for parameter, source in sorted(self.manifest.stacks[stack].parameters.items()):
+            key = (source.from_stack, source.region)
             if key not in produced:
                 producer = self.describe(*key)
                 produced[key] = {o["OutputKey"]: o["OutputValue"] for o in (producer or {}).get("Outputs", [])}
             outputs = produced[key]
-            if source["output"] not in outputs:
-                raise DeployError(f"{stack} needs output {source['output']} of {source['from_stack']}, which is not deployed")
-            values.append({"ParameterKey": parameter, "ParameterValue": outputs[source["output"]]})
+            if source.output not in outputs:
+                raise DeployError(f"{stack} needs output {source.output} of {source.from_stack}, which is not deployed")
+            values.append({"ParameterKey": parameter, "ParameterValue": outputs[source.output]})
         return values
 
     def describe(self, stack: str, region: str | None = None) -> dict[str, Any] | None:
-        cfn = self.client("cloudformation", region or self.manifest["stacks"][stack]["region"])
+        cfn = self.client("cloudformation", region or self.manifest.region_of(stack))
         try:
             stacks = cfn.describe_stacks(StackName=self.stack_name(stack))["Stacks"]
         except cfn.exceptions.ClientError as exc:
@@ -261,8 +261,8 @@ class Deployer:
         return None if current["StackStatus"] == "REVIEW_IN_PROGRESS" else dict(current)
 
     def deploy_stack(self, stack: str) -> StackResult:
-        entry = self.manifest["stacks"][stack]
-        cfn = self.client("cloudformation", entry["region"])
+        entry = self.manifest.stacks[stack]
+        cfn = self.client("cloudformation", entry.region)
         name = self.stack_name(stack)
         existing = self.describe(stack)
         if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
@@ -273,7 +273,7 @@ class Deployer:
                 return self.interrupted(stack, cfn, name)
             existing = self.describe(stack)
         if existing and existing["StackStatus"] == "UPDATE_ROLLBACK_FAILED":
-            return StackResult(stack, "failed", rollback_failed_help(name, entry["region"], self.failed_resources(cfn, name)))
+            return StackResult(stack, "failed", rollback_failed_help(name, entry.region, self.failed_resources(cfn, name)))
         if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
             self.echo(f"{stack}: removing the stack left by a failed create")
             cfn.delete_stack(StackName=name)
@@ -306,7 +306,7 @@ class Deployer:
         deployed = self.deployed_template(cfn, name) if existing else None
         # The body sent is what the stack will hold (on the emulator, the adapted template).
         new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
-            (self.out_dir / self.stage / entry["template"]).read_text())
+            self.manifest.template_path(self.out_dir, stack).read_text())
         # DynamoDB creates or deletes one index per update: such a change is applied as
         # several updates of the stack, each through its own change set (updates.stack_steps).
         steps = updates.stack_steps(deployed, new) if deployed else [new]
@@ -329,7 +329,7 @@ class Deployer:
         """One change set: create, show, check (first step only), confirm, execute, wait.
         None when it went through; a StackResult when the stack stops here."""
         name = self.stack_name(stack)
-        change_set = f"platformc-{self.manifest['stacks'][stack]['sha256'][:12]}-{int(time.time() * 1000)}"
+        change_set = f"platformc-{self.manifest.stacks[stack].sha256[:12]}-{int(time.time() * 1000)}"
         if self.stopping.is_set():
             return StackResult(stack, "interrupted", "not started")
         try:
@@ -358,7 +358,7 @@ class Deployer:
         if status == "INTERRUPTED":
             return self.interrupted(stack, cfn, name)
         if status == "UPDATE_ROLLBACK_FAILED":
-            return StackResult(stack, "failed", rollback_failed_help(name, self.manifest["stacks"][stack]["region"],
+            return StackResult(stack, "failed", rollback_failed_help(name, self.manifest.region_of(stack),
                                                                      self.failed_resources(cfn, name)))
         if status not in TERMINAL_OK:
             return StackResult(stack, "failed", f"{label}: {status}")
@@ -396,7 +396,7 @@ class Deployer:
     def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
         if status not in TERMINAL_OK:
             return StackResult(stack, "failed", status)
-        if self.manifest["stacks"][stack].get("termination_protection"):
+        if self.manifest.stacks[stack].termination_protection:
             self.protect(cfn, stack, True)
         return StackResult(stack, done)
 
@@ -413,9 +413,9 @@ class Deployer:
         the stacks that import its exports now (list_imports)."""
         from .diff import RISKS, compare
 
-        importers = {name: self.importers(cfn, name) for name in _export_names(deployed)}
-        old_manifest = {"exports": {name: {"importers": users} for name, users in importers.items()}}
-        diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, old_manifest, self.manifest)
+        deployed_now = Manifest(exports={name: ExportEntry(importers=tuple(self.importers(cfn, name)))
+                                         for name in _export_names(deployed)})
+        diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, deployed_now, self.manifest)
         found = []
         for change in diff.stacks:
             found += [f"{f.verdict} ({f.cause}): {f.message}" for f in change.findings if f.verdict in RISKS]
@@ -429,8 +429,8 @@ class Deployer:
     def importers(self, cfn: Any, export: str) -> list[str]:
         """Stack ids (or names, for stacks outside the manifest) that import an export now."""
         if self.local:  # moto 5.2.5 has no list_imports: the compiled view of who imports it
-            return sorted((self.manifest.get("exports", {}).get(export) or {}).get("importers", []))
-        ids = {entry["name"]: stack for stack, entry in self.manifest["stacks"].items()}
+            return sorted(self.manifest.importers(export))
+        ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
         try:
             pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
             return sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
@@ -488,10 +488,10 @@ class Deployer:
     def retired(self) -> list[tuple[str, str]]:
         """(stack name, region) of this stage's platformc stacks that left the spec: named
         `<service>-<stage>-...`, described as generated by platformc, not in the manifest."""
-        prefix = f"{self.manifest['service']}-{self.stage}-"
-        known = {entry["name"] for entry in self.manifest["stacks"].values()}
+        prefix = f"{self.manifest.service}-{self.stage}-"
+        known = {entry.name for entry in self.manifest.stacks.values()}
         found = []
-        for region in sorted({entry["region"] for entry in self.manifest["stacks"].values()}):
+        for region in sorted({entry.region for entry in self.manifest.stacks.values()}):
             pages = self.client("cloudformation", region).get_paginator("describe_stacks").paginate()
             for stack in (s for page in pages for s in page["Stacks"]):
                 name = stack["StackName"]
@@ -543,12 +543,12 @@ class Deployer:
             return
         self.ensure_bucket()
         self.upload_artifacts()
-        for level in self.manifest["levels"]:
+        for level in self.manifest.levels:
             todo = []
             for stack in level:
                 if only is not None and stack not in only:
                     continue
-                blocked = [d for d in self.manifest["stacks"][stack]["depends_on"] if results.get(d) and results[d].status in ("failed", "skipped")]
+                blocked = [d for d in self.manifest.stacks[stack].depends_on if results.get(d) and results[d].status in ("failed", "skipped")]
                 if blocked:
                     results[stack] = StackResult(stack, "skipped", f"depends on {', '.join(blocked)}, which did not deploy")
                     self.echo(f"{stack}: skipped ({results[stack].detail})")
@@ -569,7 +569,7 @@ class Deployer:
 
     def interruption_report(self, results: dict[str, StackResult], only: set[str] | None) -> str:
         untouched = ("not started", "change set created, not executed (deleted)")
-        wanted = [s for level in self.manifest["levels"] for s in level if only is None or s in only]
+        wanted = [s for level in self.manifest.levels for s in level if only is None or s in only]
         finished = [f"{r.stack} ({r.status})" for r in results.values() if r.status != "interrupted"]
         running = [f"{r.stack}: {r.detail}" for r in results.values() if r.status == "interrupted" and r.detail not in untouched]
         waiting = [s for s in wanted if s not in results or results[s].detail in untouched]
@@ -591,30 +591,30 @@ class Deployer:
             return StackResult(stack, "failed", f"{type(exc).__name__}: {exc}")
 
     def destroy(self, force_protected: bool = False) -> list[StackResult]:
-        if self.manifest.get("protect") and not force_protected:
+        if self.manifest.protect and not force_protected:
             raise DeployError(f"stage {self.stage} is protected: destroy it only with --i-mean-it")
-        names = [self.manifest["stacks"][s]["name"] for level in reversed(self.manifest["levels"]) for s in level]
+        names = [self.manifest.stacks[s].name for level in reversed(self.manifest.levels) for s in level]
         question = f"delete the {len(names)} stacks of stage {self.stage} ({', '.join(names)})? retained resources stay"
         if not self.yes and not self.confirm(question):
             raise DeployError(f"destroy of stage {self.stage} not confirmed: nothing deleted")
         results = []
-        for level in reversed(self.manifest["levels"]):
+        for level in reversed(self.manifest.levels):
             for stack in level:
-                entry = self.manifest["stacks"][stack]
-                cfn = self.client("cloudformation", entry["region"])
+                entry = self.manifest.stacks[stack]
+                cfn = self.client("cloudformation", entry.region)
                 if self.describe(stack) is None:
                     continue
-                if entry.get("termination_protection"):
+                if entry.termination_protection:
                     self.protect(cfn, stack, False)
-                cfn.delete_stack(StackName=entry["name"])
-                status = self.wait(cfn, entry["name"], stack, deleting=True)
+                cfn.delete_stack(StackName=entry.name)
+                status = self.wait(cfn, entry.name, stack, deleting=True)
                 results.append(StackResult(stack, "deleted" if status == "DELETE_COMPLETE" else "failed", status))
                 self.echo(f"{stack}: {results[-1].status} (retained resources stay)")
         return results
 
     def outputs(self) -> dict[str, dict[str, str]]:
         found = {}
-        for stack in self.manifest["stacks"]:
+        for stack in self.manifest.stacks:
             current = self.describe(stack)
             if current:
                 found[stack] = {o["OutputKey"]: o["OutputValue"] for o in current.get("Outputs", [])}

@@ -30,6 +30,8 @@ from typing import Any, Iterator, Mapping
 
 from . import updates
 from .awstypes import STATEFUL, create_only, facts
+from .manifest import FILE as MANIFEST
+from .manifest import Manifest, template_file
 
 REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
 RISKS = (REPLACE, DATA_LOSS, BLOCKED)
@@ -229,8 +231,8 @@ class _Stage:
 
     old: Mapping[str, dict[str, Any]]
     new: Mapping[str, dict[str, Any]]
-    old_manifest: Mapping[str, Any]
-    new_manifest: Mapping[str, Any]
+    old_manifest: Manifest
+    new_manifest: Manifest
     replaced: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (stack, logical) -> (cause, why)
     # Replaced resources that get a new id: all but those that keep their custom name (whose
     # Ref and ARN stay the same; their replacement is BLOCKED anyway).
@@ -255,14 +257,10 @@ class _Stage:
         return found
 
     def importers(self, name: str) -> list[str]:
-        entry = (self.old_manifest.get("exports") or {}).get(name) or {}
-        return sorted(entry.get("importers", []))
+        return sorted(self.old_manifest.importers(name))
 
     def level(self, stack: str) -> int | None:
-        for i, level in enumerate(self.new_manifest.get("levels") or []):
-            if stack in level:
-                return i
-        return None
+        return self.new_manifest.level_of(stack)
 
     def changed_exports(self) -> set[str]:
         """Exports whose value changes because what they point at is replaced."""
@@ -564,13 +562,13 @@ def compare(
     against: str,
     old: Mapping[str, dict[str, Any]],
     new: Mapping[str, dict[str, Any]],
-    old_manifest: Mapping[str, Any] | None,
-    new_manifest: Mapping[str, Any] | None,
+    old_manifest: Manifest | None,
+    new_manifest: Manifest | None,
 ) -> Diff:
     """`old`/`new`: stack id -> template of one stage. The manifests carry exports, their
     importers (old: the deployed side) and the deploy levels (new)."""
-    region = str((new_manifest or old_manifest or {}).get("region", "us-east-1"))
-    ctx = _Stage(old, new, old_manifest or {}, new_manifest or {})
+    region = (new_manifest or old_manifest or Manifest()).region
+    ctx = _Stage(old, new, old_manifest or Manifest(), new_manifest or Manifest())
     _cascade(ctx, region)
     changes: dict[str, dict[str, ResourceChange]] = {}
     for stack in sorted(set(old) | set(new)):
@@ -612,7 +610,7 @@ def compare(
 # ------------------------------------------------------------------------------------ git
 
 
-def committed(out_dir: Path, stage: str, ref: str) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+def committed(out_dir: Path, stage: str, ref: str) -> tuple[Manifest | None, dict[str, dict[str, Any]]]:
     """The manifest and templates of `out_dir/<stage>` as committed at `ref` (nothing if absent)."""
     top = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=out_dir.parent, capture_output=True, text=True, check=True
@@ -623,13 +621,13 @@ def committed(out_dir: Path, stage: str, ref: str) -> tuple[dict[str, Any] | Non
         proc = subprocess.run(["git", "show", f"{ref}:{prefix}/{stage}/{path}"], cwd=top, capture_output=True, text=True)
         return proc.stdout if proc.returncode == 0 else None
 
-    text = show("manifest.json")
+    text = show(MANIFEST)
     if text is None:
         return None, {}
-    manifest = json.loads(text)
+    manifest = Manifest.from_json(text)
     templates = {}
-    for stack in manifest.get("stacks", {}):
-        if (body := show(f"{stack}.json")) is not None:
+    for stack in manifest.stacks:
+        if (body := show(template_file(stack))) is not None:
             templates[stack] = json.loads(body)
     return manifest, templates
 
@@ -643,7 +641,7 @@ def committed_stages(out_dir: Path, ref: str) -> list[str]:
     proc = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref, "--", f"{prefix}/"], cwd=top,
                           capture_output=True, text=True)
     names = proc.stdout.splitlines() if proc.returncode == 0 else []
-    return sorted({n.split("/")[-2] for n in names if n.endswith("/manifest.json") and n.count("/") == prefix.count("/") + 2})
+    return sorted({n.split("/")[-2] for n in names if n.endswith(f"/{MANIFEST}") and n.count("/") == prefix.count("/") + 2})
 
 
 def resolve_ref(repo: Path, ref: str) -> str:

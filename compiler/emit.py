@@ -17,10 +17,11 @@ from typing import Any, Mapping
 
 from . import graph
 from .limits import upload_required
+from .manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
 from .resolve import Resolved
 from .synth import Synthesis
 
-MANIFEST = "manifest.json"
+MANIFEST = FILE  # re-exported: readers use compiler.manifest
 GRAPH = "graph.md"
 README = "README.md"
 README_TEXT = """\
@@ -50,52 +51,43 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
     templates, exports = synthesis.templates, synthesis.exports
     stage = resolved.stage
     out: dict[str, str] = {}
-    stacks: dict[str, Any] = {}
+    stacks: dict[str, StackEntry] = {}
     for stack_id, item in templates.items():
         text = canonical(item.template.to_dict())
-        out[f"{stage}/{stack_id}.json"] = text
-        stacks[stack_id] = {
-            "name": item.plan.name,
-            "spec": item.plan.file,
-            "template": f"{stack_id}.json",
-            "sha256": sha256(text),
-            "bytes": len(text.encode("utf-8")),
-            "upload_required": upload_required(text),  # over the inline limit: deploy goes through S3
-            "resources": len(item.template.resources),
-            "depends_on": list(item.plan.depends_on),
-            "region": item.plan.region,
-            "parameters": {
-                value.parameter: {
-                    "from_stack": value.producer.stack,
-                    "output": value.output_key,
-                    "region": resolved.stacks[value.producer.stack].region,
-                }
+        out[f"{stage}/{template_file(stack_id)}"] = text
+        stacks[stack_id] = StackEntry(
+            name=item.plan.name,
+            spec=item.plan.file,
+            template=template_file(stack_id),
+            sha256=sha256(text),
+            bytes=len(text.encode("utf-8")),
+            upload_required=upload_required(text),  # over the inline limit: deploy goes through S3
+            resources=len(item.template.resources),
+            depends_on=tuple(item.plan.depends_on),
+            region=item.plan.region,
+            parameters={
+                value.parameter: Parameter(value.producer.stack, value.output_key, resolved.stacks[value.producer.stack].region)
                 for (consumer, _), value in sorted(synthesis.cross_region.items())
                 if consumer == stack_id
             },
-            "termination_protection": resolved.settings.protect,
-        }
-    manifest = {
-        "service": resolved.platform.service,
-        "stage": stage,
-        "region": resolved.platform.region,
-        "protect": resolved.settings.protect,
-        "levels": [list(level) for level in resolved.levels],
-        "stacks": stacks,
-        "exports": {
-            name: {
-                "producer": export.producer.stack,
-                "output": export.output_key,
-                "resource": f"{export.producer.kind.ref}:{export.producer.name}",
-                "attribute": export.attribute,
-                "importers": sorted(export.importers),
-            }
+            termination_protection=resolved.settings.protect,
+        )
+    manifest = Manifest(
+        service=resolved.platform.service,
+        stage=stage,
+        region=resolved.platform.region,
+        protect=resolved.settings.protect,
+        levels=tuple(tuple(level) for level in resolved.levels),
+        stacks=stacks,
+        exports={
+            name: ExportEntry(export.producer.stack, export.output_key, f"{export.producer.kind.ref}:{export.producer.name}",
+                              export.attribute, tuple(sorted(export.importers)))
             for name, export in sorted(exports.items())
         },
-    }
-    out[f"{stage}/{MANIFEST}"] = canonical(manifest)
+    )
+    out[f"{stage}/{MANIFEST}"] = canonical(manifest.to_dict())
     out[f"{stage}/{GRAPH}"] = graph.render(
-        resolved, exports, {s: v["resources"] for s, v in stacks.items()}, synthesis.cross_region
+        resolved, exports, {s: v.resources for s, v in stacks.items()}, synthesis.cross_region
     )
     return out
 

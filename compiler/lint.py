@@ -27,7 +27,8 @@ from typing import Any
 import yaml
 
 from . import rules
-from .emit import MANIFEST
+from .manifest import FILE as MANIFEST
+from .manifest import Manifest
 from .rules import RULES
 
 CACHE_DIR = Path(".cache/platformc/lint")
@@ -149,11 +150,10 @@ def _templates(out_dir: Path, stage: str) -> list[tuple[str, Path, str]]:
     for folder in folders:
         if stage not in ("all", folder.name):
             continue
-        manifest = json.loads((folder / MANIFEST).read_text()) if (folder / MANIFEST).exists() else {}
+        manifest = Manifest.read(out_dir, folder.name) or Manifest()
         for path in sorted(folder.glob("*.json")):
             if path.name != MANIFEST:
-                stack = (manifest.get("stacks") or {}).get(path.stem) or {}
-                found.append((folder.name, path, stack.get("region") or manifest.get("region", "us-east-1")))
+                found.append((folder.name, path, manifest.region_of(path.stem)))
     return found
 
 
@@ -226,8 +226,8 @@ def _policy(items: list[tuple[str, Path, str]], texts: list[str], spec_root: Pat
         by_stage.setdefault(stage, {})[path.stem] = (path, text)
     out = []
     for stage, stacks in sorted(by_stage.items()):
-        manifest = stacks and next(iter(stacks.values()))[0].parent / MANIFEST
-        protect = bool(manifest and manifest.exists() and json.loads(manifest.read_text()).get("protect"))
+        folder = next(iter(stacks.values()))[0].parent
+        protect = (Manifest.read(folder.parent, folder.name) or Manifest()).protect
         templates = {stack: json.loads(text) for stack, (_, text) in stacks.items()}
         for found in rules.run(stage, protect, templates):
             path, text = stacks[found.stack]

@@ -90,10 +90,23 @@ EXPORT = NameRule("CloudFormation export name", 1, 255, r"[A-Za-z0-9:-]+", "lett
 LOGICAL_ID = NameRule("CloudFormation logical id", 1, 255, r"[A-Za-z0-9]+", "letters and digits")
 
 
+DEPLOYMENT_BUCKET = "deployment"  # short name of the stage's deployment bucket
+
+
+def artifact_key(module: str, digest: str) -> str:
+    """The S3 key of a handler module's zip: its code digest makes it change exactly when the code does."""
+    return f"handlers/{module}-{digest[:20]}.zip"
+
+
 @dataclass(frozen=True)
 class Naming:
     service: str
     stage: str
+
+    @property
+    def deployment_bucket(self) -> str:
+        """Where deploy puts artifacts and large templates, and functions take their code."""
+        return self.physical(DEPLOYMENT_BUCKET)
 
     def physical(self, name: str, suffix: str = "") -> str:
         """`listbackup-dev-users`; `suffix` carries fixed endings such as '-dlq' or '.fifo'."""

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
+from . import naming
 from .diagnostics import SpecError
 from .load import Bundle, scan_handlers
 from .resolve import Resolved
@@ -34,7 +35,7 @@ def handler_modules(resolved: Iterable[Resolved]) -> set[str]:
 
 
 def artifact_key(bundle: Bundle) -> str:
-    return f"handlers/{bundle.module}-{bundle.digest[:20]}.zip"
+    return naming.artifact_key(bundle.module, bundle.digest)
 
 
 def zip_bytes(bundle: Bundle) -> bytes:

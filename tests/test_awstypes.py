@@ -12,6 +12,7 @@ import pytest
 from compiler import updates
 from compiler.awstypes import FACTS, _schema_index, _schemas, create_only, schema_create_only
 from compiler.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare
+from compiler.manifest import Manifest
 from tests.conftest import REPO
 
 
@@ -72,7 +73,7 @@ def test_case_sensitivity_replaces_the_pool_and_everything_hanging_off_it() -> N
     new = copy.deepcopy(old)
     new["auth"]["Resources"]["Pool"]["Properties"]["UsernameConfiguration"] = {"CaseSensitive": True}
     manifest = {"exports": {"x-dev-pool:id": {"importers": ["api"]}}, "levels": [["auth"], ["api"]]}
-    found = _findings(compare("dev", "x", old, new, manifest, manifest))
+    found = _findings(compare("dev", "x", old, new, Manifest.from_dict(manifest), Manifest.from_dict(manifest)))
     assert ("Pool", REPLACE, "create-only property") in found and ("Pool", DATA_LOSS, "data") in found
     assert ("Client", REPLACE, "cascade") in found and ("Group", REPLACE, "cascade") in found
     assert (None, BLOCKED, "export in use") in found  # the pool id changes under an importer

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from compiler.cli import EXIT_RISK, main
 from compiler.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare, create_only
+from compiler.manifest import Manifest
 from tests.conftest import write_spec
 
 TABLES = "tables:\n  users: {hash_key: userId:S}\n  jobs: {hash_key: jobId:S}\n"
@@ -148,7 +149,7 @@ def test_unnamed_replacement_changes_an_imported_export() -> None:
     new = json.loads(json.dumps(old))
     new["p"]["Resources"]["Client"]["Properties"]["GenerateSecret"] = True
     manifest = {"exports": {"x-client:id": {"importers": ["c"]}}}
-    diff = compare("dev", "HEAD", old, new, manifest, manifest)
+    diff = compare("dev", "HEAD", old, new, Manifest.from_dict(manifest), Manifest.from_dict(manifest))
     (stack,) = diff.stacks
     assert stack.verdicts == (BLOCKED,)
     assert "changes value (its resource is replaced) while c import(s) it" in stack.notes[0]

@@ -17,6 +17,7 @@ import yaml
 
 from compiler.diff import RISKS, compare
 from compiler.diagnostics import render_text
+from compiler.manifest import Manifest
 from compiler.pipeline import BuildError, build
 from tests.conftest import REPO
 
@@ -38,10 +39,10 @@ def _apply(spec: Path, edit: dict[str, Any]) -> None:
         path.write_text(text.replace(edit["find"], edit["replace"]))
 
 
-def _committed(stage: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    folder = REPO / "generated" / stage
-    manifest = json.loads((folder / "manifest.json").read_text())
-    return manifest, {stack: json.loads((folder / e["template"]).read_text()) for stack, e in manifest["stacks"].items()}
+def _committed(stage: str) -> tuple[Manifest, dict[str, dict[str, Any]]]:
+    manifest = Manifest.read(REPO / "generated", stage)
+    assert manifest is not None
+    return manifest, {stack: json.loads(manifest.template_path(REPO / "generated", stack).read_text()) for stack in manifest.stacks}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ PARAMS = [
 def test_mutation(case: dict[str, Any], stage: str, mutated) -> None:
     result = mutated(case)
     old_manifest, old = _committed(stage)
-    new_manifest = json.loads(result.outputs[f"{stage}/manifest.json"])
+    new_manifest = Manifest.from_json(result.outputs[f"{stage}/manifest.json"])
     new = {stack: json.loads(result.outputs[f"{stage}/{stack}.json"]) for stack in result.resolved[stage].stacks}
     diff = compare(stage, "battery", old, new, old_manifest, new_manifest)
     expected = case["expect"][stage]

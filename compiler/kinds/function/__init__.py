@@ -32,7 +32,7 @@ def artifact_key(ctx: SynthContext, handler: str) -> str:
     """`handlers/<module>-<digest>.zip` (as `platformc package` names it): the key, and so
     the template, changes exactly when the code the function runs changes."""
     module = handler.rsplit(".", 1)[0]
-    return f"handlers/{module}-{ctx.resolved.facts.digests[module][:20]}.zip"
+    return naming.artifact_key(module, ctx.resolved.facts.digests[module])
 
 
 def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         "MemorySize": spec.memory,
         "Timeout": spec.timeout,
         "Role": GetAtt(role, "Arn"),
-        "Code": awslambda.Code(S3Bucket=ctx.physical("deployment"), S3Key=artifact_key(ctx, spec.handler)),
+        "Code": awslambda.Code(S3Bucket=ctx.resolved.naming.deployment_bucket, S3Key=artifact_key(ctx, spec.handler)),
         "Environment": awslambda.Environment(Variables=environment(resource, ctx)),
         "TracingConfig": awslambda.TracingConfig(Mode="Active" if spec.tracing else "PassThrough"),
         "LoggingConfig": FunctionLoggingConfig(LogGroup=Ref(log_group), LogFormat="JSON"),
