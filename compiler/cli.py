@@ -17,7 +17,8 @@ from typing import Any, Callable
 import click
 
 from .diagnostics import InternalError, render_json, render_text
-from .pipeline import ALL, BuildError, build
+from . import naming
+from .pipeline import ALL, HANDLERS_DIR, BuildError, build
 
 EXIT_FINDINGS = 1
 EXIT_RISK = 4
@@ -95,15 +96,10 @@ def compile_cmd(stage: str, spec_dir: Path, out_dir: Path, fmt: str) -> None:
 @_handle_errors
 def check(spec_dir: Path, out_dir: Path, fmt: str) -> None:
     """Fail (exit 1) when OUT differs from what the spec compiles to, for every stage."""
-    from .emit import Drift, compare
+    from .emit import freshness
 
     result = build(spec_dir, ALL, display_root=Path.cwd())
-    drift = compare(out_dir, result.outputs, list(result.stages))
-    known = set(result.stages)
-    if out_dir.is_dir():
-        for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            if folder.name not in known:
-                drift.append(Drift(f"{folder.name}/", "extra"))
+    drift = freshness(out_dir, result.outputs, list(result.stages))
     if not drift:
         click.echo(f"{out_dir} is up to date ({len(result.outputs)} files, stages: {', '.join(result.stages)})")
         return
@@ -223,19 +219,17 @@ def graph(stage: str, spec_dir: Path, out_dir: Path) -> None:
 
     `compile` writes it too; this command also prints it.
     """
-    from .emit import GRAPH
+    from .emit import GRAPH, write_file
 
     result = build(spec_dir, stage, display_root=Path.cwd())
     text = result.outputs[f"{stage}/{GRAPH}"]
-    target = out_dir / stage / GRAPH
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    write_file(out_dir, f"{stage}/{GRAPH}", text)
     click.echo(text, nl=False)
 
 
 @main.command()
 @spec_option
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".build/artifacts"),
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(naming.ARTIFACTS_DIR),
               show_default=True, help="Where the artifacts go, laid out by S3 key.")
 @_handle_errors
 def package(spec_dir: Path, out_dir: Path) -> None:
@@ -326,10 +320,14 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
+@spec_option
 @out_option
 @_handle_errors
-def up(stage: str, out_dir: Path) -> None:
-    """Start a local AWS (moto server on 127.0.0.1) and deploy the stage there."""
+def up(stage: str, spec_dir: Path, out_dir: Path) -> None:
+    """Start a local AWS (moto server on 127.0.0.1) and deploy the stage there.
+
+    Packages the handlers beside SPEC (into .build/artifacts), then deploys OUT/<stage>.
+    """
     from . import local
     from .deploy import DeployError
     from .package import handler_modules
@@ -337,8 +335,8 @@ def up(stage: str, out_dir: Path) -> None:
 
     endpoint = local.start()
     click.echo(f"local AWS at {endpoint} (AWS_ENDPOINT_URL={endpoint}, any credentials)")
-    result = build(Path("spec"), stage, display_root=Path.cwd())
-    build_artifacts(Path("handlers"), Path(".build/artifacts"), handler_modules(result.resolved.values()))
+    result = build(spec_dir, stage, display_root=Path.cwd())
+    build_artifacts(spec_dir.parent / HANDLERS_DIR, Path(naming.ARTIFACTS_DIR), handler_modules(result.resolved.values()))
     try:
         deployer = _deployer(stage, out_dir, True, endpoint, local=True)
         results = deployer.deploy()

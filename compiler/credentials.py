@@ -11,6 +11,7 @@ import re
 from typing import Any, Iterator
 
 from .diagnostics import Diagnostic, KeyPath, Where
+from .kinds import BY_REF
 
 PATTERNS = (
     ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
@@ -40,8 +41,6 @@ def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
 
 def _reference(value: str) -> bool:
     """`kind:name` of a kind the compiler knows: a reference to a resource, not a value."""
-    from .kinds import BY_REF
-
     match = REFERENCE.fullmatch(value)
     return match is not None and match.group(1) in BY_REF
 

@@ -81,7 +81,7 @@ class Deployer:
     allow_risk: bool = False  # execute change sets that replace, lose data or are blocked
     echo: Callable[[str], None] = print
     confirm: Callable[[str], bool] = lambda _: False
-    artifacts: Path = Path(".build/artifacts")
+    artifacts: Path = Path(naming.ARTIFACTS_DIR)
     poll: float = 2.0
     manifest: Manifest = field(default_factory=Manifest)
     dropped: dict[str, list[str]] = field(default_factory=dict)  # local: what the emulator could not model

@@ -125,6 +125,26 @@ def compare(out_dir: Path, rendered: Mapping[str, str], stages: list[str]) -> li
     return drift
 
 
+def freshness(out_dir: Path, rendered: Mapping[str, str], stages: list[str]) -> list[Drift]:
+    """What makes OUT differ from a compile of every stage: `compare`, plus stage folders
+    the platform no longer has (one definition for `platformc check` and the tests)."""
+    drift = compare(out_dir, rendered, stages)
+    if out_dir.is_dir():
+        for folder in sorted(p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if folder.name not in stages:
+                drift.append(Drift(f"{folder.name}/", "extra"))
+    return drift
+
+
+def write_file(out_dir: Path, path: str, text: str) -> None:
+    """One file of OUT, replaced atomically (a reader never sees half of it)."""
+    target = out_dir / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.platformc-tmp-{os.getpid()}")
+    scratch.write_bytes(text.encode("utf-8"))
+    os.replace(scratch, target)
+
+
 def write(out_dir: Path, rendered: Mapping[str, str], stages: list[str]) -> list[Drift]:
     """Replace each stage folder as a whole, so a stack removed from the spec disappears.
 

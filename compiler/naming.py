@@ -91,6 +91,7 @@ LOGICAL_ID = NameRule("CloudFormation logical id", 1, 255, r"[A-Za-z0-9]+", "let
 
 
 DEPLOYMENT_BUCKET = "deployment"  # short name of the stage's deployment bucket
+ARTIFACTS_DIR = ".build/artifacts"  # where `platformc package` writes and deploy uploads from
 
 
 def artifact_key(module: str, digest: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
-from tests.conftest import write_spec
+from tests.conftest import compile_spec, write_spec
 
 QUEUES = "queues:\n  sync: {fifo: true}\n"
 TABLES = "tables:\n  users: {hash_key: userId:S}\n"
@@ -114,3 +114,25 @@ def test_internal_error_shows_a_traceback_and_exit_123(project: Path, monkeypatc
     result = _run("compile")
     assert result.exit_code == 123
     assert "internal error" in result.output
+
+
+def test_check_and_the_freshness_test_share_one_definition(tmp_path: Path) -> None:
+    """A stage folder the platform no longer has is drift for `platformc check` and for
+    tests/test_golden.py alike (both call emit.freshness)."""
+    from compiler.emit import freshness, write
+
+    result = compile_spec(tmp_path, {"a.yaml": "queues:\n  q: {}\n"})
+    write(tmp_path / "generated", result.outputs, list(result.stages))
+    assert freshness(tmp_path / "generated", result.outputs, list(result.stages)) == []
+    (tmp_path / "generated" / "qa").mkdir()
+    (tmp_path / "generated" / "qa" / "manifest.json").write_text("{}\n")
+    assert [(d.path, d.status) for d in freshness(tmp_path / "generated", result.outputs, list(result.stages))] == [("qa/", "extra")]
+
+
+def test_one_file_is_replaced_atomically(tmp_path: Path) -> None:
+    from compiler.emit import write_file
+
+    write_file(tmp_path, "dev/graph.md", "first\n")
+    write_file(tmp_path, "dev/graph.md", "second\n")
+    assert (tmp_path / "dev" / "graph.md").read_text() == "second\n"
+    assert sorted(p.name for p in (tmp_path / "dev").iterdir()) == ["graph.md"]  # no scratch file left
