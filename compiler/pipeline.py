@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from . import limits
-from .diagnostics import Diagnostic, SpecError
+from .diagnostics import Diagnostic, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from .kinds.base import CheckEnv
 from .load import SourceFile, load_tree, scan_handlers
@@ -72,8 +72,6 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
     stage_specs, diags = validate(files, env)
     diags = load_diags + code.problems(HANDLERS_DIR) + diags
     if not diags and stage != ALL and stage not in stage_specs:
-        from .diagnostics import Where, did_you_mean
-
         known = ", ".join(stage_specs)
         platform = next(f.path for f in files if f.rel == "platform.yaml")
         help_ = did_you_mean(stage, stage_specs) or f"stages: {known}, or all"

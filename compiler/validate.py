@@ -12,14 +12,14 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
 
 from . import credentials
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
-from .kinds import BY_SECTION, Kind
+from .kinds import BY_REF, BY_SECTION, Kind
 from .kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
 from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
@@ -352,7 +352,7 @@ def validate(
     files: Iterable[SourceFile], env: CheckEnv | None = None
 ) -> tuple[dict[str, StageSpec], list[Diagnostic]]:
     """Validate every stack file for every stage declared in platform.yaml."""
-    v = _Validator(files, env or CheckEnv())
+    v = _Validator(files, replace(env or CheckEnv(), kinds=BY_REF))  # checks see other kinds through env
     for source in v.files:
         v.diags += credentials.find(source.path, source.data)
     platform = v.platform()

@@ -79,6 +79,7 @@ class CheckEnv:
 
     handlers: frozenset[str] = frozenset()  # "module.function" for every handler in handlers/
     digests: Mapping[str, str] = field(default_factory=dict)  # handler module -> code digest
+    kinds: Mapping[str, Kind] = field(default_factory=dict)  # the registry by reference prefix (validate sets it)
 
 
 Check = Callable[[Any, CheckEnv], Sequence[tuple[KeyPath, str]]]

@@ -36,12 +36,10 @@ def artifact_key(ctx: SynthContext, handler: str) -> str:
 
 
 def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
-    from .. import BY_REF
-
     spec: Spec = resource.spec
     values: dict[str, Any] = {"SERVICE": ctx.resolved.platform.service, "STAGE": ctx.resolved.stage}
     for ref in spec.access:
-        for suffix, attribute in BY_REF[ref.kind].env.items():
+        for suffix, attribute in ctx.resource(ref).kind.env.items():
             values[env_name(ref, suffix)] = ctx.ref(ref, attribute)
     if (secret := origin_secret(spec, ctx)) is not None:
         values["ORIGIN_SECRET_ARN"] = ctx.ref(secret, "arn")

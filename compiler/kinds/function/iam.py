@@ -41,8 +41,6 @@ def _resource_value(ctx: SynthContext, ref: Ref, attribute: str, suffix: str) ->
 
 
 def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocument:
-    from .. import BY_REF
-
     spec: Spec = resource.spec
     statements = [
         Statement(
@@ -53,7 +51,7 @@ def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocum
         )
     ]
     for ref, level in grants(spec):
-        for i, grant in enumerate(BY_REF[ref.kind].access[level]):
+        for i, grant in enumerate(ctx.resource(ref).kind.access[level]):
             statements.append(
                 Statement(
                     Sid=camel(f"{ref.kind}-{ref.name}-{level}") + (str(i + 1) if i else ""),

@@ -114,11 +114,9 @@ def check_handler(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
 
 
 def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    from .. import BY_REF
-
     problems: list[tuple[KeyPath, str]] = []
     for ref, value in spec.access.items():
-        known = BY_REF[ref.kind].access
+        known = env.kinds[ref.kind].access
         if not known:
             problems.append((("access", str(ref)), f"a function cannot be granted access to a {ref.kind}"))
             continue
@@ -136,10 +134,8 @@ def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
 
 
 def check_environment(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    from .. import BY_REF
-
     derived = {"SERVICE", "STAGE"} | {
-        env_name(ref, suffix) for ref in spec.access for suffix in BY_REF[ref.kind].env
+        env_name(ref, suffix) for ref in spec.access for suffix in env.kinds[ref.kind].env
     }
     problems: list[tuple[KeyPath, str]] = []
     for name in spec.environment:
