@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Iterator
+from typing import Annotated, Any, ClassVar, Collection, Iterator
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
 )
 
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
@@ -101,23 +102,33 @@ class Ref:
 _REF = re.compile(r"^([a-z][a-z-]*):(.+)$")
 
 
-def _parse_ref(value: Any) -> Any:
+def known_kinds(info: ValidationInfo | None) -> Collection[str] | None:
+    """The reference prefixes of the kind registry, which validate passes as the validation
+    context (`{"kinds": ...}`): the models never import the registry, which imports them."""
+    context = info.context if info is not None else None
+    return context.get("kinds") if isinstance(context, dict) else None
+
+
+def _parse_ref(value: Any, info: ValidationInfo | None = None) -> Any:
     if isinstance(value, Ref):
         return value
     if not isinstance(value, str) or not (match := _REF.match(value)):
         raise ValueError("a reference is written `kind:name`, e.g. `queue:sync`")
-    from .kinds import BY_REF
-
     kind, name = match.groups()
-    if kind not in BY_REF:
-        known = ", ".join(sorted(BY_REF))
+    kinds = known_kinds(info)
+    if kinds is not None and kind not in kinds:
+        known = ", ".join(sorted(kinds))
         raise ValueError(f"unknown resource kind '{kind}' in reference (known: {known})")
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"'{name}' is not a resource name (lowercase letters, digits, single hyphens)")
     return Ref(kind, name)
 
 
-RefField = Annotated[Ref, BeforeValidator(_parse_ref)]
+def _ref_field(value: Any, info: ValidationInfo) -> Any:
+    return _parse_ref(value, info)
+
+
+RefField = Annotated[Ref, BeforeValidator(_ref_field)]
 
 
 def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref, str]]:

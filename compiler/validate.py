@@ -291,7 +291,7 @@ class _Validator:
             return Where(source.path, base_path + loc, at)
 
         try:
-            spec: ResourceSpec = kind.spec.model_validate(data)
+            spec: ResourceSpec = kind.spec.model_validate(data, context={"kinds": BY_REF})
         except ValidationError as exc:
             self.diags += pydantic_diagnostics(exc, data, kind.spec, where)
             return None

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationInfo
 
 from .. import naming
 from ..cfn import alarm, dimensions
 from ..diagnostics import KeyPath
-from ..model import Duration, Ref, ResourceSpec, _parse_ref, matching
+from ..model import Duration, Ref, ResourceSpec, _parse_ref, known_kinds, matching
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -24,12 +24,11 @@ if TYPE_CHECKING:
 STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 
 
-def _ref_or_text(value: Any) -> Any:
+def _ref_or_text(value: Any, info: ValidationInfo) -> Any:
     """`kind:name` of a known kind is a reference; anything else is a literal value."""
-    from . import BY_REF
-
-    if isinstance(value, str) and (match := re.fullmatch(r"([a-z][a-z-]*):(.+)", value)) and match.group(1) in BY_REF:
-        return _parse_ref(value)
+    kinds = known_kinds(info) or ()
+    if isinstance(value, str) and (match := re.fullmatch(r"([a-z][a-z-]*):(.+)", value)) and match.group(1) in kinds:
+        return _parse_ref(value, info)
     return value
 
 
