@@ -103,7 +103,6 @@ class Deployer:
         self._account: str | None = None
         self._prompts = threading.Lock()  # one question (with the change set it asks about) at a time
         self.stopping = threading.Event()  # Ctrl-C: no new operation starts
-        self.progress: dict[str, str] = {}  # stack -> what it is doing now / how it ended
 
     # ------------------------------------------------------------------ clients and names
     def client(self, service: str, region: str | None = None) -> Any:
@@ -268,7 +267,6 @@ class Deployer:
         if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
             # e.g. left running by an interrupted deploy: CloudFormation finishes it first
             self.echo(f"{stack}: waiting for the operation in progress ({existing['StackStatus']})")
-            self.progress[stack] = f"{existing['StackStatus']}, started before this run"
             if self.wait(cfn, name, stack) == "INTERRUPTED":
                 return self.interrupted(stack, cfn, name)
             existing = self.describe(stack)
@@ -291,7 +289,6 @@ class Deployer:
             if self.stopping.is_set():
                 return StackResult(stack, "interrupted", "not started")
             self.echo(f"{stack}: creating (emulator: create_stack)")
-            self.progress[stack] = "creating"
             try:
                 cfn.create_stack(**common)
             except Exception:
@@ -353,7 +350,6 @@ class Deployer:
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
             return refused or StackResult(stack, "interrupted", "change set created, not executed (deleted)")
         cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-        self.progress[stack] = f"{label}: change set executed"
         status = self.wait(cfn, name, stack)
         if status == "INTERRUPTED":
             return self.interrupted(stack, cfn, name)
