@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 from .diagnostics import Diagnostic, KeyPath, Where
 from .kinds import BY_REF
+from .model import NAME_PATTERN, reference_kind
 
 PATTERNS = (
     ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
@@ -25,7 +26,6 @@ PATTERNS = (
     ("a URL with a token", re.compile(r"https?://\S*[?&](token|key|secret|signature|sig|password)=[^&\s]{8,}", re.I)),
 )
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)", re.I)
-REFERENCE = re.compile(r"([a-z][a-z-]*):[a-z0-9][a-z0-9-]*")  # `secret:edge-origin-2`: names a resource
 
 
 def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
@@ -41,8 +41,7 @@ def _strings(value: Any, path: KeyPath = ()) -> Iterator[tuple[KeyPath, str]]:
 
 def _reference(value: str) -> bool:
     """`kind:name` of a kind the compiler knows: a reference to a resource, not a value."""
-    match = REFERENCE.fullmatch(value)
-    return match is not None and match.group(1) in BY_REF
+    return reference_kind(value) in BY_REF and re.match(NAME_PATTERN, value.split(":", 1)[1]) is not None
 
 
 def _looks_like(path: KeyPath, value: str) -> str | None:

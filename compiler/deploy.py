@@ -50,6 +50,11 @@ class Interrupted(Exception):
     """Ctrl-C: no new operation was started after it; the message says where the stage is."""
 
 
+def _checksum(data: bytes) -> str:
+    """S3's ChecksumSHA256 of a body: S3 refuses the upload if the bytes arrive otherwise."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 def rollback_failed_help(name: str, region: str, resources: list[str]) -> str:
     """What UPDATE_ROLLBACK_FAILED means and the one step that gets the stack out of it."""
     which = f" ({', '.join(resources)})" if resources else ""
@@ -67,7 +72,9 @@ def rollback_failed_help(name: str, region: str, resources: list[str]) -> str:
 @dataclass
 class StackResult:
     stack: str
-    status: str  # "created", "updated", "unchanged", "failed", "skipped", "deleted", "interrupted"
+    # "created", "updated", "unchanged", "failed", "skipped", "deleted"; after Ctrl-C,
+    # "interrupted" (an operation was under way) or "not started" (nothing was changed)
+    status: str
     detail: str = ""
 
 
@@ -193,8 +200,7 @@ class Deployer:
                 raise DeployError(f"{self.artifacts / key} does not match the digest in {listing}: run `make package` again")
             if self._stored_digest(s3, key) == digest:  # content-addressed, and the bytes are ours
                 continue
-            s3.put_object(**self._owned(), Key=key, Body=data,
-                          ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode())
+            s3.put_object(**self._owned(), Key=key, Body=data, ChecksumSHA256=_checksum(data))
             if self._stored_digest(s3, key) != digest:
                 raise DeployError(f"s3://{self.bucket}/{key} does not hold the bytes just uploaded: nothing deployed")
             self.echo(f"uploaded s3://{self.bucket}/{key}")
@@ -225,8 +231,7 @@ class Deployer:
             return {"TemplateBody": body}
         digest = entry.sha256 if final else hashlib.sha256(body.encode()).hexdigest()
         key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
-        self.client("s3").put_object(**self._owned(), Key=key, Body=body.encode(),
-                                     ChecksumSHA256=base64.b64encode(hashlib.sha256(body.encode()).digest()).decode())
+        self.client("s3").put_object(**self._owned(), Key=key, Body=body.encode(), ChecksumSHA256=_checksum(body.encode()))
         region = self.manifest.region
         base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"
         url = f"{base}/{self.bucket}/{key}" if self.endpoint_url else f"{base}/{key}"
@@ -287,7 +292,7 @@ class Deployer:
             # moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a
             # CREATE change set; the emulator gets create_stack for new stacks instead.
             if self.stopping.is_set():
-                return StackResult(stack, "interrupted", "not started")
+                return StackResult(stack, "not started")
             self.echo(f"{stack}: creating (emulator: create_stack)")
             try:
                 cfn.create_stack(**common)
@@ -328,7 +333,7 @@ class Deployer:
         name = self.stack_name(stack)
         change_set = f"platformc-{self.manifest.stacks[stack].sha256[:12]}-{int(time.time() * 1000)}"
         if self.stopping.is_set():
-            return StackResult(stack, "interrupted", "not started")
+            return StackResult(stack, "not started")
         try:
             cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if update else "CREATE", **args)
         except cfn.exceptions.ClientError as exc:
@@ -348,7 +353,7 @@ class Deployer:
             refused = self.review(cfn, stack, label, described, update, deployed, new)
         if refused is not None or self.stopping.is_set():
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-            return refused or StackResult(stack, "interrupted", "change set created, not executed (deleted)")
+            return refused or StackResult(stack, "not started", "its change set was deleted unexecuted")
         cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
         status = self.wait(cfn, name, stack)
         if status == "INTERRUPTED":
@@ -564,11 +569,10 @@ class Deployer:
                         results[result.stack] = result
 
     def interruption_report(self, results: dict[str, StackResult], only: set[str] | None) -> str:
-        untouched = ("not started", "change set created, not executed (deleted)")
         wanted = [s for level in self.manifest.levels for s in level if only is None or s in only]
-        finished = [f"{r.stack} ({r.status})" for r in results.values() if r.status != "interrupted"]
-        running = [f"{r.stack}: {r.detail}" for r in results.values() if r.status == "interrupted" and r.detail not in untouched]
-        waiting = [s for s in wanted if s not in results or results[s].detail in untouched]
+        finished = [f"{r.stack} ({r.status})" for r in results.values() if r.status not in ("interrupted", "not started")]
+        running = [f"{r.stack}: {r.detail}" for r in results.values() if r.status == "interrupted"]
+        waiting = [s for s in wanted if s not in results or results[s].status == "not started"]
         lines = ["interrupted: nothing was started after Ctrl-C"]
         lines.append(f"  finished: {', '.join(finished) or 'none'}")
         if running:

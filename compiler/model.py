@@ -102,6 +102,12 @@ class Ref:
 _REF = re.compile(r"^([a-z][a-z-]*):(.+)$")
 
 
+def reference_kind(value: Any) -> str | None:
+    """The kind part of a string written `kind:name` (registered or not), else None."""
+    match = _REF.match(value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
 def known_kinds(info: ValidationInfo | None) -> Collection[str] | None:
     """The reference prefixes of the kind registry, which validate passes as the validation
     context (`{"kinds": ...}`): the models never import the registry, which imports them."""

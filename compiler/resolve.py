@@ -14,6 +14,7 @@ from typing import Mapping
 from . import naming
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_REF, Resource
+from .kinds.api import origin_secret
 from .kinds.base import CheckEnv
 from .model import Platform, Ref, StageSettings, find_refs
 from .validate import StageSpec
@@ -158,8 +159,8 @@ class _Resolver:
         for resource in self.index.values():
             api_ref = {"function": getattr(resource.spec, "api", None),
                        "distribution": getattr(resource.spec, "origin", None)}.get(resource.kind.ref)
-            api = self.index.get(api_ref) if api_ref is not None and api_ref.kind == "api" else None
-            secret_ref = getattr(api.spec, "origin_secret", None) if api is not None else None
+            api = self.index.get(api_ref) if api_ref is not None else None
+            secret_ref = origin_secret(api)
             secret = self.index.get(secret_ref) if secret_ref is not None else None
             if api is not None and secret is not None and secret.stack != resource.stack:
                 reason = f"{resource.label} behind {api.ref} -> {secret.ref} (origin secret)"

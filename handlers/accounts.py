@@ -14,7 +14,7 @@ a sub-account created while its parent is being deleted cannot be orphaned.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -41,13 +41,6 @@ from shared import (
 MAX_DEPTH = 5  # sub-accounts nest at most this deep
 
 
-def _account(account_id: str) -> dict[str, Any]:
-    item = table("ACCOUNTS_TABLE").get_item(Key={"accountId": account_id}).get("Item")
-    if item is None:
-        raise HttpError(404, "not_found", "no such account")
-    return dict(item)
-
-
 def _children(account_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = table("ACCOUNTS_TABLE").query(
         IndexName="ParentAccountIndex", KeyConditionExpression=Key("parentAccountId").eq(account_id)
@@ -55,17 +48,23 @@ def _children(account_id: str) -> list[dict[str, Any]]:
     return items
 
 
+def _ancestors(account: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The accounts above this one, nearest first (a missing parent ends the chain; never
+    more than MAX_DEPTH + 1, so a corrupt cycle cannot loop)."""
+    for _ in range(MAX_DEPTH + 1):
+        parent_id = account.get("parentAccountId")
+        parent = table("ACCOUNTS_TABLE").get_item(Key={"accountId": parent_id}).get("Item") if parent_id else None
+        if parent is None:
+            return
+        account = dict(parent)
+        yield account
+
+
 def _authority(user_id: str, account: dict[str, Any]) -> str | None:
     """The caller's role in the account, or "owner" if they own an account above it."""
     role = role_in(user_id, account["accountId"])
-    current, depth = account, 0
-    while role != "owner" and current.get("parentAccountId") and depth < MAX_DEPTH:
-        parent = table("ACCOUNTS_TABLE").get_item(Key={"accountId": current["parentAccountId"]}).get("Item")
-        if parent is None:
-            break
-        if role_in(user_id, parent["accountId"]) == "owner":
-            return "owner"
-        current, depth = parent, depth + 1
+    if role != "owner" and any(role_in(user_id, parent["accountId"]) == "owner" for parent in _ancestors(account)):
+        return "owner"
     return role
 
 
@@ -93,11 +92,7 @@ def _transact(items: list[dict[str, Any]]) -> bool:
 
 
 def _depth(account: dict[str, Any]) -> int:
-    depth = 0
-    while account.get("parentAccountId") and depth <= MAX_DEPTH:
-        account = _account(account["parentAccountId"])
-        depth += 1
-    return depth
+    return sum(1 for _ in _ancestors(account))
 
 
 def _create(user_id: str, data: dict[str, Any], parent: str | None) -> dict[str, Any]:

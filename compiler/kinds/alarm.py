@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo
 from .. import naming
 from ..cfn import alarm, dimensions
 from ..diagnostics import KeyPath
-from ..model import Duration, Ref, ResourceSpec, _parse_ref, known_kinds, matching
+from ..model import Duration, Ref, ResourceSpec, _parse_ref, known_kinds, matching, reference_kind
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 
 def _ref_or_text(value: Any, info: ValidationInfo) -> Any:
     """`kind:name` of a known kind is a reference; anything else is a literal value."""
-    kinds = known_kinds(info) or ()
-    if isinstance(value, str) and (match := re.fullmatch(r"([a-z][a-z-]*):(.+)", value)) and match.group(1) in kinds:
+    if reference_kind(value) in (known_kinds(info) or ()):
         return _parse_ref(value, info)
     return value
 

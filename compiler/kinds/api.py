@@ -33,6 +33,7 @@ from ..model import (
     StatefulSpec,
     matching,
 )
+from ..model import Ref as SpecRef
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
 
 if TYPE_CHECKING:
@@ -85,6 +86,13 @@ def check_cors(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     if spec.cors and spec.cors.credentials and "*" in spec.cors.origins:
         return [(("cors", "credentials"), "browsers refuse credentials with the `*` origin: list the origins")]
     return []
+
+
+def origin_secret(api: Resource | None) -> SpecRef | None:
+    """The secret a request to this API must carry (for its functions and the distribution
+    in front of it), or None; `api` may be any resource (only an API has one)."""
+    secret: SpecRef | None = api.spec.origin_secret if api is not None and api.kind.ref == "api" else None
+    return secret
 
 
 def check_origin_secret(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:

@@ -22,6 +22,7 @@ from troposphere import GetAtt, Select, Split, cloudfront, route53
 from .. import naming
 from ..diagnostics import KeyPath
 from ..model import RefField, ResourceSpec
+from .api import origin_secret
 from .base import Attr, CheckEnv, Kind, PhysicalName, Resource, SpecProblem
 from .certificate import Domain
 
@@ -60,7 +61,7 @@ def _origin(resource: Resource, ctx: SynthContext) -> tuple[cloudfront.Origin, l
     spec: Spec = resource.spec
     if spec.origin.kind == "api":
         host = Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))  # https://<id>.execute-api...
-        secret = getattr(ctx.resource(spec.origin).spec, "origin_secret", None)
+        secret = origin_secret(ctx.resource(spec.origin))
         headers = {} if secret is None else {"OriginCustomHeaders": [cloudfront.OriginCustomHeader(
             # by name (same account and region): CloudFormation resolves it when the distribution deploys
             HeaderName="X-Origin-Verify", HeaderValue="{{resolve:secretsmanager:" + ctx.name(ctx.resource(secret)) + "}}")]}

@@ -18,6 +18,7 @@ from troposphere import GetAtt, Ref, awslambda, logs
 
 from ... import naming
 from ...cfn import FunctionLoggingConfig, alarm, dimensions
+from ..api import origin_secret
 from ..base import Attr, Kind, PhysicalName, Resource
 from . import iam, wiring
 from .spec import CHECKS, Spec, env_name
@@ -41,15 +42,11 @@ def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
     for ref in spec.access:
         for suffix, attribute in ctx.resource(ref).kind.env.items():
             values[env_name(ref, suffix)] = ctx.ref(ref, attribute)
-    if (secret := origin_secret(spec, ctx)) is not None:
+    if spec.api is not None and (secret := origin_secret(ctx.resource(spec.api))) is not None:
         values["ORIGIN_SECRET_ARN"] = ctx.ref(secret, "arn")
     values.update(spec.environment)
     return values
 
-
-def origin_secret(spec: Spec, ctx: SynthContext) -> Any:
-    """The secret the function's API expects in X-Origin-Verify (see kinds/api.py), if any."""
-    return getattr(ctx.resource(spec.api).spec, "origin_secret", None) if spec.api is not None else None
 
 
 def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:

@@ -16,6 +16,7 @@ from ...awstypes import WILDCARD_ALLOWED
 from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
+from ..api import origin_secret
 from ..base import Resource
 from .spec import Spec, levels
 
@@ -60,7 +61,7 @@ def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocum
                     Resource=[_resource_value(ctx, ref, attr, suffix) for attr, suffix in grant.resources],
                 )
             )
-    if spec.api is not None and (secret := getattr(ctx.resource(spec.api).spec, "origin_secret", None)) is not None:
+    if spec.api is not None and (secret := origin_secret(ctx.resource(spec.api))) is not None:
         statements.append(Statement(  # the API refuses requests that did not come through its distribution
             Sid="ReadOriginSecret", Effect=Allow, Action=_actions(["secretsmanager:GetSecretValue"]),
             Resource=[ctx.ref(secret, "arn")]))
