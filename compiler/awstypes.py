@@ -104,6 +104,18 @@ FACTS: dict[str, Facts] = {
     ),
 }
 
+# Names that are not unique account-wide (AWS lets them repeat, or scopes them to a parent),
+# which the compiler sets and keeps unique in a stage: with `name` above, every name a
+# template sets, for synth's names-once check.
+LABELS: dict[str, str] = {
+    "AWS::Cognito::UserPool": "UserPoolName",
+    "AWS::Cognito::UserPoolClient": "ClientName",
+    "AWS::ApiGatewayV2::Api": "Name",
+    "AWS::Backup::BackupPlan": "BackupPlan.BackupPlanName",
+    "AWS::Events::Rule": "Name",  # unique per bus (`unique_in`); kinds declare them per bus
+    "AWS::WAFv2::WebACL": "Name",  # unique per scope and region
+}
+
 STATEFUL: frozenset[str] = frozenset(t for t, f in FACTS.items() if f.data)
 
 # Actions AWS offers no resource-level permission for: `*` is the only valid resource.
@@ -112,6 +124,15 @@ WILDCARD_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords
 
 def facts(resource_type: str) -> Facts:
     return FACTS.get(resource_type, Facts())
+
+
+def name_paths(resource_type: str) -> tuple[str, ...]:
+    """Dotted paths of every name property the compiler sets on this type."""
+    found = facts(resource_type)
+    paths = [found.name] if found.name else []
+    if resource_type in LABELS:
+        paths.append(LABELS[resource_type])
+    return tuple(paths)
 
 
 def _schemas() -> Path:

@@ -79,6 +79,8 @@ HTTP_API = NameRule("HTTP API name", 1, 128, r"[\w\s+=,.@-]+", "letters, digits,
 SECRET = NameRule("Secrets Manager secret name", 1, 512, r"[A-Za-z0-9/_+=.@-]+", "letters, digits and / _ + = . @ -")
 BACKUP_VAULT = NameRule("AWS Backup vault or plan name", 2, 50, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 DASHBOARD = NameRule("CloudWatch dashboard name", 1, 255, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
+ORIGIN_ACCESS = NameRule("CloudFront origin access control name", 1, 64, r"[A-Za-z0-9_.-]+", "letters, digits, '_', '-' and '.'")
+DOMAIN = NameRule("domain name", 1, 253, r"[a-z0-9*][a-z0-9.-]*", "lower-case letters, digits, '-' and '.'")
 WEB_ACL = NameRule("WAF web ACL name", 1, 128, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 TOPIC = NameRule("SNS topic name", 1, 256, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 ALARM = NameRule("CloudWatch alarm name", 1, 255, r"[^\x00-\x1f]+", "printable characters")

@@ -17,7 +17,7 @@ from .kinds import BY_REF, Resource
 from .kinds.api import origin_secret
 from .kinds.base import CheckEnv
 from .model import Platform, Ref, StageSettings, find_refs
-from .validate import StageSpec
+from .stage import StageSpec
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Resolved:
     levels: tuple[tuple[str, ...], ...]
     index: Mapping[Ref, Resource]
     facts: CheckEnv  # what load recorded (handler code digests for artifact keys)
+    physical: Mapping[Ref, frozenset[str]]  # the physical names each resource declared (and resolve checked)
 
 
 def _path_text(path: KeyPath) -> str:
@@ -64,6 +65,7 @@ class _Resolver:
         self.naming = naming.Naming(spec.platform.service, spec.stage)
         self.diags: list[Diagnostic] = []
         self.index: dict[Ref, Resource] = {}
+        self.physical: dict[Ref, frozenset[str]] = {}  # the names each resource declared
 
     def stacks(self) -> None:
         for stack in self.spec.stacks:
@@ -109,7 +111,9 @@ class _Resolver:
         """Physical names obey AWS's rules and are unique in their namespace for the stage."""
         taken: dict[tuple[str, str], Resource] = {}
         for resource in self.index.values():
-            for physical in resource.kind.names(resource.name, resource.spec, self.naming):
+            declared = resource.kind.names(resource.name, resource.spec, self.naming, self.spec.settings)
+            self.physical[resource.ref] = frozenset(physical.value for physical in declared)
+            for physical in declared:
                 if problem := physical.rule.problem(physical.value):
                     self.diags.append(Diagnostic("E303", problem, resource.where, help="choose a shorter or simpler name"))
                     continue
@@ -248,5 +252,5 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
         )
         for stack in sorted(spec.stacks, key=lambda s: s.id)
     }
-    resolved = Resolved(spec.platform, spec.stage, spec.settings, r.naming, stacks, levels, dict(r.index), spec.facts)
+    resolved = Resolved(spec.platform, spec.stage, spec.settings, r.naming, stacks, levels, dict(r.index), spec.facts, dict(r.physical))
     return resolved, []

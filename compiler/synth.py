@@ -15,7 +15,7 @@ from typing import Any
 from troposphere import Export as CfnExport
 from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Template
 
-from . import cfn
+from . import awstypes, cfn
 from .diagnostics import Diagnostic, InternalError, KeyPath, Where
 from .kinds import Resource
 from .kinds.base import SpecProblem
@@ -87,7 +87,8 @@ def local_value(resource: Resource, attribute: str) -> Any:
 
 
 class SynthContext:
-    """What a kind's `synthesize` may ask while building one stack's resources."""
+    """What a kind's `synthesize` may ask while building one stack's resources: the
+    `Context` protocol of kinds/base.py (kinds never import this module)."""
 
     def __init__(
         self,
@@ -99,7 +100,12 @@ class SynthContext:
     ):
         self.resolved = resolved
         self.stack = stack
+        self.stage = resolved.stage
+        self.service = resolved.platform.service
+        self.region = stack.region
+        self.naming = resolved.naming
         self.settings = resolved.settings
+        self.digests = resolved.facts.digests
         self._exports = exports
         self._claims = claims
         self._cross = cross
@@ -116,6 +122,9 @@ class SynthContext:
             self._claims[key] = Claim(owner, path, value)
             return None
         return first if value is None or first.value != value else None
+
+    def stacks(self) -> tuple[StackPlan, ...]:
+        return tuple(self.resolved.stacks.values())
 
     def name(self, resource: Resource, suffix: str = "") -> str:
         return self.resolved.naming.physical(resource.name, suffix)
@@ -145,9 +154,12 @@ class SynthContext:
             **self.settings.tags,
             **resource.spec.tags,
             **extra,
-            "Service": self.resolved.platform.service,
-            "Stage": self.resolved.stage,
+            **self.stage_tags(),
         }
+
+    def stage_tags(self) -> dict[str, str]:
+        """The tags every resource of the stage carries (backup selections match on them)."""
+        return {"Service": self.service, "Stage": self.stage}
 
     def alarm_actions(self) -> list[Any]:
         """Where alarms notify: the stage's alarm topic, if it has one."""
@@ -174,6 +186,31 @@ class SynthContext:
     def _export(self, target: Resource, attribute: str) -> Export:
         name = self.resolved.naming.export(target.kind.ref, target.name, attribute)
         return self._exports.setdefault(name, Export(name, target, attribute))
+
+
+def _emitted_names(obj: Any) -> list[str]:
+    """The literal physical names an object sets (the name properties awstypes lists)."""
+    found: list[str] = []
+    for path in awstypes.name_paths(obj.resource_type):
+        value: Any = obj
+        for part in path.split("."):
+            value = value.properties.get(part) if hasattr(value, "properties") else None
+        values = value if isinstance(value, list) else [value]
+        found += [v for v in values if isinstance(v, str)]
+    return found
+
+
+def _check_names(resolved: Resolved, resource: Resource, objects: Any) -> None:
+    """Names once: the literal names synthesis emits are exactly those resolve declared and
+    checked for AWS's rules and collisions (`Kind.names`). A difference is a compiler bug:
+    an undeclared name escapes the collision check, a declared one nothing emits reserves
+    a name for nothing."""
+    declared = resolved.physical.get(resource.ref, frozenset())
+    emitted = {value for obj in objects for value in _emitted_names(obj)}
+    if emitted - declared:
+        raise InternalError(f"{resource.label} emits names its kind's names() does not declare: {sorted(emitted - declared)}")
+    if declared - emitted:
+        raise InternalError(f"{resource.label} declares names it does not emit: {sorted(declared - emitted)}")
 
 
 def _metadata(resource: Resource) -> dict[str, Any]:
@@ -253,6 +290,7 @@ def synth(resolved: Resolved) -> Synthesis:
                 continue
             except (ValueError, TypeError) as exc:
                 raise InternalError(f"{resource.label} ({resource.where.file}): {exc}") from exc
+            _check_names(resolved, resource, objects)
             for obj in objects:
                 first = owners.setdefault(obj.title, resource)
                 if obj.title in template.resources:

@@ -12,7 +12,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from pydantic import BaseModel, ValidationError
@@ -22,40 +22,14 @@ from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_REF, BY_SECTION, Kind
 from .kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
-from .model import NAME_PATTERN, Platform, ResourceSpec, StageSettings
+from .model import NAME_PATTERN, Platform, ResourceSpec
 from .naming import stack_id
 from .rules import BY_ID as RULE_IDS
+from .stage import Declared, StackSpec, StageSpec
 
 STACK_KEYS = ("description", "region")
 REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 STAGES_KEY = "stages"
-
-
-@dataclass(frozen=True)
-class Declared:
-    kind: Kind
-    name: str
-    spec: Any  # the kind's Spec for this stage
-    file: str  # display path of the spec file
-
-
-@dataclass(frozen=True)
-class StackSpec:
-    id: str
-    file: str
-    description: str | None
-    resources: tuple[Declared, ...]
-    region: str | None = None  # None: the platform's region
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    platform: Platform
-    stage: str
-    settings: StageSettings
-    stacks: tuple[StackSpec, ...]
-    facts: CheckEnv = field(default_factory=CheckEnv)
-    platform_file: str = "spec/platform.yaml"
 
 
 # ---------------------------------------------------------------------------- pydantic errors

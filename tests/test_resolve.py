@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
+from compiler.diagnostics import InternalError
 from tests.conftest import compile_spec, errors_of, template
 
 QUEUES = "queues:\n  alert: {fifo: true}\n  plain: {}\n"
@@ -73,6 +77,27 @@ def test_same_name_declared_in_two_files(tmp_path: Path) -> None:
 def test_physical_name_collision_with_a_generated_dlq(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {"q.yaml": "queues:\n  sync: {}\n  sync-dlq: {}\n"})
     assert "error[E304]: SQS queue name 'listbackup-dev-sync-dlq' is also the name of queues.sync" in out
+
+
+def test_collisions_are_checked_on_the_names_a_stage_emits(tmp_path: Path) -> None:
+    """A queue's DLQ alarm exists only where alarms are on; its name is taken only there."""
+    platform = "service: listbackup\nregion: us-west-2\nstages:\n  dev: {alarms: {enabled: false}}\n  prod: {}\n"
+    spec = {"q.yaml": "queues:\n  sync: {}\nalarms:\n  sync-dlq-messages:\n    namespace: AWS/SQS\n    metric: NumberOfMessagesSent\n"
+            "    dimensions: {QueueName: queue:sync}\n    threshold: 1\n    enabled: true\n"}
+    out = errors_of(tmp_path, spec, platform)
+    assert "error[E304]: CloudWatch alarm name 'listbackup-prod-sync-dlq-messages' is also the name of" in out
+    assert "listbackup-dev-sync-dlq-messages" not in out  # dev emits no DLQ alarm: the name is free
+
+
+def test_every_emitted_name_was_declared_and_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names once: a kind that emits a name its names() did not declare (so no collision or
+    length check saw it) is a compiler bug, reported as one, not a template."""
+    from compiler.kinds import BY_SECTION
+
+    kind = BY_SECTION["queues"]
+    monkeypatch.setitem(BY_SECTION, "queues", dataclasses.replace(kind, names=lambda *_: kind.names(*_)[1:]))
+    with pytest.raises(InternalError, match="emits names its kind's names\\(\\) does not declare"):
+        compile_spec(tmp_path, {"q.yaml": QUEUES})
 
 
 def test_physical_name_too_long_for_its_kind(tmp_path: Path) -> None:

@@ -8,18 +8,16 @@ notify the stage's alarm topic, and follow the stage's `alarms.enabled` unless t
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo
 
 from .. import naming
 from ..cfn import alarm, dimensions
 from ..diagnostics import KeyPath
-from ..model import Duration, Ref, ResourceSpec, _parse_ref, known_kinds, matching, reference_kind
-from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+from ..model import Duration, Ref, ResourceSpec, StageSettings, _parse_ref, known_kinds, matching, reference_kind
+from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
 
@@ -55,14 +53,14 @@ def check_period(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return []
 
 
-def _value(ctx: SynthContext, value: Ref | str) -> Any:
+def _value(ctx: Context, value: Ref | str) -> Any:
     if isinstance(value, str):
         return value
     target = ctx.resource(value)
     return ctx.ref(value, "name" if "name" in target.kind.attributes else "id")
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     if not ctx.setting(spec.enabled, "alarms.enabled"):
         return []
@@ -86,8 +84,9 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     ]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [PhysicalName("cloudwatch-alarm", naming_.physical(name), naming.ALARM)]
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    enabled = spec.enabled if spec.enabled is not None else settings.alarms.enabled
+    return [PhysicalName("cloudwatch-alarm", naming_.physical(name), naming.ALARM)] if enabled else []
 
 
 KIND = Kind(

@@ -17,7 +17,7 @@ calling the endpoint directly.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from troposphere import GetAtt, Ref, apigatewayv2, logs
@@ -33,11 +33,9 @@ from ..model import (
     StatefulSpec,
     matching,
 )
-from ..model import Ref as SpecRef
-from .base import Attr, CheckEnv, Kind, PhysicalName, Resource
+from ..model import Ref as SpecRef, StageSettings
+from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 Origin = Annotated[str, matching(r"(https?://[A-Za-z0-9.*:-]+|\*)", "an origin such as https://app.example.com")]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "*"]
@@ -107,20 +105,21 @@ def check_auth(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return []
 
 
-def log_group_name(ctx: SynthContext, resource: Resource) -> str:
+def log_group_name(ctx: Context, resource: Resource) -> str:
     return f"/aws/http-api/{ctx.name(resource)}"
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    found = [
         PhysicalName("http-api", naming_.physical(name), naming.HTTP_API),
         PhysicalName("log-group", f"/aws/http-api/{naming_.physical(name)}", naming.LOG_GROUP),
-        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-5xx-rate"), naming.ALARM),
-        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-latency"), naming.ALARM),
     ]
+    if settings.alarms.enabled:
+        found += [PhysicalName("cloudwatch-alarm", naming_.physical(name, what), naming.ALARM) for what in ("-5xx-rate", "-latency")]
+    return found
 
 
-def _alarms(resource: Resource, ctx: SynthContext, api: apigatewayv2.Api) -> list[object]:
+def _alarms(resource: Resource, ctx: Context, api: apigatewayv2.Api) -> list[object]:
     """The share of 5xx answers, and the p99 latency."""
     settings = ctx.settings.alarms
     if not settings.enabled:
@@ -144,7 +143,7 @@ def _alarms(resource: Resource, ctx: SynthContext, api: apigatewayv2.Api) -> lis
     ]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     props: dict[str, object] = {"Name": ctx.name(resource), "ProtocolType": "HTTP", "Tags": ctx.tag_map(resource)}
     if spec.description:

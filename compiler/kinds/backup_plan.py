@@ -8,18 +8,16 @@ points: it is retained in protected stages like any stateful resource.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, backup, iam
 
 from .. import naming
 from ..cfn import trust_policy
-from ..model import Duration, StatefulSpec, matching
-from .base import Attr, Kind, PhysicalName, Resource
+from ..model import Duration, StageSettings, StatefulSpec, matching
+from .base import Attr, Context, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 # What AWS Backup may back up, as resource ARN patterns in this account and region.
 SELECTABLE = {
@@ -45,7 +43,9 @@ class Spec(StatefulSpec):
     enabled: bool = True
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    if not spec.enabled:
+        return []
     physical = naming_.physical(name)
     return [
         PhysicalName("backup-vault", physical, naming.BACKUP_VAULT),
@@ -54,7 +54,7 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     ]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     if not spec.enabled:
         return []
@@ -90,7 +90,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
         Tags=ctx.tags(resource),
     )
-    tags = {"Service": ctx.resolved.platform.service, "Stage": ctx.resolved.stage}
+    tags = ctx.stage_tags()
     selection = backup.BackupSelection(
         resource.logical_id + "Selection",
         BackupPlanId=Ref(plan),

@@ -8,14 +8,11 @@ Stage modules loop over `KINDS` and never test a kind's name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from ..diagnostics import KeyPath, Where
-from ..model import Ref, ResourceSpec
+from ..model import Ref, ResourceSpec, StageSettings
 from ..naming import NameRule, Naming
-
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 
 @dataclass(frozen=True)
@@ -86,14 +83,68 @@ Check = Callable[[Any, CheckEnv], Sequence[tuple[KeyPath, str]]]
 
 
 @dataclass(frozen=True)
+class Chart:
+    """Metrics a resource adds to its stack's section of a stage dashboard.
+
+    Charts with the same title in one section merge (every function's invocations on one
+    chart); `order` places the chart in the section.
+    """
+
+    order: int
+    title: str
+    metrics: tuple[tuple[str, ...], ...]  # (namespace, metric, dimension, value)
+    stat: str = "Sum"
+
+
+class StackView(Protocol):
+    """One stack of the stage, as a kind may see it (resolve's StackPlan)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def resources(self) -> tuple[Resource, ...]: ...
+
+
+class Context(Protocol):
+    """What a kind's `synthesize` may ask while building one stack (synth implements it).
+
+    Kinds depend on this protocol, never on synth or resolve: the floors stay in pipeline order.
+    """
+
+    stage: str
+    service: str
+    region: str  # the region of the stack being built
+    naming: Naming
+    settings: StageSettings
+    digests: Mapping[str, str]  # handler module -> code digest
+
+    def stacks(self) -> Sequence[StackView]: ...
+    def resource(self, ref: Ref) -> Resource: ...
+    def ref(self, ref: Ref, attribute: str) -> Any: ...
+    def name(self, resource: Resource, suffix: str = "") -> str: ...
+    def physical(self, short: str, suffix: str = "") -> str: ...
+    def setting(self, value: Any, stage_setting: str) -> Any: ...
+    def deletion_policies(self, resource: Resource) -> dict[str, str]: ...
+    def tags(self, resource: Resource, **extra: str) -> Any: ...
+    def tag_map(self, resource: Resource, **extra: str) -> dict[str, str]: ...
+    def stage_tags(self) -> dict[str, str]: ...
+    def alarm_actions(self) -> list[Any]: ...
+    def claim(self, key: object, owner: Resource, path: KeyPath = (), value: object = None) -> Any: ...
+
+
+@dataclass(frozen=True)
 class Kind:
     section: str  # top-level YAML key: "tables"
     ref: str  # reference prefix: "table" in `table:users`
     spec: type[ResourceSpec]
     id_suffix: str  # logical id suffix: "Table"
     attributes: Mapping[str, Attr]
-    names: Callable[[str, Any, Naming], Sequence[PhysicalName]]
-    synthesize: Callable[[Resource, "SynthContext"], Sequence[Any]]
+    names: Callable[[str, Any, Naming, StageSettings], Sequence[PhysicalName]]
+    synthesize: Callable[[Resource, Context], Sequence[Any]]
     checks: tuple[Check, ...] = field(default=())  # spec -> [(relative path, message)]
     # access level -> grants, for functions' `access: {kind:name: level}`
     access: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
@@ -101,3 +152,5 @@ class Kind:
     env: Mapping[str, str] = field(default_factory=dict)
     # emits CloudWatch alarms: depends on the stage's alarm topic when alarms are on
     alarms: bool = False
+    # what the resource draws on a stage dashboard (kinds/dashboard.py lays them out)
+    charts: Callable[[Resource, Context], Sequence[Chart]] | None = None

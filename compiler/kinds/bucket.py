@@ -8,7 +8,7 @@ reason, and even then ACLs stay blocked.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
@@ -18,11 +18,9 @@ from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 from .. import naming
 from ..cfn import trust_policy
 from ..diagnostics import KeyPath
-from ..model import RefField, SpecModel, StatefulSpec, matching
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
+from ..model import RefField, SpecModel, StageSettings, StatefulSpec, matching
+from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 RuleId = Annotated[str, matching(r"[A-Za-z0-9._-]{1,255}", "a rule id: letters, digits, '.', '_', '-'")]
@@ -169,7 +167,7 @@ def _policy(resource: Resource) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     public = spec.public == "read"
     encryption = s3.ServerSideEncryptionByDefault(SSEAlgorithm="AES256" if spec.encryption == "s3" else "aws:kms")
@@ -212,7 +210,7 @@ def _tiering(tiering: IntelligentTiering) -> s3.IntelligentTieringConfiguration:
     )
 
 
-def _replication_role(resource: Resource, ctx: SynthContext) -> iam.Role:
+def _replication_role(resource: Resource, ctx: Context) -> iam.Role:
     """What S3 needs to copy this bucket's versions into the replica. The source is named, not
     referenced, because the bucket itself depends on this role."""
     spec: Spec = resource.spec
@@ -244,7 +242,7 @@ def _replication_role(resource: Resource, ctx: SynthContext) -> iam.Role:
     )
 
 
-def _replication(resource: Resource, ctx: SynthContext, role: iam.Role) -> s3.ReplicationConfiguration:
+def _replication(resource: Resource, ctx: Context, role: iam.Role) -> s3.ReplicationConfiguration:
     spec: Spec = resource.spec
     assert spec.replicate_to is not None
     replica = ctx.resource(spec.replicate_to)
@@ -278,7 +276,7 @@ WRITE = (Grant(("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"), O
 PUT = (Grant(("s3:AbortMultipartUpload", "s3:PutObject"), OBJECTS),)  # add objects, never delete one
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [PhysicalName("s3-bucket", naming_.physical(name), naming.BUCKET)]
     if spec.replicate_to is not None:
         found.append(PhysicalName("iam-role", naming_.physical(name, "-replication"), naming.IAM_ROLE))

@@ -8,7 +8,7 @@ EventBridge send to it is emitted here, beside the rule, scoped to this bus's ru
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
@@ -17,12 +17,10 @@ from troposphere import GetAtt, events, sqs
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import Name, RefField, SpecModel, StatefulSpec
+from ..model import Name, RefField, SpecModel, StageSettings, StatefulSpec
 from ..naming import camel
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource, SpecProblem
+from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 PATTERN_KEYS = {"source", "detail-type", "detail", "account", "region", "resources", "id", "time", "version"}
 
@@ -63,7 +61,7 @@ def check_targets(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     ]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [PhysicalName("events-bus", naming_.physical(name), naming.EVENT_BUS)]
     if spec.archive is not None:
         found.append(PhysicalName("events-archive", naming_.physical(name, "-archive"), naming.EVENT_ARCHIVE))
@@ -71,7 +69,7 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
     return found
 
 
-def _queue_policy(resource: Resource, ctx: SynthContext, queue_ref: Any, rule_ids: list[str]) -> sqs.QueuePolicy:
+def _queue_policy(resource: Resource, ctx: Context, queue_ref: Any, rule_ids: list[str]) -> sqs.QueuePolicy:
     queue_arn = ctx.ref(queue_ref, "arn")
     document = PolicyDocument(
         Version="2012-10-17",
@@ -93,7 +91,7 @@ def _queue_policy(resource: Resource, ctx: SynthContext, queue_ref: Any, rule_id
     )
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     props: dict[str, object] = {"Name": ctx.name(resource), "Tags": ctx.tags(resource)}
     if spec.description:

@@ -6,17 +6,15 @@ CloudFront only takes certificates from us-east-1: declare those in a stack file
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import Field
 from troposphere import certificatemanager
 
 from .. import naming
-from ..model import ResourceSpec, matching
-from .base import Attr, Kind, PhysicalName, Resource, SpecProblem
+from ..model import ResourceSpec, StageSettings, matching
+from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 Domain = Annotated[str, matching(r"(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}", "a domain name")]
 
@@ -26,18 +24,18 @@ class Spec(ResourceSpec):
     alternative_names: list[Domain] = Field(default_factory=list, max_length=10)
 
 
-def domain_of(resource: Resource, ctx: SynthContext) -> str:
+def domain_of(resource: Resource, ctx: Context) -> str:
     domain = resource.spec.domain or ctx.settings.domain
     if domain is None:
-        raise SpecProblem(("domain",), f"no domain: set `domain:` here or `domain` for stage {ctx.resolved.stage}")
+        raise SpecProblem(("domain",), f"no domain: set `domain:` here or `domain` for stage {ctx.stage}")
     return str(domain)
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     zone = ctx.settings.hosted_zone_id
     if zone is None:
-        raise SpecProblem((), f"DNS validation needs `hosted_zone_id` in the settings of stage {ctx.resolved.stage}")
+        raise SpecProblem((), f"DNS validation needs `hosted_zone_id` in the settings of stage {ctx.stage}")
     domain = domain_of(resource, ctx)
     names_ = [domain, *spec.alternative_names]
     props: dict[str, object] = {
@@ -53,7 +51,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return [certificatemanager.Certificate(resource.logical_id, **props)]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return []  # certificates are named by their domain, which may repeat across regions
 
 

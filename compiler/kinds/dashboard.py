@@ -1,10 +1,9 @@
 """dashboards: a CloudWatch dashboard of the whole stage, generated from the spec.
 
-One section per stack (a service), with its functions (invocations, errors, p99 duration),
-queues (visible messages, DLQ, oldest message age) and tables (consumed capacity,
-throttles), plus the APIs listed in `apis:` (requests, 4xx/5xx, p99 latency). Functions,
-queues and tables are charted by their physical names, which the naming rule fixes, so the
-dashboard needs no import from their stacks; an API is charted by its id, a reference.
+One section per stack (a service) with the charts its resources' kinds draw (`Kind.charts`:
+functions, queues and tables chart themselves by physical name, which the naming rule
+fixes, so the dashboard needs no import from their stacks), plus the APIs listed in
+`apis:` (requests, 4xx/5xx, p99 latency): an API is charted by its id, a reference.
 """
 
 from __future__ import annotations
@@ -12,18 +11,16 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 from troposphere import Join, cloudwatch
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import RefField, ResourceSpec
-from .base import Attr, CheckEnv, Kind, PhysicalName, Resource, SpecProblem
+from ..model import RefField, ResourceSpec, StageSettings
+from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource, SpecProblem, StackView
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 WIDTH, HEIGHT = 8, 6  # a 24-column grid: three charts a row
 
@@ -49,38 +46,19 @@ def _chart(title: str, region: str, metrics: list[list[Any]], stat: str = "Sum")
     }
 
 
-def _section(ctx: SynthContext, stack_id: str, region: str) -> list[dict[str, Any]]:
-    plan = ctx.resolved.stacks[stack_id]
-    by_kind: dict[str, list[Resource]] = {}
+def _section(ctx: Context, plan: StackView) -> list[dict[str, Any]]:
+    merged: dict[tuple[int, str], tuple[str, list[list[str]]]] = {}
     for resource in plan.resources:
-        by_kind.setdefault(resource.kind.section, []).append(resource)
-    functions = [ctx.name(r) for r in by_kind.get("functions", [])]
-    queues = [r for r in by_kind.get("queues", [])]
-    tables = [ctx.name(r) for r in by_kind.get("tables", [])]
-    charts: list[dict[str, Any]] = []
-    if functions:
-        charts.append(_chart("Invocations", region, [["AWS/Lambda", "Invocations", "FunctionName", f] for f in functions]))
-        charts.append(_chart("Errors", region, [["AWS/Lambda", "Errors", "FunctionName", f] for f in functions]))
-        charts.append(_chart("Duration p99 (ms)", region, [["AWS/Lambda", "Duration", "FunctionName", f] for f in functions], "p99"))
-    if queues:
-        suffix = {q.name: ".fifo" if q.spec.fifo else "" for q in queues}
-        names = [ctx.name(q, suffix[q.name]) for q in queues]
-        dlqs = [ctx.name(q, "-dlq" + suffix[q.name]) for q in queues]
-        visible = "ApproximateNumberOfMessagesVisible"
-        charts.append(_chart("Messages waiting", region, [["AWS/SQS", visible, "QueueName", n] for n in names], "Maximum"))
-        charts.append(_chart("Dead letters", region, [["AWS/SQS", visible, "QueueName", n] for n in dlqs], "Maximum"))
-        charts.append(_chart("Oldest message (s)", region, [["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", n] for n in names], "Maximum"))
-    if tables:
-        capacity = [["AWS/DynamoDB", m, "TableName", t] for t in tables for m in ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits")]
-        throttles = [["AWS/DynamoDB", m, "TableName", t] for t in tables for m in ("ReadThrottleEvents", "WriteThrottleEvents")]
-        charts += [_chart("Consumed capacity", region, capacity), _chart("Throttled requests", region, throttles)]
-    if not charts:
+        for chart in resource.kind.charts(resource, ctx) if resource.kind.charts else ():
+            merged.setdefault((chart.order, chart.title), (chart.stat, []))[1].extend(list(m) for m in chart.metrics)
+    if not merged:
         return []
+    charts = [_chart(title, plan.region, metrics, stat) for (_, title), (stat, metrics) in sorted(merged.items())]
     title = f"## {plan.id}" + (f" — {plan.description}" if plan.description else "")
     return [{"type": "text", "width": 24, "height": 1, "properties": {"markdown": title}}, *charts]
 
 
-def _api_section(ctx: SynthContext, spec: Spec, region: str) -> list[dict[str, Any]]:
+def _api_section(ctx: Context, spec: Spec, region: str) -> list[dict[str, Any]]:
     widgets: list[dict[str, Any]] = []
     for i, ref in enumerate(spec.apis):
         api = f"@@api{i}@@"  # replaced by the API id (a reference) when the body is joined
@@ -106,14 +84,13 @@ def _layout(widgets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return widgets
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
-    region = ctx.stack.region
+    region = ctx.region
     widgets = _api_section(ctx, spec, region)
-    for stack_id in ctx.resolved.stacks:
-        chosen = any(fnmatch.fnmatchcase(stack_id, pattern) for pattern in spec.stacks)
-        if chosen and ctx.resolved.stacks[stack_id].region == region:
-            widgets += _section(ctx, stack_id, region)
+    for plan in ctx.stacks():
+        if plan.region == region and any(fnmatch.fnmatchcase(plan.id, pattern) for pattern in spec.stacks):
+            widgets += _section(ctx, plan)
     if len(widgets) > MAX_WIDGETS:
         raise SpecProblem(
             ("stacks",), f"the dashboard would have {len(widgets)} widgets; CloudWatch allows {MAX_WIDGETS}: chart fewer stacks"
@@ -125,7 +102,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return [cloudwatch.Dashboard(resource.logical_id, DashboardName=ctx.name(resource), DashboardBody=Join("", parts))]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName("cloudwatch-dashboard", naming_.physical(name), naming.DASHBOARD)]
 
 

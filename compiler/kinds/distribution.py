@@ -14,20 +14,18 @@ the web ACL come from us-east-1 (CloudFront's rule), as cross-region parameters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field
 from troposphere import GetAtt, Select, Split, cloudfront, route53
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import RefField, ResourceSpec
+from ..model import RefField, ResourceSpec, StageSettings
 from .api import origin_secret
-from .base import Attr, CheckEnv, Kind, PhysicalName, Resource, SpecProblem
+from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource, SpecProblem
 from .certificate import Domain
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 # AWS managed CloudFront policies (fixed ids, documented by AWS).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -57,7 +55,7 @@ def check_refs(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return problems
 
 
-def _origin(resource: Resource, ctx: SynthContext) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
+def _origin(resource: Resource, ctx: Context) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
     spec: Spec = resource.spec
     if spec.origin.kind == "api":
         host = Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))  # https://<id>.execute-api...
@@ -100,12 +98,12 @@ def _origin(resource: Resource, ctx: SynthContext) -> tuple[cloudfront.Origin, l
     return origin, [access], {"CachePolicyId": CACHING_OPTIMIZED, "AllowedMethods": ["GET", "HEAD", "OPTIONS"]}
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     zone = ctx.settings.hosted_zone_id
     domain = spec.domain or ctx.settings.domain
     if zone is None or domain is None:
-        raise SpecProblem((), f"a distribution needs `domain` (here or in stage {ctx.resolved.stage}) and the stage's `hosted_zone_id`")
+        raise SpecProblem((), f"a distribution needs `domain` (here or in stage {ctx.stage}) and the stage's `hosted_zone_id`")
     origin, extra, behavior = _origin(resource, ctx)
     config: dict[str, object] = {
         "Enabled": True,
@@ -144,8 +142,13 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return [distribution, *extra, *aliases]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
-    return [PhysicalName("cloudfront-origin-access", naming_.physical(name), naming.DASHBOARD)]
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    found = []
+    if spec.origin.kind == "bucket":
+        found.append(PhysicalName("cloudfront-origin-access", naming_.physical(name), naming.ORIGIN_ACCESS))
+    if domain := spec.domain or settings.domain:
+        found.append(PhysicalName("cloudfront-alias", domain, naming.DOMAIN))  # a CNAME serves one distribution
+    return found
 
 
 KIND = Kind(

@@ -9,7 +9,6 @@ early; FIFO queues reset it, so no such constraint applies there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 from troposphere import GetAtt, sqs
@@ -17,11 +16,9 @@ from troposphere import GetAtt, sqs
 from .. import naming
 from ..cfn import DAY, alarm, arn, dimensions
 from ..diagnostics import KeyPath
-from ..model import Duration, StatefulSpec
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
+from ..model import Duration, StageSettings, StatefulSpec
+from .base import Attr, Chart, CheckEnv, Context, Grant, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 MAX_RETENTION = 14 * DAY
 STANDARD_DEFAULT_RETENTION = 7 * DAY
@@ -79,12 +76,12 @@ def _suffix(spec: Spec) -> str:
     return ".fifo" if spec.fifo else ""
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [
         PhysicalName("sqs-queue", naming_.physical(name, _suffix(spec)), naming.QUEUE),
         PhysicalName("sqs-queue", naming_.physical(name, "-dlq" + _suffix(spec)), naming.QUEUE),
     ]
-    if spec.dlq_alarm is not False:
+    if spec.dlq_alarm if spec.dlq_alarm is not None else settings.alarms.enabled:
         found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-dlq-messages"), naming.ALARM))
     return found
 
@@ -97,7 +94,7 @@ def _common(spec: Spec) -> dict[str, object]:
     return props
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[sqs.Queue]:
+def synthesize(resource: Resource, ctx: Context) -> list[sqs.Queue]:
     spec: Spec = resource.spec
     source_name = ctx.name(resource, _suffix(spec))
     dlq = sqs.Queue(
@@ -146,6 +143,16 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[sqs.Queue]:
     return out
 
 
+def charts(resource: Resource, ctx: Context) -> list[Chart]:
+    queue, dlq = ctx.name(resource, _suffix(resource.spec)), ctx.name(resource, "-dlq" + _suffix(resource.spec))
+    visible = "ApproximateNumberOfMessagesVisible"
+    return [
+        Chart(20, "Messages waiting", (("AWS/SQS", visible, "QueueName", queue),), "Maximum"),
+        Chart(21, "Dead letters", (("AWS/SQS", visible, "QueueName", dlq),), "Maximum"),
+        Chart(22, "Oldest message (s)", (("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue),), "Maximum"),
+    ]
+
+
 KIND = Kind(
     section="queues",
     ref="queue",
@@ -161,6 +168,7 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     alarms=True,
+    charts=charts,
     checks=(check_fifo_only, check_dlq_outlives_source),
     access={
         "send": (Grant(("sqs:GetQueueAttributes", "sqs:SendMessage")),),

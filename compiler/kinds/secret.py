@@ -8,18 +8,15 @@ through `access: {secret:NAME: read}`, which gives them `<NAME>_SECRET_ARN`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 from troposphere import Ref, awslambda, secretsmanager
 
 from .. import naming
 from ..diagnostics import KeyPath
-from ..model import RefField, SpecModel, StatefulSpec
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
+from ..model import RefField, SpecModel, StageSettings, StatefulSpec
+from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 READ = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
 ROTATE = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
@@ -41,11 +38,11 @@ def check_rotation(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     return []
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName("secret", naming_.physical(name), naming.SECRET)]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     props: dict[str, object] = {
         "Name": ctx.name(resource),

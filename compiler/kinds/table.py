@@ -7,7 +7,7 @@ CloudFormation raises (and the real platform hit) cannot be written.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 from troposphere import Ref, dynamodb
@@ -15,11 +15,9 @@ from troposphere import Ref, dynamodb
 from .. import naming
 from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
-from ..model import SpecModel, StatefulSpec, matching
-from .base import Attr, CheckEnv, Grant, Kind, PhysicalName, Resource
+from ..model import SpecModel, StageSettings, StatefulSpec, matching
+from .base import Attr, Chart, CheckEnv, Context, Grant, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 KeyDef = Annotated[
     str, matching(r"[A-Za-z0-9_.-]{1,255}:(S|N|B)", "a key `attribute:TYPE` with TYPE S, N or B, e.g. `userId:S`")
@@ -115,7 +113,7 @@ def _schema(hash_key: str, range_key: str | None) -> list[dynamodb.KeySchema]:
     return schema
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[dynamodb.Table]:
+def synthesize(resource: Resource, ctx: Context) -> list[dynamodb.Table]:
     spec: Spec = resource.spec
     types = {attribute: kind for _, attribute, kind in _keys(spec)}
     throughput = {}
@@ -194,10 +192,20 @@ WRITE = (
 )
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    found = [PhysicalName("dynamodb-table", naming_.physical(name), naming.TABLE)]
+    if settings.alarms.enabled:
+        found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-throttles"), naming.ALARM))
+    return found
+
+
+def charts(resource: Resource, ctx: Context) -> list[Chart]:
+    table = ctx.name(resource)
+    capacity = ("ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits")
+    throttles = ("ReadThrottleEvents", "WriteThrottleEvents")
     return [
-        PhysicalName("dynamodb-table", naming_.physical(name), naming.TABLE),
-        PhysicalName("cloudwatch-alarm", naming_.physical(name, "-throttles"), naming.ALARM),
+        Chart(30, "Consumed capacity", tuple(("AWS/DynamoDB", m, "TableName", table) for m in capacity)),
+        Chart(31, "Throttled requests", tuple(("AWS/DynamoDB", m, "TableName", table) for m in throttles)),
     ]
 
 
@@ -214,6 +222,7 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     alarms=True,
+    charts=charts,
     checks=(check_attribute_types, check_capacity, check_projection),
     access={
         "read": (Grant(READ, (("arn", ""), ("arn", "/index/*"))),),

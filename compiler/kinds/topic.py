@@ -11,7 +11,6 @@ the AWS-managed SNS key, and alarm notifications carry metric names, not custome
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from awacs import sns as sns_actions
 from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
@@ -19,11 +18,9 @@ from pydantic import Field
 from troposphere import AccountId, Ref, sns
 
 from .. import naming
-from ..model import Email, HttpsUrl, ResourceSpec, SpecModel
-from .base import Attr, Grant, Kind, PhysicalName, Resource
+from ..model import Email, HttpsUrl, ResourceSpec, SpecModel, StageSettings
+from .base import Attr, Context, Grant, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 
 class Subscriptions(SpecModel):
@@ -37,11 +34,11 @@ class Spec(ResourceSpec):
     kms_key: str | None = Field(None, description="a customer-managed KMS key id or alias")
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName("sns-topic", naming_.physical(name), naming.TOPIC)]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     alarms = ctx.settings.alarms
     is_alarm_topic = alarms.enabled and alarms.topic == resource.name

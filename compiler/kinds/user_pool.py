@@ -9,17 +9,15 @@ API's JWT authorizer and the auth functions use.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from troposphere import Ref, cognito
 
 from .. import naming
-from ..model import Duration, SpecModel, StatefulSpec, matching
-from .base import Attr, Grant, Kind, PhysicalName, Resource
+from ..model import Duration, SpecModel, StageSettings, StatefulSpec, matching
+from .base import Attr, Context, Grant, Kind, PhysicalName, Resource
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 Requirement = Literal["lowercase", "uppercase", "numbers", "symbols"]
 Flow = Literal["srp", "refresh", "admin-password", "password"]
@@ -101,14 +99,14 @@ POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + POOL_LOGI
 )))
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [
         PhysicalName("cognito-user-pool", naming_.physical(name), naming.USER_POOL),
         PhysicalName(f"cognito-client:{name}", naming_.physical(name, "-app"), naming.USER_POOL),
     ]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     policy = cognito.PasswordPolicy(
         MinimumLength=spec.password.min_length,

@@ -5,17 +5,15 @@ Scope CLOUDFRONT (for distributions) must live in us-east-1; REGIONAL elsewhere.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field
 from troposphere import wafv2
 
 from .. import naming
-from ..model import ResourceSpec
-from .base import Attr, Kind, PhysicalName, Resource, SpecProblem
+from ..model import ResourceSpec, StageSettings
+from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
 
-if TYPE_CHECKING:
-    from ..synth import SynthContext
 
 ManagedGroup = Literal[
     "AWSManagedRulesCommonRuleSet",
@@ -41,10 +39,10 @@ def _visibility(name: str) -> wafv2.VisibilityConfig:
     return wafv2.VisibilityConfig(CloudWatchMetricsEnabled=True, MetricName=name, SampledRequestsEnabled=True)
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
-    if spec.scope == "CLOUDFRONT" and ctx.stack.region != "us-east-1":
-        raise SpecProblem(("scope",), f"a CLOUDFRONT web ACL must be in us-east-1, not {ctx.stack.region}: give its stack `region: us-east-1`")
+    if spec.scope == "CLOUDFRONT" and ctx.region != "us-east-1":
+        raise SpecProblem(("scope",), f"a CLOUDFRONT web ACL must be in us-east-1, not {ctx.region}: give its stack `region: us-east-1`")
     rules = []
     if spec.rate_limit:
         rules.append(
@@ -82,7 +80,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return [acl]
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName(f"waf-web-acl:{spec.scope}", naming_.physical(name), naming.WEB_ACL)]
 
 

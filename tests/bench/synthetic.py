@@ -2,7 +2,7 @@
 
 Every stack file of spec/ is copied N times into its own folder (`s<i>/...`) with every
 resource name suffixed `-x<i>`, every reference rewritten to the copy and every route
-prefixed `/x<i>`, so the copies are independent, valid platforms that keep the real mix of
+prefixed `/x<i>` (domains `x<i>.`), so the copies are independent, valid platforms that keep the real mix of
 kinds and cross-stack wiring. handlers/ is copied beside the generated spec.
 """
 
@@ -58,5 +58,8 @@ def generate(source: Path, target: Path, factor: int) -> Path:
             body = _suffix_names(text, f"-x{i}")
             # each copy's dashboard charts its own copy: one covering all would pass CloudWatch's limits
             body = re.sub(r"^(  [a-z0-9-]+:\n)(    apis:)", rf'\1    stacks: ["s{i}-*"]\n\2', body, flags=re.M) if "dashboards:" in body else body
+            # a domain is one distribution's alias (CNAME) per stage: each copy gets its own
+            body = re.sub(r"(\bdomain: )([a-z0-9.-]+)", rf"\1x{i}.\2", body)
+            body = re.sub(r"^(    origin: api:\S+\n)", rf"\1    domain: x{i}.api.listbackup.ai\n", body, flags=re.M)
             copy.write_text(body)
     return target

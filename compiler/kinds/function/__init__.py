@@ -12,33 +12,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from troposphere import GetAtt, Ref, awslambda, logs
 
 from ... import naming
+from ...model import StageSettings
 from ...cfn import FunctionLoggingConfig, alarm, dimensions
 from ..api import origin_secret
-from ..base import Attr, Kind, PhysicalName, Resource
+from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
 from . import iam, wiring
 from .spec import CHECKS, Spec, env_name
 
-if TYPE_CHECKING:
-    from ...synth import SynthContext
 
 __all__ = ["KIND", "Spec", "synthesize"]
 
 
-def artifact_key(ctx: SynthContext, handler: str) -> str:
+def artifact_key(ctx: Context, handler: str) -> str:
     """`handlers/<module>-<digest>.zip` (as `platformc package` names it): the key, and so
     the template, changes exactly when the code the function runs changes."""
     module = handler.rsplit(".", 1)[0]
-    return naming.artifact_key(module, ctx.resolved.facts.digests[module])
+    return naming.artifact_key(module, ctx.digests[module])
 
 
-def environment(resource: Resource, ctx: SynthContext) -> dict[str, Any]:
+def environment(resource: Resource, ctx: Context) -> dict[str, Any]:
     spec: Spec = resource.spec
-    values: dict[str, Any] = {"SERVICE": ctx.resolved.platform.service, "STAGE": ctx.resolved.stage}
+    values: dict[str, Any] = {"SERVICE": ctx.service, "STAGE": ctx.stage}
     for ref in spec.access:
         for suffix, attribute in ctx.resource(ref).kind.env.items():
             values[env_name(ref, suffix)] = ctx.ref(ref, attribute)
@@ -66,7 +65,7 @@ def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:
     return [version, alias]
 
 
-def _alarms(resource: Resource, ctx: SynthContext, function: awslambda.Function) -> list[object]:
+def _alarms(resource: Resource, ctx: Context, function: awslambda.Function) -> list[object]:
     """Errors, throttles, and a duration close to the timeout (the next step is a timeout)."""
     settings = ctx.settings.alarms
     if not settings.enabled:
@@ -87,7 +86,7 @@ def _alarms(resource: Resource, ctx: SynthContext, function: awslambda.Function)
     ]
 
 
-def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     name = ctx.name(resource)
     log_group = logs.LogGroup(
@@ -106,7 +105,7 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
         "MemorySize": spec.memory,
         "Timeout": spec.timeout,
         "Role": GetAtt(role, "Arn"),
-        "Code": awslambda.Code(S3Bucket=ctx.resolved.naming.deployment_bucket, S3Key=artifact_key(ctx, spec.handler)),
+        "Code": awslambda.Code(S3Bucket=ctx.naming.deployment_bucket, S3Key=artifact_key(ctx, spec.handler)),
         "Environment": awslambda.Environment(Variables=environment(resource, ctx)),
         "TracingConfig": awslambda.TracingConfig(Mode="Active" if spec.tracing else "PassThrough"),
         "LoggingConfig": FunctionLoggingConfig(LogGroup=Ref(log_group), LogFormat="JSON"),
@@ -129,10 +128,11 @@ def synthesize(resource: Resource, ctx: SynthContext) -> list[object]:
     return out
 
 
-def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     physical = naming_.physical(name)
+    alarms = ("errors", "throttles", "duration") if settings.alarms.enabled else ()
     found = [
-        *(PhysicalName("cloudwatch-alarm", f"{physical}-{what}", naming.ALARM) for what in ("errors", "throttles", "duration")),
+        *(PhysicalName("cloudwatch-alarm", f"{physical}-{what}", naming.ALARM) for what in alarms),
         PhysicalName("lambda-function", physical, naming.LAMBDA),
         PhysicalName("iam-role", physical, naming.IAM_ROLE),
         PhysicalName("log-group", f"/aws/lambda/{physical}", naming.LOG_GROUP),
@@ -142,6 +142,15 @@ def names(name: str, spec: Spec, naming_: naming.Naming) -> list[PhysicalName]:
         for sub_name, sub in spec.subscribes.items()
     ]
     return found
+
+
+def charts(resource: Resource, ctx: Context) -> list[Chart]:
+    dims = ("FunctionName", ctx.name(resource))
+    return [
+        Chart(10, "Invocations", (("AWS/Lambda", "Invocations", *dims),)),
+        Chart(11, "Errors", (("AWS/Lambda", "Errors", *dims),)),
+        Chart(12, "Duration p99 (ms)", (("AWS/Lambda", "Duration", *dims),), "p99"),
+    ]
 
 
 KIND = Kind(
@@ -154,4 +163,5 @@ KIND = Kind(
     synthesize=synthesize,
     checks=CHECKS,
     alarms=True,
+    charts=charts,
 )

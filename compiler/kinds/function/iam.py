@@ -7,7 +7,7 @@ every generated policy).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
@@ -17,11 +17,9 @@ from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
 from ..api import origin_secret
-from ..base import Resource
+from ..base import Context, Resource
 from .spec import Spec, levels
 
-if TYPE_CHECKING:
-    from ...synth import SynthContext
 
 
 def _actions(names: tuple[str, ...] | list[str]) -> list[Action]:
@@ -36,12 +34,12 @@ def grants(spec: Spec) -> list[tuple[Ref, str]]:
     return sorted(pairs)
 
 
-def _resource_value(ctx: SynthContext, ref: Ref, attribute: str, suffix: str) -> Any:
+def _resource_value(ctx: Context, ref: Ref, attribute: str, suffix: str) -> Any:
     value = ctx.ref(ref, attribute)
     return Join("", [value, suffix]) if suffix else value
 
 
-def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocument:
+def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
     spec: Spec = resource.spec
     statements = [
         Statement(
@@ -70,7 +68,7 @@ def policy(resource: Resource, ctx: SynthContext, log_group: Any) -> PolicyDocum
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
-def role(resource: Resource, ctx: SynthContext, log_group: Any) -> iam.Role:
+def role(resource: Resource, ctx: Context, log_group: Any) -> iam.Role:
     return iam.Role(
         resource.logical_id + "Role",
         RoleName=ctx.name(resource),

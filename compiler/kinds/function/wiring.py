@@ -9,17 +9,15 @@ visibility timeout is shorter than the consumer's timeout) are raised as SpecPro
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Sub, apigatewayv2, awslambda, events
 
 from ...cfn import SqsScalingConfig
 from ...naming import camel
-from ..base import Resource, SpecProblem
+from ..base import Context, Resource, SpecProblem
 from .spec import API_TIMEOUT, Route, Spec
 
-if TYPE_CHECKING:
-    from ...synth import SynthContext
 
 
 def _route_id(route: Route) -> str:
@@ -27,7 +25,7 @@ def _route_id(route: Route) -> str:
     return camel(route.method.lower()) + (camel(words) or "Root")
 
 
-def _claim_path_variables(resource: Resource, ctx: SynthContext, i: int, route: Route) -> None:
+def _claim_path_variables(resource: Resource, ctx: Context, i: int, route: Route) -> None:
     """Sibling path variables need one name per position: API Gateway rejects
     `/accounts/{accountId}` beside `/accounts/{parentAccountId}/sub-accounts`."""
     spec: Spec = resource.spec
@@ -48,7 +46,7 @@ def _claim_path_variables(resource: Resource, ctx: SynthContext, i: int, route: 
             )
 
 
-def routes(resource: Resource, ctx: SynthContext, target: Any) -> list[object]:
+def routes(resource: Resource, ctx: Context, target: Any) -> list[object]:
     spec: Spec = resource.spec
     if not spec.routes or spec.api is None:
         return []
@@ -102,7 +100,7 @@ def routes(resource: Resource, ctx: SynthContext, target: Any) -> list[object]:
     return out
 
 
-def consumer(resource: Resource, ctx: SynthContext, target: Any) -> list[object]:
+def consumer(resource: Resource, ctx: Context, target: Any) -> list[object]:
     spec: Spec = resource.spec
     if spec.consumes is None:
         return []
@@ -128,7 +126,7 @@ def consumer(resource: Resource, ctx: SynthContext, target: Any) -> list[object]
     return [awslambda.EventSourceMapping(resource.logical_id + "Consumer", **props)]
 
 
-def subscriptions(resource: Resource, ctx: SynthContext, target: Any) -> list[object]:
+def subscriptions(resource: Resource, ctx: Context, target: Any) -> list[object]:
     spec: Spec = resource.spec
     out: list[object] = []
     for name in sorted(spec.subscribes):

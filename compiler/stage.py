@@ -1,0 +1,41 @@
+"""stage: the contract between validate and resolve — one stage's validated spec.
+
+validate produces a `StageSpec` per stage (every spec file's resources, validated with the
+stage's overrides applied); resolve consumes it. Both import it from here, so resolve
+depends only on the floors below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .kinds.base import CheckEnv, Kind
+from .model import Platform, StageSettings
+
+
+@dataclass(frozen=True)
+class Declared:
+    kind: Kind
+    name: str
+    spec: Any  # the kind's Spec for this stage
+    file: str  # display path of the spec file
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    id: str
+    file: str
+    description: str | None
+    resources: tuple[Declared, ...]
+    region: str | None = None  # None: the platform's region
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    platform: Platform
+    stage: str
+    settings: StageSettings
+    stacks: tuple[StackSpec, ...]
+    facts: CheckEnv = field(default_factory=CheckEnv)
+    platform_file: str = "spec/platform.yaml"
