@@ -17,8 +17,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    GetCoreSchemaHandler,
     ValidationInfo,
 )
+from pydantic_core import core_schema
 
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -115,7 +117,7 @@ def known_kinds(info: ValidationInfo | None) -> Collection[str] | None:
     return context.get("kinds") if isinstance(context, dict) else None
 
 
-def _parse_ref(value: Any, info: ValidationInfo | None = None) -> Any:
+def _parse_ref(value: Any, info: ValidationInfo | None = None) -> Ref:
     if isinstance(value, Ref):
         return value
     if not isinstance(value, str) or not (match := _REF.match(value)):
@@ -130,11 +132,40 @@ def _parse_ref(value: Any, info: ValidationInfo | None = None) -> Any:
     return Ref(kind, name)
 
 
-def _ref_field(value: Any, info: ValidationInfo) -> Any:
-    return _parse_ref(value, info)
+@dataclass(frozen=True)
+class RefTo:
+    """Field metadata: a reference `kind:name`, optionally only to some kinds.
+
+    `Annotated[Ref, RefTo("queue", why="a function consumes a queue")]` rejects `bus:events`
+    while validating, with "a function consumes a queue, not a bus" at the reference (E203):
+    kinds declare what a field may point at instead of checking it by hand.
+    """
+
+    kinds: tuple[str, ...] = ()
+    why: str = ""
+
+    def __init__(self, *kinds: str, why: str = "") -> None:
+        object.__setattr__(self, "kinds", kinds)
+        object.__setattr__(self, "why", why or f"a reference to a {' or '.join(kinds)}")
+
+    def validate(self, value: Any, info: ValidationInfo) -> Ref:
+        ref = _parse_ref(value, info)
+        if self.kinds and ref.kind not in self.kinds:
+            raise ValueError(f"{self.why}, not a {ref.kind}")
+        return ref
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.with_info_plain_validator_function(
+            self.validate, json_schema_input_schema=core_schema.str_schema(pattern=self.pattern)
+        )
+
+    @property
+    def pattern(self) -> str:
+        kinds = "|".join(self.kinds) if self.kinds else "[a-z][a-z-]*"
+        return f"^({kinds}):{NAME_PATTERN[1:]}"
 
 
-RefField = Annotated[Ref, BeforeValidator(_ref_field)]
+RefField = Annotated[Ref, RefTo()]
 
 
 def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref, str]]:

@@ -7,7 +7,6 @@ notify the stage's alarm topic, and follow the stage's `alarms.enabled` unless t
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo

@@ -25,15 +25,8 @@ from troposphere import GetAtt, Ref, apigatewayv2, logs
 from .. import naming
 from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
-from ..model import (
-    Duration,
-    LogRetentionDays,
-    RefField,
-    SpecModel,
-    StatefulSpec,
-    matching,
-)
-from ..model import Ref as SpecRef, StageSettings
+from ..model import Duration, LogRetentionDays, RefTo, SpecModel, StageSettings, StatefulSpec, matching
+from ..model import Ref as SpecRef
 from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
 
 
@@ -71,11 +64,11 @@ class Throttling(SpecModel):
 
 class Spec(StatefulSpec):  # retains its access-log group
     description: str | None = Field(None, max_length=1024)
-    auth: RefField | None = Field(None, description="user-pool:NAME: JWT authorizer for every route")
+    auth: Annotated[SpecRef, RefTo("user-pool", why="an API's JWT authorizer comes from a user pool")] | None = Field(None, description="user-pool:NAME: JWT authorizer for every route")
     cors: Cors | None = None
     throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200))
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
-    origin_secret: RefField | None = Field(
+    origin_secret: Annotated[SpecRef, RefTo("secret", why="`origin_secret:` names a secret")] | None = Field(
         None, description="secret:NAME: only requests carrying it in X-Origin-Verify are served (a distribution in "
                           "front adds it); the execute-api endpoint alone then answers 403")
 
@@ -91,20 +84,6 @@ def origin_secret(api: Resource | None) -> SpecRef | None:
     in front of it), or None; `api` may be any resource (only an API has one)."""
     secret: SpecRef | None = api.spec.origin_secret if api is not None and api.kind.ref == "api" else None
     return secret
-
-
-def check_origin_secret(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    if spec.origin_secret is not None and spec.origin_secret.kind != "secret":
-        return [(("origin_secret",), f"`origin_secret:` names a secret, not a {spec.origin_secret.kind}")]
-    return []
-
-
-def check_auth(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    if spec.auth is not None and spec.auth.kind != "user-pool":
-        return [(("auth",), f"an API's JWT authorizer comes from a user pool, not a {spec.auth.kind}")]
-    return []
-
-
 def log_group_name(ctx: Context, resource: Resource) -> str:
     return f"/aws/http-api/{ctx.name(resource)}"
 
@@ -206,7 +185,7 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    checks=(check_cors, check_auth, check_origin_secret),
+    checks=(check_cors,),
     alarms=True,
     env={"API_URL": "endpoint"},
 )

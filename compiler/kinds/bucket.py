@@ -18,7 +18,8 @@ from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 from .. import naming
 from ..cfn import trust_policy
 from ..diagnostics import KeyPath
-from ..model import RefField, SpecModel, StageSettings, StatefulSpec, matching
+from ..model import Ref as SpecRef
+from ..model import RefTo, SpecModel, StageSettings, StatefulSpec, matching
 from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
 
 
@@ -54,7 +55,7 @@ class Spec(StatefulSpec):
     lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
     intelligent_tiering: IntelligentTiering | None = Field(None, description="archive tiers for INTELLIGENT_TIERING objects")
     cdn: bool = Field(False, description="CloudFront distributions of this account may read objects (origin access control)")
-    replicate_to: RefField | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
+    replicate_to: Annotated[SpecRef, RefTo("bucket", why="a bucket replicates to a bucket")] | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
     replica_storage_class: StorageClass | Literal["STANDARD"] = "STANDARD_IA"
 
     UNSAFE = {
@@ -77,13 +78,6 @@ def _check_transitions(path: KeyPath, transitions: list[Transition], expire: int
     if expire is not None and transitions and expire <= last:
         problems.append((path, f"expiry ({expire} d) must come after the last transition ({last} d)"))
     return problems
-
-
-def check_replication(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    if spec.replicate_to is not None and spec.replicate_to.kind != "bucket":
-        return [(("replicate_to",), f"a bucket replicates to a bucket, not a {spec.replicate_to.kind}")]
-    return []
-
 
 def check_lifecycle(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     problems: list[tuple[KeyPath, str]] = []
@@ -295,7 +289,7 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
-    checks=(check_lifecycle, check_replication),
+    checks=(check_lifecycle,),
     access={
         "read": READ,
         "put": PUT,

@@ -8,7 +8,7 @@ EventBridge send to it is emitted here, beside the rule, scoped to this bus's ru
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
@@ -16,10 +16,9 @@ from pydantic import Field, field_validator
 from troposphere import GetAtt, events, sqs
 
 from .. import naming
-from ..diagnostics import KeyPath
-from ..model import Name, RefField, SpecModel, StageSettings, StatefulSpec
+from ..model import Name, Ref, RefTo, SpecModel, StageSettings, StatefulSpec
 from ..naming import camel
-from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
+from .base import Attr, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
 
 
 PATTERN_KEYS = {"source", "detail-type", "detail", "account", "region", "resources", "id", "time", "version"}
@@ -32,7 +31,7 @@ class Archive(SpecModel):
 class Rule(SpecModel):
     description: str | None = Field(None, max_length=512)
     pattern: dict[str, Any] = Field(min_length=1, description="an EventBridge event pattern")
-    targets: list[RefField] = Field(default_factory=list, max_length=5)
+    targets: list[Annotated[Ref, RefTo("queue", why="a rule can target queues here")]] = Field(default_factory=list, max_length=5)
     enabled: bool = True
 
     @field_validator("pattern")
@@ -50,16 +49,6 @@ class Spec(StatefulSpec):
     description: str | None = Field(None, max_length=512)
     archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
     rules: dict[Name, Rule] = Field(default_factory=dict)
-
-
-def check_targets(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    return [
-        (("rules", name, "targets", i), f"a rule can target queues here, not a {target.kind}")
-        for name, rule in spec.rules.items()
-        for i, target in enumerate(rule.targets)
-        if target.kind != "queue"
-    ]
-
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [PhysicalName("events-bus", naming_.physical(name), naming.EVENT_BUS)]
@@ -154,7 +143,6 @@ KIND = Kind(
     attributes={"name": Attr("Name", description="bus name"), "arn": Attr("Arn", description="bus ARN")},
     names=names,
     synthesize=synthesize,
-    checks=(check_targets,),
     access={"publish": (Grant(("events:PutEvents",)),)},
     env={"BUS_NAME": "name"},
 )

@@ -11,15 +11,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from troposphere import Join, cloudwatch
 
 from .. import naming
-from ..diagnostics import KeyPath
-from ..model import RefField, ResourceSpec, StageSettings
-from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource, SpecProblem, StackView
+from ..model import Ref, RefTo, ResourceSpec, StageSettings
+from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem, StackView
 
 
 WIDTH, HEIGHT = 8, 6  # a 24-column grid: three charts a row
@@ -29,13 +28,8 @@ MAX_WIDGETS = 500  # CloudWatch's limit per dashboard
 
 
 class Spec(ResourceSpec):
-    apis: list[RefField] = Field(default_factory=list, description="APIs to chart (their ids are references)")
+    apis: list[Annotated[Ref, RefTo("api", why="`apis:` lists apis")]] = Field(default_factory=list, description="APIs to chart (their ids are references)")
     stacks: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="stack ids (globs) to chart")
-
-
-def check_apis(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    return [(("apis", i), f"`apis:` lists apis, not a {ref.kind}") for i, ref in enumerate(spec.apis) if ref.kind != "api"]
-
 
 def _chart(title: str, region: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:
     return {
@@ -114,5 +108,4 @@ KIND = Kind(
     attributes={"name": Attr(description="dashboard name")},
     names=names,
     synthesize=synthesize,
-    checks=(check_apis,),
 )

@@ -14,16 +14,15 @@ the web ACL come from us-east-1 (CloudFront's rule), as cross-region parameters.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from troposphere import GetAtt, Select, Split, cloudfront, route53
 
 from .. import naming
-from ..diagnostics import KeyPath
-from ..model import RefField, ResourceSpec, StageSettings
+from ..model import Ref, RefTo, ResourceSpec, StageSettings
 from .api import origin_secret
-from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource, SpecProblem
+from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
 from .certificate import Domain
 
 
@@ -36,24 +35,12 @@ CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront alias 
 
 
 class Spec(ResourceSpec):
-    origin: RefField
+    origin: Annotated[Ref, RefTo("api", "bucket", why="a distribution serves an api or a bucket")]
     domain: Domain | None = Field(None, description="default: the stage's `domain` (for an API origin)")
-    certificate: RefField
-    web_acl: RefField | None = None
+    certificate: Annotated[Ref, RefTo("certificate", why="`certificate:` names a certificate")]
+    web_acl: Annotated[Ref, RefTo("web-acl", why="`web_acl:` names a web-acl")] | None = None
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
     comment: str | None = Field(None, max_length=128)
-
-
-def check_refs(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    problems: list[tuple[KeyPath, str]] = []
-    if spec.origin.kind not in ("api", "bucket"):
-        problems.append((("origin",), f"a distribution serves an api or a bucket, not a {spec.origin.kind}"))
-    if spec.certificate.kind != "certificate":
-        problems.append((("certificate",), f"`certificate:` names a certificate, not a {spec.certificate.kind}"))
-    if spec.web_acl is not None and spec.web_acl.kind != "web-acl":
-        problems.append((("web_acl",), f"`web_acl:` names a web-acl, not a {spec.web_acl.kind}"))
-    return problems
-
 
 def _origin(resource: Resource, ctx: Context) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
     spec: Spec = resource.spec
@@ -159,5 +146,4 @@ KIND = Kind(
     attributes={"id": Attr(description="distribution id"), "domain": Attr("DomainName", description="*.cloudfront.net name")},
     names=names,
     synthesize=synthesize,
-    checks=(check_refs,),
 )

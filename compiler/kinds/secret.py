@@ -9,13 +9,15 @@ through `access: {secret:NAME: read}`, which gives them `<NAME>_SECRET_ARN`.
 from __future__ import annotations
 
 
+from typing import Annotated
+
 from pydantic import Field
 from troposphere import Ref, awslambda, secretsmanager
 
 from .. import naming
-from ..diagnostics import KeyPath
-from ..model import RefField, SpecModel, StageSettings, StatefulSpec
-from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource
+from ..model import Ref as SpecRef
+from ..model import RefTo, SpecModel, StageSettings, StatefulSpec
+from .base import Attr, Context, Grant, Kind, PhysicalName, Resource
 
 
 READ = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")
@@ -23,20 +25,13 @@ ROTATE = ("secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionSt
 
 
 class Rotation(SpecModel):
-    function: RefField
+    function: Annotated[SpecRef, RefTo("function", why="a secret is rotated by a function")]
     days: int = Field(30, ge=1, le=1000)
 
 
 class Spec(StatefulSpec):
     description: str | None = Field(None, max_length=2048)
     rotation: Rotation | None = None
-
-
-def check_rotation(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    if spec.rotation is not None and spec.rotation.function.kind != "function":
-        return [(("rotation", "function"), f"a secret is rotated by a function, not a {spec.rotation.function.kind}")]
-    return []
-
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName("secret", naming_.physical(name), naming.SECRET)]
@@ -83,7 +78,6 @@ KIND = Kind(
     attributes={"arn": Attr(description="secret ARN"), "name": Attr("Name", description="secret name")},
     names=names,
     synthesize=synthesize,
-    checks=(check_rotation,),
     access={"read": (Grant(READ),), "rotate": (Grant(READ + ROTATE),)},
     env={"SECRET_ARN": "arn"},
 )

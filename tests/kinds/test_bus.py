@@ -77,7 +77,7 @@ buses:
 """
     out = errors_of(tmp_path, {"e.yaml": spec})
     assert "pattern: unknown event field(s) sauce" in out
-    assert "spec/e.yaml:12:19: error[E207]: a rule can target queues here, not a table" in out
+    assert "spec/e.yaml:12:19: error[E203]: targets[0]: a rule can target queues here, not a table" in out
 
 
 def test_two_buses_cannot_target_one_queue(tmp_path: Path) -> None:

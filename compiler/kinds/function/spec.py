@@ -15,6 +15,7 @@ from ...model import (
     Name,
     Ref,
     RefField,
+    RefTo,
     SpecModel,
     StatefulSpec,
     matching,
@@ -55,13 +56,13 @@ class Route(SpecModel):
 
 
 class Consumes(SpecModel):
-    queue: RefField
+    queue: Annotated[Ref, RefTo("queue", why="a function consumes a queue")]
     batch_size: int = Field(1, ge=1, le=10)  # FIFO queues take at most 10; so do we, for one rule
     max_concurrency: int | None = Field(None, ge=2, le=1000)
 
 
 class Subscription(SpecModel):
-    bus: RefField
+    bus: Annotated[Ref, RefTo("bus", why="a subscription is to a bus")]
     pattern: dict[str, Any] = Field(min_length=1)
     description: str | None = Field(None, max_length=512)
 
@@ -80,7 +81,7 @@ class Spec(StatefulSpec):  # retains its log group
     environment: dict[EnvName, str] = Field(default_factory=dict)
     access: dict[RefField, str | list[str]] = Field(
         default_factory=dict, description="resource -> access level, or a list of levels (their grants add up)")
-    api: RefField | None = None
+    api: Annotated[Ref, RefTo("api", why="`api:` names an api")] | None = None
     routes: list[Route] = Field(default_factory=list)
     consumes: Consumes | None = None
     subscribes: dict[Name, Subscription] = Field(default_factory=dict)
@@ -150,8 +151,6 @@ def check_routes(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     problems: list[tuple[KeyPath, str]] = []
     if spec.routes and spec.api is None:
         problems.append((("routes",), "routes need the API they belong to: add `api: api:NAME`"))
-    if spec.api is not None and spec.api.kind != "api":
-        problems.append((("api",), f"`api:` names an api, not a {spec.api.kind}"))
     if spec.routes and spec.timeout > API_TIMEOUT:
         problems.append(
             (("timeout",), f"a function behind API Gateway must answer within {API_TIMEOUT} s, not {spec.timeout} s")
@@ -161,11 +160,6 @@ def check_routes(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
 
 def check_triggers(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     problems: list[tuple[KeyPath, str]] = []
-    if spec.consumes is not None and spec.consumes.queue.kind != "queue":
-        problems.append((("consumes", "queue"), f"a function consumes a queue, not a {spec.consumes.queue.kind}"))
-    for name, subscription in spec.subscribes.items():
-        if subscription.bus.kind != "bus":
-            problems.append((("subscribes", name, "bus"), f"a subscription is to a bus, not a {subscription.bus.kind}"))
     if spec.provisioned_concurrency and spec.reserved_concurrency is not None:
         if spec.provisioned_concurrency > spec.reserved_concurrency:
             problems.append((("provisioned_concurrency",), "provisioned concurrency cannot exceed reserved concurrency"))
