@@ -252,9 +252,10 @@ def _deployer(
     stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False
 ) -> Any:
     from .deploy import Deployer
+    from .local import LocalDeployer
 
-    return Deployer(
-        out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")), local=local,
+    return (LocalDeployer if local else Deployer)(
+        out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")),
         allow_risk=allow_risk, echo=click.echo, confirm=lambda question: click.confirm(question, default=False),
     )
 

@@ -16,7 +16,12 @@ Each artifact is read back after upload (and before it is trusted as "already pr
 and compared with the digest `make package` recorded. Throttling and transient errors are
 retried by botocore's standard mode (exponential backoff with jitter).
 
-Only this module and `local` talk to AWS (boto3 is imported lazily).
+One stack's lifecycle on CloudFormation (change sets, waiting, events, rollbacks) is
+`lifecycle.Lifecycle`; this module orchestrates the stage and gates each change set. The
+emulator's workarounds live in `local.LocalDeployer`, which overrides the hooks marked
+"emulator hook" below; this class is the path real AWS takes.
+
+Only this module, `lifecycle` and `local` talk to AWS (boto3 is imported lazily).
 """
 
 from __future__ import annotations
@@ -32,14 +37,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import naming, updates
+from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
 from .manifest import ExportEntry, Manifest, path_of
 
-TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
-TERMINAL_FAILED = {
-    "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE",
-    "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_FAILED",
-}
-NO_CHANGES = ("didn't contain changes", "No updates are to be performed", "does not contain changes")
+__all__ = ["DeployError", "Deployer", "Interrupted", "StackResult"]
 
 
 class DeployError(Exception):
@@ -55,43 +56,18 @@ def _checksum(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def rollback_failed_help(name: str, region: str, resources: list[str]) -> str:
-    """What UPDATE_ROLLBACK_FAILED means and the one step that gets the stack out of it."""
-    which = f" ({', '.join(resources)})" if resources else ""
-    skip = f" [--resources-to-skip {' '.join(resources)}]" if resources else ""
-    return (
-        f"{name} is in UPDATE_ROLLBACK_FAILED: an update failed and CloudFormation could not roll it back{which}. "
-        "No deploy can change the stack until that rollback completes. Fix what blocked it (a resource changed or "
-        "deleted outside CloudFormation, a permission, a limit), then run "
-        f"`aws cloudformation continue-update-rollback --stack-name {name} --region {region}{skip}` "
-        "(a skipped resource is marked rolled back without being changed: check it by hand), wait for "
-        "UPDATE_ROLLBACK_COMPLETE, and deploy again."
-    )
-
-
-@dataclass
-class StackResult:
-    stack: str
-    # "created", "updated", "unchanged", "failed", "skipped", "deleted"; after Ctrl-C,
-    # "interrupted" (an operation was under way) or "not started" (nothing was changed)
-    status: str
-    detail: str = ""
-
-
 @dataclass
 class Deployer:
     out_dir: Path
     stage: str
     endpoint_url: str | None = None
     yes: bool = False
-    local: bool = False  # the emulator: see create()
     allow_risk: bool = False  # execute change sets that replace, lose data or are blocked
     echo: Callable[[str], None] = print
     confirm: Callable[[str], bool] = lambda _: False
     artifacts: Path = Path(naming.ARTIFACTS_DIR)
     poll: float = 2.0
     manifest: Manifest = field(default_factory=Manifest)
-    dropped: dict[str, list[str]] = field(default_factory=dict)  # local: what the emulator could not model
 
     def __post_init__(self) -> None:
         manifest = Manifest.read(self.out_dir, self.stage)
@@ -101,15 +77,38 @@ class Deployer:
         import boto3
         from botocore.config import Config
 
-        self._session = boto3.session.Session()
-        if self.endpoint_url and not self._session.get_credentials():
-            self._session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
+        self._session = self.session(boto3.session.Session())
         # Throttling (Rate exceeded, SlowDown) and 5xx answers: retried with exponential
         # backoff and full jitter, so parallel stacks do not retry in lockstep.
         self._config = Config(retries={"mode": "standard", "max_attempts": 10})
         self._account: str | None = None
         self._prompts = threading.Lock()  # one question (with the change set it asks about) at a time
         self.stopping = threading.Event()  # Ctrl-C: no new operation starts
+        self.lifecycle = Lifecycle(self.echo, self.poll, self.stopping)
+
+    # ------------------------------------------------------------------ emulator hooks
+    def session(self, default: Any) -> Any:
+        """The boto3 session: the default credential chain."""
+        return default
+
+    def create_new(self, cfn: Any, stack: str, args: dict[str, Any]) -> StackResult | None:
+        """Create a stack that does not exist yet by other means than a CREATE change set;
+        None: take the change-set path (always, on AWS)."""
+        return None
+
+    def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
+        self.lifecycle.protect(cfn, self.stack_name(stack), enabled)
+
+    def importers(self, cfn: Any, export: str) -> list[str]:
+        """Stack ids (or names, for stacks outside the manifest) that import an export now."""
+        ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
+        try:
+            pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
+            return sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
+        except cfn.exceptions.ClientError as exc:
+            if "not imported" in str(exc):
+                return []
+            raise
 
     # ------------------------------------------------------------------ clients and names
     def client(self, service: str, region: str | None = None) -> Any:
@@ -217,16 +216,11 @@ class Deployer:
         return hashlib.sha256(body).hexdigest()
 
     def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
-        """The template (generated/, or an intermediate step of it) as a change-set argument."""
+        """The template (generated/, or an intermediate step of it) as a change-set argument
+        (emulator hook: the emulator gets the template adapted to what it models)."""
         entry = self.manifest.stacks[stack]
         final = body is None
         body = self.manifest.template_path(self.out_dir, stack).read_text() if body is None else body
-        if self.local:
-            from .local import adapt, modelled_types
-
-            adapted, dropped = adapt(json.loads(body), modelled_types())
-            self.dropped[stack] = dropped
-            return {"TemplateBody": json.dumps(adapted)}
         if len(body.encode()) <= 51_200 and not (final and entry.upload_required):
             return {"TemplateBody": body}
         digest = entry.sha256 if final else hashlib.sha256(body.encode()).hexdigest()
@@ -254,15 +248,7 @@ class Deployer:
         return values
 
     def describe(self, stack: str, region: str | None = None) -> dict[str, Any] | None:
-        cfn = self.client("cloudformation", region or self.manifest.region_of(stack))
-        try:
-            stacks = cfn.describe_stacks(StackName=self.stack_name(stack))["Stacks"]
-        except cfn.exceptions.ClientError as exc:
-            if "does not exist" in str(exc):
-                return None
-            raise
-        current = stacks[0]
-        return None if current["StackStatus"] == "REVIEW_IN_PROGRESS" else dict(current)
+        return self.lifecycle.describe(self.client("cloudformation", region or self.manifest.region_of(stack)), self.stack_name(stack))
 
     def deploy_stack(self, stack: str) -> StackResult:
         entry = self.manifest.stacks[stack]
@@ -272,15 +258,14 @@ class Deployer:
         if existing and existing["StackStatus"].endswith("_IN_PROGRESS"):
             # e.g. left running by an interrupted deploy: CloudFormation finishes it first
             self.echo(f"{stack}: waiting for the operation in progress ({existing['StackStatus']})")
-            if self.wait(cfn, name, stack) == "INTERRUPTED":
-                return self.interrupted(stack, cfn, name)
+            if self.lifecycle.wait(cfn, name, stack) == INTERRUPTED:
+                return self.lifecycle.interrupted(stack, cfn, name)
             existing = self.describe(stack)
         if existing and existing["StackStatus"] == "UPDATE_ROLLBACK_FAILED":
-            return StackResult(stack, "failed", rollback_failed_help(name, entry.region, self.failed_resources(cfn, name)))
+            return StackResult(stack, "failed", rollback_failed_help(name, entry.region, self.lifecycle.failed_resources(cfn, name)))
         if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
             self.echo(f"{stack}: removing the stack left by a failed create")
-            cfn.delete_stack(StackName=name)
-            self.wait(cfn, name, stack, deleting=True)
+            self.lifecycle.delete(cfn, name, stack)
             existing = None
         common: dict[str, Any] = {
             "StackName": name,
@@ -288,23 +273,8 @@ class Deployer:
             "Parameters": self.parameters(stack),
             **self.template_argument(stack),
         }
-        if existing is None and self.local:
-            # moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a
-            # CREATE change set; the emulator gets create_stack for new stacks instead.
-            if self.stopping.is_set():
-                return StackResult(stack, "not started")
-            self.echo(f"{stack}: creating (emulator: create_stack)")
-            try:
-                cfn.create_stack(**common)
-            except Exception:
-                # CloudFormation rolls a failed create back (ROLLBACK_COMPLETE, replaced on the
-                # next run); the emulator raises and leaves a half-made stack: remove it likewise.
-                cfn.delete_stack(StackName=name)
-                raise
-            status = self.wait(cfn, name, stack)
-            if status == "INTERRUPTED":
-                return self.interrupted(stack, cfn, name)
-            return self.finish(cfn, stack, status, "created")
+        if existing is None and (created := self.create_new(cfn, stack, common)) is not None:
+            return created
         deployed = self.deployed_template(cfn, name) if existing else None
         # The body sent is what the stack will hold (on the emulator, the adapted template).
         new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
@@ -334,33 +304,25 @@ class Deployer:
         change_set = f"platformc-{self.manifest.stacks[stack].sha256[:12]}-{int(time.time() * 1000)}"
         if self.stopping.is_set():
             return StackResult(stack, "not started")
-        try:
-            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if update else "CREATE", **args)
-        except cfn.exceptions.ClientError as exc:
-            if any(text in str(exc) for text in NO_CHANGES):  # some endpoints refuse instead of failing the set
-                self.echo(f"{label}: no changes")
-                return StackResult(stack, "unchanged") if deployed is not None else None
-            raise
-        described = self.wait_change_set(cfn, name, change_set)
+        described = self.lifecycle.create_change_set(cfn, name, change_set, args, update)
+        if described is None:
+            self.echo(f"{label}: no changes")
+            return StackResult(stack, "unchanged") if deployed is not None else None
         if described["Status"] == "FAILED":
-            reason = described.get("StatusReason", "")
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
-            if any(text in reason for text in NO_CHANGES):
-                self.echo(f"{label}: no changes")
-                return StackResult(stack, "unchanged") if deployed is not None else None
-            return StackResult(stack, "failed", f"{label}: change set failed: {reason}")
+            return StackResult(stack, "failed", f"{label}: change set failed: {described.get('StatusReason', '')}")
         with self._prompts:  # parallel stacks: each summary stays next to its own question
             refused = self.review(cfn, stack, label, described, update, deployed, new)
         if refused is not None or self.stopping.is_set():
             cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
             return refused or StackResult(stack, "not started", "its change set was deleted unexecuted")
         cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-        status = self.wait(cfn, name, stack)
-        if status == "INTERRUPTED":
-            return self.interrupted(stack, cfn, name)
+        status = self.lifecycle.wait(cfn, name, stack)
+        if status == INTERRUPTED:
+            return self.lifecycle.interrupted(stack, cfn, name)
         if status == "UPDATE_ROLLBACK_FAILED":
             return StackResult(stack, "failed", rollback_failed_help(name, self.manifest.region_of(stack),
-                                                                     self.failed_resources(cfn, name)))
+                                                                     self.lifecycle.failed_resources(cfn, name)))
         if status not in TERMINAL_OK:
             return StackResult(stack, "failed", f"{label}: {status}")
         return None
@@ -368,7 +330,7 @@ class Deployer:
     def review(self, cfn: Any, stack: str, label: str, described: dict[str, Any], update: bool,
                deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
         """Show the change set and its risks, ask; a StackResult when it must not run."""
-        self.echo(self.summary(label, described))
+        self.echo(summary(label, described))
         if deployed is not None:
             risks = self.risks(cfn, stack, deployed, new)
             for risk in risks:
@@ -379,35 +341,12 @@ class Deployer:
             return StackResult(stack, "skipped", "not confirmed")
         return None
 
-    def interrupted(self, stack: str, cfn: Any, name: str) -> StackResult:
-        try:
-            status = str(cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
-        except Exception:  # noqa: BLE001 - the report must come out whatever AWS answers now
-            status = "unknown"
-        carries_on = " (CloudFormation carries on without us)" if status.endswith("_IN_PROGRESS") else ""
-        return StackResult(stack, "interrupted", f"{status}{carries_on}")
-
-    def failed_resources(self, cfn: Any, name: str) -> list[str]:
-        """Logical ids whose latest event is a failure (the ones the rollback could not restore)."""
-        latest: dict[str, str] = {}
-        for event in cfn.describe_stack_events(StackName=name)["StackEvents"]:  # newest first
-            latest.setdefault(event["LogicalResourceId"], event["ResourceStatus"])
-        return sorted(r for r, status in latest.items() if status.endswith("FAILED") and r != name)
-
     def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
         if status not in TERMINAL_OK:
             return StackResult(stack, "failed", status)
         if self.manifest.stacks[stack].termination_protection:
             self.protect(cfn, stack, True)
         return StackResult(stack, done)
-
-    def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
-        try:
-            cfn.update_termination_protection(StackName=self.stack_name(stack), EnableTerminationProtection=enabled)
-        except Exception:  # noqa: BLE001
-            if not self.local:
-                raise
-            self.echo(f"{stack}: the emulator has no termination protection (skipped)")
 
     def risks(self, cfn: Any, stack: str, deployed: dict[str, Any], new: dict[str, Any]) -> list[str]:
         """The review gate's verdicts for this stack, against the template deployed now and
@@ -427,65 +366,7 @@ class Deployer:
             ]
         return found
 
-    def importers(self, cfn: Any, export: str) -> list[str]:
-        """Stack ids (or names, for stacks outside the manifest) that import an export now."""
-        if self.local:  # moto 5.2.5 has no list_imports: the compiled view of who imports it
-            return sorted(self.manifest.importers(export))
-        ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
-        try:
-            pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
-            return sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
-        except cfn.exceptions.ClientError as exc:
-            if "not imported" in str(exc):
-                return []
-            raise
-
-    @staticmethod
-    def summary(label: str, described: dict[str, Any]) -> str:
-        lines = [f"{label}: change set"]
-        for change in described.get("Changes", []):
-            rc = change.get("ResourceChange", {})
-            replacement = {"True": " [REPLACEMENT]", "Conditional": " [may replace]"}.get(rc.get("Replacement", ""), "")
-            lines.append(f"  {rc.get('Action', '?'):<7} {rc.get('LogicalResourceId')} {rc.get('ResourceType')}{replacement}")
-        return "\n".join(lines)
-
-    def wait_change_set(self, cfn: Any, name: str, change_set: str) -> dict[str, Any]:
-        while True:
-            described: dict[str, Any] = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
-            if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
-                return described
-            self.stopping.wait(self.poll)
-
-    def wait(self, cfn: Any, name: str, stack: str, deleting: bool = False) -> str:
-        """Print the stack's events as they arrive, until it settles; on failure, the causes."""
-        seen: set[str] = set()
-        first = True
-        while True:
-            try:
-                events = cfn.describe_stack_events(StackName=name)["StackEvents"]
-                status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
-            except cfn.exceptions.ClientError as exc:
-                if deleting and "does not exist" in str(exc):
-                    return "DELETE_COMPLETE"
-                raise
-            fresh = [e for e in reversed(events) if e["EventId"] not in seen]
-            for event in fresh:
-                seen.add(event["EventId"])
-                if not first:  # the history before this run is not news
-                    reason = f" ({event['ResourceStatusReason']})" if event.get("ResourceStatusReason") else ""
-                    self.echo(f"  {stack}: {event['LogicalResourceId']} {event['ResourceStatus']}{reason}")
-            first = False
-            if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
-                if status in TERMINAL_FAILED:
-                    for event in events:
-                        if event["ResourceStatus"].endswith("FAILED"):
-                            self.echo(f"  {stack} FAILED: {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
-                return str(status)
-            if self.stopping.is_set():
-                return "INTERRUPTED"
-            time.sleep(self.poll)
-
-    # ------------------------------------------------------------------ the stage
+    # ------------------------------------------------------------------ the stage    # ------------------------------------------------------------------ the stage
     def retired(self) -> list[tuple[str, str]]:
         """(stack name, region) of this stage's platformc stacks that left the spec: named
         `<service>-<stage>-...`, described as generated by platformc, not in the manifest."""
@@ -513,8 +394,7 @@ class Deployer:
                 cfn.update_termination_protection(StackName=name, EnableTerminationProtection=False)
             except Exception:  # noqa: BLE001 - not protected, or the emulator has no such call
                 pass
-            cfn.delete_stack(StackName=name)
-            status = self.wait(cfn, name, name, deleting=True)
+            status = self.lifecycle.delete(cfn, name, name)
             results.append(StackResult(name, "deleted" if status == "DELETE_COMPLETE" else "failed", status))
             self.echo(f"{name}: {results[-1].status} (left the spec; retained resources stay)")
             if results[-1].status == "failed":
@@ -606,8 +486,7 @@ class Deployer:
                     continue
                 if entry.termination_protection:
                     self.protect(cfn, stack, False)
-                cfn.delete_stack(StackName=entry.name)
-                status = self.wait(cfn, entry.name, stack, deleting=True)
+                status = self.lifecycle.delete(cfn, entry.name, stack)
                 results.append(StackResult(stack, "deleted" if status == "DELETE_COMPLETE" else "failed", status))
                 self.echo(f"{stack}: {results[-1].status} (retained resources stay)")
         return results

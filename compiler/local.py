@@ -4,6 +4,10 @@
 packages the handlers, deploys the stage there and prints the endpoint and the outputs;
 its pid and port are kept in .cache/platformc/local.json for `down`. moto's CloudFormation
 models only some resource types: `adapt` leaves the others out, and `up` lists them.
+
+`LocalDeployer` is `deploy.Deployer` with the emulator's workarounds, each an override of
+one of the deployer's hooks, each with the moto limitation it works around. The real path
+(CREATE change sets, termination protection, list_imports) stays in `Deployer`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from .deploy import Deployer
+from .lifecycle import INTERRUPTED, StackResult
 
 STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
@@ -118,3 +127,72 @@ def adapt(template: dict[str, object], modelled: frozenset[str]) -> tuple[dict[s
     if not kept:  # CloudFormation needs one resource: keep the stack, and its outputs
         adapted["Resources"] = {"LocalPlaceholder": {"Type": "AWS::SQS::Queue", "Properties": {}}}
     return adapted, sorted(f"{k} ({t})" for k, t in dropped.items())
+
+
+@dataclass
+class LocalDeployer(Deployer):
+    """The deployer for the moto server that `up` starts (see the module docstring)."""
+
+    dropped: dict[str, list[str]] = field(default_factory=dict)  # stack -> what the emulator could not model
+
+    def session(self, default: Any) -> Any:
+        """Any credentials do on the emulator: fake ones when the machine has none."""
+        import boto3
+
+        return default if default.get_credentials() else boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
+
+    def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
+        """The template adapted to the types moto models (always inline: no S3 template URL)."""
+        body = self.manifest.template_path(self.out_dir, stack).read_text() if body is None else body
+        adapted, dropped = adapt(json.loads(body), modelled_types())
+        self.dropped[stack] = dropped
+        return {"TemplateBody": json.dumps(adapted)}
+
+    def create_new(self, cfn: Any, stack: str, args: dict[str, Any]) -> StackResult | None:
+        """moto 5.2.5 does not register Outputs (and so Exports) of stacks created by a CREATE
+        change set: new stacks are created with create_stack instead."""
+        name = self.stack_name(stack)
+        if self.stopping.is_set():
+            return StackResult(stack, "not started")
+        self.echo(f"{stack}: creating (emulator: create_stack)")
+        try:
+            cfn.create_stack(**args)
+        except Exception:
+            # CloudFormation rolls a failed create back (ROLLBACK_COMPLETE, replaced on the
+            # next run); the emulator raises and leaves a half-made stack: remove it likewise.
+            cfn.delete_stack(StackName=name)
+            raise
+        status = self.lifecycle.wait(cfn, name, stack)
+        if status == INTERRUPTED:
+            return self.lifecycle.interrupted(stack, cfn, name)
+        return self.finish(cfn, stack, status, "created")
+
+    def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
+        """moto 5.2.5 has no termination protection: said, and skipped."""
+        try:
+            super().protect(cfn, stack, enabled)
+        except Exception:  # noqa: BLE001
+            self.echo(f"{stack}: the emulator has no termination protection (skipped)")
+
+    def importers(self, cfn: Any, export: str) -> list[str]:
+        """moto 5.2.5 has no list_imports: what it would answer, from the templates the
+        stage's stacks hold now (a stack imports an export when its template says so)."""
+        found = []
+        for stack, entry in sorted(self.manifest.stacks.items()):
+            regional = self.client("cloudformation", entry.region)
+            if self.lifecycle.describe(regional, entry.name) is None:
+                continue
+            if export in _imports(self.deployed_template(regional, entry.name)):
+                found.append(stack)
+        return found
+
+
+def _imports(value: object) -> set[str]:
+    """Export names a template reads with Fn::ImportValue."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::ImportValue"} and isinstance(value["Fn::ImportValue"], str):
+            return {value["Fn::ImportValue"]}
+        return set().union(*(_imports(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_imports(v) for v in value)) if value else set()
+    return set()

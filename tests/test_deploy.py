@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from compiler.deploy import Deployer, DeployError
+from compiler.local import LocalDeployer
 from compiler.emit import write
 from compiler.package import package
 from compiler.pipeline import build
@@ -34,8 +35,8 @@ def _client(endpoint: str, service: str, region: str = REGION) -> Any:
     return boto3.client(service, endpoint_url=endpoint, region_name=region)
 
 
-def _deployer(out: Path, stage: str, endpoint: str, artifacts: Path, lines: list[str]) -> Deployer:
-    return Deployer(out, stage, endpoint_url=endpoint, yes=True, local=True, echo=lines.append, artifacts=artifacts, poll=0.01)
+def _deployer(out: Path, stage: str, endpoint: str, artifacts: Path, lines: list[str]) -> LocalDeployer:
+    return LocalDeployer(out, stage, endpoint_url=endpoint, yes=True, echo=lines.append, artifacts=artifacts, poll=0.01)
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +257,25 @@ def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
     assert result.status == "updated", result
     assert [line.splitlines()[0] for line in lines if "change set" in line] == [
         "data (step 1/2): change set", "data (step 2/2): change set"]
+
+
+def test_deploy_refuses_to_drop_an_export_a_deployed_stack_still_imports(endpoint: str, tmp_path: Path) -> None:
+    """The review gate's export verdicts at deploy time, against what is deployed now: the new
+    spec no longer imports the queue, but the deployed app stack does until it is updated."""
+    out, artifacts = _platform(tmp_path, service="exports")
+    lines: list[str] = []
+    assert {r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy()} == {"created"}
+    write_spec(tmp_path, {"data.yaml": DATA, "app.yaml": "functions:\n  worker: {handler: jobs.run, timeout: 20s}\n"},
+               platform=PLATFORM.replace("service: mini", "service: exports"))
+    result = build(tmp_path / "spec", "all", display_root=tmp_path)
+    write(out, result.outputs, list(result.stages))
+    [refused] = _deployer(out, "dev", endpoint, artifacts, lines).deploy(only={"data"})
+    assert refused.status == "failed" and "--allow-risk" in refused.detail
+    assert any("BLOCKED (export in use): export exports-dev-queue-work:arn is removed while app still import(s) it" in line
+               for line in lines), lines
+    # the finding's advice: the importer first, then the producer
+    assert [r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy(only={"app"})] == ["updated"]
+    assert [r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy(only={"data"})] == ["updated"]
 
 
 def test_a_renamed_stack_file_needs_prune_which_deletes_the_old_stack_first(endpoint: str, tmp_path: Path) -> None:

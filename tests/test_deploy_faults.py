@@ -24,6 +24,7 @@ import boto3
 import pytest
 
 from compiler.deploy import Deployer, DeployError, Interrupted
+from compiler.local import LocalDeployer
 from tests.test_deploy import DATA, _client, _platform
 
 ACCOUNT = "123456789012"  # moto's account for the credentials below
@@ -42,8 +43,10 @@ def _service(root: Path, name: str, data: str = DATA) -> tuple[Path, Path]:
 
 
 def _deployer(out: Path, endpoint: str, artifacts: Path, lines: list[str], **options: Any) -> Deployer:
-    settings: dict[str, Any] = {"yes": True, "local": True, "echo": lines.append, "artifacts": artifacts, "poll": 0.01}
-    return Deployer(out, "dev", endpoint_url=endpoint, **{**settings, **options})
+    """The emulator's deployer, or with `local=False` the real path (CREATE change sets) on moto."""
+    settings: dict[str, Any] = {"yes": True, "echo": lines.append, "artifacts": artifacts, "poll": 0.01}
+    kind = LocalDeployer if options.pop("local", True) else Deployer
+    return kind(out, "dev", endpoint_url=endpoint, **{**settings, **options})
 
 
 def _other_account(endpoint: str) -> boto3.session.Session:

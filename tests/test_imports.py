@@ -16,7 +16,6 @@ PACKAGE = REPO / "compiler"
 LAZY = {
     ("compiler/cli.py", "*"): "start-up: each command imports what it needs",
     ("compiler/lint.py", "load"): "start-up: the warm lint path must not import the YAML loader",
-    ("compiler/deploy.py", "local"): "only the emulator adapts templates",
     ("compiler/deploy.py", "diff"): "only an update of an existing stack is judged",
 }
 
