@@ -228,6 +228,34 @@ def graph(stage: str, spec_dir: Path, out_dir: Path) -> None:
 
 
 @main.command()
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="The repository whose docs/schema/ and docs/spec.md are written.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 if a schema or a field table is stale.")
+@_handle_errors
+def schema(root: Path, check_only: bool) -> None:
+    """Write the spec's JSON Schema and docs/spec.md's field tables, from the models.
+
+    ROOT/docs/schema/platform.schema.json is for platform.yaml, stack.schema.json for every
+    other spec file; a spec file's first line `# yaml-language-server: $schema=<path>` makes
+    VS Code (YAML extension) and other yaml-language-server editors complete and check it.
+    The `<!-- fields: SECTION -->` tables of docs/spec.md are regenerated in place.
+    """
+    from . import schema as schemas
+
+    if check_only:
+        stale = schemas.stale(root)
+        for path in stale:
+            click.echo(f"stale: {path}")
+        if stale:
+            click.echo("run `platformc schema` and commit the result", err=True)
+            sys.exit(EXIT_FINDINGS)
+        click.echo("the schemas and docs/spec.md's field tables are up to date")
+        return
+    for path in schemas.write(root):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
 @spec_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(naming.ARTIFACTS_DIR),
               show_default=True, help="Where the artifacts go, laid out by S3 key.")

@@ -25,15 +25,30 @@ from pydantic_core import core_schema
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
-def matching(pattern: str, what: str, max_length: int | None = None) -> AfterValidator:
-    """A string check whose error says what is expected in words, not as a regex."""
+@dataclass(frozen=True)
+class matching:  # noqa: N801 - used like a function in annotations: Annotated[str, matching(...)]
+    """A string check whose error says what is expected in words, not as a regex; the JSON
+    Schema (editors) gets the pattern and the words."""
 
-    def check(value: str) -> str:
-        if not re.fullmatch(pattern, value) or (max_length is not None and len(value) > max_length):
-            raise ValueError(f"'{value}' is not {what}")
+    pattern: str
+    what: str
+    max_length: int | None = None
+
+    def check(self, value: str) -> str:
+        if not re.fullmatch(self.pattern, value) or (self.max_length is not None and len(value) > self.max_length):
+            raise ValueError(f"'{value}' is not {self.what}")
         return value
 
-    return AfterValidator(check)
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: Any) -> dict[str, Any]:
+        found: dict[str, Any] = handler(schema)
+        pattern = self.pattern if self.pattern.startswith("^") else f"^(?:{self.pattern})$"
+        found.update(pattern=pattern, description=found.get("description") or self.what)
+        if self.max_length is not None:
+            found["maxLength"] = self.max_length
+        return found
 
 
 # A short resource name: the `<resource>` part of `<service>-<stage>-<resource>`.
@@ -83,7 +98,11 @@ def _parse_duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[int, BeforeValidator(_parse_duration)]
+DURATION_TEXT = r"^\s*\d+\s*[smhd]\s*$"
+Duration = Annotated[
+    int,
+    BeforeValidator(_parse_duration, json_schema_input_type=int | Annotated[str, StringConstraints(pattern=DURATION_TEXT)]),
+]
 
 
 class SpecModel(BaseModel):

@@ -28,21 +28,21 @@ def _ref_or_text(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-DimensionValue = Annotated[Ref | str, BeforeValidator(_ref_or_text)]
+DimensionValue = Annotated[Ref | str, BeforeValidator(_ref_or_text, json_schema_input_type=str)]
 Statistic = Annotated[str, matching(r"(Sum|Average|Minimum|Maximum|SampleCount|p\d{1,2}(\.\d+)?)", "a statistic (Sum, Average, Minimum, Maximum, SampleCount) or a percentile such as p99")]
 
 
 class Spec(ResourceSpec):
-    description: str | None = Field(None, max_length=1024)
-    namespace: Annotated[str, matching(r"[^:]{1,255}", "a metric namespace such as AWS/Lambda")]
-    metric: Annotated[str, matching(r".{1,255}", "a metric name")]
-    dimensions: dict[str, DimensionValue] = Field(default_factory=dict, max_length=30)
-    statistic: Statistic = "Sum"
-    threshold: float
-    comparison: Literal[">", ">=", "<", "<="] = ">"
-    period: Duration = Field(300, ge=10)
-    evaluation_periods: int = Field(1, ge=1, le=100)
-    missing_data: Literal["breaching", "notBreaching", "ignore", "missing"] = "notBreaching"
+    description: str | None = Field(None, max_length=1024, description="the alarm's description (default: built from the metric and threshold)")
+    namespace: Annotated[str, matching(r"[^:]{1,255}", "a metric namespace such as AWS/Lambda")] = Field(description="metric namespace, e.g. AWS/SQS")
+    metric: Annotated[str, matching(r".{1,255}", "a metric name")] = Field(description="metric name, e.g. ApproximateAgeOfOldestMessage")
+    dimensions: dict[str, DimensionValue] = Field(default_factory=dict, max_length=30, description="metric dimensions; a reference becomes the resource's name (or id)")
+    statistic: Statistic = Field("Sum", description="Sum, Average, Minimum, Maximum, SampleCount or a percentile such as p99")
+    threshold: float = Field(description="the value compared with the statistic")
+    comparison: Literal[">", ">=", "<", "<="] = Field(">", description="how the statistic is compared with the threshold: >, >=, < or <=")
+    period: Duration = Field(300, ge=10, description="seconds per datapoint: 10, 30 or a multiple of 60")
+    evaluation_periods: int = Field(1, ge=1, le=100, description="datapoints that must breach before the alarm fires")
+    missing_data: Literal["breaching", "notBreaching", "ignore", "missing"] = Field("notBreaching", description="how missing datapoints count: breaching, notBreaching, ignore or missing")
     enabled: bool | None = Field(None, description="default: the stage's alarms.enabled")
 
 

@@ -63,10 +63,10 @@ class Throttling(SpecModel):
 
 
 class Spec(StatefulSpec):  # retains its access-log group
-    description: str | None = Field(None, max_length=1024)
+    description: str | None = Field(None, max_length=1024, description="what the API serves")
     auth: Annotated[SpecRef, RefTo("user-pool", why="an API's JWT authorizer comes from a user pool")] | None = Field(None, description="user-pool:NAME: JWT authorizer for every route")
-    cors: Cors | None = None
-    throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200))
+    cors: Cors | None = Field(None, description="CORS configuration of the API (origins, methods, headers)")
+    throttling: Throttling = Field(default_factory=lambda: Throttling(rate=100, burst=200), description="rate and burst limits of the API's stage")
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
     origin_secret: Annotated[SpecRef, RefTo("secret", why="`origin_secret:` names a secret")] | None = Field(
         None, description="secret:NAME: only requests carrying it in X-Origin-Verify are served (a distribution in "

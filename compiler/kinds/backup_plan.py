@@ -33,14 +33,14 @@ MANAGED_POLICIES = (
 
 
 class Spec(StatefulSpec):
-    schedule: Annotated[str, matching(r"(cron|rate)\(.+\)", "a schedule expression such as cron(0 3 * * ? *)")] = (
-        "cron(0 3 * * ? *)"
+    schedule: Annotated[str, matching(r"(cron|rate)\(.+\)", "a schedule expression such as cron(0 3 * * ? *)")] = Field(
+        "cron(0 3 * * ? *)", description="when backups run (a cron or rate expression)"
     )
-    retention_days: int = Field(30, ge=1, le=36500)
-    kinds: list[Selectable] = Field(default_factory=lambda: list(DEFAULT_KINDS), min_length=1)
+    retention_days: int = Field(30, ge=1, le=36500, description="days each recovery point is kept")
+    kinds: list[Selectable] = Field(default_factory=lambda: list(DEFAULT_KINDS), min_length=1, description="which kinds of resource are backed up: table, bucket")
     start_window: Duration = Field(3600, ge=3600, description="how late a backup may start")
-    completion_window: Duration = Field(8 * 3600, ge=3600)
-    enabled: bool = True
+    completion_window: Duration = Field(8 * 3600, ge=3600, description="how long a backup may run before it is cancelled")
+    enabled: bool = Field(True, description="false: no plan in this stage (e.g. dev)")
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:

@@ -49,14 +49,14 @@ class IntelligentTiering(SpecModel):
 
 
 class Spec(StatefulSpec):
-    versioning: bool = True
+    versioning: bool = Field(True, description="keep every version of every object")
     encryption: Literal["s3", "kms"] = Field("s3", description="s3: SSE-S3; kms: the AWS-managed aws/s3 key")
-    public: Literal["none", "read"] = "none"
-    lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict)
+    public: Literal["none", "read"] = Field("none", description="none, or read (public GET of objects: an unsafe choice)")
+    lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict, description="lifecycle rules by rule id")
     intelligent_tiering: IntelligentTiering | None = Field(None, description="archive tiers for INTELLIGENT_TIERING objects")
     cdn: bool = Field(False, description="CloudFront distributions of this account may read objects (origin access control)")
     replicate_to: Annotated[SpecRef, RefTo("bucket", why="a bucket replicates to a bucket")] | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
-    replica_storage_class: StorageClass | Literal["STANDARD"] = "STANDARD_IA"
+    replica_storage_class: StorageClass | Literal["STANDARD"] = Field("STANDARD_IA", description="storage class of the copies in `replicate_to`")
 
     UNSAFE = {
         "versioning": lambda v: v is False,

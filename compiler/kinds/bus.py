@@ -46,9 +46,9 @@ class Rule(SpecModel):
 class Spec(StatefulSpec):
     """`retain` applies to the archive: the bus itself holds no data."""
 
-    description: str | None = Field(None, max_length=512)
+    description: str | None = Field(None, max_length=512, description="what the bus carries")
     archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
-    rules: dict[Name, Rule] = Field(default_factory=dict)
+    rules: dict[Name, Rule] = Field(default_factory=dict, description="rules by name: an event pattern and the queues it targets")
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [PhysicalName("events-bus", naming_.physical(name), naming.EVENT_BUS)]

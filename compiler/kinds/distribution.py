@@ -35,12 +35,12 @@ CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront alias 
 
 
 class Spec(ResourceSpec):
-    origin: Annotated[Ref, RefTo("api", "bucket", why="a distribution serves an api or a bucket")]
+    origin: Annotated[Ref, RefTo("api", "bucket", why="a distribution serves an api or a bucket")] = Field(description="what it serves: `api:NAME`, or `bucket:NAME` with `cdn: true`")
     domain: Domain | None = Field(None, description="default: the stage's `domain` (for an API origin)")
-    certificate: Annotated[Ref, RefTo("certificate", why="`certificate:` names a certificate")]
-    web_acl: Annotated[Ref, RefTo("web-acl", why="`web_acl:` names a web-acl")] | None = None
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
-    comment: str | None = Field(None, max_length=128)
+    certificate: Annotated[Ref, RefTo("certificate", why="`certificate:` names a certificate")] = Field(description="the ACM certificate (in us-east-1) for the domain")
+    web_acl: Annotated[Ref, RefTo("web-acl", why="`web_acl:` names a web-acl")] | None = Field(None, description="the WAF web ACL in front of it (`web-acl:NAME`)")
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field("PriceClass_100", description="which CloudFront edge locations serve it")
+    comment: str | None = Field(None, max_length=128, description="the distribution's comment (default: its name and origin)")
 
 def _origin(resource: Resource, ctx: Context) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
     spec: Spec = resource.spec

@@ -25,18 +25,18 @@ STANDARD_DEFAULT_RETENTION = 7 * DAY
 
 
 class Spec(StatefulSpec):
-    fifo: bool = False
-    content_based_deduplication: bool = False
+    fifo: bool = Field(False, description="a FIFO queue (its name and its DLQ's end in .fifo)")
+    content_based_deduplication: bool = Field(False, description="FIFO only: deduplicate by a hash of the body")
     high_throughput: bool = Field(False, description="FIFO: per-message-group throughput limits")
-    visibility_timeout: Duration = Field(30, ge=0, le=43_200)
+    visibility_timeout: Duration = Field(30, ge=0, le=43_200, description="how long a received message stays hidden; at most 12 h")
     retention: Duration | None = Field(
         None, ge=60, le=MAX_RETENTION, description="default: 14 d for FIFO, 7 d for standard queues"
     )
     receive_wait: Duration = Field(20, ge=0, le=20, description="long polling; 20 s by default")
-    delay: Duration = Field(0, ge=0, le=900)
+    delay: Duration = Field(0, ge=0, le=900, description="delivery delay of every message, 0 .. 15 m")
     max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
-    dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION)
-    encrypted: bool = True
+    dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION, description="how long the dead-letter queue keeps messages; at most 14 d")
+    encrypted: bool = Field(True, description="SSE with SQS-managed keys; false is an unsafe choice")
     dlq_alarm: bool | None = Field(None, description="alarm on the first message in the DLQ; default: the stage's alarms")
 
     UNSAFE = {"encrypted": lambda v: v is False, "dlq_alarm": lambda v: v is False, **StatefulSpec.UNSAFE}

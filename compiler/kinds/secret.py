@@ -30,8 +30,8 @@ class Rotation(SpecModel):
 
 
 class Spec(StatefulSpec):
-    description: str | None = Field(None, max_length=2048)
-    rotation: Rotation | None = None
+    description: str | None = Field(None, max_length=2048, description="what the secret holds")
+    rotation: Rotation | None = Field(None, description="rotation by a function, and how often")
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [PhysicalName("secret", naming_.physical(name), naming.SECRET)]

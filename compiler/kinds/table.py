@@ -40,14 +40,14 @@ class Index(SpecModel):
 
 
 class Spec(StatefulSpec):
-    hash_key: KeyDef
-    range_key: KeyDef | None = None
-    indexes: dict[IndexName, Index] = Field(default_factory=dict, max_length=20)
-    ttl: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    stream: StreamView | None = None
-    billing: Literal["on_demand", "provisioned"] = "on_demand"
-    capacity: Capacity | None = None
-    encryption: Literal["aws_managed", "aws_owned"] = "aws_managed"
+    hash_key: KeyDef = Field(description="partition key, `attribute:TYPE` with TYPE S, N or B")
+    range_key: KeyDef | None = Field(None, description="sort key, `attribute:TYPE`")
+    indexes: dict[IndexName, Index] = Field(default_factory=dict, max_length=20, description="global secondary indexes by name (at most 20)")
+    ttl: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(None, description="the attribute holding each item's expiry time (epoch seconds)")
+    stream: StreamView | None = Field(None, description="DynamoDB stream view: new_image, old_image, new_and_old_images or keys_only")
+    billing: Literal["on_demand", "provisioned"] = Field("on_demand", description="on_demand, or provisioned with `capacity:`")
+    capacity: Capacity | None = Field(None, description="read and write capacity units (provisioned billing only)")
+    encryption: Literal["aws_managed", "aws_owned"] = Field("aws_managed", description="aws_managed (KMS, the AWS-managed key) or aws_owned")
     point_in_time_recovery: bool | None = Field(None, description="default: the stage's setting")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 

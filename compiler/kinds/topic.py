@@ -29,8 +29,8 @@ class Subscriptions(SpecModel):
 
 
 class Spec(ResourceSpec):
-    description: str | None = Field(None, max_length=100)
-    subscriptions: Subscriptions = Field(default_factory=lambda: Subscriptions())
+    description: str | None = Field(None, max_length=100, description="what the topic announces")
+    subscriptions: Subscriptions = Field(default_factory=lambda: Subscriptions(), description="who is notified: email addresses and HTTPS endpoints")
     kms_key: str | None = Field(None, description="a customer-managed KMS key id or alias")
 
 

@@ -59,13 +59,13 @@ class Spec(StatefulSpec):
     mfa: Literal["off", "optional", "required"] = Field("optional", description="TOTP (authenticator apps)")
     threat_protection: Literal["enforced", "audit", "off"] = Field(
         "enforced", description="Cognito threat protection (compromised credentials, risky sign-ins); the Plus plan")
-    password: Password = Field(default_factory=lambda: Password())
-    self_sign_up: bool = True
+    password: Password = Field(default_factory=lambda: Password(), description="password policy")
+    self_sign_up: bool = Field(True, description="let users sign themselves up (false: only administrators create users)")
     required_attributes: list[Literal["name", "given_name", "family_name", "phone_number", "locale"]] = Field(
-        default_factory=list
+        default_factory=list, description="standard attributes every user must have, besides email"
     )
-    client: Client = Field(default_factory=lambda: Client())
-    groups: dict[GroupName, Group] = Field(default_factory=dict)
+    client: Client = Field(default_factory=lambda: Client(), description="the one app client (no secret), its auth flows and token lifetimes")
+    groups: dict[GroupName, Group] = Field(default_factory=dict, description="user groups by name")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 
     UNSAFE = {

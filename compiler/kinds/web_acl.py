@@ -30,8 +30,8 @@ DEFAULT_GROUPS: tuple[ManagedGroup, ...] = (
 
 
 class Spec(ResourceSpec):
-    scope: Literal["CLOUDFRONT", "REGIONAL"] = "CLOUDFRONT"
-    managed_rules: list[ManagedGroup] = Field(default_factory=lambda: list(DEFAULT_GROUPS))
+    scope: Literal["CLOUDFRONT", "REGIONAL"] = Field("CLOUDFRONT", description="CLOUDFRONT (in us-east-1) or REGIONAL")
+    managed_rules: list[ManagedGroup] = Field(default_factory=lambda: list(DEFAULT_GROUPS), description="AWS managed rule groups to apply, in order")
     rate_limit: int | None = Field(2000, ge=10, le=2_000_000_000, description="requests per IP per 5 minutes")
 
 

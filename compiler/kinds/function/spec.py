@@ -6,7 +6,7 @@ import difflib
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field
 
 from ...diagnostics import KeyPath
 from ...model import (
@@ -55,6 +55,13 @@ class Route(SpecModel):
         return self.route.split(" ", 1)[1]
 
 
+def _route_shorthand(value: Any) -> Any:
+    """`- GET /users/me` is short for `- {route: GET /users/me}`."""
+    if isinstance(value, list):
+        return [{"route": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
 class Consumes(SpecModel):
     queue: Annotated[Ref, RefTo("queue", why="a function consumes a queue")]
     batch_size: int = Field(1, ge=1, le=10)  # FIFO queues take at most 10; so do we, for one rule
@@ -68,31 +75,23 @@ class Subscription(SpecModel):
 
 
 class Spec(StatefulSpec):  # retains its log group
-    handler: Handler
-    description: str | None = Field(None, max_length=256)
-    runtime: Literal["python3.12", "python3.13"] = "python3.12"
-    architecture: Literal["arm64", "x86_64"] = "arm64"
-    memory: int = Field(512, ge=128, le=10240)
-    timeout: Duration = Field(10, ge=1, le=900)
-    reserved_concurrency: int | None = Field(None, ge=0)
-    provisioned_concurrency: int | None = Field(None, ge=1)
-    tracing: bool = True
+    handler: Handler = Field(description="`module.function` in handlers/ (handlers/users.py get_me: `users.get_me`), checked at compile time")
+    description: str | None = Field(None, max_length=256, description="what the function does")
+    runtime: Literal["python3.12", "python3.13"] = Field("python3.12", description="the Python runtime")
+    architecture: Literal["arm64", "x86_64"] = Field("arm64", description="arm64 (Graviton) or x86_64")
+    memory: int = Field(512, ge=128, le=10240, description="memory in MB (CPU scales with it)")
+    timeout: Duration = Field(10, ge=1, le=900, description="seconds or a duration; at most 29 s for a function with routes")
+    reserved_concurrency: int | None = Field(None, ge=0, description="concurrent executions reserved for (and capped at) this function")
+    provisioned_concurrency: int | None = Field(None, ge=1, description="pre-initialised instances on the `live` alias, usually only in prod")
+    tracing: bool = Field(True, description="X-Ray active tracing")
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
-    environment: dict[EnvName, str] = Field(default_factory=dict)
+    environment: dict[EnvName, str] = Field(default_factory=dict, description="extra environment variables; names the compiler sets and Lambda's reserved names are refused")
     access: dict[RefField, str | list[str]] = Field(
         default_factory=dict, description="resource -> access level, or a list of levels (their grants add up)")
-    api: Annotated[Ref, RefTo("api", why="`api:` names an api")] | None = None
-    routes: list[Route] = Field(default_factory=list)
-    consumes: Consumes | None = None
-    subscribes: dict[Name, Subscription] = Field(default_factory=dict)
-
-    @field_validator("routes", mode="before")
-    @classmethod
-    def _route_shorthand(cls, value: Any) -> Any:
-        """`- GET /users/me` is short for `- {route: GET /users/me}`."""
-        if isinstance(value, list):
-            return [{"route": item} if isinstance(item, str) else item for item in value]
-        return value
+    api: Annotated[Ref, RefTo("api", why="`api:` names an api")] | None = Field(None, description="the API its routes belong to (`api:NAME`)")
+    routes: Annotated[list[Route], BeforeValidator(_route_shorthand, json_schema_input_type=list[RouteKey | Route])] = Field(default_factory=list, description="`METHOD /path` routes of `api:` (with `auth: none` for a public route)")
+    consumes: Consumes | None = Field(None, description="a queue whose messages invoke the function (batch size, window, concurrency)")
+    subscribes: dict[Name, Subscription] = Field(default_factory=dict, description="bus subscriptions by name: an event pattern on `bus:NAME`")
 
 
 def levels(value: str | list[str]) -> list[str]:
