@@ -27,7 +27,8 @@ from .naming import stack_id
 from .rules import BY_ID as RULE_IDS
 from .stage import Declared, StackSpec, StageSpec
 
-STACK_KEYS = ("description", "region")
+STACK_KEYS = ("description", "region", "defaults")
+DEFAULTS_KEY = "defaults"
 REGION = re.compile(r"[a-z]{2}(-gov)?-[a-z]+-\d")
 STAGES_KEY = "stages"
 
@@ -230,6 +231,31 @@ class _Validator:
                     sections[key][name] = body
         return sections
 
+    def defaults(self, source: SourceFile) -> dict[str, dict[str, Any]]:
+        """`defaults: {functions: {timeout: 29s}}`: per section, fields the file's resources inherit."""
+        data = source.data if isinstance(source.data, dict) else {}
+        raw = data.get(DEFAULTS_KEY, {})
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.diags.append(Diagnostic("E204", "defaults: maps a section to the fields its resources inherit",
+                                         Where(source.path, (DEFAULTS_KEY,))))
+            return {}
+        good = {}
+        for section, fields in raw.items():
+            where = Where(source.path, (DEFAULTS_KEY, section), "key")
+            if section not in BY_SECTION:
+                help_ = did_you_mean(section, BY_SECTION) or f"sections: {', '.join(BY_SECTION)}"
+                self.diags.append(Diagnostic("E202", f"unknown section '{section}' in defaults", where, help_))
+            elif not isinstance(fields, dict):
+                self.diags.append(Diagnostic("E204", f"defaults.{section}: must be a mapping of fields", where))
+            elif STAGES_KEY in fields:
+                self.diags.append(Diagnostic("E204", "defaults cannot hold `stages:`: give the overrides to each resource",
+                                             Where(source.path, (DEFAULTS_KEY, section, STAGES_KEY), "key")))
+            else:
+                good[section] = fields
+        return good
+
     def overrides(self, source: SourceFile, path: KeyPath, body: dict[str, Any], stages: list[str]) -> dict[str, Any]:
         raw = body.get(STAGES_KEY, {})
         if not isinstance(raw, dict):
@@ -252,16 +278,24 @@ class _Validator:
         return good
 
     def resource(
-        self, kind: Kind, source: SourceFile, name: str, body: dict[str, Any], stage: str | None, override: Any
+        self, kind: Kind, source: SourceFile, name: str, body: dict[str, Any], stage: str | None, override: Any,
+        defaults: dict[str, Any] | None = None,
     ) -> Any:
-        """Validate one resource for one stage; every problem becomes a diagnostic."""
+        """Validate one resource for one stage; every problem becomes a diagnostic.
+
+        The fields are the file's `defaults:` for the section, then the resource's own, then
+        the stage's override (mappings merge key by key); a problem points at whichever of
+        the three set the value."""
         base_path: KeyPath = (kind.section, name)
         base = {k: v for k, v in body.items() if k != STAGES_KEY}
-        data = merge(base, override) if override else base
+        data = merge(defaults, base) if defaults else base
+        data = merge(data, override) if override else data
 
         def where(loc: KeyPath, at: str = "value") -> Where:
             if override and loc and _from_override(override, loc):
                 return Where(source.path, base_path + (STAGES_KEY, str(stage)) + loc, at)
+            if defaults and loc and not _from_override(base, loc) and _from_override(defaults, loc):
+                return Where(source.path, (DEFAULTS_KEY, kind.section) + loc, at)
             return Where(source.path, base_path + loc, at)
 
         try:
@@ -336,13 +370,14 @@ def validate(
         if source.rel == PLATFORM_FILE or not source.parsed:
             continue
         sections = v.stack_sections(source)
+        defaults = v.defaults(source)
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
         for kind in (k for k in BY_SECTION.values() if k.section in sections):
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
                 each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once
                 for stage in each:
-                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""))
+                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section))
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))
         data = source.data if isinstance(source.data, dict) else {}

@@ -106,3 +106,41 @@ def test_reference_syntax_is_checked_at_validation(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {"b.yaml": spec})
     assert "targets[0]: a reference is written `kind:name`" in out
     assert "targets[1]: unknown resource kind 'widget'" in out
+
+
+DEFAULTS = """\
+defaults:
+  queues: {visibility_timeout: 5m, tags: {Team: sync}}
+queues:
+  a: {}
+  b: {visibility_timeout: 1m, tags: {Priority: High}}
+  c:
+    stages:
+      prod: {visibility_timeout: 10m}
+"""
+
+
+def test_file_defaults_are_inherited_and_overridden(tmp_path: Path) -> None:
+    result = compile_spec(tmp_path, {"q.yaml": DEFAULTS})
+    props = {name: resource(result, "prod", "q", f"{name.upper()}Queue")["Properties"] for name in "abc"}
+    assert props["a"]["VisibilityTimeout"] == 300  # inherited
+    assert props["b"]["VisibilityTimeout"] == 60  # the resource's own value wins
+    assert props["c"]["VisibilityTimeout"] == 600  # a stage override wins over both
+    assert resource(result, "dev", "q", "CQueue")["Properties"]["VisibilityTimeout"] == 300
+    tags = {t["Key"]: t["Value"] for t in props["b"]["Tags"]}
+    assert (tags["Team"], tags["Priority"]) == ("sync", "High")  # mappings merge key by key
+
+
+def test_an_error_in_a_default_points_at_the_default(tmp_path: Path) -> None:
+    spec = "defaults:\n  queues: {visibility_timeout: 13h}\nqueues:\n  a: {}\n  b: {visibility_timeout: 13h}\n"
+    out = errors_of(tmp_path, {"q.yaml": spec})
+    assert "spec/q.yaml:2:32: error[E203]: visibility_timeout:" in out  # a inherits the bad value: the default's line
+    assert "spec/q.yaml:5:27: error[E203]: visibility_timeout:" in out  # b's own value: b's line
+
+
+def test_defaults_are_checked_as_a_stack_key(tmp_path: Path) -> None:
+    spec = "defaults:\n  queus: {fifo: true}\n  tables: [1]\n  buckets: {stages: {prod: {}}}\nqueues:\n  a: {}\n"
+    out = errors_of(tmp_path, {"q.yaml": spec})
+    assert "spec/q.yaml:2:3: error[E202]: unknown section 'queus' in defaults" in out and "did you mean 'queues'?" in out
+    assert "spec/q.yaml:3:3: error[E204]: defaults.tables: must be a mapping of fields" in out
+    assert "spec/q.yaml:4:13: error[E204]: defaults cannot hold `stages:`" in out
