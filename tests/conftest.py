@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,14 +14,16 @@ from compiler.pipeline import ALL, BuildError, build
 
 REPO = Path(__file__).resolve().parent.parent
 
-PLATFORM = """\
-service: listbackup
-region: us-west-2
-tags: {Project: test}
-stages:
-  dev: {protect: false}
-  prod: {protect: true}
-"""
+
+
+def platform(dev: str = "{protect: false}", prod: str = "{protect: true}", service: str = "listbackup",
+             tags: str | None = "{Project: test}") -> str:
+    """The tests' platform.yaml (stages dev and prod), with some settings changed."""
+    tag_line = f"tags: {tags}\n" if tags is not None else ""
+    return f"service: {service}\nregion: us-west-2\n{tag_line}stages:\n  dev: {dev}\n  prod: {prod}\n"
+
+
+PLATFORM = platform()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,9 +40,9 @@ def endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port), shared by the deploy tests."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from compiler.local import free_port
+
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"

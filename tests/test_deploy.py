@@ -19,7 +19,7 @@ from compiler.local import LocalDeployer
 from compiler.emit import write
 from compiler.package import package
 from compiler.pipeline import build
-from tests.conftest import REPO, write_spec
+from tests.conftest import REPO, platform, write_spec
 
 REGION = "us-west-2"
 
@@ -126,13 +126,7 @@ def test_exports_are_listed(dev: dict[str, Any], endpoint: str) -> None:
 
 # ------------------------------------------------------------------------ a small platform
 
-PLATFORM = """\
-service: mini
-region: us-west-2
-stages:
-  dev: {alarms: {enabled: false}}
-  prod: {protect: true, alarms: {enabled: false}}
-"""
+PLATFORM = platform("{alarms: {enabled: false}}", "{protect: true, alarms: {enabled: false}}", service="mini", tags=None)
 DATA = "tables:\n  items: {hash_key: id:S}\nqueues:\n  work: {visibility_timeout: 2m}\n"
 APP = "functions:\n  worker: {handler: jobs.run, timeout: 20s, consumes: {queue: queue:work}, access: {table:items: write}}\n"
 

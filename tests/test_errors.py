@@ -1,8 +1,10 @@
 """Error goldens: one failing spec per error class, with the exact rendered diagnostics.
 
-Each case is tests/errors/<case>/spec/ (a whole spec folder) and expected.txt (what the
-user sees, paths relative to the case). `pytest --update-golden` rewrites expected.txt.
-The CLI test below checks the contract around it: exit 1, no traceback, nothing written.
+Each case is tests/errors/<case>/spec/ (its spec files; tests/errors/platform.yaml is the
+platform of every case that has none of its own), an optional handlers/ folder, and
+expected.txt (what the user sees, paths relative to the case). `pytest --update-golden`
+rewrites expected.txt. The CLI test below checks the contract around it: exit 1, no
+traceback, nothing written.
 """
 
 from __future__ import annotations
@@ -15,18 +17,31 @@ from click.testing import CliRunner
 
 from compiler.cli import main
 from compiler.diagnostics import render_text
+from compiler.load import PLATFORM_FILE
 from compiler.pipeline import BuildError, build
 
-CASES = sorted(p.name for p in (Path(__file__).parent / "errors").iterdir() if p.is_dir())
+ERRORS = Path(__file__).parent / "errors"
+CASES = sorted(p.name for p in ERRORS.iterdir() if p.is_dir())
+
+
+def assemble(case: str, root: Path) -> Path:
+    """The case as a repository under `root`: spec/ (with the shared platform.yaml unless the
+    case has its own) and handlers/; returns root."""
+    shutil.copytree(ERRORS / case / "spec", root / "spec")
+    if not (root / "spec" / PLATFORM_FILE).exists():
+        shutil.copy(ERRORS / PLATFORM_FILE, root / "spec" / PLATFORM_FILE)
+    if (handlers := ERRORS / case / "handlers").is_dir():
+        shutil.copytree(handlers, root / "handlers")
+    return root
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_error_golden(case: str, update_golden: bool) -> None:
-    root = Path(__file__).parent / "errors" / case
+def test_error_golden(case: str, update_golden: bool, tmp_path: Path) -> None:
+    root = assemble(case, tmp_path)
     with pytest.raises(BuildError) as info:
         build(root / "spec", "all", display_root=root)
     text = render_text(info.value.diagnostics, info.value.files)
-    expected = root / "expected.txt"
+    expected = ERRORS / case / "expected.txt"
     if update_golden:
         expected.write_text(text)
     assert text == expected.read_text()
@@ -34,9 +49,7 @@ def test_error_golden(case: str, update_golden: bool) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_cli_reports_and_writes_nothing(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shutil.copytree(Path(__file__).parent / "errors" / case / "spec", tmp_path / "spec")
-    if (handlers := Path(__file__).parent / "errors" / case / "handlers").is_dir():
-        shutil.copytree(handlers, tmp_path / "handlers")
+    assemble(case, tmp_path)
     out = tmp_path / "generated"
     (out / "dev").mkdir(parents=True)
     (out / "dev" / "keep.json").write_text("{}\n")

@@ -1,22 +1,30 @@
-"""Goldens: the committed generated/ is the golden output of spec/; plus per-kind cases.
+"""Goldens: the committed generated/ is the golden output of spec/; a wiring case; one
+small case per kind.
 
 tests/golden/<case>/spec -> tests/golden/<case>/generated, byte for byte, linted clean.
-`pytest --update-golden` rewrites the case outputs (never generated/: use make compile).
+tests/kinds/fixtures/<section>/spec (with the shared fixtures/platform.yaml and the folder's
+handlers/) -> tests/kinds/fixtures/<section>/generated likewise: a kind's change
+regenerates its own golden, not a shared one. `pytest --update-golden` rewrites the case
+outputs (never generated/: use make compile).
 """
 
 from __future__ import annotations
 
 import difflib
+import shutil
 from pathlib import Path
 
 import pytest
 
 from compiler.emit import compare, freshness, write
+from compiler.kinds import KINDS
+from compiler.load import PLATFORM_FILE
 from compiler.lint import run as lint
 from compiler.pipeline import build
 from tests.conftest import REPO
 
 CASES = sorted(p.name for p in (Path(__file__).parent / "golden").iterdir() if p.is_dir())
+FIXTURES = Path(__file__).parent / "kinds" / "fixtures"
 
 
 def _diff(expected: Path, text: str) -> str:
@@ -44,4 +52,28 @@ def test_golden_case(case: str, update_golden: bool, tmp_path: Path, monkeypatch
     assert not drift, "\n".join(f"{d.status}: {d.path}" for d in drift)
     monkeypatch.chdir(tmp_path)  # keep this test's lint cache out of the repository
     report = lint(root / "generated", use_cache=False)
+    assert not report.failed, report.text
+
+
+def test_every_kind_has_its_fixture() -> None:
+    """A new kind is its module, one KINDS line and its fixture folder."""
+    folders = {p.name for p in FIXTURES.iterdir() if p.is_dir()}
+    assert folders == {kind.section for kind in KINDS}
+
+
+@pytest.mark.parametrize("section", [kind.section for kind in KINDS])
+def test_kind_fixture(section: str, update_golden: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = FIXTURES / section
+    shutil.copytree(case / "spec", tmp_path / "spec")
+    shutil.copy(FIXTURES / PLATFORM_FILE, tmp_path / "spec" / PLATFORM_FILE)
+    if (case / "handlers").is_dir():
+        shutil.copytree(case / "handlers", tmp_path / "handlers")
+    result = build(tmp_path / "spec", "all", display_root=tmp_path)
+    if update_golden:
+        write(case / "generated", result.outputs, list(result.stages))
+    drift = compare(case / "generated", result.outputs, list(result.stages))
+    assert not drift, "\n".join(f"{d.status}: {d.path}" for d in drift)
+    assert any(section in text for path, text in result.outputs.items() if path.endswith(".json")), "the kind is not in its output"
+    monkeypatch.chdir(tmp_path)  # keep this test's lint cache out of the repository
+    report = lint(case / "generated", use_cache=False)
     assert not report.failed, report.text

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from compiler.diagnostics import InternalError
+from tests import conftest
 from tests.conftest import compile_spec, errors_of, template
 
 QUEUES = "queues:\n  alert: {fifo: true}\n  plain: {}\n"
@@ -81,7 +82,7 @@ def test_physical_name_collision_with_a_generated_dlq(tmp_path: Path) -> None:
 
 def test_collisions_are_checked_on_the_names_a_stage_emits(tmp_path: Path) -> None:
     """A queue's DLQ alarm exists only where alarms are on; its name is taken only there."""
-    platform = "service: listbackup\nregion: us-west-2\nstages:\n  dev: {alarms: {enabled: false}}\n  prod: {}\n"
+    platform = conftest.platform(dev="{alarms: {enabled: false}}", prod="{}")
     spec = {"q.yaml": "queues:\n  sync: {}\nalarms:\n  sync-dlq-messages:\n    namespace: AWS/SQS\n    metric: NumberOfMessagesSent\n"
             "    dimensions: {QueueName: queue:sync}\n    threshold: 1\n    enabled: true\n"}
     out = errors_of(tmp_path, spec, platform)

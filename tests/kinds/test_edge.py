@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compile_spec, errors_of, template
+from tests.conftest import compile_spec, errors_of, platform, template
 
-PLATFORM = """\
-service: listbackup
-region: us-west-2
-stages:
-  dev: {domain: dev.api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}
-  prod: {protect: true, domain: api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}
-"""
+PLATFORM = platform(
+    dev="{domain: dev.api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}",
+    prod="{protect: true, domain: api.example.com, hosted_zone_id: Z0123456789ABC, alarms: {enabled: false}}",
+    tags=None,
+)
 FILES = {
     "certs.yaml": "region: us-east-1\ncertificates:\n  api: {}\n  assets: {domain: assets.example.com}\n"
     "web_acls:\n  edge: {rate_limit: 1000}\n",

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compile_spec, errors_of, template
+from tests.conftest import compile_spec, errors_of, platform, template
 
-PLATFORM = """\
-service: listbackup
-region: us-west-2
-stages:
-  dev: {alarms: {enabled: false}}
-  prod:
-    protect: true
-    alarms: {topic: alarms, email: [ops@example.com], https: ["https://pager.example.com/x"], function_errors: 3}
-"""
+PLATFORM = platform(
+    dev="{alarms: {enabled: false}}",
+    prod='{protect: true, alarms: {topic: alarms, email: [ops@example.com], https: ["https://pager.example.com/x"], function_errors: 3}}',
+    tags=None,
+)
 FILES = {
     "monitoring.yaml": "topics:\n  alarms: {subscriptions: {email: [boss@example.com]}}\n",
     "data.yaml": "tables:\n  t: {hash_key: id:S}\nqueues:\n  q: {}\nuser_pools:\n  p: {}\napis:\n  a: {auth: user-pool:p}\n",
@@ -78,5 +74,5 @@ def test_stage_alarm_topic_must_exist(tmp_path: Path) -> None:
     (tmp_path / "handlers").mkdir()
     (tmp_path / "handlers" / "h.py").write_text("def f(e, c):\n    return 1\n")
     out = errors_of(tmp_path, files, platform=PLATFORM)
-    assert "spec/platform.yaml:7:21: error[E305]: stage prod sends alarms to topic:alarms, which no spec declares" in out
+    assert "spec/platform.yaml:5:41: error[E305]: stage prod sends alarms to topic:alarms, which no spec declares" in out
     assert "did you mean 'alarm'?" in out
