@@ -14,7 +14,6 @@ from typing import Mapping
 from . import naming
 from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_REF, Resource
-from .kinds.api import origin_secret
 from .kinds.base import CheckEnv
 from .model import Platform, Ref, StageSettings, find_refs
 from .stage import StageSpec
@@ -154,21 +153,16 @@ class _Resolver:
                 elif target.stack != resource.stack:
                     reason = f"{resource.label}.{_path_text(path)} -> {ref}"
                     edges.append(Edge(resource.stack, target.stack, reason, where))
-        return edges + self.alarm_topic() + self.origin_secrets()
+        return edges + self.alarm_topic() + self.implied()
 
-    def origin_secrets(self) -> list[Edge]:
-        """Functions behind an API with an origin secret read it, and a distribution in front
-        of that API sends it: implicit references (kinds/api.py)."""
+    def implied(self) -> list[Edge]:
+        """References a kind implies without their being written (`Kind.implied`)."""
         edges = []
         for resource in self.index.values():
-            api_ref = {"function": getattr(resource.spec, "api", None),
-                       "distribution": getattr(resource.spec, "origin", None)}.get(resource.kind.ref)
-            api = self.index.get(api_ref) if api_ref is not None else None
-            secret_ref = origin_secret(api)
-            secret = self.index.get(secret_ref) if secret_ref is not None else None
-            if api is not None and secret is not None and secret.stack != resource.stack:
-                reason = f"{resource.label} behind {api.ref} -> {secret.ref} (origin secret)"
-                edges.append(Edge(resource.stack, secret.stack, reason, resource.where))
+            for ref, reason in resource.kind.implied(resource, self.index.get) if resource.kind.implied else ():
+                target = self.index.get(ref)
+                if target is not None and target.stack != resource.stack:
+                    edges.append(Edge(resource.stack, target.stack, reason, resource.where))
         return edges
 
     def alarm_topic(self) -> list[Edge]:

@@ -131,6 +131,17 @@ DATA = "tables:\n  items: {hash_key: id:S}\nqueues:\n  work: {visibility_timeout
 APP = "functions:\n  worker: {handler: jobs.run, timeout: 20s, consumes: {queue: queue:work}, access: {table:items: write}}\n"
 
 
+def stubbed_deploy(out: Path, stage: str, artifacts: Path, cfn: Any, stub: Any, lines: list[str]) -> Any:
+    """The real deployer's deploy_stack("data"), every CloudFormation call answered by
+    botocore's Stubber: in the order added, each one used."""
+    deployer = Deployer(out, stage, yes=True, echo=lines.append, artifacts=artifacts, poll=0)
+    with stub:
+        deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
+        result = deployer.deploy_stack("data")
+        stub.assert_no_pending_responses()
+    return result
+
+
 def _platform(root: Path, data: str = DATA, service: str = "mini") -> tuple[Path, Path]:
     write_spec(root, {"data.yaml": data, "app.yaml": APP}, platform=PLATFORM.replace("service: mini", f"service: {service}"))
     (root / "handlers").mkdir(exist_ok=True)
@@ -243,11 +254,7 @@ def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
         stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "mini-dev-data"})
         stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "mini-dev-data"})
     lines: list[str] = []
-    deployer = Deployer(out, "dev", yes=True, echo=lines.append, artifacts=artifacts, poll=0)
-    with stub:
-        deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
-        result = deployer.deploy_stack("data")
-        stub.assert_no_pending_responses()
+    result = stubbed_deploy(out, "dev", artifacts, cfn, stub, lines)
     assert result.status == "updated", result
     assert [line.splitlines()[0] for line in lines if "change set" in line] == [
         "data (step 1/2): change set", "data (step 2/2): change set"]

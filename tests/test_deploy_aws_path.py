@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from compiler.deploy import Deployer
-from tests.test_deploy import REGION, _client, _platform
+from tests.test_deploy import REGION, _client, _platform, stubbed_deploy
 
 
 @pytest.fixture(autouse=True)
@@ -78,10 +78,6 @@ def test_a_protected_stage_creates_through_a_change_set_then_protects_the_stack(
     stub.add_response("describe_stacks", {"Stacks": [created]}, name)
     stub.add_response("update_termination_protection", {}, {**name, "EnableTerminationProtection": True})
     lines: list[str] = []
-    deployer = Deployer(out, "prod", yes=True, echo=lines.append, artifacts=artifacts, poll=0)
-    with stub:
-        deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
-        result = deployer.deploy_stack("data")
-        stub.assert_no_pending_responses()
+    result = stubbed_deploy(out, "prod", artifacts, cfn, stub, lines)
     assert (result.status, result.detail) == ("created", "")
     assert lines[0] == "data: change set\n  Add     ItemsTable AWS::DynamoDB::Table"

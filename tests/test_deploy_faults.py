@@ -25,7 +25,7 @@ import pytest
 
 from compiler.deploy import Deployer, DeployError, Interrupted
 from compiler.local import LocalDeployer
-from tests.test_deploy import DATA, _client, _platform
+from tests.test_deploy import DATA, _client, _platform, stubbed_deploy
 
 ACCOUNT = "123456789012"  # moto's account for the credentials below
 
@@ -234,11 +234,7 @@ def test_update_rollback_failed_is_explained_with_the_step_out(tmp_path: Path) -
          "ResourceStatus": "UPDATE_COMPLETE", "Timestamp": "2026-01-01T00:01:00Z"},
     ]
     stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": "mini-dev-data"})
-    deployer = Deployer(out, "dev", yes=True, echo=lambda _: None, artifacts=artifacts, poll=0)
-    with stub:
-        deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
-        result = deployer.deploy_stack("data")
-        stub.assert_no_pending_responses()
+    result = stubbed_deploy(out, "dev", artifacts, cfn, stub, [])
     assert result.status == "failed"
     assert "mini-dev-data is in UPDATE_ROLLBACK_FAILED" in result.detail and "(ItemsTable)" in result.detail
     assert ("aws cloudformation continue-update-rollback --stack-name mini-dev-data --region us-west-2 "

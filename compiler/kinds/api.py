@@ -17,7 +17,7 @@ calling the endpoint directly.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 from troposphere import GetAtt, Ref, apigatewayv2, logs
@@ -86,6 +86,18 @@ def origin_secret(api: Resource | None) -> SpecRef | None:
     return secret
 def log_group_name(ctx: Context, resource: Resource) -> str:
     return f"/aws/http-api/{ctx.name(resource)}"
+
+
+def implied_origin_secret(ref_field: str) -> Callable[[Resource, Callable[[SpecRef], Resource | None]], list[tuple[SpecRef, str]]]:
+    """`Kind.implied` for a kind that names an API in `ref_field`: the API's origin secret."""
+
+    def implied(resource: Resource, lookup: Callable[[SpecRef], Resource | None]) -> list[tuple[SpecRef, str]]:
+        api_ref = getattr(resource.spec, ref_field, None)
+        api = lookup(api_ref) if api_ref is not None else None
+        secret = origin_secret(api)
+        return [(secret, f"{resource.label} behind {api_ref} -> {secret} (origin secret)")] if secret is not None else []
+
+    return implied
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:

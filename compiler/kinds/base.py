@@ -154,3 +154,7 @@ class Kind:
     alarms: bool = False
     # what the resource draws on a stage dashboard (kinds/dashboard.py lays them out)
     charts: Callable[[Resource, Context], Sequence[Chart]] | None = None
+    # references the resource makes without writing them, through resources it names (a
+    # function behind an API reads the API's origin secret): (target, why) for the deploy
+    # order; `lookup` finds a declared resource (None if undeclared)
+    implied: Callable[[Resource, Callable[[Ref], Resource | None]], Sequence[tuple[Ref, str]]] | None = None

@@ -21,7 +21,7 @@ from troposphere import GetAtt, Select, Split, cloudfront, route53
 
 from .. import naming
 from ..model import Ref, RefTo, ResourceSpec, StageSettings
-from .api import origin_secret
+from .api import implied_origin_secret, origin_secret
 from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
 from .certificate import Domain
 
@@ -146,4 +146,5 @@ KIND = Kind(
     attributes={"id": Attr(description="distribution id"), "domain": Attr("DomainName", description="*.cloudfront.net name")},
     names=names,
     synthesize=synthesize,
+    implied=implied_origin_secret("origin"),
 )

@@ -19,7 +19,7 @@ from troposphere import GetAtt, Ref, awslambda, logs
 from ... import naming
 from ...model import StageSettings
 from ...cfn import FunctionLoggingConfig, alarm, dimensions
-from ..api import origin_secret
+from ..api import implied_origin_secret, origin_secret
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
 from . import iam, wiring
 from .spec import CHECKS, Spec, env_name
@@ -164,4 +164,5 @@ KIND = Kind(
     checks=CHECKS,
     alarms=True,
     charts=charts,
+    implied=implied_origin_secret("api"),
 )
