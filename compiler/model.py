@@ -6,6 +6,7 @@ with a did-you-mean, not a silently ignored key, and nothing downstream may muta
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Collection, Iterator
@@ -21,6 +22,21 @@ from pydantic import (
     ValidationInfo,
 )
 from pydantic_core import core_schema
+
+
+@dataclass(frozen=True)
+class WithJsonSchemaExtra:
+    """Field metadata adding keys (e.g. examples) to the field's JSON Schema."""
+
+    extra: dict[str, Any]
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: Any) -> dict[str, Any]:
+        found: dict[str, Any] = handler(schema)
+        found.update(self.extra)
+        return found
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.extra, sort_keys=True))
 
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
@@ -102,6 +118,7 @@ DURATION_TEXT = r"^\s*\d+\s*[smhd]\s*$"
 Duration = Annotated[
     int,
     BeforeValidator(_parse_duration, json_schema_input_type=int | Annotated[str, StringConstraints(pattern=DURATION_TEXT)]),
+    WithJsonSchemaExtra({"examples": [30, "30s", "5m", "2h", "14d"]}),
 ]
 
 
@@ -177,6 +194,11 @@ class RefTo:
         return core_schema.with_info_plain_validator_function(
             self.validate, json_schema_input_schema=core_schema.str_schema(pattern=self.pattern)
         )
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: Any) -> dict[str, Any]:
+        found: dict[str, Any] = handler(schema)
+        found["examples"] = [f"{kind}:NAME" for kind in self.kinds] or ["queue:sync", "table:users"]
+        return found
 
     @property
     def pattern(self) -> str:
