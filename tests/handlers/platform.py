@@ -8,7 +8,6 @@ import base64
 import importlib
 import json
 import os
-import re
 import secrets
 import sys
 from contextlib import contextmanager
@@ -17,51 +16,17 @@ from typing import Any, Iterator
 
 import boto3
 
+from compiler.iamcheck import Call, covers, public, targets
 from tests.conftest import REPO
 
 REGION = "us-west-2"
 HANDLERS = REPO / "handlers"
-# Cognito APIs called with the app client or a user's tokens: no IAM permission applies.
-COGNITO_PUBLIC = {
-    "AssociateSoftwareToken", "ChangePassword", "ConfirmForgotPassword", "ConfirmSignUp", "ForgotPassword",
-    "GetUser", "GlobalSignOut", "InitiateAuth", "ResendConfirmationCode", "RespondToAuthChallenge",
-    "SetUserMFAPreference", "SignUp", "VerifySoftwareToken",
-}
-# S3 operations whose IAM action has another name.
-S3_ACTIONS = {"ListObjectsV2": "ListBucket", "ListObjects": "ListBucket", "HeadObject": "GetObject", "HeadBucket": "ListBucket"}
-# A DynamoDB transaction is authorised item by item, with these actions.
-TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 # What CloudFront sends in X-Origin-Verify for the platform under test (set by Platform.build
 # from the distribution's dynamic reference and the secret it names); api_event sends it.
 ORIGIN: dict[str, str] = {}
 # Every call a handler made in this test session: function -> {(action, target)}, for
 # tests/handlers/test_grants.py (which runs last).
 USED: dict[str, set[tuple[str, str]]] = {}
-
-Call = tuple[str, str]  # (IAM action, the name or id of what it acts on)
-
-
-def targets(service: str, operation: str, params: dict[str, Any]) -> list[Call]:
-    """The IAM actions a call needs, each with the resource it names."""
-    action = f"{service}:{S3_ACTIONS.get(operation, operation) if service == 's3' else operation}"
-    if service == "dynamodb" and operation == "TransactWriteItems":
-        return [(f"dynamodb:{TRANSACT[kind]}", spec["TableName"]) for item in params["TransactItems"] for kind, spec in item.items()]
-    if service == "dynamodb" and operation.startswith("Batch"):
-        return [(action, name) for name in params["RequestItems"]]
-    if service == "events" and operation == "PutEvents":
-        return [(action, entry.get("EventBusName", "default")) for entry in params["Entries"]]
-    if service == "sqs" and "QueueUrl" in params:
-        return [(action, str(params["QueueUrl"]).rsplit("/", 1)[-1])]
-    for key in ("TableName", "Bucket", "UserPoolId", "SecretId", "TopicArn"):
-        if key in params:
-            return [(action, str(params[key]))]
-    return [(action, "")]
-
-
-def covers(arn: str, target: str) -> bool:
-    """Whether a policy resource (an ARN, maybe with a wildcard tail) names the target."""
-    return arn == "*" or target == arn or bool(re.search(rf"[:/]{re.escape(target)}(/|$)", arn))
-
 
 @dataclass
 class Function:
@@ -225,7 +190,7 @@ class Platform:
         with self.running(name) as (function, module):
             self.calls = []
             result = getattr(module, function.handler.rsplit(".", 1)[1])(event, None)
-        private = [c for c in self.calls if not self._public(c[0])]
+        private = [c for c in self.calls if not public(c[0])]
         USED.setdefault(name, set()).update((action, self.names.get(target, target)) for action, target in private)
         denied = sorted({action for action, target in private if action not in function.granted})
         assert not denied, f"{name} called {denied}, which its role does not grant"
@@ -233,10 +198,6 @@ class Platform:
         assert not elsewhere, f"{name} called {elsewhere}, which its role grants on other resources only"
         return result
 
-    @staticmethod
-    def _public(action: str) -> bool:
-        service, operation = action.split(":", 1)
-        return service == "cognito-idp" and operation in COGNITO_PUBLIC
 
 
 def api_event(method: str, path: str, body: Any = None, claims: dict[str, Any] | None = None,
