@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -94,19 +95,27 @@ def modelled_types() -> frozenset[str]:
     return frozenset(get_model_map()) - LOCAL_EXCLUDED
 
 
-def adapt(template: dict[str, object], modelled: frozenset[str]) -> tuple[dict[str, object], list[str]]:
+def adapt(template: dict[str, object], modelled: frozenset[str],
+          emulated: dict[str, dict[str, str]] | None = None) -> tuple[dict[str, object], list[str]]:
     """The template as the emulator can deploy it.
 
-    Resources of types moto does not model are dropped; a Ref or GetAtt to one becomes a
-    labelled placeholder string ("local-unmodelled:<id>[.<attribute>]"), so that outputs and
-    exports still exist and dependent stacks deploy. Returns the template and the dropped
-    resources ("<logical id> (<type>)"), which `up` reports.
+    Resources of types moto does not model are dropped; a Ref or GetAtt to one becomes its
+    value when the resource was made through its service's API (`emulated`: logical id ->
+    attribute -> value, "Ref" for Ref), else a labelled placeholder string
+    ("local-unmodelled:<id>[.<attribute>]"), so that outputs and exports still exist and
+    dependent stacks deploy. Returns the template and the resources left out ("<logical id>
+    (<type>)"), which `up` reports; emulated ones are not left out.
     """
+    emulated = emulated or {}
     resources = dict(template.get("Resources", {}))  # type: ignore[call-overload]
     dropped = {k: v["Type"] for k, v in resources.items() if v["Type"] not in modelled}
 
     def rewrite(value: object) -> object:
         if isinstance(value, dict):
+            if set(value) == {"Ref"} and value["Ref"] in emulated:
+                return emulated[value["Ref"]]["Ref"]
+            if set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in emulated:
+                return emulated[value["Fn::GetAtt"][0]][value["Fn::GetAtt"][1]]
             if set(value) == {"Ref"} and value["Ref"] in dropped:
                 return f"local-unmodelled:{value['Ref']}"
             if set(value) == {"Fn::GetAtt"} and value["Fn::GetAtt"][0] in dropped:
@@ -126,7 +135,94 @@ def adapt(template: dict[str, object], modelled: frozenset[str]) -> tuple[dict[s
     adapted = {**template, "Resources": kept, "Outputs": rewrite(template.get("Outputs", {}))}
     if not kept:  # CloudFormation needs one resource: keep the stack, and its outputs
         adapted["Resources"] = {"LocalPlaceholder": {"Type": "AWS::SQS::Queue", "Properties": {}}}
-    return adapted, sorted(f"{k} ({t})" for k, t in dropped.items())
+    return adapted, sorted(f"{k} ({t})" for k, t in dropped.items() if k not in emulated)
+
+
+# Types moto's CloudFormation leaves out but its service APIs model: made through those APIs
+# (idempotently, found again by name), in this order, with the template's properties.
+EMULATED = ("AWS::SecretsManager::Secret", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
+            "AWS::Cognito::UserPoolGroup")
+
+
+class Emulator:
+    """Makes a template's resources of EMULATED types through their service APIs on the
+    emulator and returns their attributes as CloudFormation would (Ref, GetAtt)."""
+
+    def __init__(self, client: Any, region: str):
+        self.client = client  # service name -> boto3 client on the emulator
+        self.region = region
+
+    def create(self, template: dict[str, Any]) -> dict[str, dict[str, str]]:
+        resources = template.get("Resources", {})
+        made: dict[str, dict[str, str]] = {}
+        for type_ in EMULATED:
+            for logical, resource in sorted(resources.items()):
+                if resource.get("Type") != type_:
+                    continue
+                try:
+                    props = {k: self._value(v, made) for k, v in resource.get("Properties", {}).items()}
+                except KeyError:
+                    continue  # it names something the emulator does not hold: left out, as before
+                made[logical] = getattr(self, "_" + type_.split("::")[-1].lower())(props)
+        return made
+
+    def _value(self, value: Any, made: dict[str, dict[str, str]]) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Ref"}:
+                return made[value["Ref"]]["Ref"]
+            if set(value) == {"Fn::GetAtt"}:
+                return made[value["Fn::GetAtt"][0]][value["Fn::GetAtt"][1]]
+            if any(key.startswith("Fn::") for key in value):
+                raise KeyError(next(iter(value)))
+            return {k: self._value(v, made) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._value(v, made) for v in value]
+        return value
+
+    def _args(self, service: str, operation: str, props: dict[str, Any]) -> dict[str, Any]:
+        """The template's properties that the API operation takes under the same name."""
+        members = self.client(service).meta.service_model.operation_model(operation).input_shape.members
+        return {k: v for k, v in props.items() if k in members}
+
+    def _secret(self, props: dict[str, Any]) -> dict[str, str]:
+        sm = self.client("secretsmanager")
+        try:
+            arn = str(sm.describe_secret(SecretId=props["Name"])["ARN"])
+        except sm.exceptions.ResourceNotFoundException:
+            value = secrets.token_urlsafe(24)  # GenerateSecretString: random, never printed
+            arn = str(sm.create_secret(**self._args("secretsmanager", "CreateSecret", props), SecretString=value)["ARN"])
+        return {"Ref": arn, "Id": arn, "Name": props["Name"]}
+
+    def _userpool(self, props: dict[str, Any]) -> dict[str, str]:
+        idp = self.client("cognito-idp")
+        name = props["UserPoolName"]
+        found = [p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+                 for p in page["UserPools"] if p["Name"] == name]
+        if found:
+            pool_id = str(found[0])
+        else:
+            args = self._args("cognito-idp", "CreateUserPool", props)
+            pool_id = str(idp.create_user_pool(PoolName=name, **args)["UserPool"]["Id"])
+        arn = str(idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"])
+        provider = f"cognito-idp.{self.region}.amazonaws.com/{pool_id}"
+        return {"Ref": pool_id, "Arn": arn, "ProviderName": provider, "ProviderURL": f"https://{provider}", "UserPoolId": pool_id}
+
+    def _userpoolclient(self, props: dict[str, Any]) -> dict[str, str]:
+        idp = self.client("cognito-idp")
+        pool, name = props["UserPoolId"], props["ClientName"]
+        found = [c["ClientId"] for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool, MaxResults=60)
+                 for c in page["UserPoolClients"] if c["ClientName"] == name]
+        client_id = str(found[0]) if found else str(
+            idp.create_user_pool_client(**self._args("cognito-idp", "CreateUserPoolClient", props))["UserPoolClient"]["ClientId"])
+        return {"Ref": client_id, "ClientId": client_id, "Name": name}
+
+    def _userpoolgroup(self, props: dict[str, Any]) -> dict[str, str]:
+        idp = self.client("cognito-idp")
+        try:
+            idp.get_group(GroupName=props["GroupName"], UserPoolId=props["UserPoolId"])
+        except idp.exceptions.ResourceNotFoundException:
+            idp.create_group(**self._args("cognito-idp", "CreateGroup", props))
+        return {"Ref": props["GroupName"]}
 
 
 @dataclass
@@ -142,9 +238,13 @@ class LocalDeployer(Deployer):
         return default if default.get_credentials() else boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
 
     def template_argument(self, stack: str, body: str | None = None) -> dict[str, str]:
-        """The template adapted to the types moto models (always inline: no S3 template URL)."""
+        """The template adapted to the types moto models (always inline: no S3 template URL);
+        identity and secrets are made through their APIs first (`Emulator`)."""
         body = self.manifest.template_path(self.out_dir, stack).read_text() if body is None else body
-        adapted, dropped = adapt(json.loads(body), modelled_types())
+        template = json.loads(body)
+        region = self.manifest.region_of(stack)
+        made = Emulator(lambda service: self.client(service, region), region).create(template)
+        adapted, dropped = adapt(template, modelled_types(), made)
         self.dropped[stack] = dropped
         return {"TemplateBody": json.dumps(adapted)}
 
