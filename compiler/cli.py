@@ -8,6 +8,7 @@ Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 import traceback
@@ -349,13 +350,18 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
+@click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C stops everything.")
 @spec_option
 @out_option
 @_handle_errors
-def up(stage: str, spec_dir: Path, out_dir: Path) -> None:
-    """Start a local AWS (moto server on 127.0.0.1) and deploy the stage there.
+def up(stage: str, attach: bool, spec_dir: Path, out_dir: Path) -> None:
+    """Run the stage on 127.0.0.1: a local AWS (moto server) with the stage deployed, and
+    its HTTP APIs served by a local API gateway (JWT auth against the local user pool).
 
-    Packages the handlers beside SPEC (into .build/artifacts), then deploys OUT/<stage>.
+    Packages the handlers beside SPEC (into .build/artifacts), deploys OUT/<stage> (only
+    changed stacks on a re-run), then (re)starts the gateway, which reads OUT/<stage> and
+    runs each function from the handlers folder in its own worker. `platformc token` gives
+    a signed-in local user; `platformc down` stops every process `up` started.
     """
     from . import local
     from .deploy import DeployError
@@ -365,7 +371,8 @@ def up(stage: str, spec_dir: Path, out_dir: Path) -> None:
     endpoint = local.start()
     click.echo(f"local AWS at {endpoint} (AWS_ENDPOINT_URL={endpoint}, any credentials)")
     result = build(spec_dir, stage, display_root=Path.cwd())
-    build_artifacts(spec_dir.parent / HANDLERS_DIR, Path(naming.ARTIFACTS_DIR), handler_modules(result.resolved.values()))
+    handlers = spec_dir.parent / HANDLERS_DIR
+    build_artifacts(handlers, Path(naming.ARTIFACTS_DIR), handler_modules(result.resolved.values()))
     try:
         deployer = _deployer(stage, out_dir, True, endpoint, local=True)
         results = deployer.deploy()
@@ -378,12 +385,44 @@ def up(stage: str, spec_dir: Path, out_dir: Path) -> None:
         for key, value in sorted(outputs.items()):
             click.echo(f"  {stack}.{key} = {value}")
     _report(results)
+    for line in local.start_gateway(stage, out_dir, endpoint, handlers):
+        click.echo(line)
+    click.echo(f"a signed-in user: platformc token --stage {stage} --email you@example.com; stop: platformc down")
+    if attach:
+        try:
+            local.follow_logs(click.echo)
+        except KeyboardInterrupt:
+            local.stop()
+            click.echo("stopped: the gateway, its workers and the local AWS")
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--email", required=True, help="The user's e-mail (its user name).")
+@click.option("--password", default=None, help="Default: a generated one, printed.")
+@click.option("--name", default="Local User", show_default=True)
+@click.option("--group", "groups", multiple=True, help="Add the user to this group of the pool (repeatable).")
+@out_option
+@_handle_errors
+def token(stage: str, email: str, password: str | None, name: str, groups: tuple[str, ...], out_dir: Path) -> None:
+    """Create (or reuse) a confirmed user in the stage's local user pool and print its tokens.
+
+    Local only: talks to the AWS emulator `up` started. Then call a protected route with
+    `curl -H "Authorization: Bearer $ID_TOKEN" http://127.0.0.1:PORT/users/me`.
+    """
+    from . import local
+
+    try:
+        tokens = local.sign_in(stage, out_dir, email, password, name, groups)
+    except local.LocalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(tokens, indent=2))
 
 
 @main.command()
 @_handle_errors
 def down() -> None:
-    """Stop the local AWS started by `up` (its state goes with it)."""
+    """Stop what `up` started: the gateway, its function workers and the local AWS (its state goes with it)."""
     from . import local
 
-    click.echo("local AWS stopped" if local.stop() else "no local AWS was running")
+    click.echo("the gateway and the local AWS stopped" if local.stop() else "no local AWS was running")

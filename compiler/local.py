@@ -29,6 +29,8 @@ from .lifecycle import INTERRUPTED, StackResult
 
 STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
+GATEWAY_LOG = Path(".cache/platformc/gateway.log")
+LOGS = Path(".cache/platformc/logs")  # one file per function: its workers' output
 HOST = "127.0.0.1"
 
 
@@ -42,7 +44,7 @@ def start() -> str:
     """Start the server (or reuse the running one); return its endpoint URL."""
     if STATE.exists():
         state = json.loads(STATE.read_text())
-        if _alive(state["pid"]):
+        if "pid" in state and _alive(state["pid"]):
             return str(state["endpoint"])
     port = free_port()
     STATE.parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +67,115 @@ def start() -> str:
     return endpoint
 
 
+def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, timeout: float = 60.0) -> list[str]:
+    """(Re)start the local API gateway for the stage's deployed templates; its "API name URL" lines."""
+    stop_gateway()
+    GATEWAY_LOG.parent.mkdir(parents=True, exist_ok=True)
+    log = GATEWAY_LOG.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compiler.gateway", "--stage", stage, "--out", str(out_dir), "--endpoint", endpoint,
+         "--handlers", str(handlers), "--logs", str(LOGS)],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        lines = [line for line in GATEWAY_LOG.read_text().splitlines() if line.startswith("API ")]
+        if lines:
+            state = json.loads(STATE.read_text()) if STATE.exists() else {}
+            STATE.write_text(json.dumps({**state, "gateway": {"pid": process.pid, "apis": lines}}))
+            return lines
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the local API gateway did not start; see {GATEWAY_LOG}")
+
+
+class LocalError(Exception):
+    """The local platform is not in the state a command needs (not started, not deployed)."""
+
+
+def endpoint() -> str:
+    state = json.loads(STATE.read_text()) if STATE.exists() else {}
+    if "pid" not in state or not _alive(state["pid"]):
+        raise LocalError("no local AWS is running: start it with `make up` (platformc up)")
+    return str(state["endpoint"])
+
+
+def sign_in(stage: str, out_dir: Path, email: str, password: str | None, name: str, groups: tuple[str, ...]) -> dict[str, str]:
+    """A confirmed user of the stage's user pool on the emulator, and its tokens (what a
+    sign-in through the app would give)."""
+    import boto3
+
+    from .manifest import Manifest
+
+    manifest = Manifest.read(out_dir, stage)
+    if manifest is None:
+        raise LocalError(f"{out_dir / stage}/manifest.json not found: run `make compile STAGE={stage}` first")
+    pools, clients = [], []
+    for stack in manifest.stacks:
+        for resource in json.loads(manifest.template_path(out_dir, stack).read_text())["Resources"].values():
+            if resource["Type"] == "AWS::Cognito::UserPool":
+                pools.append(resource["Properties"]["UserPoolName"])
+            elif resource["Type"] == "AWS::Cognito::UserPoolClient":
+                clients.append(resource["Properties"]["ClientName"])
+    idp = boto3.client("cognito-idp", endpoint_url=endpoint(), region_name=manifest.region,
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    deployed = {p["Name"]: p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]}
+    pool_id = next((deployed[p] for p in pools if p in deployed), None)
+    if pool_id is None:
+        raise LocalError(f"stage {stage} has no user pool on the local AWS: run `make up STAGE={stage}` first")
+    client_id = next(c["ClientId"] for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+                     if c["ClientName"] in clients)
+    password = password or "Local-" + secrets.token_urlsafe(12) + "1a!"
+    try:
+        idp.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS", UserAttributes=[
+            {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}, {"Name": "name", "Value": name}])
+    except idp.exceptions.UsernameExistsException:
+        pass
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    for group in groups:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+    auth = idp.admin_initiate_auth(UserPoolId=pool_id, ClientId=client_id, AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                   AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
+    return {"email": email, "password": password, "id_token": auth["IdToken"], "access_token": auth["AccessToken"],
+            "refresh_token": auth.get("RefreshToken", "")}
+
+
+def follow_logs(echo: Any, poll: float = 0.5) -> None:
+    """Print the functions' log lines as they are written, until interrupted."""
+    offsets: dict[Path, int] = {}
+    while True:
+        for path in sorted(LOGS.glob("*.log")) if LOGS.exists() else []:
+            size = path.stat().st_size
+            if size > offsets.get(path, 0):
+                with path.open() as log:
+                    log.seek(offsets.get(path, 0))
+                    for line in log.read().splitlines():
+                        echo(f"{path.stem}: {line}")
+                offsets[path] = size
+        time.sleep(poll)
+
+
+def stop_gateway() -> bool:
+    state = json.loads(STATE.read_text()) if STATE.exists() else {}
+    gateway = state.pop("gateway", None)
+    if gateway is None:
+        return False
+    if _alive(gateway["pid"]):
+        os.killpg(gateway["pid"], signal.SIGTERM)
+    STATE.write_text(json.dumps(state))
+    return True
+
+
 def stop() -> bool:
+    """Stop the gateway (and its function workers) and the emulator."""
     if not STATE.exists():
         return False
+    stop_gateway()
     state = json.loads(STATE.read_text())
-    if _alive(state["pid"]):
+    if "pid" in state and _alive(state["pid"]):
         os.killpg(state["pid"], signal.SIGTERM)
     STATE.unlink()
     return True
