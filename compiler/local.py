@@ -26,6 +26,7 @@ from typing import Any
 
 from .deploy import Deployer
 from .lifecycle import INTERRUPTED, StackResult
+from .manifest import Manifest
 
 STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
@@ -108,8 +109,6 @@ def sign_in(stage: str, out_dir: Path, email: str, password: str | None, name: s
     sign-in through the app would give)."""
     import boto3
 
-    from .manifest import Manifest
-
     manifest = Manifest.read(out_dir, stage)
     if manifest is None:
         raise LocalError(f"{out_dir / stage}/manifest.json not found: run `make compile STAGE={stage}` first")
@@ -181,12 +180,33 @@ def stop() -> bool:
     return True
 
 
+def running(pid: int) -> bool:
+    """Whether any process of the group `pid` leads (what `up` started) still runs."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return _alive(pid)
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pid and fields[0] != "Z":  # fields: state, ppid, pgrp
+                return True
+    return False
+
+
 def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, exited but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: kill(0) is all there is
 
 
 # Modelled, but pointing at things that exist only in the real account (the stage's hosted

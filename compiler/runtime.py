@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .iamcheck import Role, targets
+
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
@@ -157,8 +159,6 @@ def _guard(policies: list[dict[str, Any]], function: str) -> None:
     """Refuse, as IAM would, every call the role does not allow."""
     import boto3
     from botocore.exceptions import ClientError
-
-    from .iamcheck import Role, targets
 
     role = Role.from_documents(policies)
 

@@ -1,0 +1,268 @@
+"""The local platform over real HTTP on 127.0.0.1: the stage deployed on the moto server,
+its APIs served by the local gateway from generated/dev, functions in worker processes.
+
+Each test talks to the gateway with urllib as a client would; the gateway and every worker
+it starts are stopped at the end of the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from compiler.gateway import serve
+from compiler.local import LocalDeployer, free_port, running
+from compiler.package import package
+from tests.conftest import REPO, platform, write_spec
+
+PASSWORD = "Correct-Horse-9-Battery"
+ALLOWED_ORIGIN = "http://localhost:3000"  # in the dev API's CORS configuration
+
+
+@pytest.fixture(autouse=True)
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def call(base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+         token: str | None = None) -> tuple[int, Any, dict[str, str]]:
+    sent = {"content-type": "application/json", **(headers or {}), **({"authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(base + path, method=method, headers=sent,
+                                     data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 - 127.0.0.1
+            status, raw, got = answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as error:
+        status, raw, got = error.code, error.read(), error.headers
+    text = raw.decode()
+    try:
+        parsed: Any = json.loads(text) if text else None
+    except json.JSONDecodeError:
+        parsed = text
+    return status, parsed, {k.lower(): v for k, v in got.items()}
+
+
+def _serve(out: Path, stage: str, endpoint: str, handlers: Path, logs: Path) -> Iterator[str]:
+    started = serve(out, stage, endpoint, handlers, logs, free_port())
+    api, gateway = started[0]
+    try:
+        yield f"http://127.0.0.1:{gateway.server_address[1]}"
+    finally:
+        for _, server in started:
+            server.shutdown()
+            server.server_close()
+        gateway.pool.close()
+
+
+@pytest.fixture(scope="module")
+def api(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The repository's dev stage, deployed (a re-run converges) and served."""
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    package(REPO / "handlers", artifacts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "local")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
+        deployer = LocalDeployer(REPO / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
+                                 artifacts=artifacts, poll=0.01)
+        assert {r.status for r in deployer.deploy()} <= {"created", "unchanged"}
+        yield from _serve(REPO / "generated", "dev", endpoint, REPO / "handlers", tmp_path_factory.mktemp("logs"))
+
+
+def sign_up(api: str, email: str) -> str:
+    """register -> confirm -> login through the API; the ID token."""
+    assert call(api, "POST", "/auth/register", {"email": email, "password": PASSWORD, "name": "Ada"})[0] == 202
+    assert call(api, "POST", "/auth/verify", {"email": email, "code": "123456"})[0] == 200
+    status, body, _ = call(api, "POST", "/auth/login", {"email": email, "password": PASSWORD})
+    assert status == 200, body
+    return str(body["idToken"])
+
+
+def test_health_needs_no_token(api: str) -> None:
+    status, body, headers = call(api, "GET", "/health")
+    assert status == 200 and body["status"] == "ok" and body["stage"] == "dev"
+    assert headers["content-type"] == "application/json"
+
+
+def test_protected_routes_refuse_missing_and_bad_tokens(api: str) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+    from moto.utilities.utils import load_resource
+
+    assert call(api, "GET", "/users/me")[:2] == (401, {"message": "Unauthorized"})
+    token = sign_up(api, "claims@example.com")
+    claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "=="))
+    key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))  # the emulator's signing key
+    for changed in ({"exp": int(time.time()) - 60}, {"aud": "another-client"}, {"iss": claims["iss"] + "x"}):
+        forged = jwt.encode({"alg": "RS256", "kid": "dummy"}, {**claims, **changed}, key)  # signed by the pool's key
+        assert call(api, "GET", "/users/me", token=forged)[0] == 401, changed
+    assert call(api, "GET", "/users/me", token=token + "x")[0] == 401  # a broken signature
+    assert call(api, "GET", "/users/me", token=token)[0] in (200, 201)
+
+
+def test_a_user_signs_up_creates_an_account_and_another_user_cannot_see_it(api: str) -> None:
+    ada = sign_up(api, "ada@example.com")
+    status, me, _ = call(api, "GET", "/users/me", token=ada)
+    assert status in (200, 201) and me["email"] == "ada@example.com"
+    status, account, _ = call(api, "POST", "/accounts", {"name": "Ada's shop"}, token=ada)
+    assert status == 201, account
+    status, listed, _ = call(api, "GET", "/accounts", token=ada)
+    assert [a["accountId"] for a in listed["accounts"]] == [account["accountId"]]
+    bob = sign_up(api, "bob@example.com")
+    assert call(api, "GET", f"/accounts/{account['accountId']}", token=bob)[0] == 404
+    assert call(api, "GET", f"/accounts/{account['accountId']}", token=ada)[0] == 200
+
+
+def test_cors_preflight_follows_the_apis_configuration(api: str) -> None:
+    ask = {"access-control-request-method": "GET", "access-control-request-headers": "authorization"}
+    status, _, headers = call(api, "OPTIONS", "/users/me", headers={"origin": ALLOWED_ORIGIN, **ask})
+    assert status == 204 and headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "GET" in headers["access-control-allow-methods"] and "authorization" in headers["access-control-allow-headers"]
+    status, _, headers = call(api, "OPTIONS", "/users/me", headers={"origin": "https://evil.example.com", **ask})
+    assert "access-control-allow-origin" not in headers
+    _, _, headers = call(api, "GET", "/health", headers={"origin": ALLOWED_ORIGIN})
+    assert headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+def test_an_unknown_route_is_404(api: str) -> None:
+    assert call(api, "GET", "/no/such/route")[:2] == (404, {"message": "Not Found"})
+    assert call(api, "DELETE", "/health")[:2] == (404, {"message": "Not Found"})
+
+
+# ---------------------------------------------------------------------------- a small fixture platform
+
+APP = """\
+apis:
+  main: {cors: {origins: ["http://localhost:3000"]}}
+tables:
+  notes: {hash_key: id:S}
+functions:
+  hello: {handler: app.hello, api: api:main, routes: [{route: GET /hello, auth: none}]}
+  echo: {handler: app.echo, api: api:main, routes: [{route: "POST /echo/{proxy+}", auth: none}]}
+  write: {handler: app.write, api: api:main, access: {table:notes: read}, routes: [{route: POST /notes, auth: none}]}
+  boom: {handler: app.boom, api: api:main, routes: [{route: GET /boom, auth: none}]}
+  leave: {handler: app.leave, api: api:main, routes: [{route: GET /exit, auth: none}]}
+  slow: {handler: app.slow, api: api:main, timeout: 1s, routes: [{route: GET /slow, auth: none}]}
+"""
+CODE = """\
+import json, os, sys, time
+import boto3
+
+def hello(event, context):
+    return {"statusCode": 200, "body": json.dumps({"say": "hello"}), "cookies": ["a=1"]}
+
+def echo(event, context):
+    return {"route": event["routeKey"], "path": event["pathParameters"], "query": event.get("queryStringParameters"),
+            "body": event.get("body"), "method": event["requestContext"]["http"]["method"]}
+
+def write(event, context):  # the role grants read only
+    boto3.client("dynamodb").put_item(TableName=os.environ["NOTES_TABLE"], Item={"id": {"S": "1"}})
+    return {"statusCode": 201}
+
+def boom(event, context):
+    raise RuntimeError("boom")
+
+def leave(event, context):
+    sys.exit(3)
+
+def slow(event, context):
+    time.sleep(5)
+"""
+
+
+@pytest.fixture(scope="module")
+def app(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("app")
+    write_spec(root, {"app.yaml": APP}, platform=platform("{alarms: {enabled: false}}", "{protect: true}", service="localapp", tags=None))
+    (root / "handlers").mkdir()
+    (root / "handlers" / "app.py").write_text(CODE)
+    from compiler.emit import write
+    from compiler.pipeline import build
+
+    result = build(root / "spec", "all", display_root=root)
+    write(root / "generated", result.outputs, list(result.stages))
+    package(root / "handlers", root / "artifacts")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "local")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
+        LocalDeployer(root / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
+                      artifacts=root / "artifacts", poll=0.01).deploy()
+        for base in _serve(root / "generated", "dev", endpoint, root / "handlers", root / "logs"):
+            yield base, root
+
+
+def test_events_and_responses_are_mapped_as_api_gateway_does(app: tuple[str, Path]) -> None:
+    base, _ = app
+    status, body, headers = call(base, "GET", "/hello")
+    assert (status, body, headers["set-cookie"]) == (200, {"say": "hello"}, "a=1")
+    status, body, _ = call(base, "POST", "/echo/a/b/c?x=1&x=2&y=", {"k": "v"})
+    assert status == 200  # a plain object is a 200 JSON body
+    assert body == {"route": "POST /echo/{proxy+}", "path": {"proxy": "a/b/c"}, "query": {"x": "1,2", "y": ""},
+                    "body": '{"k": "v"}', "method": "POST"}
+
+
+def test_a_call_the_role_does_not_allow_is_access_denied_and_logged(app: tuple[str, Path]) -> None:
+    base, root = app
+    assert call(base, "POST", "/notes")[:2] == (500, {"message": "Internal Server Error"})
+    log = (root / "logs" / "localapp-dev-write.log").read_text()
+    assert "AccessDenied: localapp-dev-write is not authorized to perform: dynamodb:PutItem on resource: localapp-dev-notes" in log
+
+
+def test_a_crash_an_exit_or_a_timeout_leaves_the_gateway_serving(app: tuple[str, Path]) -> None:
+    base, _ = app
+    assert call(base, "GET", "/boom")[:2] == (500, {"message": "Internal Server Error"})
+    assert call(base, "GET", "/exit")[:2] == (500, {"message": "Internal Server Error"})
+    assert call(base, "GET", "/slow")[:2] == (503, {"message": "Service Unavailable"})
+    assert call(base, "GET", "/hello")[0] == 200
+
+
+def test_edited_handler_code_runs_on_the_next_request(app: tuple[str, Path]) -> None:
+    base, root = app
+    assert call(base, "GET", "/hello")[1] == {"say": "hello"}
+    code = root / "handlers" / "app.py"
+    time.sleep(0.01)
+    code.write_text(CODE.replace('{"say": "hello"}', '{"say": "edited"}'))
+    os.utime(code, (time.time() + 1, time.time() + 1))  # a coarse file-system clock still sees it newer
+    try:
+        assert call(base, "GET", "/hello")[1] == {"say": "edited"}
+    finally:
+        code.write_text(CODE)
+
+
+# ---------------------------------------------------------------------------- up and down
+
+
+def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
+    """`platformc up` from a copy of the repository: the moto server, the gateway and its
+    workers start; `platformc down` stops them all."""
+    for folder in ("spec", "handlers", "generated"):
+        subprocess.run(["cp", "-r", str(REPO / folder), str(tmp_path / folder)], check=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    platformc = [sys.executable, "-m", "compiler"]
+    up = subprocess.run([*platformc, "up", "--stage", "dev"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    url = next(line.split()[-1] for line in up.stdout.splitlines() if line.startswith("API "))
+    assert url.startswith("http://127.0.0.1:")
+    state = json.loads((tmp_path / ".cache" / "platformc" / "local.json").read_text())
+    try:
+        assert call(url, "GET", "/health")[0] == 200
+        token = json.loads(subprocess.run([*platformc, "token", "--stage", "dev", "--email", "new@example.com"], cwd=tmp_path,
+                                          env=env, capture_output=True, text=True, check=True, timeout=60).stdout)["id_token"]
+        assert call(url, "GET", "/users/me", token=token)[0] in (200, 201)
+    finally:
+        down = subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0, down.stderr
+    deadline = time.time() + 15
+    while time.time() < deadline and any(running(pid) for pid in (state["pid"], state["gateway"]["pid"])):
+        time.sleep(0.2)
+    assert not [pid for pid in (state["pid"], state["gateway"]["pid"]) if running(pid)]  # the server, gateway, workers
