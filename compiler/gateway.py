@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import consumers as consumers_
 from .local import free_port
 from .manifest import Manifest
 from .runtime import FunctionConfig, Invocation, Pool
@@ -115,6 +116,21 @@ class Api:
 # ---------------------------------------------------------------------------- from the templates
 
 
+class Functions:
+    """Each function as the emulator holds it, read once (thread-safe)."""
+
+    def __init__(self, client: Any, region: str):
+        self.lam, self.iam, self.region = client("lambda"), client("iam"), region
+        self._found: dict[str, FunctionConfig] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str) -> FunctionConfig:
+        with self._lock:
+            if name not in self._found:
+                self._found[name] = FunctionConfig.read(name, self.lam, self.iam, self.region)
+            return self._found[name]
+
+
 def _exports(cfn: Any) -> dict[str, str]:
     return {e["Name"]: e["Value"] for page in cfn.get_paginator("list_exports").paginate() for e in page["Exports"]}
 
@@ -130,13 +146,8 @@ def _producer(templates: dict[str, dict[str, Any]], export: str) -> tuple[str, s
     return None
 
 
-def load_apis(out_dir: Path, stage: str, client: Any) -> tuple[list[Api], dict[str, FunctionConfig]]:
-    """Every API of the stage, with its routes' functions as the emulator holds them."""
-    manifest = Manifest.read(out_dir, stage)
-    if manifest is None:
-        raise SystemExit(f"{out_dir / stage}/manifest.json not found: run `make compile STAGE={stage}` first")
-    templates = {s: json.loads(manifest.template_path(out_dir, s).read_text()) for s in manifest.stacks}
-    exports = _exports(client("cloudformation"))
+def load_apis(templates: dict[str, dict[str, Any]], exports: dict[str, str], client: Any) -> list[Api]:
+    """Every API of the stage's templates, with the values deployed on the emulator."""
 
     def resolve(stack: str, value: Any) -> Any:
         if isinstance(value, dict) and "Fn::ImportValue" in value:
@@ -156,9 +167,6 @@ def load_apis(out_dir: Path, stage: str, client: Any) -> tuple[list[Api], dict[s
             if resource["Type"] == "AWS::ApiGatewayV2::Api":
                 props = resource["Properties"]
                 apis[(stack, logical)] = Api(props["Name"], [], cors=props.get("CorsConfiguration"))
-    functions: dict[str, FunctionConfig] = {}
-    lam, iam = client("lambda"), client("iam")
-    region = manifest.region
     for stack, template in templates.items():
         resources = template["Resources"]
         for logical, resource in sorted(resources.items()):
@@ -178,14 +186,12 @@ def load_apis(out_dir: Path, stage: str, client: Any) -> tuple[list[Api], dict[s
             elif resource["Type"] == "AWS::ApiGatewayV2::Route":
                 integration = resources[props["Target"]["Fn::Join"][1][1]["Ref"]]["Properties"]
                 function = resources[integration["IntegrationUri"]["Fn::GetAtt"][0]]["Properties"]["FunctionName"]
-                if function not in functions:
-                    functions[function] = FunctionConfig.read(function, lam, iam, region)
                 key = props["RouteKey"]
                 method, _, path = key.partition(" ")
                 api.routes.append(Route(method if path else "ANY", path, function, props.get("AuthorizationType") == "JWT",
                                         tuple(props.get("AuthorizationScopes", []))))
     _origin_headers(templates, apis, client)
-    return list(apis.values()), functions
+    return list(apis.values())
 
 
 def _origin_headers(templates: dict[str, dict[str, Any]], apis: dict[tuple[str, str], Api], client: Any) -> None:
@@ -271,7 +277,7 @@ def _cors_headers(cors: dict[str, Any] | None, origin: str | None, preflight: bo
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, api: Api, functions: dict[str, FunctionConfig], pool: Pool, authorizer: Authorizer):
+    def __init__(self, port: int, api: Api, functions: Functions, pool: Pool, authorizer: Authorizer):
         super().__init__((HOST, port), Handler)
         self.api, self.functions, self.pool, self.authorizer = api, functions, pool, authorizer
 
@@ -321,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(*UNAUTHORIZED, {**cors, "www-authenticate": 'Bearer'})
         event = self._event(route, params, url.path, url.query, raw, claims, api)
         try:
-            result = self.server.pool.invoke(self.server.functions[route.function], event)
+            result = self.server.pool.invoke(self.server.functions(route.function), event)
         except Invocation as failed:
             sys.stderr.write(f"{route.function}: {failed.kind}: {failed}\n")
             return self._send(*(UNAVAILABLE if failed.kind == "timeout" else INTERNAL), cors)
@@ -388,26 +394,53 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET  # noqa: N815
 
 
-def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, port: int) -> list[tuple[Api, Gateway]]:
-    """Start one gateway per API of the stage (the first on `port`, the next on free ports)."""
+@dataclass
+class Local:
+    """What `serve` started: one gateway per API, the queue consumers, the worker pool."""
+
+    gateways: list[tuple[Api, Gateway]]
+    consumers: list[consumers_.Consumer]
+    pool: Pool
+
+    def lines(self) -> list[str]:
+        return [f"API {api.name} http://{HOST}:{gateway.server_address[1]}" for api, gateway in self.gateways] + \
+            consumers_.describe(self.consumers)
+
+    def close(self) -> None:
+        for consumer in self.consumers:
+            consumer.stop.set()
+        for _, gateway in self.gateways:
+            gateway.shutdown()
+            gateway.server_close()
+        self.pool.close()
+
+
+def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, port: int) -> Local:
+    """Start one gateway per API of the stage (the first on `port`, the next on free ports)
+    and a consumer per queue event source mapping."""
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
     manifest = Manifest.read(out_dir, stage)
-    region = manifest.region if manifest else "us-east-1"
+    if manifest is None:
+        raise SystemExit(f"{out_dir / stage}/manifest.json not found: run `make compile STAGE={stage}` first")
+    region = manifest.region
 
     def client(service: str) -> Any:
         return session.client(service, region_name=region, endpoint_url=endpoint)
 
-    apis, functions = load_apis(out_dir, stage, client)
+    templates = {s: json.loads(manifest.template_path(out_dir, s).read_text()) for s in manifest.stacks}
+    exports = _exports(client("cloudformation"))
+    functions = Functions(client, region)
     pool = Pool(endpoint, handlers, logs)
     authorizer = Authorizer(endpoint)
-    started = []
-    for i, api in enumerate(sorted(apis, key=lambda a: a.name)):
+    gateways = []
+    for i, api in enumerate(sorted(load_apis(templates, exports, client), key=lambda a: a.name)):
         gateway = Gateway(port if i == 0 else free_port(), api, functions, pool, authorizer)
         threading.Thread(target=gateway.serve_forever, daemon=True).start()
-        started.append((api, gateway))
-    return started
+        gateways.append((api, gateway))
+    consumers = consumers_.start(templates, exports, client("sqs"), pool, functions, region)
+    return Local(gateways, consumers, pool)
 
 
 def main() -> None:
@@ -419,9 +452,9 @@ def main() -> None:
     parser.add_argument("--logs", type=Path, default=Path(".cache/platformc/logs"))
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    started = serve(args.out, args.stage, args.endpoint, args.handlers, args.logs, args.port or free_port())
-    for api, gateway in started:
-        print(f"API {api.name} http://{HOST}:{gateway.server_address[1]}", flush=True)
+    local = serve(args.out, args.stage, args.endpoint, args.handlers, args.logs, args.port or free_port())
+    for line in local.lines():
+        print(line, flush=True)
     threading.Event().wait()
 
 

@@ -69,7 +69,8 @@ def start() -> str:
 
 
 def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, timeout: float = 60.0) -> list[str]:
-    """(Re)start the local API gateway for the stage's deployed templates; its "API name URL" lines."""
+    """(Re)start the local API gateway and queue consumers for the stage's deployed templates;
+    its "API name URL" and "consumer ..." lines."""
     stop_gateway()
     GATEWAY_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = GATEWAY_LOG.open("w")
@@ -81,8 +82,8 @@ def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, time
     )
     deadline = time.time() + timeout
     while time.time() < deadline:
-        lines = [line for line in GATEWAY_LOG.read_text().splitlines() if line.startswith("API ")]
-        if lines:
+        lines = [line for line in GATEWAY_LOG.read_text().splitlines() if line.startswith(("API ", "consumer "))]
+        if any(line.startswith("API ") for line in lines):
             state = json.loads(STATE.read_text()) if STATE.exists() else {}
             STATE.write_text(json.dumps({**state, "gateway": {"pid": process.pid, "apis": lines}}))
             return lines
@@ -209,9 +210,11 @@ def _alive(pid: int) -> bool:
         return True  # no /proc: kill(0) is all there is
 
 
-# Modelled, but pointing at things that exist only in the real account (the stage's hosted
-# zone), so left out locally too.
-LOCAL_EXCLUDED = frozenset({"AWS::Route53::RecordSet"})
+# Modelled by moto, but left out locally: a record set points at the stage's hosted zone,
+# which exists only in the real account; moto runs an event source mapping by invoking the
+# function in Docker, which `up` does not need — the local consumers (compiler/consumers.py)
+# run the mappings of generated/<stage> instead.
+LOCAL_EXCLUDED = frozenset({"AWS::Route53::RecordSet", "AWS::Lambda::EventSourceMapping"})
 
 
 def modelled_types() -> frozenset[str]:

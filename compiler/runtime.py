@@ -70,25 +70,43 @@ class Invocation(Exception):
         self.kind = kind
 
 
+INIT_TIMEOUT = 10.0  # Lambda's limit for a function's initialisation, apart from its timeout
+
+
 @dataclass
 class Worker:
     process: subprocess.Popen[str]
     started: float
 
-    def call(self, event: dict[str, Any], timeout: float) -> Any:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"event": event}) + "\n")
-        self.process.stdin.flush()
+    def _read(self, timeout: float) -> str | None:
+        """The worker's next line, or None when it does not come in time (the worker is killed)."""
         answer: list[str] = []
         reader = threading.Thread(target=lambda: answer.append(self.process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
         reader.start()
         reader.join(timeout)
         if reader.is_alive():
             self.process.kill()
+            return None
+        return answer[0] if answer else ""
+
+    def ready(self) -> None:
+        """Wait for the handler module to be imported (init is not part of the timeout)."""
+        line = self._read(INIT_TIMEOUT)
+        if line is None:
+            raise Invocation("error", f"the function did not initialise within {INIT_TIMEOUT:.0f} s")
+        if json.loads(line or "{}").get("ready") is not True:
+            raise Invocation("error", f"the function failed to initialise (status {self.process.wait()}): see its log")
+
+    def call(self, event: dict[str, Any], timeout: float) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"event": event}) + "\n")
+        self.process.stdin.flush()
+        line = self._read(timeout)
+        if line is None:
             raise Invocation("timeout", f"Task timed out after {timeout:.2f} seconds")
-        if not answer or not answer[0]:
+        if not line:
             raise Invocation("error", f"the worker exited (status {self.process.wait()})")
-        reply = json.loads(answer[0])
+        reply = json.loads(line)
         if "error" in reply:
             raise Invocation("error", reply["error"])
         return reply["result"]
@@ -121,7 +139,9 @@ class Pool:
         process = subprocess.Popen([sys.executable, "-m", "compiler.runtime"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=log, text=True, env=env)  # in the gateway's process group: stopped with it
         log.close()
-        return Worker(process, time.time())
+        worker = Worker(process, time.time())
+        worker.ready()
+        return worker
 
     def invoke(self, function: FunctionConfig, event: dict[str, Any]) -> Any:
         code = self._code_time()
@@ -183,6 +203,8 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", module_name)
     _guard(json.loads(os.environ.get("PLATFORMC_POLICIES", "[]")), name)
     handler = getattr(importlib.import_module(module_name), function_name)
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for line in requests:
         request = json.loads(line)
         started = time.time()

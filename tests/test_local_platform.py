@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
+import boto3
 import pytest
 
 from compiler.gateway import serve
@@ -54,15 +55,11 @@ def call(base: str, method: str, path: str, body: Any = None, headers: dict[str,
 
 
 def _serve(out: Path, stage: str, endpoint: str, handlers: Path, logs: Path) -> Iterator[str]:
-    started = serve(out, stage, endpoint, handlers, logs, free_port())
-    api, gateway = started[0]
+    local = serve(out, stage, endpoint, handlers, logs, free_port())
     try:
-        yield f"http://127.0.0.1:{gateway.server_address[1]}"
+        yield f"http://127.0.0.1:{local.gateways[0][1].server_address[1]}"
     finally:
-        for _, server in started:
-            server.shutdown()
-            server.server_close()
-        gateway.pool.close()
+        local.close()
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +131,26 @@ def test_cors_preflight_follows_the_apis_configuration(api: str) -> None:
     assert headers["access-control-allow-origin"] == ALLOWED_ORIGIN
 
 
+def test_a_sync_job_goes_through_its_queue_to_the_bucket_and_the_bus(api: str, endpoint: str) -> None:
+    """The sync worker consumes its FIFO queue, writes the result to the data bucket and
+    publishes "Job Completed", which the bus's job-events rule delivers to its targets."""
+    aws = {service: boto3.client(service, endpoint_url=endpoint, region_name="us-west-2") for service in ("sqs", "s3", "events")}
+    watch = aws["sqs"].create_queue(QueueName="local-job-events-watch")["QueueUrl"]
+    arn = aws["sqs"].get_queue_attributes(QueueUrl=watch, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws["events"].put_targets(Rule="listbackup-dev-job-events", EventBusName="listbackup-dev-events", Targets=[{"Id": "watch", "Arn": arn}])
+    queue = aws["sqs"].get_queue_url(QueueName="listbackup-dev-sync.fifo")["QueueUrl"]
+    job = {"jobId": "job-1", "accountId": "acct-1", "sourceId": "src-1", "payload": {"files": 3}}
+    aws["sqs"].send_message(QueueUrl=queue, MessageBody=json.dumps(job), MessageGroupId="acct-1")
+    deadline, events = time.time() + 30, []
+    while time.time() < deadline and not events:
+        events = aws["sqs"].receive_message(QueueUrl=watch, WaitTimeSeconds=1).get("Messages", [])
+    assert events, "no Job Completed event reached the rule's target"
+    event = json.loads(events[0]["Body"])
+    assert (event["detail-type"], event["detail"]["jobId"]) == ("Job Completed", "job-1")
+    stored = aws["s3"].get_object(Bucket="listbackup-dev-data", Key=event["detail"]["resultKey"])["Body"].read()
+    assert json.loads(stored)["payload"] == {"files": 3}
+
+
 def test_an_unknown_route_is_404(api: str) -> None:
     assert call(api, "GET", "/no/such/route")[:2] == (404, {"message": "Not Found"})
     assert call(api, "DELETE", "/health")[:2] == (404, {"message": "Not Found"})
@@ -153,6 +170,9 @@ functions:
   boom: {handler: app.boom, api: api:main, routes: [{route: GET /boom, auth: none}]}
   leave: {handler: app.leave, api: api:main, routes: [{route: GET /exit, auth: none}]}
   slow: {handler: app.slow, api: api:main, timeout: 1s, routes: [{route: GET /slow, auth: none}]}
+  worker: {handler: app.work, timeout: 1s, consumes: {queue: queue:work, batch_size: 5}}
+queues:
+  work: {visibility_timeout: 2s, max_receives: 2}
 """
 CODE = """\
 import json, os, sys, time
@@ -177,6 +197,9 @@ def leave(event, context):
 
 def slow(event, context):
     time.sleep(5)
+
+def work(event, context):
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]}
 """
 
 
@@ -237,6 +260,20 @@ def test_edited_handler_code_runs_on_the_next_request(app: tuple[str, Path]) -> 
         assert call(base, "GET", "/hello")[1] == {"say": "edited"}
     finally:
         code.write_text(CODE)
+
+
+def test_a_queue_consumer_deletes_what_succeeded_and_a_poison_message_reaches_the_dlq(app: tuple[str, Path], endpoint: str) -> None:
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-west-2")
+    url = sqs.get_queue_url(QueueName="localapp-dev-work")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="localapp-dev-work-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="fine")
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    deadline, moved = time.time() + 30, []
+    while time.time() < deadline and not moved:
+        moved = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+    assert [m["Body"] for m in moved] == ["poison"]  # after maxReceiveCount (2) failed receives
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
 # ---------------------------------------------------------------------------- up and down
