@@ -301,7 +301,9 @@ def _report(results: list[Any]) -> None:
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--stacks", default=None, help="Comma-separated stack ids to deploy (default: all, in order).")
 @click.option("--yes", is_flag=True, help="Execute change sets without asking (implied when CI is set).")
-@click.option("--endpoint-url", default=None, help="Another CloudFormation endpoint, e.g. a local moto server.")
+@click.option("--endpoint-url", default=None,
+              help="A local AWS emulator (a moto server, e.g. the one `up` starts): the templates are adapted to what it "
+                   "models, as `up` does (docs/local.md).")
 @click.option("--allow-risk", is_flag=True, help="Execute change sets that replace, lose data or are blocked.")
 @click.option("--prune", is_flag=True, help="First delete this stage's stacks that left the spec (renamed or removed files).")
 @out_option
@@ -319,7 +321,7 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     from .deploy import DeployError, Interrupted
 
     try:
-        deployer = _deployer(stage, out_dir, yes, endpoint_url, allow_risk=allow_risk)
+        deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk)
         _report(deployer.deploy(set(stacks.split(",")) if stacks else None, prune=prune))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -417,6 +419,106 @@ def token(stage: str, email: str, password: str | None, name: str, groups: tuple
     except local.LocalError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(tokens, indent=2))
+
+
+@main.command()
+@click.argument("function")
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--event", "event_file", type=click.File("r"), default=None,
+              help="The event as JSON: a file, or - for standard input (default: {}).")
+@spec_option
+@out_option
+@_handle_errors
+def invoke(function: str, stage: str, event_file: Any, spec_dir: Path, out_dir: Path) -> None:
+    """Run one function on the local platform and print its result.
+
+    FUNCTION is its short name (users-get-me) or physical name. It runs as the gateway runs
+    it: the handler from the handlers folder beside SPEC, the environment and role the
+    function has on the local AWS (`up` first), every AWS call checked against the role.
+    """
+    from . import local
+    from .manifest import Manifest
+    from .runtime import FunctionConfig, Invocation, Pool
+
+    manifest = Manifest.read(out_dir, stage)
+    if manifest is None:
+        raise click.ClickException(f"{out_dir / stage}/manifest.json not found: run `make compile STAGE={stage}` first")
+    try:
+        endpoint = local.endpoint()
+    except local.LocalError as exc:
+        raise click.ClickException(str(exc)) from exc
+    name = function if function.startswith(f"{manifest.service}-{stage}-") else f"{manifest.service}-{stage}-{function}"
+    event = json.loads(event_file.read()) if event_file is not None else {}
+    aws = local.clients(endpoint, manifest.region)
+    try:
+        config = FunctionConfig.read(name, aws("lambda"), aws("iam"), manifest.region)
+    except Exception as exc:  # noqa: BLE001 - a missing function is the user's mistake
+        raise click.ClickException(f"no function {name} on the local AWS ({type(exc).__name__}): run `make up STAGE={stage}`") from exc
+    pool = Pool(endpoint, spec_dir.parent / HANDLERS_DIR, local.LOGS)
+    try:
+        click.echo(json.dumps(pool.invoke(config, event), indent=2, default=str))
+    except Invocation as failed:
+        click.echo(f"{name}: {failed.kind}: {failed} (log: {local.LOGS / (name + '.log')})", err=True)
+        sys.exit(EXIT_FINDINGS)
+    finally:
+        pool.close()
+
+
+@main.command()
+@click.argument("function")
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--aws", "remote", is_flag=True, help="Read CloudWatch Logs of the deployed stage instead of the local logs.")
+@out_option
+@_handle_errors
+def logs(function: str, stage: str, follow: bool, remote: bool, out_dir: Path) -> None:
+    """Print a function's log lines: local runs (`up`, `invoke`), or with --aws its CloudWatch Logs."""
+    from . import local
+    from .manifest import Manifest
+
+    manifest = Manifest.read(out_dir, stage)
+    service = manifest.service if manifest else "listbackup"
+    name = function if function.startswith(f"{service}-{stage}-") else f"{service}-{stage}-{function}"
+    if remote:
+        import boto3
+
+        client = boto3.client("logs", region_name=manifest.region if manifest else None)
+        for page in client.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{name}"):
+            for event in page["events"]:
+                click.echo(event["message"].rstrip("\n"))
+        return
+    path = local.LOGS / f"{name}.log"
+    if not path.exists() and not follow:
+        raise click.ClickException(f"no local log for {name} yet ({path}): call the function first")
+    try:
+        for line in local.tail(path, follow):
+            click.echo(line)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--local", "on_local", is_flag=True, help="The stage on the local AWS `up` started.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@out_option
+@_handle_errors
+def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
+    """Print the outputs of the stage's deployed stacks (on AWS, or with --local on the local AWS)."""
+    from . import local
+    from .deploy import DeployError
+
+    try:
+        endpoint = local.endpoint() if on_local else None
+        found = _deployer(stage, out_dir, True, endpoint, local=on_local).outputs()
+    except (DeployError, local.LocalError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2, sort_keys=True))
+        return
+    for stack, values in sorted(found.items()):
+        for key, value in sorted(values.items()):
+            click.echo(f"{stack}.{key} = {value}")
 
 
 @main.command()

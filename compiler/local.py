@@ -143,6 +143,29 @@ def sign_in(stage: str, out_dir: Path, email: str, password: str | None, name: s
             "refresh_token": auth.get("RefreshToken", "")}
 
 
+def clients(endpoint_url: str, region: str) -> Any:
+    """service -> a boto3 client of the local AWS (any credentials do)."""
+    import boto3
+
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local")
+    return lambda service: session.client(service, region_name=region, endpoint_url=endpoint_url)
+
+
+def tail(path: Path, follow: bool, poll: float = 0.5) -> Any:
+    """The lines of a log file; with `follow`, then those written later, until interrupted."""
+    offset = 0
+    while True:
+        if path.exists():
+            with path.open() as log:
+                log.seek(offset)
+                for line in log.read().splitlines():
+                    yield line
+                offset = log.tell()
+        if not follow:
+            return
+        time.sleep(poll)
+
+
 def follow_logs(echo: Any, poll: float = 0.5) -> None:
     """Print the functions' log lines as they are written, until interrupted."""
     offsets: dict[Path, int] = {}

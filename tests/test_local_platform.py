@@ -296,6 +296,18 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
         token = json.loads(subprocess.run([*platformc, "token", "--stage", "dev", "--email", "new@example.com"], cwd=tmp_path,
                                           env=env, capture_output=True, text=True, check=True, timeout=60).stdout)["id_token"]
         assert call(url, "GET", "/users/me", token=token)[0] in (200, 201)
+        run = [*platformc]
+        bad = {"Records": [{"messageId": "m1", "body": "not json"}]}
+        invoked = subprocess.run([*run, "invoke", "sync-worker", "--stage", "dev", "--event", "-"], input=json.dumps(bad),
+                                 cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert invoked.returncode == 0, invoked.stderr
+        assert json.loads(invoked.stdout) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+        logged = subprocess.run([*run, "logs", "health", "--stage", "dev"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert '"function": "listbackup-dev-health"' in logged.stdout
+        shown = subprocess.run([*run, "outputs", "--stage", "dev", "--local", "--format", "json"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=60)
+        pool_id = json.loads(shown.stdout)["infrastructure-cognito"]["MainUserPoolId"]
+        assert pool_id.startswith("us-west-2_")  # the emulated pool's real id, not a placeholder
     finally:
         down = subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
