@@ -11,11 +11,13 @@ redrive policy (moto models it) moves it to the DLQ after maxReceiveCount receiv
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .local import function_targets, relay_queue
 from .runtime import FunctionConfig, Invocation, Pool
 
 
@@ -27,6 +29,7 @@ class Mapping:
     batch_size: int
     report_failures: bool
     concurrency: int
+    events: bool = False  # a relay of a bus rule's function target: each message is one EventBridge event
 
 
 def load_mappings(templates: dict[str, dict[str, Any]], exports: dict[str, str], sqs: Any) -> list[Mapping]:
@@ -53,6 +56,20 @@ def load_mappings(templates: dict[str, dict[str, Any]], exports: dict[str, str],
             concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))
             found.append(Mapping(function, url, real_arn, int(props.get("BatchSize", 10)),
                                  "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []), min(concurrency, 2)))
+    return found
+
+
+def load_relays(templates: dict[str, dict[str, Any]], sqs: Any) -> list[Mapping]:
+    """The relay queues that stand in for rules' function targets (local.LocalDeployer)."""
+    found = []
+    for template in templates.values():
+        for rule, target_id, function, _ in function_targets(template):
+            try:
+                url = sqs.get_queue_url(QueueName=relay_queue(rule, target_id))["QueueUrl"]
+            except sqs.exceptions.QueueDoesNotExist:
+                continue  # not deployed
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            found.append(Mapping(function, url, arn, 1, False, 1, events=True))
     return found
 
 
@@ -102,6 +119,9 @@ class Consumer:
         messages = received.get("Messages", [])
         if not messages:
             return
+        if self.mapping.events:
+            self.deliver(messages)
+            return
         try:
             result = self.pool.invoke(self.function(), sqs_event(messages, self.mapping.queue_arn, self.region))
         except Invocation as failed:
@@ -117,10 +137,22 @@ class Consumer:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
 
 
+    def deliver(self, messages: list[dict[str, Any]]) -> None:
+        """Bus events for a function: invoked one by one (asynchronously on AWS: a failure is
+        retried later, here when the message becomes visible again)."""
+        for message in messages:
+            try:
+                self.pool.invoke(self.function(), json.loads(message["Body"]))
+            except Invocation as failed:
+                print(f"rule target {self.mapping.function}: {failed.kind}: {failed}; retried later", file=sys.stderr, flush=True)
+                continue
+            self.sqs.delete_message(QueueUrl=self.mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
 def start(templates: dict[str, dict[str, Any]], exports: dict[str, str], sqs: Any, pool: Pool,
           function: Callable[[str], FunctionConfig], region: str) -> list[Consumer]:
     consumers = []
-    for mapping in load_mappings(templates, exports, sqs):
+    for mapping in load_mappings(templates, exports, sqs) + load_relays(templates, sqs):
         consumer = Consumer(mapping, lambda name=mapping.function: function(name), pool, sqs, region)  # type: ignore[misc]
         consumer.start()
         consumers.append(consumer)
@@ -128,6 +160,7 @@ def start(templates: dict[str, dict[str, Any]], exports: dict[str, str], sqs: An
 
 
 def describe(consumers: list[Consumer]) -> list[str]:
-    return [f"consumer {c.mapping.function} <- {c.mapping.queue_arn.rsplit(':', 1)[-1]} (batch {c.mapping.batch_size})"
+    return [f"consumer {c.mapping.function} <- " + ("bus rule (local relay)" if c.mapping.events else
+                                                     f"{c.mapping.queue_arn.rsplit(':', 1)[-1]} (batch {c.mapping.batch_size})")
             for c in consumers]
 

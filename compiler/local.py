@@ -296,6 +296,31 @@ EMULATED = ("AWS::SecretsManager::Secret", "AWS::Cognito::UserPool", "AWS::Cogni
             "AWS::Cognito::UserPoolGroup")
 
 
+def relay_queue(rule: str, target: str) -> str:
+    """The local queue standing in for a rule's function target (an SQS name, <= 80 characters)."""
+    import hashlib
+
+    return "platformc-relay-" + hashlib.sha256(f"{rule}/{target}".encode()).hexdigest()[:24]
+
+
+def function_targets(template: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(rule name, target id, function name, target) for each rule target that is a function
+    of the same template."""
+    resources = template.get("Resources", {})
+    found = []
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Events::Rule" or not isinstance(props.get("Name"), str):
+            continue
+        for target in props.get("Targets", []):
+            arn = target.get("Arn")
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                function = resources.get(arn["Fn::GetAtt"][0], {})
+                if function.get("Type") == "AWS::Lambda::Function":
+                    found.append((props["Name"], str(target["Id"]), str(function["Properties"]["FunctionName"]), target))
+    return found
+
+
 class Emulator:
     """Makes a template's resources of EMULATED types through their service APIs on the
     emulator and returns their attributes as CloudFormation would (Ref, GetAtt)."""
@@ -303,6 +328,14 @@ class Emulator:
     def __init__(self, client: Any, region: str):
         self.client = client  # service name -> boto3 client on the emulator
         self.region = region
+
+    def relay(self, template: dict[str, Any]) -> None:
+        """Point each rule target that is a function at a relay queue instead (moto would
+        invoke the function in Docker); the local consumers run the function from it."""
+        sqs = self.client("sqs")
+        for rule, target_id, _, target in function_targets(template):
+            url = sqs.create_queue(QueueName=relay_queue(rule, target_id))["QueueUrl"]
+            target["Arn"] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     def create(self, template: dict[str, Any]) -> dict[str, dict[str, str]]:
         resources = template.get("Resources", {})
@@ -395,7 +428,9 @@ class LocalDeployer(Deployer):
         body = self.manifest.template_path(self.out_dir, stack).read_text() if body is None else body
         template = json.loads(body)
         region = self.manifest.region_of(stack)
-        made = Emulator(lambda service: self.client(service, region), region).create(template)
+        emulator = Emulator(lambda service: self.client(service, region), region)
+        made = emulator.create(template)
+        emulator.relay(template)
         adapted, dropped = adapt(template, modelled_types(), made)
         self.dropped[stack] = dropped
         return {"TemplateBody": json.dumps(adapted)}

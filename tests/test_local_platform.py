@@ -171,7 +171,14 @@ functions:
   leave: {handler: app.leave, api: api:main, routes: [{route: GET /exit, auth: none}]}
   slow: {handler: app.slow, api: api:main, timeout: 1s, routes: [{route: GET /slow, auth: none}]}
   worker: {handler: app.work, timeout: 1s, consumes: {queue: queue:work, batch_size: 5}}
+  listener:
+    handler: app.listen
+    access: {queue:heard: send}
+    subscribes: {notes: {bus: bus:events, pattern: {source: [notes]}}}
+buses:
+  events: {}
 queues:
+  heard: {}
   work: {visibility_timeout: 2s, max_receives: 2}
 """
 CODE = """\
@@ -197,6 +204,9 @@ def leave(event, context):
 
 def slow(event, context):
     time.sleep(5)
+
+def listen(event, context):
+    boto3.client("sqs").send_message(QueueUrl=os.environ["HEARD_QUEUE_URL"], MessageBody=json.dumps(event))
 
 def work(event, context):
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]}
@@ -274,6 +284,20 @@ def test_a_queue_consumer_deletes_what_succeeded_and_a_poison_message_reaches_th
     assert [m["Body"] for m in moved] == ["poison"]  # after maxReceiveCount (2) failed receives
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_bus_rule_delivers_matching_events_to_its_function(app: tuple[str, Path], endpoint: str) -> None:
+    aws = {service: boto3.client(service, endpoint_url=endpoint, region_name="us-west-2") for service in ("sqs", "events")}
+    aws["events"].put_events(Entries=[
+        {"EventBusName": "localapp-dev-events", "Source": "other", "DetailType": "Ignored", "Detail": "{}"},
+        {"EventBusName": "localapp-dev-events", "Source": "notes", "DetailType": "Note Added", "Detail": json.dumps({"id": "n1"})},
+    ])
+    heard = aws["sqs"].get_queue_url(QueueName="localapp-dev-heard")["QueueUrl"]
+    deadline, got = time.time() + 30, []
+    while time.time() < deadline and not got:
+        got = aws["sqs"].receive_message(QueueUrl=heard, WaitTimeSeconds=1).get("Messages", [])
+    assert [json.loads(m["Body"])["detail"] for m in got] == [{"id": "n1"}]  # the pattern's match only, as an EventBridge event
+    assert json.loads(got[0]["Body"])["detail-type"] == "Note Added"
 
 
 # ---------------------------------------------------------------------------- up and down
