@@ -353,10 +353,11 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C stops everything.")
+@click.option("--no-throttle", is_flag=True, help="Serve without the stage's throttling (for local load tests).")
 @spec_option
 @out_option
 @_handle_errors
-def up(stage: str, attach: bool, spec_dir: Path, out_dir: Path) -> None:
+def up(stage: str, attach: bool, no_throttle: bool, spec_dir: Path, out_dir: Path) -> None:
     """Run the stage on 127.0.0.1: a local AWS (moto server) with the stage deployed, and
     its HTTP APIs served by a local API gateway (JWT auth against the local user pool).
 
@@ -387,7 +388,7 @@ def up(stage: str, attach: bool, spec_dir: Path, out_dir: Path) -> None:
         for key, value in sorted(outputs.items()):
             click.echo(f"  {stack}.{key} = {value}")
     _report(results)
-    for line in local.start_gateway(stage, out_dir, endpoint, handlers):
+    for line in local.start_gateway(stage, out_dir, endpoint, handlers, throttle=not no_throttle):
         click.echo(line)
     click.echo(f"a signed-in user: platformc token --stage {stage} --email you@example.com; stop: platformc down")
     if attach:

@@ -415,7 +415,7 @@ class Local:
         self.pool.close()
 
 
-def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, port: int) -> Local:
+def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, port: int, throttle: bool = True) -> Local:
     """Start one gateway per API of the stage (the first on `port`, the next on free ports)
     and a consumer per queue event source mapping."""
     import boto3
@@ -436,6 +436,8 @@ def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, 
     authorizer = Authorizer(endpoint)
     gateways = []
     for i, api in enumerate(sorted(load_apis(templates, exports, client), key=lambda a: a.name)):
+        if not throttle:
+            api.throttle = None
         gateway = Gateway(port if i == 0 else free_port(), api, functions, pool, authorizer)
         threading.Thread(target=gateway.serve_forever, daemon=True).start()
         gateways.append((api, gateway))
@@ -451,8 +453,9 @@ def main() -> None:
     parser.add_argument("--handlers", type=Path, default=Path("handlers"))
     parser.add_argument("--logs", type=Path, default=Path(".cache/platformc/logs"))
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-throttle", action="store_true", help="ignore the stages' throttling (load tests)")
     args = parser.parse_args()
-    local = serve(args.out, args.stage, args.endpoint, args.handlers, args.logs, args.port or free_port())
+    local = serve(args.out, args.stage, args.endpoint, args.handlers, args.logs, args.port or free_port(), not args.no_throttle)
     for line in local.lines():
         print(line, flush=True)
     threading.Event().wait()

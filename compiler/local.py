@@ -68,7 +68,8 @@ def start() -> str:
     return endpoint
 
 
-def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, timeout: float = 60.0) -> list[str]:
+def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, timeout: float = 60.0,
+                  throttle: bool = True) -> list[str]:
     """(Re)start the local API gateway and queue consumers for the stage's deployed templates;
     its "API name URL" and "consumer ..." lines."""
     stop_gateway()
@@ -76,7 +77,7 @@ def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, time
     log = GATEWAY_LOG.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "compiler.gateway", "--stage", stage, "--out", str(out_dir), "--endpoint", endpoint,
-         "--handlers", str(handlers), "--logs", str(LOGS)],
+         "--handlers", str(handlers), "--logs", str(LOGS), *([] if throttle else ["--no-throttle"])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )

@@ -54,10 +54,11 @@ def call(base: str, method: str, path: str, body: Any = None, headers: dict[str,
     return status, parsed, {k.lower(): v for k, v in got.items()}
 
 
-def _serve(out: Path, stage: str, endpoint: str, handlers: Path, logs: Path) -> Iterator[str]:
+def _serve(out: Path, stage: str, endpoint: str, handlers: Path, logs: Path) -> Iterator[dict[str, str]]:
+    """API name -> its base URL, while the gateways run."""
     local = serve(out, stage, endpoint, handlers, logs, free_port())
     try:
-        yield f"http://127.0.0.1:{local.gateways[0][1].server_address[1]}"
+        yield {api.name: f"http://127.0.0.1:{gateway.server_address[1]}" for api, gateway in local.gateways}
     finally:
         local.close()
 
@@ -73,7 +74,8 @@ def api(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         deployer = LocalDeployer(REPO / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
                                  artifacts=artifacts, poll=0.01)
         assert {r.status for r in deployer.deploy()} <= {"created", "unchanged"}
-        yield from _serve(REPO / "generated", "dev", endpoint, REPO / "handlers", tmp_path_factory.mktemp("logs"))
+        for urls in _serve(REPO / "generated", "dev", endpoint, REPO / "handlers", tmp_path_factory.mktemp("logs")):
+            yield urls["listbackup-dev-main"]
 
 
 def sign_up(api: str, email: str) -> str:
@@ -158,9 +160,11 @@ def test_an_unknown_route_is_404(api: str) -> None:
 
 # ---------------------------------------------------------------------------- a small fixture platform
 
+THROTTLED: dict[str, str] = {}  # the fixture's API URLs, by name
 APP = """\
 apis:
   main: {cors: {origins: ["http://localhost:3000"]}}
+  limited: {throttling: {rate: 1, burst: 2}}
 tables:
   notes: {hash_key: id:S}
 functions:
@@ -170,6 +174,7 @@ functions:
   boom: {handler: app.boom, api: api:main, routes: [{route: GET /boom, auth: none}]}
   leave: {handler: app.leave, api: api:main, routes: [{route: GET /exit, auth: none}]}
   slow: {handler: app.slow, api: api:main, timeout: 1s, routes: [{route: GET /slow, auth: none}]}
+  limited: {handler: app.hello, api: api:limited, routes: [{route: GET /hello, auth: none}]}
   worker: {handler: app.work, timeout: 1s, consumes: {queue: queue:work, batch_size: 5}}
   listener:
     handler: app.listen
@@ -230,8 +235,9 @@ def app(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
         mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
         LocalDeployer(root / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
                       artifacts=root / "artifacts", poll=0.01).deploy()
-        for base in _serve(root / "generated", "dev", endpoint, root / "handlers", root / "logs"):
-            yield base, root
+        for urls in _serve(root / "generated", "dev", endpoint, root / "handlers", root / "logs"):
+            THROTTLED.update(urls)
+            yield urls["localapp-dev-main"], root
 
 
 def test_events_and_responses_are_mapped_as_api_gateway_does(app: tuple[str, Path]) -> None:
@@ -242,6 +248,15 @@ def test_events_and_responses_are_mapped_as_api_gateway_does(app: tuple[str, Pat
     assert status == 200  # a plain object is a 200 JSON body
     assert body == {"route": "POST /echo/{proxy+}", "path": {"proxy": "a/b/c"}, "query": {"x": "1,2", "y": ""},
                     "body": '{"k": "v"}', "method": "POST"}
+
+
+def test_the_stages_throttling_answers_429(app: tuple[str, Path]) -> None:
+    base = THROTTLED["localapp-dev-limited"]
+    codes = [call(base, "GET", "/hello")[0] for _ in range(5)]  # a burst of 2, then 1 a second
+    assert codes[:2] == [200, 200] and 429 in codes[2:]
+    assert call(base, "GET", "/hello")[:2] in ((429, {"message": "Too Many Requests"}), (200, {"say": "hello"}))
+    time.sleep(1.1)
+    assert call(base, "GET", "/hello")[0] == 200  # the bucket refills
 
 
 def test_a_call_the_role_does_not_allow_is_access_denied_and_logged(app: tuple[str, Path]) -> None:

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench import local
 from tests.bench.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +87,7 @@ def main() -> None:
         templates = [p for p in (REPO / 'generated').glob('*/*.json') if p.name != 'manifest.json']
         print(f"lint, repository generated/ ({len(templates)} templates): "
               f"cold {cold:.2f} s, warm (nothing changed) {warm:.2f} s")
+        print(local.report(local.measure(scratch)))
 
 
 if __name__ == "__main__":
