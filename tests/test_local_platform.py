@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -354,3 +355,40 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
     while time.time() < deadline and any(running(pid) for pid in (state["pid"], state["gateway"]["pid"])):
         time.sleep(0.2)
     assert not [pid for pid in (state["pid"], state["gateway"]["pid"]) if running(pid)]  # the server, gateway, workers
+
+
+def test_up_attach_streams_the_logs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    for folder in ("spec", "handlers", "generated"):
+        subprocess.run(["cp", "-r", str(REPO / folder), str(tmp_path / folder)], check=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "compiler", "up", "--stage", "dev", "--attach"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def until(text: str, timeout: float) -> str:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = process.stdout.readline() if process.stdout else ""
+            if not line and process.poll() is not None:
+                break
+            lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r} in:\n{''.join(lines)[-3000:]}")
+
+    try:
+        url = until("API ", 240).split()[-1]
+        state = json.loads((tmp_path / ".cache" / "platformc" / "local.json").read_text())
+        assert call(url, "GET", "/health")[0] == 200
+        until("listbackup-dev-health: ", 30)  # the function's log line, streamed
+        process.send_signal(signal.SIGINT)
+        until("stopped", 30)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            subprocess.run([sys.executable, "-m", "compiler", "down"], cwd=tmp_path, env=env, capture_output=True, check=False)
+    deadline = time.time() + 15
+    while time.time() < deadline and any(running(pid) for pid in (state["pid"], state["gateway"]["pid"])):
+        time.sleep(0.2)
+    assert not [pid for pid in (state["pid"], state["gateway"]["pid"]) if running(pid)]
