@@ -41,17 +41,15 @@ def load_mappings(templates: dict[str, dict[str, Any]], exports: dict[str, str],
             if resource["Type"] != "AWS::Lambda::EventSourceMapping" or props.get("Enabled") is False:
                 continue
             source = props["EventSourceArn"]
-            if isinstance(source, dict) and "Fn::ImportValue" in source:
-                arn = exports.get(source["Fn::ImportValue"], "")
-            elif isinstance(source, dict) and "Fn::GetAtt" in source:
-                queue = resources[source["Fn::GetAtt"][0]]["Properties"]["QueueName"]
-                arn = f"arn:aws:sqs:local:000000000000:{queue}"
+            if isinstance(source, dict) and "Fn::GetAtt" in source:  # a queue of the same stack
+                queue = str(resources[source["Fn::GetAtt"][0]]["Properties"]["QueueName"])
             else:
-                arn = str(source)
-            if ":sqs:" not in arn:
-                continue
+                arn = exports.get(source["Fn::ImportValue"], "") if isinstance(source, dict) else str(source)
+                if ":sqs:" not in arn:
+                    continue
+                queue = arn.rsplit(":", 1)[-1]
             function = resources[props["FunctionName"]["Fn::GetAtt"][0]]["Properties"]["FunctionName"]
-            url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+            url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
             real_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))
             found.append(Mapping(function, url, real_arn, int(props.get("BatchSize", 10)),

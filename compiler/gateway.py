@@ -195,18 +195,36 @@ def load_apis(templates: dict[str, dict[str, Any]], exports: dict[str, str], cli
 
 
 def _origin_headers(templates: dict[str, dict[str, Any]], apis: dict[tuple[str, str], Api], client: Any) -> None:
-    """The headers a distribution in front of an API adds (its secrets read from the emulator)."""
+    """The headers a distribution in front of an API adds (its secrets read from the emulator):
+    the API is the resource whose export (or Ref) the origin's domain is made from."""
     secrets = client("secretsmanager")
     for stack, template in templates.items():
         for resource in template["Resources"].values():
             for origin in resource.get("Properties", {}).get("DistributionConfig", {}).get("Origins", []):
+                api = next((apis[key] for key in _named(templates, stack, origin.get("DomainName")) if key in apis), None)
+                if api is None:
+                    continue
                 for header in origin.get("OriginCustomHeaders", []):
                     value = str(header["HeaderValue"])
                     if match := re.fullmatch(r"\{\{resolve:secretsmanager:([^:}]+)\}\}", value):
                         value = secrets.get_secret_value(SecretId=match.group(1))["SecretString"]
-                    for api in apis.values():  # the distribution's origin is an API of the stage
-                        if api.name.split("-")[-1] in json.dumps(origin.get("DomainName", "")) or len(apis) == 1:
-                            api.origin_headers[str(header["HeaderName"]).lower()] = value
+                    api.origin_headers[str(header["HeaderName"]).lower()] = value
+
+
+def _named(templates: dict[str, dict[str, Any]], stack: str, value: Any) -> list[tuple[str, str]]:
+    """(stack, logical id) of every resource a template value refers to (Ref, GetAtt, ImportValue)."""
+    if isinstance(value, list):
+        return [found for item in value for found in _named(templates, stack, item)]
+    if not isinstance(value, dict):
+        return []
+    if "Ref" in value:
+        return [(stack, str(value["Ref"]))]
+    if "Fn::GetAtt" in value:
+        return [(stack, str(value["Fn::GetAtt"][0]))]
+    if "Fn::ImportValue" in value:
+        producer = _producer(templates, str(value["Fn::ImportValue"]))
+        return [producer] if producer else []
+    return [found for item in value.values() for found in _named(templates, stack, item)]
 
 
 # ---------------------------------------------------------------------------- JWT authorizer
@@ -290,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     def _send(self, status: int, body: bytes | str | dict[str, Any] | list[Any], headers: dict[str, str] | None = None,
-              cookies: list[str] = ()) -> None:  # type: ignore[assignment]
+              cookies: tuple[str, ...] = ()) -> None:
         data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
         self.send_response(status)
         headers = {"content-type": "application/json", **(headers or {})}
@@ -386,7 +404,7 @@ class Handler(BaseHTTPRequestHandler):
         body = result.get("body") or ""
         data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
         headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        self._send(int(result["statusCode"]), data, {**cors, **headers}, list(result.get("cookies") or []))
+        self._send(int(result["statusCode"]), data, {**cors, **headers}, tuple(result.get("cookies") or ()))
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's names
         self._handle()
