@@ -125,7 +125,8 @@ def _position(file: str | None, span: Span | None) -> str:
 def _snippet(src: Locator | None, span: Span | None) -> list[str]:
     if src is None or span is None or not 1 <= span.line <= len(src.lines):
         return []
-    text = src.lines[span.line - 1].rstrip("\n")
+    # control characters would act on the terminal: each shows as one replacement character
+    text = "".join("\ufffd" if ord(c) < 32 and c != "\t" or 127 <= ord(c) < 160 else c for c in src.lines[span.line - 1].rstrip("\n"))
     width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
     gutter = " " * len(str(span.line))
     return [

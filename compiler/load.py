@@ -25,6 +25,10 @@ PLATFORM_FILE = "platform.yaml"
 # route options); this many repeated nodes per file is far beyond that and is walked in
 # well under a second.
 EXPANSION_LIMIT = 100_000
+# Spec files are a few kilobytes and nest a dozen levels; these bounds are far beyond that
+# and keep the parser (recursive) and the position index within Python's stack.
+SIZE_LIMIT = 4 * 1024 * 1024  # bytes per file
+DEPTH_LIMIT = 64  # nested mappings and sequences
 
 
 class _PyLoader(yaml.SafeLoader):
@@ -204,9 +208,74 @@ class _Builder:
         return result
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Where nesting first goes past DEPTH_LIMIT: block indentation levels plus open flow
+    brackets (outside quotes and comments), or None. An upper bound of YAML's own nesting,
+    checked before the recursive parser sees the text."""
+    indents: list[int] = []
+    flow = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.lstrip(" ")
+        if flow == 0 and stripped and not stripped.startswith("#"):
+            indent = len(line) - len(stripped)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+        quote = None
+        for column, char in enumerate(line, start=1):
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'\"" and (column == 1 or line[column - 2] in " [{,:"):
+                quote = char
+            elif char == "#" and (column == 1 or line[column - 2] == " "):
+                break
+            elif char in "[{":
+                flow += 1
+                if len(indents) + flow > DEPTH_LIMIT:
+                    return number, column
+            elif char in "]}":
+                flow = max(0, flow - 1)
+        if flow == 0 and len(indents) > DEPTH_LIMIT:
+            return number, len(line) - len(stripped) + 1
+    return None
+
+
+def _unreadable(raw: bytes, display: str, rel: str) -> tuple[SourceFile, list[Diagnostic]] | None:
+    """A positioned error for a file that is too large, not UTF-8, too deep or holds
+    characters YAML refuses — before the parser sees it."""
+    def refused(code: str, message: str, line: int = 1, col: int = 1, help_: str = "", text: str = "") -> tuple[SourceFile, list[Diagnostic]]:
+        where = Where(display, span=Span(line, col, line, col + 1))
+        return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [Diagnostic(code, message, where, help=help_)]
+
+    if len(raw) > SIZE_LIMIT:
+        return refused("E109", f"the file is {len(raw):,} bytes; a spec file may have at most {SIZE_LIMIT:,}",
+                       help_="split it into several stack files")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        line = raw.count(b"\n", 0, start) + 1
+        col = len(raw[raw.rfind(b"\n", 0, start) + 1:start].decode("utf-8", "replace")) + 1
+        return refused("E107", f"the file is not UTF-8: byte 0x{raw[start]:02x} cannot start or continue a character",
+                       line, col, "save the file as UTF-8")
+    if deep := _too_deep(text):
+        return refused("E108", f"nesting deeper than {DEPTH_LIMIT} levels", *deep,
+                       help_="a stack file nests a few levels; flatten the structure", text=text)
+    return None
+
+
 def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diagnostic]]:
     """Parse one file. Problems come back as diagnostics; the data is then best effort."""
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    if refused := _unreadable(raw, display, rel):
+        return refused
+    text = raw.decode("utf-8-sig")
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -231,6 +300,15 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         diag = Diagnostic("E101", f"YAML syntax error: {message}", Where(display, span=Span(line, col, line, col + 1)))
+        return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control characters...)
+        line, col = _position(text, exc.position)
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        diag = Diagnostic("E101", f"YAML syntax error: character {what} is not allowed in YAML ({exc.reason})",
+                          Where(display, span=Span(line, col, line, col + 1)), help="remove it, or write it escaped in a double-quoted string")
+        return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
+    except RecursionError:  # _too_deep bounds nesting; this is the backstop
+        diag = Diagnostic("E108", f"nesting deeper than {DEPTH_LIMIT} levels", Where(display, span=Span(1, 1, 1, 2)))
         return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
     finally:
         loader.dispose()

@@ -10,6 +10,7 @@ import pytest
 from compiler.diagnostics import SpecError
 from compiler.load import load_file, load_tree, scan_handlers
 from compiler.package import package
+from tests.conftest import errors_of
 
 
 def _load(tmp_path: Path, text: str):
@@ -141,3 +142,11 @@ def test_a_handler_linked_from_outside_the_repository_is_neither_scanned_nor_pac
         package(handlers, tmp_path / "out")
     assert [d.code for d in info.value.diagnostics] == ["E106"]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    from compiler.load import SIZE_LIMIT
+
+    body = "queues:\n  q: {}\n" + "# padding\n" * (SIZE_LIMIT // 10 + 1)
+    out = errors_of(tmp_path, {"big.yaml": body})
+    assert f"spec/big.yaml:1:1: error[E109]: the file is {len(body.encode()):,} bytes; a spec file may have at most {SIZE_LIMIT:,}" in out
