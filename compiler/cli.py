@@ -366,11 +366,16 @@ def up(stage: str, attach: bool, no_throttle: bool, spec_dir: Path, out_dir: Pat
     runs each function from the handlers folder in its own worker. `platformc token` gives
     a signed-in local user; `platformc down` stops every process `up` started.
     """
+    import importlib.util
+
     from . import local
     from .deploy import DeployError
     from .package import handler_modules
     from .package import package as build_artifacts
 
+    if importlib.util.find_spec("moto") is None:
+        raise click.ClickException("the local platform needs the AWS emulator, which this install lacks: "
+                                   "pip install 'listbackup-platformc[local]'")
     endpoint = local.start()
     click.echo(f"local AWS at {endpoint} (AWS_ENDPOINT_URL={endpoint}, any credentials)")
     result = build(spec_dir, stage, display_root=Path.cwd())

@@ -74,8 +74,12 @@ class Deployer:
         if manifest is None:
             raise DeployError(f"{path_of(self.out_dir, self.stage)} not found: run `make compile STAGE={self.stage}` first")
         self.manifest = manifest
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:
+            raise DeployError("deploying needs the AWS SDK, which this install lacks: "
+                              "pip install 'listbackup-platformc[deploy]'") from exc
 
         self._session = self.session(boto3.session.Session())
         # Throttling (Rate exceeded, SlowDown) and 5xx answers: retried with exponential

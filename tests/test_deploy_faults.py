@@ -14,6 +14,7 @@ from __future__ import annotations
 import _thread
 import http.client
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -287,3 +288,10 @@ def test_destroy_asks_unless_yes(endpoint: str, tmp_path: Path) -> None:
     assert questions == ["delete the 2 stacks of stage dev (doomed-dev-app, doomed-dev-data)? retained resources stay"]
     assert {s["StackName"] for s in _client(endpoint, "cloudformation").describe_stacks()["Stacks"]} >= {"doomed-dev-app", "doomed-dev-data"}
     assert {r.status for r in _deployer(out, endpoint, artifacts, lines).destroy()} == {"deleted"}  # --yes
+
+
+def test_deploy_without_the_aws_sdk_says_which_extra_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, artifacts = _service(tmp_path, "nosdk")
+    monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` raises ImportError, as on an install without it
+    with pytest.raises(DeployError, match=r"pip install 'listbackup-platformc\[deploy\]'"):
+        Deployer(out, "dev", yes=True, echo=lambda _: None, artifacts=artifacts, poll=0)

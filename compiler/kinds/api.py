@@ -17,9 +17,10 @@ calling the endpoint directly.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Callable, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from troposphere import GetAtt, Ref, apigatewayv2, logs
 
 from .. import naming
@@ -30,7 +31,20 @@ from ..model import Ref as SpecRef
 from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
 
 
-Origin = Annotated[str, matching(r"(https?://[A-Za-z0-9.*:-]+|\*)", "an origin such as https://app.example.com")]
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+def _origin(value: str) -> str:
+    """`*`, or scheme://host[:port] as browsers send it in `Origin` (host: DNS names, the first
+    label may be `*` for any subdomain; port 1-65535; no path)."""
+    match = re.fullmatch(rf"https?://(?:\*\.)?{LABEL}(?:\.{LABEL})*(?::(?P<port>\d{{1,5}}))?", value)
+    if value != "*" and (match is None or (match["port"] is not None and not 1 <= int(match["port"]) <= 65535)):
+        raise ValueError(f"'{value}' is not an origin such as https://app.example.com or http://localhost:3000 "
+                         "(scheme, host and optional port 1-65535; no path)")
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "*"]
 DEFAULT_METHODS: tuple[Method, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 ACCESS_LOG_FORMAT = json.dumps(
@@ -84,6 +98,8 @@ def origin_secret(api: Resource | None) -> SpecRef | None:
     in front of it), or None; `api` may be any resource (only an API has one)."""
     secret: SpecRef | None = api.spec.origin_secret if api is not None and api.kind.ref == "api" else None
     return secret
+
+
 def log_group_name(ctx: Context, resource: Resource) -> str:
     return f"/aws/http-api/{ctx.name(resource)}"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import compile_spec, errors_of, template
 
 SPEC = """\
@@ -55,3 +57,16 @@ apis:
     assert "an API's JWT authorizer comes from a user pool, not a table" in out
     assert "browsers refuse credentials with the `*` origin" in out
     assert "'app.example.com' is not an origin such as https://app.example.com" in out
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:not-a-number", "https://a.example.com/path", "ftp://x.example.com",
+                                    "http://localhost:70000", "https://", "https://exa mple.com"])
+def test_a_cors_origin_must_be_an_origin(tmp_path: Path, origin: str) -> None:
+    out = errors_of(tmp_path, {"a.yaml": f'apis:\n  main: {{cors: {{origins: ["{origin}"]}}}}\n'})
+    assert f"origins[0]: '{origin}' is not an origin such as https://app.example.com" in out
+
+
+@pytest.mark.parametrize("origin", ["*", "https://*.example.com", "http://127.0.0.1:3000", "https://app.example.com:8443"])
+def test_valid_cors_origins_compile(tmp_path: Path, origin: str) -> None:
+    result = compile_spec(tmp_path, {"a.yaml": f'apis:\n  main: {{cors: {{origins: ["{origin}"]}}}}\n'})
+    assert template(result, "dev", "a")["Resources"]["MainHttpApi"]["Properties"]["CorsConfiguration"]["AllowOrigins"] == [origin]

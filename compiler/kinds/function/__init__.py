@@ -37,7 +37,9 @@ def artifact_key(ctx: Context, handler: str) -> str:
 
 def environment(resource: Resource, ctx: Context) -> dict[str, Any]:
     spec: Spec = resource.spec
-    values: dict[str, Any] = {"SERVICE": ctx.service, "STAGE": ctx.stage}
+    module = spec.handler.rsplit(".", 1)[0]
+    # which code runs: the digest of the handler's artifact (the one in its S3 key)
+    values: dict[str, Any] = {"SERVICE": ctx.service, "STAGE": ctx.stage, "VERSION": ctx.digests[module][:12]}
     for ref in spec.access:
         for suffix, attribute in ctx.resource(ref).kind.env.items():
             values[env_name(ref, suffix)] = ctx.ref(ref, attribute)

@@ -134,7 +134,7 @@ def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
 
 
 def check_environment(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    derived = {"SERVICE", "STAGE"} | {
+    derived = {"SERVICE", "STAGE", "VERSION", "ORIGIN_SECRET_ARN"} | {
         env_name(ref, suffix) for ref in spec.access for suffix in env.kinds[ref.kind].env
     }
     problems: list[tuple[KeyPath, str]] = []
@@ -142,7 +142,7 @@ def check_environment(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
         if RESERVED_ENV.match(name):
             problems.append((("environment", name), f"'{name}' is reserved by Lambda, which sets it itself"))
         elif name in derived:
-            problems.append((("environment", name), f"'{name}' is set by the compiler from `access:` or the stage"))
+            problems.append((("environment", name), f"'{name}' is set by the compiler (from `access:`, the stage or the code)"))
     return problems
 
 
