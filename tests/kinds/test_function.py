@@ -57,7 +57,8 @@ def test_function_defaults(root: Path) -> None:
     bundle = scan_handlers(root / "handlers").bundles["users"]
     assert fn["Code"] == {"S3Bucket": "listbackup-dev-deployment", "S3Key": artifact_key(bundle)}
     assert fn["Code"]["S3Key"].startswith("handlers/users-")
-    assert fn["Environment"]["Variables"] == {"SERVICE": "listbackup", "STAGE": "dev"}
+    # VERSION tells which code runs: the digest in the artifact's key
+    assert fn["Environment"]["Variables"] == {"SERVICE": "listbackup", "STAGE": "dev", "VERSION": bundle.digest[:12]}
     assert fn["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": "UsersGetMeFunctionLogs"}}
     logs = resources["UsersGetMeFunctionLogs"]["Properties"]
     assert logs == {
