@@ -167,10 +167,42 @@ def _from_override(override: Any, loc: KeyPath) -> bool:
 # ---------------------------------------------------------------------------- the stage
 
 
+SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
+SUBSTITUTIONS = ("stage", "service", "region")
+
+
+def substitute(value: Any, values: dict[str, str], path: KeyPath = ()) -> tuple[Any, list[tuple[KeyPath, str]]]:
+    """`${stage}`, `${service}` and `${region}` in string values, replaced by this stage's
+    values; any other `${...}` (Serverless' `${sls:stage}`, `${self:...}`, CloudFormation's
+    `${AWS::Region}`) is a problem at its place — written literally it would never work."""
+    if isinstance(value, str):
+        problems = []
+        for match in SUBSTITUTION.finditer(value):
+            if match.group(1).strip() not in values:
+                problems.append((path, f"'{match.group(0)}' is not a substitution platformc makes"))
+        return SUBSTITUTION.sub(lambda m: values.get(m.group(1).strip(), m.group(0)), value), problems
+    if isinstance(value, dict):
+        out, problems = {}, []
+        for key, item in value.items():
+            out[key], found = substitute(item, values, path + (key,))
+            problems += found
+        return out, problems
+    if isinstance(value, list):
+        items, problems = [], []
+        for i, item in enumerate(value):
+            new, found = substitute(item, values, path + (i,))
+            items.append(new)
+            problems += found
+        return items, problems
+    return value, []
+
+
 class _Validator:
     def __init__(self, files: Iterable[SourceFile], env: CheckEnv):
         self.files = list(files)
         self.env = env
+        self.service = ""
+        self.region = ""
         self.platform_file = PLATFORM_FILE
         self.diags: list[Diagnostic] = []
 
@@ -180,7 +212,9 @@ class _Validator:
             return None
         self.platform_file = source.path
         try:
-            return Platform.model_validate(source.data)
+            platform = Platform.model_validate(source.data)
+            self.service, self.region = platform.service, platform.region
+            return platform
         except ValidationError as exc:
             self.diags += pydantic_diagnostics(exc, source.data, Platform, lambda p, at: Where(source.path, p, at))
             return None
@@ -290,6 +324,11 @@ class _Validator:
         base = {k: v for k, v in body.items() if k != STAGES_KEY}
         data = merge(defaults, base) if defaults else base
         data = merge(data, override) if override else data
+        substituted: list[tuple[KeyPath, str]] = []
+        if stage is not None:
+            region = source.data.get("region") if isinstance(source.data, dict) else None
+            values = {"stage": stage, "service": self.service, "region": region if isinstance(region, str) else self.region}
+            data, substituted = substitute(data, values)
 
         def where(loc: KeyPath, at: str = "value") -> Where:
             if override and loc and _from_override(override, loc):
@@ -298,10 +337,15 @@ class _Validator:
                 return Where(source.path, (DEFAULTS_KEY, kind.section) + loc, at)
             return Where(source.path, base_path + loc, at)
 
+        known = ", ".join(f"${{{name}}}" for name in SUBSTITUTIONS)
+        self.diags += [Diagnostic("E214", message, where(path), help=f"it knows {known} (this stage's values); a resource's "
+                                  "name, ARN or URL is a reference `kind:name`") for path, message in substituted]
         try:
             spec: ResourceSpec = kind.spec.model_validate(data, context={"kinds": BY_REF})
         except ValidationError as exc:
             self.diags += pydantic_diagnostics(exc, data, kind.spec, where)
+            return None
+        if substituted:
             return None
         problems = [
             Diagnostic("E207", message, where(path)) for check in kind.checks for path, message in check(spec, self.env)

@@ -33,7 +33,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "20261129"))
 MUTATIONS = int(os.environ.get("FUZZ_MUTATIONS", "120"))
 LINTED = int(os.environ.get("FUZZ_LINTED", "12"))  # accepted mutations whose changed templates are linted (cfn-lint costs ~0.5 s each)
 REF = re.compile(r"^([a-z][a-z-]*):([a-z][a-z0-9-]*)$")
-UNICODE = ["ñandú", "名前", "🙂", "\u202eevil", "a" * 300, "", " ", "-", "ä-b", "x\u0000y"]
+UNICODE = ["ñandú", "名前", "🙂", "\u202eevil", "a" * 300, "", " ", "-", "ä-b", "x\u0000y", "R", "${sls:stage}", "${stage}"]
 BOUNDARY: list[Any] = [0, -1, 1, 2**31, 2**63, -(2**63), 10**20, 1e308, 0.5, -0.0, True, None]
 
 

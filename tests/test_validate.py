@@ -144,3 +144,14 @@ def test_defaults_are_checked_as_a_stack_key(tmp_path: Path) -> None:
     assert "spec/q.yaml:2:3: error[E202]: unknown section 'queus' in defaults" in out and "did you mean 'queues'?" in out
     assert "spec/q.yaml:3:3: error[E204]: defaults.tables: must be a mapping of fields" in out
     assert "spec/q.yaml:4:13: error[E204]: defaults cannot hold `stages:`" in out
+
+
+def test_substitutions_are_resolved_per_stage(tmp_path: Path) -> None:
+    spec = "queues:\n  q:\n    tags: {Owner: '${service}-${stage}', Where: '${region}'}\n"
+    files = {"q.yaml": spec, "far.yaml": "region: eu-west-1\nqueues:\n  far:\n    tags: {Where: '${ region }'}\n"}
+    result = compile_spec(tmp_path, files)
+    for stage in ("dev", "prod"):
+        tags = {t["Key"]: t["Value"] for t in resource(result, stage, "q", "QQueue")["Properties"]["Tags"]}
+        assert (tags["Owner"], tags["Where"]) == (f"listbackup-{stage}", "us-west-2")
+    far = {t["Key"]: t["Value"] for t in resource(result, "dev", "far", "FarQueue")["Properties"]["Tags"]}
+    assert far["Where"] == "eu-west-1"  # the stack's own region

@@ -183,6 +183,8 @@ def test_provisioned_concurrency_only_where_declared(root: Path) -> None:
         ("  f:\n    handler: users.work\n    access: {table:userz: read}\n", "error[E305]: unknown table 'userz' in reference 'table:userz'"),
         ("  f:\n    handler: users.work\n    access: {function:f: read}\n", "a function cannot be granted access to a function"),
         ("  f:\n    handler: users.work\n    environment: {AWS_REGION: x}\n", "'AWS_REGION' is reserved by Lambda"),
+        ("  f:\n    handler: users.work\n    environment: {R: x}\n", "'R' is not an environment variable name (a letter, then"),
+        ("  f:\n    handler: users.work\n    environment: {VERSION: x}\n", "'VERSION' is set by the compiler"),
         ("  f:\n    handler: users.work\n    access: {table:users: read}\n    environment: {USERS_TABLE: x}\n",
          "'USERS_TABLE' is set by the compiler"),
         ("  f:\n    handler: users.work\n    routes: [GET /x]\n", "routes need the API they belong to"),

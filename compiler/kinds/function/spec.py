@@ -39,7 +39,8 @@ RouteKey = Annotated[
 Handler = Annotated[
     str, matching(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", "a handler `module.function`, e.g. `users.get_me`")
 ]
-EnvName = Annotated[str, matching(r"[A-Za-z][A-Za-z0-9_]*", "an environment variable name")]
+# Lambda: a letter, then at least one letter, digit or '_' (a one-letter name is refused)
+EnvName = Annotated[str, matching(r"[A-Za-z][A-Za-z0-9_]+", "an environment variable name (a letter, then letters, digits or '_'; at least 2 characters)")]
 
 
 class Route(SpecModel):
