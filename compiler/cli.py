@@ -63,7 +63,16 @@ format_option = click.option(
 )
 
 
+def use_colour(asked: bool | None, terminal: bool, environ: Any) -> bool:
+    """--color/--no-color when given; else colour only on a terminal, and never under NO_COLOR
+    (https://no-color.org: set to anything non-empty)."""
+    if asked is not None:
+        return asked
+    return terminal and not environ.get("NO_COLOR")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="listbackup-platformc", prog_name="platformc", message="%(prog)s %(version)s")
 def main() -> None:
     """platformc: compile ListBackup platform specs (YAML) into CloudFormation stacks."""
 
@@ -157,7 +166,8 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
               help="Compare OUT as committed at REF instead of compiling the spec: both sides are read from git "
                    "objects as data and nothing of REF runs (the CI risk gate, on a pull request's head).")
 @click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change replaces, loses data or is blocked.")
-@click.option("--color/--no-color", default=None, help="Color the text format (default: when writing to a terminal).")
+@click.option("--color/--no-color", default=None,
+              help="Color the text format (default: on a terminal, unless NO_COLOR is set).")
 @spec_option
 @out_option
 @_handle_errors
@@ -204,7 +214,7 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
     elif fmt == "json":
         click.echo(diff_render.as_json(diffs), nl=False)
     else:
-        use_color = sys.stdout.isatty() if color is None else color
+        use_color = use_colour(color, sys.stdout.isatty(), os.environ)
         click.echo(diff_render.text(diffs, color=use_color), nl=False, color=use_color)
     if any(d.risky for d in diffs) and not allow_risk:
         sys.exit(EXIT_RISK)
@@ -354,10 +364,11 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C stops everything.")
 @click.option("--no-throttle", is_flag=True, help="Serve without the stage's throttling (for local load tests).")
+@click.option("--allow-risk", is_flag=True, help="Apply changes that replace, lose data or are blocked (local data only).")
 @spec_option
 @out_option
 @_handle_errors
-def up(stage: str, attach: bool, no_throttle: bool, spec_dir: Path, out_dir: Path) -> None:
+def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: Path, out_dir: Path) -> None:
     """Run the stage on 127.0.0.1: a local AWS (moto server) with the stage deployed, and
     its HTTP APIs served by a local API gateway (JWT auth against the local user pool).
 
@@ -382,7 +393,7 @@ def up(stage: str, attach: bool, no_throttle: bool, spec_dir: Path, out_dir: Pat
     handlers = spec_dir.parent / HANDLERS_DIR
     build_artifacts(handlers, Path(naming.ARTIFACTS_DIR), handler_modules(result.resolved.values()))
     try:
-        deployer = _deployer(stage, out_dir, True, endpoint, local=True)
+        deployer = _deployer(stage, out_dir, True, endpoint, local=True, allow_risk=allow_risk)
         results = deployer.deploy()
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -534,3 +545,25 @@ def down() -> None:
     from . import local
 
     click.echo("the gateway and the local AWS stopped" if local.stop() else "no local AWS was running")
+
+
+# One line each in `platformc --help` (click would cut the docstrings' first sentences).
+SUMMARIES = {
+    "check": "Fail if generated/ differs from what the spec compiles to.",
+    "compile": "Compile the spec into CloudFormation templates in generated/.",
+    "deploy": "Deploy a stage through change sets, level by level.",
+    "destroy": "Delete a stage's stacks (retained resources stay).",
+    "diff": "What deploying the spec would change against a git ref: risks first.",
+    "down": "Stop the local platform: gateway, workers and local AWS.",
+    "graph": "Write and print the stage's stack graph (Mermaid).",
+    "invoke": "Run one function on the local platform; print its result.",
+    "lint": "cfn-lint and the policy rules over generated/ (cached).",
+    "logs": "A function's log lines: local runs, or CloudWatch with --aws.",
+    "outputs": "The deployed stacks' outputs (on AWS, or --local).",
+    "package": "Build the reproducible handler zips the templates reference.",
+    "schema": "Write the spec's JSON Schema and docs/spec.md's field tables.",
+    "token": "Sign in a local user and print its tokens.",
+    "up": "Run the stage on 127.0.0.1: local AWS, API gateway, consumers.",
+}
+for _name, _summary in SUMMARIES.items():
+    main.commands[_name].short_help = _summary
