@@ -77,6 +77,12 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         help_ = did_you_mean(stage, stage_specs) or f"stages: {known}, or all"
         diags = [Diagnostic("E211", f"unknown stage '{stage}'", Where(platform, ("stages",), "key"), help_)]
     if diags:
+        # Collect, don't stop: names, references and cycles of what did validate are still
+        # checked (references to resources with errors of their own are not reported twice);
+        # synthesis needs a complete stage and waits.
+        if all(f.parsed for f in files):  # a file that did not parse: its names are unknown
+            for name in stage_specs if stage == ALL else [s for s in stage_specs if s == stage]:
+                diags += resolve(stage_specs[name])[1]
         raise BuildError(diags, files)
     stages = tuple(stage_specs) if stage == ALL else (stage,)
     resolved: dict[str, Resolved] = {}

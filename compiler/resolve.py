@@ -68,7 +68,7 @@ class _Resolver:
 
     def stacks(self) -> None:
         for stack in self.spec.stacks:
-            if not stack.resources:
+            if not stack.resources and not stack.incomplete:
                 self.diags.append(
                     Diagnostic(
                         "E309",
@@ -139,6 +139,8 @@ class _Resolver:
             for path, ref, at in find_refs(resource.spec):
                 where = Where(resource.where.file, (resource.kind.section, resource.name, *path), at)
                 target = self.index.get(ref)
+                if target is None and ref in self.spec.invalid:
+                    continue  # declared, with its own errors: not a dangling reference
                 if target is None:
                     same_kind = [r.name for r in self.index if r.kind == ref.kind]
                     self.diags.append(

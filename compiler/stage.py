@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .kinds.base import CheckEnv, Kind
-from .model import Platform, StageSettings
+from .model import Platform, Ref, StageSettings
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class StackSpec:
     description: str | None
     resources: tuple[Declared, ...]
     region: str | None = None  # None: the platform's region
+    incomplete: bool = False  # some declared resources did not validate (their errors are reported)
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,6 @@ class StageSpec:
     stacks: tuple[StackSpec, ...]
     facts: CheckEnv = field(default_factory=CheckEnv)
     platform_file: str = "spec/platform.yaml"
+    # declared in this stage but not valid (their errors are reported): references to them are
+    # not dangling, and resolve runs only to report what else is wrong
+    invalid: frozenset[Ref] = frozenset()

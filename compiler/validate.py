@@ -22,7 +22,7 @@ from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
 from .kinds import BY_REF, BY_SECTION, Kind
 from .kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
-from .model import NAME_PATTERN, Platform, ResourceSpec
+from .model import NAME_PATTERN, Platform, Ref, ResourceSpec
 from .naming import stack_id
 from .rules import BY_ID as RULE_IDS
 from .stage import Declared, StackSpec, StageSpec
@@ -343,12 +343,13 @@ class _Validator:
         try:
             spec: ResourceSpec = kind.spec.model_validate(data, context={"kinds": BY_REF})
         except ValidationError as exc:
-            self.diags += pydantic_diagnostics(exc, data, kind.spec, where)
+            self.diags += [self._staged(d, stage) for d in pydantic_diagnostics(exc, data, kind.spec, where)]
             return None
         if substituted:
             return None
         problems = [
-            Diagnostic("E207", message, where(path)) for check in kind.checks for path, message in check(spec, self.env)
+            self._staged(Diagnostic("E207", message, where(path)), stage)
+            for check in kind.checks for path, message in check(spec, self.env)
         ]
         problems += self.unsafe(kind, spec, where)
         problems += [
@@ -373,6 +374,14 @@ class _Validator:
         ]
         self.diags += problems
         return None if problems else spec
+
+    @staticmethod
+    def _staged(diag: Diagnostic, stage: str | None) -> Diagnostic:
+        """A problem found in a stage's override says which stage it breaks."""
+        path = diag.where.path if diag.where is not None else ()
+        if stage is not None and path and STAGES_KEY in path and stage in path:
+            return replace(diag, message=f"{diag.message} (in stage {stage})")
+        return diag
 
     @staticmethod
     def unsafe(kind: Kind, spec: ResourceSpec, where: Callable[..., Where]) -> list[Diagnostic]:
@@ -410,12 +419,14 @@ def validate(
     platform = v.platform()
     stages = list(platform.stages) if platform else []
     per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}
+    invalid: dict[str, set[Ref]] = {stage: set() for stage in stages}
     for source in v.files:
         if source.rel == PLATFORM_FILE or not source.parsed:
             continue
         sections = v.stack_sections(source)
         defaults = v.defaults(source)
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
+        failed: set[str] = set()  # stages in which a resource of this file did not validate
         for kind in (k for k in BY_SECTION.values() if k.section in sections):
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
@@ -424,17 +435,21 @@ def validate(
                     spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section))
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))
+                    elif stage is not None:
+                        invalid[stage].add(Ref(kind.ref, name))
+                        failed.add(stage)
         data = source.data if isinstance(source.data, dict) else {}
         description = data.get("description") if isinstance(data.get("description"), str) else None
         region = data.get("region") if isinstance(data.get("region"), str) else None
         for stage in stages:
             per_stage[stage].append(
-                StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage]), region)
+                StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage]), region, stage in failed)
             )
     if platform is None:
         return {}, v.diags
     result = {
-        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env, v.platform_file)
+        stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env, v.platform_file,
+                         frozenset(invalid[stage]))
         for stage in stages
     }
     return result, v.diags

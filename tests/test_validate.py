@@ -155,3 +155,33 @@ def test_substitutions_are_resolved_per_stage(tmp_path: Path) -> None:
         assert (tags["Owner"], tags["Where"]) == (f"listbackup-{stage}", "us-west-2")
     far = {t["Key"]: t["Value"] for t in resource(result, "dev", "far", "FarQueue")["Properties"]["Tags"]}
     assert far["Where"] == "eu-west-1"  # the stack's own region
+
+
+def test_mistakes_of_every_stage_and_kind_come_in_one_run(tmp_path: Path) -> None:
+    """A bad value, a missing handler, a prod-only bad override, an unknown reference and a
+    name declared twice: all five in one run, none hiding another — and a reference to a
+    resource that has errors of its own is not reported as dangling."""
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "h.py").write_text("def f(event, context):\n    return {}\n")
+    app = """\
+queues:
+  work:
+    visibility_timeout: forever
+  jobs:
+    delay: 1
+    stages:
+      prod: {delay: 99999}
+functions:
+  f:
+    handler: h.missing
+  g:
+    handler: h.f
+    access: {table:nowhere: read, queue:work: send}
+"""
+    out = errors_of(tmp_path, {"app.yaml": app, "other.yaml": "queues:\n  jobs: {}\n"})
+    assert "spec/app.yaml:3:25: error[E203]" in out                  # work: the bad value
+    assert "spec/app.yaml:7:21: error[E203]: delay: Input should be less than or equal to 900 (in stage prod)" in out
+    assert "spec/app.yaml:10:14: error[E207]" in out                 # f: the missing handler
+    assert "error[E305]: unknown table 'nowhere'" in out             # g: the dangling reference
+    assert "error[E302]: queue 'jobs' is declared twice" in out      # the name clash, checked although others failed
+    assert "unknown queue 'work'" not in out                         # work has errors of its own: not dangling
