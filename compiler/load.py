@@ -270,6 +270,22 @@ def _unreadable(raw: bytes, display: str, rel: str) -> tuple[SourceFile, list[Di
     return None
 
 
+def _yaml_hint(message: str, text: str, line: int) -> str | None:
+    """What usually causes a YAML error, in the spec's terms."""
+    source = text.split("\n")[line - 1] if 0 < line <= text.count("\n") + 1 else ""
+    if "'\\t'" in message or "\t" in source[: len(source) - len(source.lstrip())]:
+        return "YAML indents with spaces, never tabs: replace the tab with spaces"
+    if "flow sequence" in message and "'{'" in message:
+        return "YAML reads `{` inside `[...]` as a mapping: quote the item (\"GET /x/{id}\") or write it as a block item (- GET /x/{id})"
+    if "expected <block end>" in message:
+        return "this line's indentation matches no level above it: indent it like its siblings"
+    if "mapping values are not allowed" in message:
+        return "check the indentation of this line and the one above; a value holding ': ' needs quotes"
+    if "found duplicate anchor" in message or "found undefined alias" in message:
+        return "an alias `*name` needs an anchor `&name` earlier in the same file"
+    return None
+
+
 def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diagnostic]]:
     """Parse one file. Problems come back as diagnostics; the data is then best effort."""
     raw = path.read_bytes()
@@ -299,7 +315,8 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        diag = Diagnostic("E101", f"YAML syntax error: {message}", Where(display, span=Span(line, col, line, col + 1)))
+        diag = Diagnostic("E101", f"YAML syntax error: {message}", Where(display, span=Span(line, col, line, col + 1)),
+                          help=_yaml_hint(message, text, line))
         return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control characters...)
         line, col = _position(text, exc.position)

@@ -108,10 +108,17 @@ def env_name(ref: Ref, suffix: str) -> str:
 def check_handler(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     if spec.handler in env.handlers:
         return []
-    close = difflib.get_close_matches(spec.handler, sorted(env.handlers), n=1)
     module, function = spec.handler.rsplit(".", 1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return [(("handler",), f"no function '{function}' in handlers/{module.replace('.', '/')}.py{hint}")]
+    path = f"handlers/{module.replace('.', '/')}.py"
+    modules = sorted({h.rsplit(".", 1)[0] for h in env.handlers})
+    if module not in modules:  # the file is missing, not the function
+        close = difflib.get_close_matches(module, modules, n=1)
+        hint = f"; did you mean '{close[0]}.{function}'?" if close else f"; modules: {', '.join(modules) or 'none'}"
+        return [(("handler",), f"no module {path}{hint}")]
+    functions = sorted(h.rsplit(".", 1)[1] for h in env.handlers if h.rsplit(".", 1)[0] == module)
+    close = difflib.get_close_matches(function, functions, n=1)
+    hint = f"; did you mean '{module}.{close[0]}'?" if close else f"; it defines: {', '.join(functions) or 'no function'}"
+    return [(("handler",), f"no function '{function}' in {path}{hint}")]
 
 
 def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
