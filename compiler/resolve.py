@@ -112,9 +112,13 @@ class _Resolver:
         for resource in self.index.values():
             declared = resource.kind.names(resource.name, resource.spec, self.naming, self.spec.settings)
             self.physical[resource.ref] = frozenset(physical.value for physical in declared)
+            too_long: list[tuple[int, str]] = []  # (short-name budget, problem): one report per resource
             for physical in declared:
                 if problem := physical.rule.problem(physical.value):
-                    self.diags.append(Diagnostic("E303", problem, resource.where, help="choose a shorter or simpler name"))
+                    if len(physical.value) > physical.rule.max_len and resource.name in physical.value:
+                        too_long.append((physical.rule.max_len - (len(physical.value) - len(resource.name)), problem))
+                    else:
+                        self.diags.append(Diagnostic("E303", problem, resource.where, help="choose a shorter or simpler name"))
                     continue
                 first = taken.setdefault((physical.namespace, physical.value), resource)
                 if first is not resource:
@@ -126,6 +130,12 @@ class _Resolver:
                             related=(("the other one", first.where),),
                         )
                     )
+            if too_long:
+                budget, problem = min(too_long, key=lambda found: found[0])  # the tightest; the first declared on a tie
+                self.diags.append(Diagnostic(
+                    "E303", problem, resource.where,
+                    help=f"in stage {self.spec.stage} the short name '{resource.name}' may have at most {max(budget, 0)} "
+                         f"characters ({len(resource.name)} now): the service, stage and suffixes take the rest"))
             for attribute in resource.kind.attributes:
                 export = self.naming.export(resource.kind.ref, resource.name, attribute)
                 if problem := naming.EXPORT.problem(export):

@@ -157,3 +157,10 @@ def test_stack_without_resources(tmp_path: Path) -> None:
 def test_resource_with_empty_body_takes_every_default(tmp_path: Path) -> None:
     result = compile_spec(tmp_path, {"b.yaml": "buckets:\n  files:\n"})
     assert template(result, "dev", "b")["Resources"]["FilesBucket"]["Properties"]["BucketName"] == "listbackup-dev-files"
+
+
+def test_a_name_too_long_is_reported_once_per_resource_with_the_short_names_budget(tmp_path: Path) -> None:
+    name = "q" * 56  # listbackup-prod-<56>.fifo is 77 (fine), its DLQ ...-dlq.fifo 81 (> 80); in dev 80 fits
+    out = errors_of(tmp_path, {"q.yaml": f"queues:\n  {name}: {{fifo: true}}\n"})
+    assert out.count("error[E303]") == 1  # the queue and its DLQ: one report
+    assert f"in stage prod the short name '{name}' may have at most 55 characters (56 now)" in out
