@@ -58,6 +58,14 @@ def _path_text(path: KeyPath) -> str:
     return text
 
 
+def blame(first: Resource, second: Resource) -> tuple[Resource, Resource]:
+    """Which of two clashing resources an error points at, and which is its note: the one
+    outside infrastructure/ when the other is inside (shared resources live there; a service
+    file is usually the newcomer), else the one declared later (file order)."""
+    shared = [resource.stack.split("-", 1)[0] == "infrastructure" for resource in (first, second)]
+    return (first, second) if shared == [False, True] else (second, first)
+
+
 class _Resolver:
     def __init__(self, spec: StageSpec):
         self.spec = spec
@@ -96,13 +104,14 @@ class _Resolver:
                 resource = Resource(d.kind, d.name, d.spec, stack.id, naming.logical_id(d.name, d.kind.id_suffix), where)
                 first = self.index.setdefault(resource.ref, resource)
                 if first is not resource:
+                    blamed, other = blame(first, resource)
                     self.diags.append(
                         Diagnostic(
                             "E302",
                             f"{d.kind.ref} '{d.name}' is declared twice",
-                            where,
+                            blamed.where,
                             help="references `kind:name` are global across spec files: rename one",
-                            related=(("first declared", first.where),),
+                            related=(("the other declaration", other.where),),
                         )
                     )
 
@@ -122,12 +131,13 @@ class _Resolver:
                     continue
                 first = taken.setdefault((physical.namespace, physical.value), resource)
                 if first is not resource:
+                    blamed, other = blame(first, resource)
                     self.diags.append(
                         Diagnostic(
                             "E304",
-                            f"{physical.rule.what} '{physical.value}' is also the name of {first.label}",
-                            resource.where,
-                            related=(("the other one", first.where),),
+                            f"{physical.rule.what} '{physical.value}' is also the name of {other.label}",
+                            blamed.where,
+                            related=(("the other one", other.where),),
                         )
                     )
             if too_long:

@@ -71,8 +71,19 @@ def test_unknown_reference_with_did_you_mean(tmp_path: Path) -> None:
 
 def test_same_name_declared_in_two_files(tmp_path: Path) -> None:
     out = errors_of(tmp_path, {"a.yaml": "queues:\n  jobs: {}\n", "b.yaml": "queues:\n  jobs: {}\n"})
-    assert "spec/b.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out
-    assert "first declared at spec/a.yaml:2:3" in out
+    assert "spec/b.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out  # the later file
+    assert "the other declaration at spec/a.yaml:2:3" in out
+
+
+def test_a_clash_with_a_shared_resource_points_at_the_service_file(tmp_path: Path) -> None:
+    """infrastructure/ holds what services share; the service file is the newcomer, even when
+    it comes first in file order (api/ before infrastructure/)."""
+    files = {"infrastructure/sqs.yaml": "queues:\n  jobs: {}\n", "api/jobs.yaml": "queues:\n  jobs: {}\n",
+             "infrastructure/more.yaml": "queues:\n  work-dlq: {}\n", "core.yaml": "queues:\n  work: {}\n"}
+    out = errors_of(tmp_path, files)
+    assert "spec/api/jobs.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out
+    assert "the other declaration at spec/infrastructure/sqs.yaml:2:3" in out
+    assert "spec/core.yaml:2:3: error[E304]: SQS queue name 'listbackup-dev-work-dlq' is also the name of queues.work-dlq" in out
 
 
 def test_physical_name_collision_with_a_generated_dlq(tmp_path: Path) -> None:
