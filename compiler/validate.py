@@ -348,8 +348,8 @@ class _Validator:
         if substituted:
             return None
         problems = [
-            self._staged(Diagnostic("E207", message, where(path)), stage)
-            for check in kind.checks for path, message in check(spec, self.env)
+            self._staged(Diagnostic("E207", found[1], where(found[0]), help=found[2] if len(found) > 2 else None), stage)
+            for check in kind.checks for found in check(spec, self.env)
         ]
         problems += self.unsafe(kind, spec, where)
         problems += [

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main, use_colour
+from tests.conftest import write_spec
 
 
 def test_version_names_the_installed_package() -> None:
@@ -32,3 +35,19 @@ def test_every_command_has_a_one_line_summary_that_fits() -> None:
     listing = CliRunner().invoke(main, ["--help"]).output
     commands = listing.split("Commands:")[1].strip().splitlines()
     assert commands and all(len(line) <= 100 and not line.rstrip().endswith("...") for line in commands), commands
+
+
+def test_json_errors_keep_every_did_you_mean_in_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool reading --format json finds the suggestion in `help`, never inside `message`."""
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "users.py").write_text("def get_me(event, context):\n    return {}\n")
+    body = ("tables:\n  users: {hash_key: id:S}\nfunctions:\n  a: {handler: users.get_mee}\n  b: {handler: user.get_me}\n"
+            "  c: {handler: users.get_me, access: {table:users: reed}}\nqueues:\n  q: {visiblity_timeout: 5}\n")
+    write_spec(tmp_path, {"app.yaml": body})
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["compile", "--stage", "dev", "--format", "json"])
+    records = json.loads(result.output)
+    assert result.exit_code == 1 and len(records) == 4
+    for record in records:
+        assert "did you mean" not in record["message"], record
+        assert record["help"] and "did you mean" in record["help"], record

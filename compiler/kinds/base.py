@@ -79,7 +79,10 @@ class CheckEnv:
     kinds: Mapping[str, Kind] = field(default_factory=dict)  # the registry by reference prefix (validate sets it)
 
 
-Check = Callable[[Any, CheckEnv], Sequence[tuple[KeyPath, str]]]
+# A check's finding: (path inside the spec, message) or (path, message, help) — a
+# did-you-mean or the valid choices go in the help, never in the message.
+Problem = tuple[KeyPath, str] | tuple[KeyPath, str, str]
+Check = Callable[[Any, CheckEnv], Sequence[Problem]]
 
 
 @dataclass(frozen=True)

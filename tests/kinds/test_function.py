@@ -177,9 +177,9 @@ def test_provisioned_concurrency_only_where_declared(root: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("  f:\n    handler: users.get_mee\n", "no function 'get_mee' in handlers/users.py; did you mean 'users.get_me'?"),
+        ("  f:\n    handler: users.get_mee\n", "no function 'get_mee' in handlers/users.py\n  3 |     handler: users.get_mee\n    |              ^^^^^^^^^^^^^\n  = help: did you mean 'users.get_me'?"),
         ("  f:\n    handler: users\n", "is not a handler `module.function`"),
-        ("  f:\n    handler: users.work\n    access: {table:users: reed}\n", "unknown access level 'reed' for a table; did you mean 'read'?"),
+        ("  f:\n    handler: users.work\n    access: {table:users: reed}\n", "unknown access level 'reed' for a table\n  4 |     access: {table:users: reed}\n    |                           ^^^^\n  = help: did you mean 'read'?"),
         ("  f:\n    handler: users.work\n    access: {table:userz: read}\n", "error[E305]: unknown table 'userz' in reference 'table:userz'"),
         ("  f:\n    handler: users.work\n    access: {function:f: read}\n", "a function cannot be granted access to a function"),
         ("  f:\n    handler: users.work\n    environment: {AWS_REGION: x}\n", "'AWS_REGION' is reserved by Lambda"),

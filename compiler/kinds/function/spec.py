@@ -20,7 +20,7 @@ from ...model import (
     StatefulSpec,
     matching,
 )
-from ..base import CheckEnv
+from ..base import CheckEnv, Problem
 
 API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", "ANY")
@@ -105,7 +105,7 @@ def env_name(ref: Ref, suffix: str) -> str:
     return f"{ref.name.upper().replace('-', '_')}_{suffix}"
 
 
-def check_handler(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
+def check_handler(spec: Spec, env: CheckEnv) -> list[Problem]:
     if spec.handler in env.handlers:
         return []
     module, function = spec.handler.rsplit(".", 1)
@@ -113,29 +113,29 @@ def check_handler(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
     modules = sorted({h.rsplit(".", 1)[0] for h in env.handlers})
     if module not in modules:  # the file is missing, not the function
         close = difflib.get_close_matches(module, modules, n=1)
-        hint = f"; did you mean '{close[0]}.{function}'?" if close else f"; modules: {', '.join(modules) or 'none'}"
-        return [(("handler",), f"no module {path}{hint}")]
+        hint = f"did you mean '{close[0]}.{function}'?" if close else f"modules: {', '.join(modules) or 'none'}"
+        return [(("handler",), f"no module {path}", hint)]
     functions = sorted(h.rsplit(".", 1)[1] for h in env.handlers if h.rsplit(".", 1)[0] == module)
     close = difflib.get_close_matches(function, functions, n=1)
-    hint = f"; did you mean '{module}.{close[0]}'?" if close else f"; it defines: {', '.join(functions) or 'no function'}"
-    return [(("handler",), f"no function '{function}' in {path}{hint}")]
+    hint = f"did you mean '{module}.{close[0]}'?" if close else f"it defines: {', '.join(functions) or 'no function'}"
+    return [(("handler",), f"no function '{function}' in {path}", hint)]
 
 
-def check_access(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
-    problems: list[tuple[KeyPath, str]] = []
+def check_access(spec: Spec, env: CheckEnv) -> list[Problem]:
+    problems: list[Problem] = []
     for ref, value in spec.access.items():
         known = env.kinds[ref.kind].access
         if not known:
             problems.append((("access", str(ref)), f"a function cannot be granted access to a {ref.kind}"))
             continue
         if not levels(value):
-            problems.append((("access", str(ref)), f"give at least one access level; levels: {', '.join(known)}"))
+            problems.append((("access", str(ref)), "give at least one access level", f"levels: {', '.join(known)}"))
         for i, level in enumerate(levels(value)):
             where: KeyPath = ("access", str(ref)) if isinstance(value, str) else ("access", str(ref), i)
             if level not in known:
                 close = difflib.get_close_matches(level, known, n=1)
                 hint = f"did you mean '{close[0]}'?" if close else f"levels: {', '.join(known)}"
-                problems.append((where, f"unknown access level '{level}' for a {ref.kind}; {hint}"))
+                problems.append((where, f"unknown access level '{level}' for a {ref.kind}", hint))
             elif level in levels(value)[:i]:
                 problems.append((where, f"access level '{level}' is listed twice"))
     return problems
