@@ -26,7 +26,7 @@ from troposphere import GetAtt, Ref, apigatewayv2, logs
 from .. import naming
 from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
-from ..model import Duration, LogRetentionDays, RefTo, SpecModel, StageSettings, StatefulSpec, matching
+from ..model import Duration, LogRetentionDays, RefTo, SpecModel, StageSettings, StatefulSpec
 from ..model import Ref as SpecRef
 from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
 
