@@ -4,6 +4,18 @@ Stages: load -> validate -> resolve -> synth -> emit (see pipeline.py); `build()
 public entry point.
 """
 
-from .pipeline import Build, BuildError, build
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Build", "BuildError", "build"]
+
+
+def __getattr__(name: str) -> Any:
+    """The pipeline is imported on first use: commands that never compile (a warm `lint`,
+    `down`, `--version`) do not pay for the models and troposphere."""
+    if name in __all__:
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)

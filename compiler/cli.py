@@ -17,9 +17,16 @@ from typing import Any, Callable
 
 import click
 
-from .diagnostics import InternalError, render_json, render_text
 from . import naming
-from .pipeline import ALL, HANDLERS_DIR, BuildError, build
+from .diagnostics import InternalError, SpecError, render_json, render_text
+from .naming import ALL, HANDLERS_DIR
+
+
+def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) -> Any:
+    """pipeline.build, imported when a command compiles (start-up stays light)."""
+    from .pipeline import build as run
+
+    return run(spec_dir, stage, display_root=display_root)
 
 EXIT_FINDINGS = 1
 EXIT_RISK = 4
@@ -34,10 +41,10 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except BuildError as exc:
+        except SpecError as exc:  # pipeline.BuildError carries the files to render excerpts from
             fmt = kwargs.get("fmt", "text")
             render = render_json if fmt == "json" else render_text
-            click.echo(render(exc.diagnostics, exc.files), err=fmt != "json", nl=False)
+            click.echo(render(exc.diagnostics, getattr(exc, "files", {})), err=fmt != "json", nl=False)
             sys.exit(EXIT_FINDINGS)
         except (InternalError, Exception) as exc:  # noqa: BLE001 - the last line of defence
             if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):

@@ -93,6 +93,8 @@ LOGICAL_ID = NameRule("CloudFormation logical id", 1, 255, r"[A-Za-z0-9]+", "let
 
 
 DEPLOYMENT_BUCKET = "deployment"  # short name of the stage's deployment bucket
+ALL = "all"  # the stage selector meaning every stage of platform.yaml
+HANDLERS_DIR = "handlers"  # beside the spec folder: the Lambda code root
 ARTIFACTS_DIR = ".build/artifacts"  # where `platformc package` writes and deploy uploads from
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from . import limits
+from . import limits, naming
 from .diagnostics import Diagnostic, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from .kinds.base import CheckEnv
@@ -22,8 +22,7 @@ from .resolve import Resolved, resolve
 from .synth import synth
 from .validate import validate
 
-ALL = "all"
-HANDLERS_DIR = "handlers"  # beside the spec folder: the Lambda code root
+ALL, HANDLERS_DIR = naming.ALL, naming.HANDLERS_DIR  # re-exported: callers import them from here
 
 
 class BuildError(SpecError):

@@ -9,7 +9,7 @@ import pytest
 
 from compiler import lint
 from compiler.emit import write
-from tests.conftest import compile_spec
+from tests.conftest import REPO, compile_spec
 
 SPEC = "buckets:\n  data: {}\n"
 
@@ -72,3 +72,24 @@ def test_ignore_needs_rule_scope_and_reason(generated: Path, tmp_path: Path) -> 
     config.write_text("ignore:\n  - {rule: E3030, scope: '*'}\n")
     report = lint.run(generated, "all", config_path=config)
     assert report.failed and "needs exactly rule, scope and reason" in report.text
+
+
+def test_a_warm_lint_imports_neither_the_models_nor_troposphere_nor_cfn_lint(tmp_path: Path) -> None:
+    """Start-up is the cost of a warm lint: with every template's hash cached it must not import
+    what compiling or linting needs (pydantic models, troposphere, cfn-lint)."""
+    import subprocess
+    import sys
+
+    out = REPO / "tests" / "kinds" / "fixtures" / "queues" / "generated"
+    script = (
+        "import json, sys\n"
+        "from compiler.cli import main\n"
+        f"sys.argv = ['platformc', 'lint', '--out', {str(out)!r}, '--config', {str(REPO / 'cfn-lint.yaml')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(json.dumps(sorted(m for m in ('pydantic', 'troposphere', 'cfnlint') if m in sys.modules)))\n"
+    )
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    cold = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert "cfnlint" in cold.stdout.splitlines()[-1]  # the first run lints
+    warm = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert warm.stdout.splitlines()[-1] == "[]", warm.stdout
