@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from .diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, STEPS, Diff, Finding, PropertyChange, ResourceChange
+from .diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
 
 SIGN = {"add": "+", "remove": "-", "modify": "~"}
 COLOR = {REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", STEPS: "blue", "add": "green", "remove": "red", "modify": "yellow"}
@@ -28,6 +28,15 @@ def _summary(diffs: Sequence[Diff]) -> str:
     return f"{stacks} stack(s) and {resources} resource(s) change; {risks}"
 
 
+def risks(diff: Diff) -> list[tuple[str, Finding]]:
+    """Every finding that makes the diff risky (REPLACE, DATA LOSS, BLOCKED), with where it is:
+    shown first, each with its reason, so a reviewer cannot scroll past one."""
+    found = [(stack.stack, f) for stack in diff.stacks for f in stack.findings if f.verdict in RISKS]
+    found += [(f"{stack.stack}/{r.logical_id}", f) for stack in diff.stacks for r in stack.resources
+              for f in r.findings if f.verdict in RISKS]
+    return found
+
+
 def text(diffs: Sequence[Diff], color: bool = False) -> str:
     import click
 
@@ -37,6 +46,9 @@ def text(diffs: Sequence[Diff], color: bool = False) -> str:
     lines: list[str] = []
     for diff in diffs:
         lines.append(f"stage {diff.stage}, against {diff.against}:" + ("" if diff.stacks else " no changes"))
+        if found := risks(diff):
+            lines.append(f"  risks ({len(found)}), before the details:")
+            lines += [f"    {paint(f.verdict, f.verdict)} {where} ({f.cause}): {f.note}" for where, f in found]
         for stack in diff.stacks:
             badges = " ".join(paint(v, v) for v in stack.verdicts)
             lines.append(f"{paint(SIGN[stack.action], stack.action)} stack {stack.stack} {badges}".rstrip())
@@ -73,6 +85,9 @@ def markdown(diffs: Sequence[Diff]) -> str:
         if not diff.stacks:
             out += ["", "No changes.", ""]
             continue
+        if found := risks(diff):
+            out += ["", f"**Risks ({len(found)})**", ""]
+            out += [f"- **{f.verdict}** `{where}` ({f.cause}): {f.note}" for where, f in found]
         out += ["", "| | stack | resource | type | verdict | spec |", "|---|---|---|---|---|---|"]
         for stack in diff.stacks:
             out.append(f"| {SIGN[stack.action]} | `{stack.stack}` | | | {_badges(stack.verdicts)} | |")
@@ -102,4 +117,7 @@ def _md_details(stack: str, notes: Sequence[str], resources: Sequence[ResourceCh
 
 
 def as_json(diffs: Sequence[Diff]) -> str:
-    return json.dumps({"diffs": [d.to_json() for d in diffs], "summary": _summary(diffs)}, indent=2, sort_keys=True) + "\n"
+    found = [{"stage": d.stage, "where": where, "verdict": f.verdict, "cause": f.cause, "note": f.note}
+             for d in diffs for where, f in risks(d)]
+    return json.dumps({"diffs": [d.to_json() for d in diffs], "risks": found, "summary": _summary(diffs)},
+                      indent=2, sort_keys=True) + "\n"

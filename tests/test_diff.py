@@ -160,3 +160,22 @@ def test_create_only_comes_from_the_provider_schemas_plus_known_cases() -> None:
     assert {"QueueName", "FifoQueue"} <= create_only("AWS::SQS::Queue")
     assert {"TableName", "KeySchema"} <= create_only("AWS::DynamoDB::Table")  # KeySchema: ours
     assert "BillingMode" not in create_only("AWS::DynamoDB::Table")
+
+
+def test_risks_come_first_with_their_reasons_in_every_format(history) -> None:
+    """A reviewer reads the risks before any detail: text, Markdown (not folded) and JSON."""
+    start, change = history
+    start({"dynamodb.yaml": TABLES})
+    (Path("spec") / "dynamodb.yaml").write_text(TABLES.replace("userId:S", "id:S"))
+    text = CliRunner().invoke(main, ["diff", "--no-color"]).output.splitlines()
+    first_stack = next(i for i, line in enumerate(text) if line.startswith("~ stack "))
+    risks = [line for line in text[:first_stack] if line.startswith("    ")]
+    assert {line.split()[0] for line in risks} == {REPLACE, BLOCKED, "DATA"}  # "DATA LOSS" splits in two
+    assert all("dynamodb/UsersTable (" in line and ": " in line for line in risks)
+    markdown = CliRunner().invoke(main, ["diff", "--format", "markdown"]).output
+    head = markdown.split("| | stack |")[0]  # before the first table
+    assert "**Risks (" in head and "- **BLOCKED** `dynamodb/UsersTable`" in head and "<details>" not in head
+    code, report = change({}, "--stage", "dev")
+    assert code == EXIT_RISK
+    assert {r["verdict"] for r in report["risks"]} >= {REPLACE, DATA_LOSS, BLOCKED}
+    assert all(r["where"] == "dynamodb/UsersTable" and r["note"] for r in report["risks"])
