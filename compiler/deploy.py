@@ -103,16 +103,19 @@ class Deployer:
     def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
         self.lifecycle.protect(cfn, self.stack_name(stack), enabled)
 
-    def importers(self, cfn: Any, export: str) -> list[str]:
-        """Stack ids (or names, for stacks outside the manifest) that import an export now."""
+    def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
+        """Per export, the stack ids (or names, for stacks outside the manifest) that import it now."""
         ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
-        try:
-            pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
-            return sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
-        except cfn.exceptions.ClientError as exc:
-            if "not imported" in str(exc):
-                return []
-            raise
+        found = {}
+        for export in exports:
+            try:
+                pages = cfn.get_paginator("list_imports").paginate(ExportName=export)
+                found[export] = sorted(ids.get(n, n) for page in pages for n in page.get("Imports", []))
+            except cfn.exceptions.ClientError as exc:
+                if "not imported" not in str(exc):
+                    raise
+                found[export] = []
+        return found
 
     # ------------------------------------------------------------------ clients and names
     def client(self, service: str, region: str | None = None) -> Any:
@@ -357,8 +360,8 @@ class Deployer:
         the stacks that import its exports now (list_imports)."""
         from .diff import RISKS, compare
 
-        deployed_now = Manifest(exports={name: ExportEntry(importers=tuple(self.importers(cfn, name)))
-                                         for name in _export_names(deployed)})
+        importers = self.importers(cfn, _export_names(deployed))
+        deployed_now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
         diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, deployed_now, self.manifest)
         found = []
         for change in diff.stacks:

@@ -152,33 +152,34 @@ def clients(endpoint_url: str, region: str) -> Any:
     return lambda service: session.client(service, region_name=region, endpoint_url=endpoint_url)
 
 
+def _new_lines(path: Path, offset: int) -> tuple[list[str], int]:
+    """The lines of a log file after `offset`, and the offset after them."""
+    if not path.exists():
+        return [], offset
+    with path.open() as log:
+        log.seek(offset)
+        return log.read().splitlines(), log.tell()
+
+
 def tail(path: Path, follow: bool, poll: float = 0.5) -> Any:
     """The lines of a log file; with `follow`, then those written later, until interrupted."""
     offset = 0
     while True:
-        if path.exists():
-            with path.open() as log:
-                log.seek(offset)
-                for line in log.read().splitlines():
-                    yield line
-                offset = log.tell()
+        lines, offset = _new_lines(path, offset)
+        yield from lines
         if not follow:
             return
         time.sleep(poll)
 
 
 def follow_logs(echo: Any, poll: float = 0.5) -> None:
-    """Print the functions' log lines as they are written, until interrupted."""
+    """Print every function's log lines as they are written, until interrupted."""
     offsets: dict[Path, int] = {}
     while True:
         for path in sorted(LOGS.glob("*.log")) if LOGS.exists() else []:
-            size = path.stat().st_size
-            if size > offsets.get(path, 0):
-                with path.open() as log:
-                    log.seek(offsets.get(path, 0))
-                    for line in log.read().splitlines():
-                        echo(f"{path.stem}: {line}")
-                offsets[path] = size
+            lines, offsets[path] = _new_lines(path, offsets.get(path, 0))
+            for line in lines:
+                echo(f"{path.stem}: {line}")
         time.sleep(poll)
 
 
@@ -205,20 +206,21 @@ def stop() -> bool:
     return True
 
 
+def _stat(entry: Path) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command (state, ppid, pgrp...), or None."""
+    try:
+        return (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def running(pid: int) -> bool:
     """Whether any process of the group `pid` leads (what `up` started) still runs."""
     proc = Path("/proc")
     if not proc.is_dir():
         return _alive(pid)
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == pid and fields[0] != "Z":  # fields: state, ppid, pgrp
-                return True
-    return False
+    stats = (_stat(entry) for entry in proc.iterdir() if entry.name.isdigit())
+    return any(fields is not None and int(fields[2]) == pid and fields[0] != "Z" for fields in stats)
 
 
 def _alive(pid: int) -> bool:
@@ -227,11 +229,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except OSError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc: kill(0) is all there is
+    fields = _stat(Path(f"/proc/{pid}"))
+    return fields is None or fields[0] != "Z"  # no /proc: kill(0) is all there is
 
 
 # Modelled by moto, but left out locally: a record set points at the stage's hosted zone,
@@ -462,16 +461,16 @@ class LocalDeployer(Deployer):
         except Exception:  # noqa: BLE001
             self.echo(f"{stack}: the emulator has no termination protection (skipped)")
 
-    def importers(self, cfn: Any, export: str) -> list[str]:
+    def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
         """moto 5.2.5 has no list_imports: what it would answer, from the templates the
-        stage's stacks hold now (a stack imports an export when its template says so)."""
-        found = []
-        for stack, entry in sorted(self.manifest.stacks.items()):
+        stage's stacks hold now (each read once; a stack imports what its template says)."""
+        found: dict[str, list[str]] = {export: [] for export in exports}
+        for stack, entry in sorted(self.manifest.stacks.items()) if exports else []:
             regional = self.client("cloudformation", entry.region)
             if self.lifecycle.describe(regional, entry.name) is None:
                 continue
-            if export in _imports(self.deployed_template(regional, entry.name)):
-                found.append(stack)
+            for export in _imports(self.deployed_template(regional, entry.name)) & set(exports):
+                found[export].append(stack)
         return found
 
 

@@ -200,10 +200,7 @@ def docs(text: str, kinds: Iterable[Kind] = KINDS) -> str:
 
 
 def sections_documented(text: str) -> set[str]:
-    return set(BLOCK_NAMES.findall(text))
-
-
-BLOCK_NAMES = re.compile(r"<!-- fields: ([a-z_]+) -->")
+    return {match.group(1) for match in BLOCK.finditer(text)}
 
 
 def expected(root: Path) -> dict[Path, str]:

@@ -313,21 +313,19 @@ class _Validator:
 
     def resource(
         self, kind: Kind, source: SourceFile, name: str, body: dict[str, Any], stage: str | None, override: Any,
-        defaults: dict[str, Any] | None = None,
+        defaults: dict[str, Any] | None = None, values: dict[str, str] | None = None,
     ) -> Any:
         """Validate one resource for one stage; every problem becomes a diagnostic.
 
         The fields are the file's `defaults:` for the section, then the resource's own, then
         the stage's override (mappings merge key by key); a problem points at whichever of
-        the three set the value."""
+        the three set the value. `values` are the stage's substitutions (`${stage}`...)."""
         base_path: KeyPath = (kind.section, name)
         base = {k: v for k, v in body.items() if k != STAGES_KEY}
         data = merge(defaults, base) if defaults else base
         data = merge(data, override) if override else data
         substituted: list[tuple[KeyPath, str]] = []
-        if stage is not None:
-            region = source.data.get("region") if isinstance(source.data, dict) else None
-            values = {"stage": stage, "service": self.service, "region": region if isinstance(region, str) else self.region}
+        if values is not None:
             data, substituted = substitute(data, values)
 
         def where(loc: KeyPath, at: str = "value") -> Where:
@@ -425,6 +423,10 @@ def validate(
             continue
         sections = v.stack_sections(source)
         defaults = v.defaults(source)
+        data = source.data if isinstance(source.data, dict) else {}
+        description = data.get("description") if isinstance(data.get("description"), str) else None
+        region = data.get("region") if isinstance(data.get("region"), str) else None
+        values = {stage: {"stage": stage, "service": v.service, "region": region or v.region} for stage in stages}
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
         failed: set[str] = set()  # stages in which a resource of this file did not validate
         for kind in (k for k in BY_SECTION.values() if k.section in sections):
@@ -432,15 +434,13 @@ def validate(
                 overrides = v.overrides(source, (kind.section, name), body, stages)
                 each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once
                 for stage in each:
-                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section))
+                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section),
+                                      values.get(stage or ""))
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))
                     elif stage is not None:
                         invalid[stage].add(Ref(kind.ref, name))
                         failed.add(stage)
-        data = source.data if isinstance(source.data, dict) else {}
-        description = data.get("description") if isinstance(data.get("description"), str) else None
-        region = data.get("region") if isinstance(data.get("region"), str) else None
         for stage in stages:
             per_stage[stage].append(
                 StackSpec(stack_id(source.rel), source.path, description, tuple(declared[stage]), region, stage in failed)

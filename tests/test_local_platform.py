@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -319,11 +320,25 @@ def test_a_bus_rule_delivers_matching_events_to_its_function(app: tuple[str, Pat
 # ---------------------------------------------------------------------------- up and down
 
 
+def _repository_copy(root: Path) -> None:
+    """What `up` reads from a clone: the spec, the handlers and generated/."""
+    for folder in ("spec", "handlers", "generated"):
+        shutil.copytree(REPO / folder, root / folder)
+
+
+def _assert_stopped(state: dict[str, Any], timeout: float = 15) -> None:
+    """The moto server's and the gateway's process groups (with its workers) are gone."""
+    groups = (state["pid"], state["gateway"]["pid"])
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(running(pid) for pid in groups):
+        time.sleep(0.2)
+    assert not [pid for pid in groups if running(pid)]
+
+
 def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
     """`platformc up` from a copy of the repository: the moto server, the gateway and its
     workers start; `platformc down` stops them all."""
-    for folder in ("spec", "handlers", "generated"):
-        subprocess.run(["cp", "-r", str(REPO / folder), str(tmp_path / folder)], check=True)
+    _repository_copy(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     platformc = [sys.executable, "-m", "compiler"]
     up = subprocess.run([*platformc, "up", "--stage", "dev"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
@@ -351,15 +366,11 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
     finally:
         down = subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
-    deadline = time.time() + 15
-    while time.time() < deadline and any(running(pid) for pid in (state["pid"], state["gateway"]["pid"])):
-        time.sleep(0.2)
-    assert not [pid for pid in (state["pid"], state["gateway"]["pid"]) if running(pid)]  # the server, gateway, workers
+    _assert_stopped(state)
 
 
 def test_up_attach_streams_the_logs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    for folder in ("spec", "handlers", "generated"):
-        subprocess.run(["cp", "-r", str(REPO / folder), str(tmp_path / folder)], check=True)
+    _repository_copy(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "compiler", "up", "--stage", "dev", "--attach"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -388,7 +399,4 @@ def test_up_attach_streams_the_logs_and_ctrl_c_stops_everything(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
             subprocess.run([sys.executable, "-m", "compiler", "down"], cwd=tmp_path, env=env, capture_output=True, check=False)
-    deadline = time.time() + 15
-    while time.time() < deadline and any(running(pid) for pid in (state["pid"], state["gateway"]["pid"])):
-        time.sleep(0.2)
-    assert not [pid for pid in (state["pid"], state["gateway"]["pid"]) if running(pid)]
+    _assert_stopped(state)
