@@ -348,6 +348,30 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
 
 
 @main.command()
+@click.argument("function")
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--to", "to_version", default=None, metavar="VERSION", help="The version to point `live` at (default: the one before).")
+@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@out_option
+@_handle_errors
+def rollback(function: str, stage: str, to_version: str | None, endpoint_url: str | None, out_dir: Path) -> None:
+    """Point FUNCTION's `live` alias at its previous version (or --to VERSION).
+
+    FUNCTION is its name in the spec (`accounts`, not `listbackup-dev-accounts`). Routes, its
+    queue mapping and bus rules invoke the alias, so they all run the older code at once;
+    nothing else changes. The next deploy of the stage moves the alias forward to the version
+    it publishes, and says so. Each function keeps its newest versions (docs/deploy.md).
+    """
+    from .deploy import DeployError
+
+    try:
+        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None)
+        click.echo(deployer.rollback(function, to_version))
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--yes", is_flag=True, help="Delete without asking (implied when CI is set).")
 @click.option("--i-mean-it", "force", is_flag=True, help="Required to destroy a protected (prod) stage.")
@@ -568,6 +592,7 @@ SUMMARIES = {
     "logs": "A function's log lines: local runs, or CloudWatch with --aws.",
     "outputs": "The deployed stacks' outputs (on AWS, or --local).",
     "package": "Build the reproducible handler zips the templates reference.",
+    "rollback": "Point a function's live alias at its previous version.",
     "schema": "Write the spec's JSON Schema and docs/spec.md's field tables.",
     "token": "Sign in a local user and print its tokens.",
     "up": "Run the stage on 127.0.0.1: local AWS, API gateway, consumers.",

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .local import function_targets, relay_queue
+from .local import function_name, function_targets, relay_queue
 from .runtime import FunctionConfig, Invocation, Pool
 
 
@@ -48,7 +48,9 @@ def load_mappings(templates: dict[str, dict[str, Any]], exports: dict[str, str],
                 if ":sqs:" not in arn:
                     continue
                 queue = arn.rsplit(":", 1)[-1]
-            function = resources[props["FunctionName"]["Fn::GetAtt"][0]]["Properties"]["FunctionName"]
+            function = function_name(resources, props["FunctionName"])
+            if function is None:
+                continue
             url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
             real_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 2))

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import naming, updates
+from . import naming, updates, versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
 from .manifest import ExportEntry, Manifest, path_of
+from .versions import Live
 
 __all__ = ["DeployError", "Deployer", "Interrupted", "StackResult"]
 
@@ -68,6 +69,7 @@ class Deployer:
     artifacts: Path = Path(naming.ARTIFACTS_DIR)
     poll: float = 2.0
     manifest: Manifest = field(default_factory=Manifest)
+    keep_versions: int | None = naming.KEEP_VERSIONS  # per function, after each deploy (versions.prune)
 
     def __post_init__(self) -> None:
         manifest = Manifest.read(self.out_dir, self.stage)
@@ -102,6 +104,12 @@ class Deployer:
 
     def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
         self.lifecycle.protect(cfn, self.stack_name(stack), enabled)
+
+    def live_version(self, cfn: Any, stack: str, live: Live) -> str:
+        """The version the stack published for a function: its version resource's physical id
+        is the version ARN (emulator hook)."""
+        detail = cfn.describe_stack_resource(StackName=self.stack_name(stack), LogicalResourceId=live.version_id)
+        return str(detail["StackResourceDetail"]["PhysicalResourceId"]).rsplit(":", 1)[-1]
 
     def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
         """Per export, the stack ids (or names, for stacks outside the manifest) that import it now."""
@@ -469,9 +477,38 @@ class Deployer:
                      "progress is waited for, then the rest deploys in order")
         return "\n".join(lines)
 
+    def settle_functions(self, stack: str) -> None:
+        """Each function's `live` alias on the version this deploy published (versions.settle)."""
+        template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
+        entry = self.manifest.stacks[stack]
+        cfn, lam = self.client("cloudformation", entry.region), self.client("lambda", entry.region)
+        for live in versions.live_aliases(template):
+            versions.settle(lam, live.function, self.live_version(cfn, stack, live), self.echo, self.keep_versions)
+
+    def rollback(self, function: str, to: str | None) -> str:
+        """Point a function's `live` alias at the version before (or `to`); what was done."""
+        physical = naming.Naming(self.manifest.service, self.stage).physical(function)
+        for stack, entry in sorted(self.manifest.stacks.items()):
+            template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
+            if any(live.function == physical for live in versions.live_aliases(template)):
+                break
+        else:
+            raise DeployError(f"stage {self.stage} has no function {function} (generated/{self.stage} has no {physical})")
+        try:
+            was, now = versions.rollback(self.client("lambda", entry.region), physical, to)
+        except versions.RollbackError as exc:
+            raise DeployError(str(exc)) from None
+        what = now.get("Description") or "no description"
+        return (f"{physical}: {versions.ALIAS} moved from version {was} to version {now['Version']} ({what}, "
+                f"published {now.get('LastModified', '?')}); routes, its queue and bus rules now invoke it. "
+                f"The next `platformc deploy --stage {self.stage}` moves it forward to the deployed version")
+
     def _guarded(self, stack: str) -> StackResult:
         try:
-            return self.deploy_stack(stack)
+            result = self.deploy_stack(stack)
+            if result.status in ("created", "updated", "unchanged"):
+                self.settle_functions(stack)
+            return result
         except DeployError as exc:
             return StackResult(stack, "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - one stack's AWS error must not hide the others'

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import consumers as consumers_
-from .local import free_port
+from .local import free_port, function_name
 from .manifest import Manifest
 from .runtime import FunctionConfig, Invocation, Pool
 
@@ -185,7 +185,9 @@ def load_apis(templates: dict[str, dict[str, Any]], exports: dict[str, str], cli
                     api.throttle = Bucket(float(settings["ThrottlingRateLimit"]), float(settings.get("ThrottlingBurstLimit", 1)))
             elif resource["Type"] == "AWS::ApiGatewayV2::Route":
                 integration = resources[props["Target"]["Fn::Join"][1][1]["Ref"]]["Properties"]
-                function = resources[integration["IntegrationUri"]["Fn::GetAtt"][0]]["Properties"]["FunctionName"]
+                function = function_name(resources, integration["IntegrationUri"])
+                if function is None:
+                    continue
                 key = props["RouteKey"]
                 method, _, path = key.partition(" ")
                 api.routes.append(Route(method if path else "ANY", path, function, props.get("AuthorizationType") == "JWT",

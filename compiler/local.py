@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import versions
 from .deploy import Deployer
 from .lifecycle import INTERRUPTED, StackResult
 from .manifest import Manifest
+from .versions import Live
 
 STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
@@ -303,6 +305,20 @@ def relay_queue(rule: str, target: str) -> str:
     return "platformc-relay-" + hashlib.sha256(f"{rule}/{target}".encode()).hexdigest()[:24]
 
 
+def function_name(resources: dict[str, Any], value: Any) -> str | None:
+    """The name of the function a trigger invokes: `GetAtt Function.Arn`, or `Ref` of the
+    function's `live` alias (what the compiler emits); None for anything else."""
+    if not isinstance(value, dict):
+        return None
+    logical = value.get("Ref") or (value.get("Fn::GetAtt") or [None])[0]
+    resource = resources.get(logical, {}) if isinstance(logical, str) else {}
+    if resource.get("Type") == "AWS::Lambda::Alias":
+        return function_name(resources, {"Fn::GetAtt": [resource["Properties"]["FunctionName"].get("Ref"), "Arn"]})
+    if resource.get("Type") == "AWS::Lambda::Function":
+        return str(resource["Properties"]["FunctionName"])
+    return None
+
+
 def function_targets(template: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(rule name, target id, function name, target) for each rule target that is a function
     of the same template."""
@@ -313,12 +329,19 @@ def function_targets(template: dict[str, Any]) -> list[tuple[str, str, str, dict
         if resource.get("Type") != "AWS::Events::Rule" or not isinstance(props.get("Name"), str):
             continue
         for target in props.get("Targets", []):
-            arn = target.get("Arn")
-            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
-                function = resources.get(arn["Fn::GetAtt"][0], {})
-                if function.get("Type") == "AWS::Lambda::Function":
-                    found.append((props["Name"], str(target["Id"]), str(function["Properties"]["FunctionName"]), target))
+            function = function_name(resources, target.get("Arn"))
+            if function is not None:
+                found.append((props["Name"], str(target["Id"]), function, target))
     return found
+
+
+def alias_stand_ins(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """moto 5.2.5's CloudFormation has no AWS::Lambda::Alias: triggers that invoke a function's
+    alias invoke the function itself there; the alias is made through the Lambda API after the
+    stack deploys (`Deployer.settle_functions`), so rollback works as on AWS."""
+    resources = template.get("Resources", {})
+    return {logical: {"Ref": {"Fn::GetAtt": [resource["Properties"]["FunctionName"]["Ref"], "Arn"]}}
+            for logical, resource in resources.items() if resource.get("Type") == "AWS::Lambda::Alias"}
 
 
 class Emulator:
@@ -415,6 +438,9 @@ class LocalDeployer(Deployer):
     """The deployer for the moto server that `up` starts (see the module docstring)."""
 
     dropped: dict[str, list[str]] = field(default_factory=dict)  # stack -> what the emulator could not model
+    # moto 5.2.5 numbers a new version len(versions) + 1, so after a pruned version it reuses
+    # a number still in use: locally every version is kept (its state goes with `down`)
+    keep_versions: int | None = None
 
     def session(self, default: Any) -> Any:
         """Any credentials do on the emulator: fake ones when the machine has none."""
@@ -429,7 +455,7 @@ class LocalDeployer(Deployer):
         template = json.loads(body)
         region = self.manifest.region_of(stack)
         emulator = Emulator(lambda service: self.client(service, region), region)
-        made = emulator.create(template)
+        made = {**emulator.create(template), **alias_stand_ins(template)}
         emulator.relay(template)
         adapted, dropped = adapt(template, modelled_types(), made)
         self.dropped[stack] = dropped
@@ -453,6 +479,18 @@ class LocalDeployer(Deployer):
         if status == INTERRUPTED:
             return self.lifecycle.interrupted(stack, cfn, name)
         return self.finish(cfn, stack, status, "created")
+
+    def live_version(self, cfn: Any, stack: str, live: Live) -> str:
+        """moto 5.2.5 keeps no physical id for a version resource, and on an update it
+        publishes the new version before it updates the function (AWS updates the function
+        first: the version refers to it). So: the newest version, published here when it
+        does not hold the function's code and configuration yet (as AWS would have)."""
+        lam = self.client("lambda", self.manifest.region_of(stack))
+        newest = versions.published(lam, live.function)[-1]
+        latest = lam.get_function_configuration(FunctionName=live.function)
+        if newest.get("CodeSha256") != latest.get("CodeSha256") or newest.get("Environment") != latest.get("Environment"):
+            newest = lam.publish_version(FunctionName=live.function)
+        return str(newest["Version"])
 
     def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
         """moto 5.2.5 has no termination protection: said, and skipped."""

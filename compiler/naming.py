@@ -96,6 +96,11 @@ DEPLOYMENT_BUCKET = "deployment"  # short name of the stage's deployment bucket
 ALL = "all"  # the stage selector meaning every stage of platform.yaml
 HANDLERS_DIR = "handlers"  # beside the spec folder: the Lambda code root
 ARTIFACTS_DIR = ".build/artifacts"  # where `platformc package` writes and deploy uploads from
+LIVE_ALIAS = "live"  # every function's alias: triggers invoke it, `platformc rollback` moves it
+# Versions a function keeps for `platformc rollback`: deploy deletes older ones (never one an
+# alias points at). Each version holds a copy of its code and Lambda's code storage per region
+# is limited (75 GB by default), so keeping every version fills it on a busy service.
+KEEP_VERSIONS = 5
 
 
 def artifact_key(module: str, digest: str) -> str:

@@ -125,7 +125,7 @@ def test_routes_with_jwt_and_public(root: Path) -> None:
     resources = _function(root, body)
     integration = resources["UsersGetMeFunctionIntegration"]["Properties"]
     assert integration["IntegrationType"] == "AWS_PROXY" and integration["PayloadFormatVersion"] == "2.0"
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["UsersGetMeFunction", "Arn"]}
+    assert integration["IntegrationUri"] == {"Ref": "UsersGetMeFunctionLive"}  # the live alias: rollback moves it
     private = resources["UsersGetMeFunctionRouteGetUsersUserId"]["Properties"]
     assert private["RouteKey"] == "GET /users/{userId}"
     assert private["AuthorizationType"] == "JWT"
@@ -134,6 +134,7 @@ def test_routes_with_jwt_and_public(root: Path) -> None:
     assert public["AuthorizationType"] == "NONE" and "AuthorizerId" not in public
     permission = resources["UsersGetMeFunctionRouteGetUsersUserIdInvoke"]["Properties"]
     assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["FunctionName"] == {"Ref": "UsersGetMeFunctionLive"}  # the qualified ARN it is invoked by
     assert permission["SourceArn"]["Fn::Sub"][0].endswith("${ApiId}/*/GET/users/*")
 
 
@@ -158,7 +159,8 @@ def test_consumer_and_subscription(root: Path) -> None:
     rule = resources["WorkerFunctionOnJobs"]["Properties"]
     assert rule["Name"] == "listbackup-dev-worker-jobs"
     assert rule["EventBusName"] == {"Fn::ImportValue": "listbackup-dev-bus-events:name"}
-    assert rule["Targets"] == [{"Arn": {"Fn::GetAtt": ["WorkerFunction", "Arn"]}, "Id": "function"}]
+    assert rule["Targets"] == [{"Arn": {"Ref": "WorkerFunctionLive"}, "Id": "function"}]
+    assert mapping["FunctionName"] == {"Ref": "WorkerFunctionLive"}
     invoke = resources["WorkerFunctionOnJobsInvoke"]["Properties"]
     assert invoke["Principal"] == "events.amazonaws.com"
     assert invoke["SourceArn"] == {"Fn::GetAtt": ["WorkerFunctionOnJobs", "Arn"]}
@@ -168,7 +170,7 @@ def test_provisioned_concurrency_only_where_declared(root: Path) -> None:
     body = "  f:\n    handler: users.work\n    stages:\n      prod: {provisioned_concurrency: 3}\n"
     result = compile_spec(root, {"data.yaml": DATA, "api.yaml": "functions:\n" + body})
     dev, prod = template(result, "dev", "api")["Resources"], template(result, "prod", "api")["Resources"]
-    assert "FFunctionLive" not in dev
+    assert "ProvisionedConcurrencyConfig" not in dev["FFunctionLive"]["Properties"]  # every stage has the alias
     alias = prod["FFunctionLive"]["Properties"]
     assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 3}
     assert any(name.startswith("FFunctionVersion") for name in prod)

@@ -18,7 +18,7 @@ from troposphere import GetAtt, Ref, awslambda, logs
 
 from ... import naming
 from ...model import StageSettings
-from ...cfn import FunctionLoggingConfig, alarm, dimensions
+from ...cfn import FunctionLoggingConfig, alarm, deletion_policies, dimensions
 from ..api import implied_origin_secret, origin_secret
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
 from . import iam, wiring
@@ -50,21 +50,25 @@ def environment(resource: Resource, ctx: Context) -> dict[str, Any]:
 
 
 
-def _alias(resource: Resource, function: awslambda.Function) -> list[Any]:
-    """Provisioned concurrency needs a published version behind an alias. The version's
-    logical id carries a digest of the function's definition, so any change publishes anew."""
-    digest = hashlib.sha256(json.dumps(function.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    version = awslambda.Version(resource.logical_id + "Version" + digest, FunctionName=Ref(function))
-    alias = awslambda.Alias(
-        resource.logical_id + "Live",
-        Name="live",
-        FunctionName=Ref(function),
-        FunctionVersion=GetAtt(version, "Version"),
-        ProvisionedConcurrencyConfig=awslambda.ProvisionedConcurrencyConfiguration(
-            ProvisionedConcurrentExecutions=resource.spec.provisioned_concurrency
-        ),
-    )
-    return [version, alias]
+def version_and_alias(resource: Resource, function: awslambda.Function) -> list[Any]:
+    """Every function publishes a version when its code or configuration changes and has a
+    `live` alias on it; triggers invoke the alias, so `platformc rollback` can move them all.
+
+    The version's logical id carries a digest of the function's definition: a change makes a
+    new version resource (CloudFormation publishes it) and the alias moves to it. The old
+    version resource is retained (DeletionPolicy Retain), so the version stays for rollback
+    until deploy prunes it (naming.KEEP_VERSIONS). Provisioned concurrency, where a stage asks for
+    it, is configured on the alias."""
+    definition = json.dumps(function.to_dict(), sort_keys=True)
+    digest = hashlib.sha256(definition.encode()).hexdigest()[:10]
+    version = awslambda.Version(
+        resource.logical_id + "Version" + digest, FunctionName=Ref(function),
+        Description=f"platformc {digest}", **deletion_policies(True))
+    props: dict[str, Any] = {"Name": naming.LIVE_ALIAS, "FunctionName": Ref(function), "FunctionVersion": GetAtt(version, "Version")}
+    if resource.spec.provisioned_concurrency:
+        props["ProvisionedConcurrencyConfig"] = awslambda.ProvisionedConcurrencyConfiguration(
+            ProvisionedConcurrentExecutions=resource.spec.provisioned_concurrency)
+    return [version, awslambda.Alias(resource.logical_id + "Live", **props)]
 
 
 def _alarms(resource: Resource, ctx: Context, function: awslambda.Function) -> list[object]:
@@ -119,10 +123,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         props["ReservedConcurrentExecutions"] = spec.reserved_concurrency
     function = awslambda.Function(resource.logical_id, **props)
     out: list[object] = [function, log_group, role]
-    target: Any = GetAtt(function, "Arn")
-    if spec.provisioned_concurrency:
-        out += _alias(resource, function)
-        target = Ref(out[-1])  # the alias ARN: triggers invoke the provisioned version
+    out += version_and_alias(resource, function)
+    target = Ref(out[-1])  # the alias ARN: routes, the queue mapping and bus rules invoke `live`
     out += _alarms(resource, ctx, function)
     out += wiring.routes(resource, ctx, target)
     out += wiring.consumer(resource, ctx, target)
