@@ -118,8 +118,37 @@ LABELS: dict[str, str] = {
 
 STATEFUL: frozenset[str] = frozenset(t for t, f in FACTS.items() if f.data)
 
-# Actions AWS offers no resource-level permission for: `*` is the only valid resource.
-WILDCARD_ALLOWED = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+# Actions AWS offers no resource-level permission for (or that act on no resource yet):
+# `*` is the only valid resource. Every one with its reason; policy rule P005 refuses a `*`
+# resource for any other action, in every role the compiler emits.
+WILDCARD_REASONS: dict[str, str] = {
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions (functions with tracing)",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (functions with tracing)",
+    "s3:ListAllMyBuckets": "deploy proves the deployment bucket is the account's own: ListBuckets lists only the caller's buckets",
+    "cloudformation:DescribeStacks": "deploy lists the stage's stacks to find those that left the spec; a listing names no stack",
+    "cloudformation:ListExports": "exports are listed account-wide; the call names no stack",
+    "cloudformation:ListImports": "the importers of an export: the call names an export, not a stack",
+    "cloudformation:DescribeStackDriftDetectionStatus": "a drift detection id is not a resource IAM can scope",
+    "cognito-idp:CreateUserPool": "a user pool's id (and so its ARN) exists only after it is created",
+    "acm:RequestCertificate": "a certificate's ARN exists only after it is requested",
+    "cloudfront:CreateOriginAccessControl": "CloudFront has no resource-level permission for creating an origin access control",
+    "lambda:CreateEventSourceMapping": "a mapping's id exists only after it is created (scoped by the lambda:FunctionArn condition)",
+    "logs:DescribeLogGroups": "CloudWatch Logs lists log groups account-wide",
+    "logs:CreateLogDelivery": "HTTP API access logging: CloudWatch Logs vended-log deliveries have no resource-level permissions",
+    "logs:GetLogDelivery": "HTTP API access logging (vended-log deliveries have no resource-level permissions)",
+    "logs:UpdateLogDelivery": "HTTP API access logging (vended-log deliveries have no resource-level permissions)",
+    "logs:DeleteLogDelivery": "HTTP API access logging (vended-log deliveries have no resource-level permissions)",
+    "logs:ListLogDeliveries": "HTTP API access logging (vended-log deliveries have no resource-level permissions)",
+    "logs:PutResourcePolicy": "HTTP API access logging: the log-delivery resource policy is account-wide",
+    "logs:DescribeResourcePolicies": "HTTP API access logging: the log-delivery resource policy is account-wide",
+    "secretsmanager:GetRandomPassword": "a generated secret value: the call acts on no secret",
+    "route53:ListHostedZones": "Route 53 lists hosted zones account-wide",
+    "backup:CreateBackupPlan": "a backup plan's id (and so its ARN) exists only after it is created",
+    "backup-storage:MountCapsule": "AWS Backup's storage action has no resource-level permissions (creating a vault)",
+    "schemas:CreateDiscoverer": "a discoverer's id exists only after it is created",
+}
+WILDCARD_ALLOWED = frozenset(WILDCARD_REASONS)
+TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 
 
 def facts(resource_type: str) -> Facts:

@@ -328,7 +328,9 @@ def _report(results: list[Any]) -> None:
 def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, prune: bool, out_dir: Path) -> None:
     """Deploy OUT/<stage> stack by stack along the manifest's levels, through change sets.
 
-    Needs `make package` first (the artifacts are uploaded to the deployment bucket). Each
+    Needs `make package` first (the artifacts are uploaded to the deployment bucket) and,
+    for a stage with a bootstrap stack, `platformc bootstrap` once: deploy never changes
+    that stack and CloudFormation acts with its execution role. Each
     change set is summarized, with the review gate's verdicts against the deployed template;
     one with REPLACE, DATA LOSS or BLOCKED is not executed without --allow-risk. Unless
     --yes, each is confirmed. A failed stack stops its dependents; re-running converges.
@@ -345,6 +347,36 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--yes", is_flag=True, help="Execute the change set without asking (implied when CI is set).")
+@click.option("--allow-risk", is_flag=True, help="Execute a change set that replaces, loses data or is blocked.")
+@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@out_option
+@_handle_errors
+def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None, out_dir: Path) -> None:
+    """Deploy the stage's bootstrap stack: deploy roles, execution role, deployment bucket.
+
+    Run by an administrator (the deploy role may not change this stack): once per stage
+    before the first deploy, and again after each change to the `delivery:` spec, which
+    `deploy` reports but never applies. Same change-set path and review gate as deploy.
+    """
+    from .deploy import DeployError, Interrupted
+
+    try:
+        deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk)
+        _report(deployer.bootstrap())
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    for stack, outputs in sorted(deployer.outputs().items()):
+        if stack in deployer.manifest.bootstrap_stacks:
+            for key, value in sorted(outputs.items()):
+                click.echo(f"  {stack}.{key} = {value}")
 
 
 @main.command()
@@ -403,8 +435,8 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: 
     """Run the stage on 127.0.0.1: a local AWS (moto server) with the stage deployed, and
     its HTTP APIs served by a local API gateway (JWT auth against the local user pool).
 
-    Packages the handlers beside SPEC (into .build/artifacts), deploys OUT/<stage> (only
-    changed stacks on a re-run), then (re)starts the gateway, which reads OUT/<stage> and
+    Packages the handlers beside SPEC (into .build/artifacts), deploys OUT/<stage> (its
+    bootstrap stack first; only changed stacks on a re-run), then (re)starts the gateway, which reads OUT/<stage> and
     runs each function from the handlers folder in its own worker. `platformc token` gives
     a signed-in local user; `platformc down` stops every process `up` started.
     """
@@ -425,7 +457,7 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: 
     build_artifacts(handlers, Path(naming.ARTIFACTS_DIR), handler_modules(result.resolved.values()))
     try:
         deployer = _deployer(stage, out_dir, True, endpoint, local=True, allow_risk=allow_risk)
-        results = deployer.deploy()
+        results = (deployer.bootstrap() if deployer.manifest.bootstrap_stacks else []) + deployer.deploy()
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
     dropped = sorted({item.split(" (")[1].rstrip(")") for items in deployer.dropped.values() for item in items})
@@ -580,6 +612,7 @@ def down() -> None:
 
 # One line each in `platformc --help` (click would cut the docstrings' first sentences).
 SUMMARIES = {
+    "bootstrap": "Deploy a stage's bootstrap stack (deploy roles, bucket).",
     "check": "Fail if generated/ differs from what the spec compiles to.",
     "compile": "Compile the spec into CloudFormation templates in generated/.",
     "deploy": "Deploy a stage through change sets, level by level.",

@@ -147,9 +147,22 @@ class Deployer:
     def stack_name(self, stack: str) -> str:
         return self.manifest.stacks[stack].name
 
+    def execution_role(self) -> str | None:
+        """The ARN of the role CloudFormation deploys the stage's stacks with: the bootstrap
+        stack's execution role (`delivery:`), or None for a spec without one."""
+        for stack in self.manifest.bootstrap_stacks:
+            template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
+            for resource in template.get("Resources", {}).values():
+                if (resource.get("Metadata") or {}).get("Delivery") == "execution-role":
+                    region = self.manifest.region_of(stack)
+                    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+                    return f"arn:{partition}:iam::{self.account}:role/{resource['Properties']['RoleName']}"
+        return None
+
     # ------------------------------------------------------------------ artifacts
     def ensure_bucket(self) -> None:
-        """The deployment bucket, created if missing and proven ours before any upload."""
+        """The deployment bucket, proven ours before any upload. A stage with a bootstrap stack
+        (`delivery:`) holds it there; a spec without one gets it created here, as safely."""
         from botocore.exceptions import ClientError
 
         s3 = self.client("s3")
@@ -161,6 +174,9 @@ class Deployer:
             if code in ("403", "AccessDenied", "Forbidden"):
                 raise self._not_ours() from exc
             exists = False
+        if not exists and self.manifest.bootstrap_stacks:
+            raise DeployError(f"the deployment bucket {self.bucket} does not exist: the stage is not bootstrapped. "
+                              f"An administrator runs `platformc bootstrap --stage {self.stage}` once (docs/deploy.md)")
         if not exists:
             region = self.manifest.region
             args: dict[str, Any] = {"Bucket": self.bucket}
@@ -288,6 +304,8 @@ class Deployer:
             "Parameters": self.parameters(stack),
             **self.template_argument(stack),
         }
+        if not entry.bootstrap and (role := self.execution_role()) is not None:
+            common["RoleARN"] = role  # CloudFormation acts with the stage's execution role, not the caller's
         if existing is None and (created := self.create_new(cfn, stack, common)) is not None:
             return created
         deployed = self.deployed_template(cfn, name) if existing else None
@@ -427,7 +445,44 @@ class Deployer:
             raise Interrupted(self.interruption_report(results, only)) from None
         return list(results.values())
 
+    def bootstrap(self) -> list[StackResult]:
+        """Deploy the stage's bootstrap stacks (the deploy roles, the execution role and the
+        deployment bucket), with the caller's own (administrator) credentials."""
+        stacks = self.manifest.bootstrap_stacks
+        if not stacks:
+            raise DeployError(f"stage {self.stage} has no bootstrap stack: declare `delivery:` in a spec file (docs/deploy.md)")
+        results: dict[str, StackResult] = {}
+        try:
+            for stack in stacks:  # they need nothing uploaded: their templates are inline
+                results[stack] = self._guarded(stack)
+        except KeyboardInterrupt:
+            self.stopping.set()
+            raise Interrupted(self.interruption_report(results, set(stacks))) from None
+        return list(results.values())
+
+    def check_bootstrap(self, only: set[str] | None) -> None:
+        """Deploy runs after `platformc bootstrap` and never changes a bootstrap stack: its
+        deploy role is denied it. One that differs from generated/ is said, not deployed."""
+        for stack in self.manifest.bootstrap_stacks:
+            if only is not None and stack in only:
+                raise DeployError(f"{stack} is the stage's bootstrap stack: an administrator deploys it with "
+                                  f"`platformc bootstrap --stage {self.stage}`")
+            current = self.describe(stack)
+            if current is None:
+                raise DeployError(f"{stack}, the stage's bootstrap stack, is not deployed: an administrator runs "
+                                  f"`platformc bootstrap --stage {self.stage}` once (docs/deploy.md)")
+            if self.bootstrap_differs(stack):
+                self.echo(f"{stack}: the bootstrap stack differs from generated/{self.stage}: deploy leaves it as it is; "
+                          f"an administrator runs `platformc bootstrap --stage {self.stage}`")
+
+    def bootstrap_differs(self, stack: str) -> bool:
+        """Whether the deployed bootstrap stack's template differs from generated/ (emulator hook)."""
+        cfn = self.client("cloudformation", self.manifest.region_of(stack))
+        generated = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
+        return bool(self.deployed_template(cfn, self.stack_name(stack)) != generated)
+
     def _deploy(self, only: set[str] | None, prune: bool, results: dict[str, StackResult]) -> None:
+        self.check_bootstrap(only)
         retired = self.retired() if only is None else []
         if retired and not prune:
             names = ", ".join(name for name, _ in retired)
@@ -442,7 +497,7 @@ class Deployer:
         for level in self.manifest.levels:
             todo = []
             for stack in level:
-                if only is not None and stack not in only:
+                if (only is not None and stack not in only) or self.manifest.stacks[stack].bootstrap:
                     continue
                 blocked = [d for d in self.manifest.stacks[stack].depends_on if results.get(d) and results[d].status in ("failed", "skipped")]
                 if blocked:

@@ -71,6 +71,7 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
                 if consumer == stack_id
             },
             termination_protection=resolved.settings.protect,
+            bootstrap=any(resource.kind.bootstrap for resource in item.plan.resources),
         )
     manifest = Manifest(
         service=resolved.platform.service,

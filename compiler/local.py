@@ -295,7 +295,7 @@ def adapt(template: dict[str, object], modelled: frozenset[str],
 # Types moto's CloudFormation leaves out but its service APIs model: made through those APIs
 # (idempotently, found again by name), in this order, with the template's properties.
 EMULATED = ("AWS::SecretsManager::Secret", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient",
-            "AWS::Cognito::UserPoolGroup")
+            "AWS::Cognito::UserPoolGroup", "AWS::IAM::OIDCProvider")
 
 
 def relay_queue(rule: str, target: str) -> str:
@@ -424,6 +424,17 @@ class Emulator:
             idp.create_user_pool_client(**self._args("cognito-idp", "CreateUserPoolClient", props))["UserPoolClient"]["ClientId"])
         return {"Ref": client_id, "ClientId": client_id, "Name": name}
 
+    def _oidcprovider(self, props: dict[str, Any]) -> dict[str, str]:
+        """One per URL and account, as on AWS: found again by its URL."""
+        iam = self.client("iam")
+        host = str(props["Url"]).removeprefix("https://")
+        for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+            if str(provider["Arn"]).endswith(f"oidc-provider/{host}"):
+                return {"Ref": str(provider["Arn"]), "Arn": str(provider["Arn"])}
+        arn = str(iam.create_open_id_connect_provider(Url=props["Url"], ClientIDList=props.get("ClientIdList", []),
+                                                      ThumbprintList=props.get("ThumbprintList", []))["OpenIDConnectProviderArn"])
+        return {"Ref": arn, "Arn": arn}
+
     def _userpoolgroup(self, props: dict[str, Any]) -> dict[str, str]:
         idp = self.client("cognito-idp")
         try:
@@ -491,6 +502,11 @@ class LocalDeployer(Deployer):
         if newest.get("CodeSha256") != latest.get("CodeSha256") or newest.get("Environment") != latest.get("Environment"):
             newest = lam.publish_version(FunctionName=live.function)
         return str(newest["Version"])
+
+    def bootstrap_differs(self, stack: str) -> bool:
+        """The emulator holds the adapted template (placeholders, real ids), never generated/'s
+        bytes: `platformc bootstrap` re-applies it locally instead (`up` does, each time)."""
+        return False
 
     def protect(self, cfn: Any, stack: str, enabled: bool) -> None:
         """moto 5.2.5 has no termination protection: said, and skipped."""

@@ -41,6 +41,7 @@ class StackEntry:
     region: str
     parameters: Mapping[str, Parameter]
     termination_protection: bool
+    bootstrap: bool = False  # deployed by `platformc bootstrap` (an administrator), never by `deploy`
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], stack: str, region: str) -> StackEntry:
@@ -57,6 +58,7 @@ class StackEntry:
             parameters={k: Parameter(str(v["from_stack"]), str(v["output"]), str(v["region"]))
                         for k, v in (data.get("parameters") or {}).items()},
             termination_protection=bool(data.get("termination_protection", False)),
+            bootstrap=bool(data.get("bootstrap", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,6 +75,7 @@ class StackEntry:
             "parameters": {k: {"from_stack": p.from_stack, "output": p.output, "region": p.region}
                            for k, p in self.parameters.items()},
             "termination_protection": self.termination_protection,
+            **({"bootstrap": True} if self.bootstrap else {}),
         }
 
 
@@ -150,6 +153,11 @@ class Manifest:
     def region_of(self, stack: str) -> str:
         entry = self.stacks.get(stack)
         return entry.region if entry else self.region
+
+    @property
+    def bootstrap_stacks(self) -> list[str]:
+        """The stacks `platformc bootstrap` deploys (in deploy order), never `deploy`."""
+        return [stack for level in self.levels for stack in level if self.stacks[stack].bootstrap]
 
 
 def path_of(out_dir: Path, stage: str) -> Path:

@@ -297,3 +297,5 @@ class Platform(SpecModel):
     region: Annotated[str, matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region such as us-west-2")]
     stages: dict[StageName, StageSettings] = Field(min_length=1)
     tags: Tags = Field(default_factory=dict)
+    repository: Annotated[str, matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "a GitHub repository: owner/name")] | None = Field(
+        None, description="the GitHub repository whose workflows deploy (delivery: trusts its OIDC tokens)")

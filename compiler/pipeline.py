@@ -95,7 +95,8 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         diags += synthesis.diagnostics
         resolved[name] = result
         rendered = render_stage(result, synthesis)
-        diags += limits.check(result, rendered)
+        if not synthesis.diagnostics:  # limits of templates that lack the resources just reported are noise
+            diags += limits.check(result, rendered)
         outputs.update(rendered)
     if diags:
         raise BuildError(diags, files)

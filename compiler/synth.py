@@ -106,6 +106,7 @@ class SynthContext:
         self.naming = resolved.naming
         self.settings = resolved.settings
         self.digests = resolved.facts.digests
+        self.repository = resolved.platform.repository
         self._exports = exports
         self._claims = claims
         self._cross = cross

@@ -49,7 +49,7 @@ def dev(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
         mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
         lines: list[str] = []
         deployer = _deployer(REPO / "generated", "dev", endpoint, artifacts, lines)
-        results = deployer.deploy()
+        results = deployer.bootstrap() + deployer.deploy()
         again = deployer.deploy()
     return {"results": results, "again": again, "lines": lines, "dropped": deployer.dropped, "deployer": deployer}
 

@@ -85,10 +85,16 @@ def _chain(levels: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_an_alias_bomb_is_a_positioned_error_in_well_under_a_second(tmp_path: Path) -> None:
+# Expanding either bomb would take hours: HANG_GUARD only tells a stop from a hang. What
+# proves the stop came early is the count the message gives (the node limit, at a4), not a
+# time (machines here are shared: a tight CPU-time bound failed at 1.002 s under load).
+HANG_GUARD = 15.0
+
+
+def test_an_alias_bomb_is_a_positioned_error_before_it_expands(tmp_path: Path) -> None:
     started = time.process_time()
     source, diags = _load(tmp_path, _chain(9))  # 10^9 nodes if expanded
-    assert time.process_time() - started < 1.0
+    assert time.process_time() - started < HANG_GUARD
     assert [d.code for d in diags] == ["E105"]
     assert "more than 100,000 nodes (inside 'a4')" in diags[0].message
     assert (diags[0].where.span.line, diags[0].where.span.col) == (5, 1)
@@ -99,7 +105,7 @@ def test_a_merge_key_bomb_is_stopped_before_it_is_flattened(tmp_path: Path) -> N
     lines = ["m0: &m0 {k0: 1}"] + [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: 1}}" for i in range(1, 40)]
     started = time.process_time()
     _, diags = _load(tmp_path, "\n".join(lines) + "\n")  # 2^39 pairs if flattened
-    assert time.process_time() - started < 1.0
+    assert time.process_time() - started < HANG_GUARD
     assert [d.code for d in diags] == ["E105"]
 
 

@@ -14,6 +14,7 @@ from . import (
     bus,
     certificate,
     dashboard,
+    delivery,
     distribution,
     function,
     queue,
@@ -41,6 +42,7 @@ KINDS: tuple[Kind, ...] = (
     certificate.KIND,
     web_acl.KIND,
     distribution.KIND,
+    delivery.KIND,
 )
 BY_SECTION: dict[str, Kind] = {kind.section: kind for kind in KINDS}
 BY_REF: dict[str, Kind] = {kind.ref: kind for kind in KINDS}

@@ -124,6 +124,7 @@ class Context(Protocol):
     naming: Naming
     settings: StageSettings
     digests: Mapping[str, str]  # handler module -> code digest
+    repository: str | None  # platform.yaml's GitHub `owner/name`
 
     def stacks(self) -> Sequence[StackView]: ...
     def resource(self, ref: Ref) -> Resource: ...
@@ -161,3 +162,5 @@ class Kind:
     # function behind an API reads the API's origin secret): (target, why) for the deploy
     # order; `lookup` finds a declared resource (None if undeclared)
     implied: Callable[[Resource, Callable[[Ref], Resource | None]], Sequence[tuple[Ref, str]]] | None = None
+    # its stack is the stage's bootstrap stack: `platformc bootstrap` deploys it, `deploy` never does
+    bootstrap: bool = False

@@ -3,7 +3,9 @@
 Every stack file of spec/ is copied N times into its own folder (`s<i>/...`) with every
 resource name suffixed `-x<i>`, every reference rewritten to the copy and every route
 prefixed `/x<i>` (domains `x<i>.`), so the copies are independent, valid platforms that keep the real mix of
-kinds and cross-stack wiring. handlers/ is copied beside the generated spec.
+kinds and cross-stack wiring. handlers/ is copied beside the generated spec. A stage has
+one bootstrap stack (its deployment bucket and OIDC provider exist once per stage and
+account): files declaring `delivery:` are copied once.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def generate(source: Path, target: Path, factor: int) -> Path:
         if rel.as_posix() == PLATFORM_FILE:
             continue
         text = path.read_text()
-        for i in range(factor):
+        copies = 1 if re.search(r"^delivery:", text, flags=re.M) else factor
+        for i in range(copies):
             copy = target / f"s{i}" / rel
             copy.parent.mkdir(parents=True, exist_ok=True)
             body = _suffix_names(text, f"-x{i}")

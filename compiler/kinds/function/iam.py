@@ -1,7 +1,7 @@
 """The function's role: exactly the actions of its access levels, on exactly their ARNs.
 
 Every statement names its resources. The only `*` resources are the X-Ray actions, for
-which AWS has no resource-level permissions (WILDCARD_ALLOWED, checked by a test over
+which AWS has no resource-level permissions (awstypes.WILDCARD_REASONS, checked by a test over
 every generated policy).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
 
-from ...awstypes import WILDCARD_ALLOWED
+from ...awstypes import TRACING_ACTIONS
 from ...cfn import trust_policy
 from ...model import Ref
 from ...naming import camel
@@ -64,7 +64,7 @@ def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
             Sid="ReadOriginSecret", Effect=Allow, Action=_actions(["secretsmanager:GetSecretValue"]),
             Resource=[ctx.ref(secret, "arn")]))
     if spec.tracing:
-        statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(sorted(WILDCARD_ALLOWED)), Resource=["*"]))
+        statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(TRACING_ACTIONS), Resource=["*"]))
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 

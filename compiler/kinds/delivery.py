@@ -1,0 +1,397 @@
+"""delivery: who may deploy a stage, and with what — the stage's bootstrap stack.
+
+One `delivery:` resource per stage makes:
+- GitHub's OIDC identity provider (`oidc_provider: create`; one per account, so stages that
+  share an account say `existing` in all but one, which must be bootstrapped first);
+- the deploy role `<service>-<stage>-<name>-deploy`, assumable only through that provider by
+  the platform's repository (`repository:` in platform.yaml) from the stage's GitHub
+  environment (`sub` = `repo:<owner>/<repo>:environment:<stage>`, `aud` = sts.amazonaws.com).
+  It may run change sets on the stage's stacks (`<service>-<stage>-*`) but never on the
+  bootstrap stack itself, use the deployment bucket, move and prune function versions, and
+  pass exactly one role: the execution role, to CloudFormation;
+- the read-only review role `...-review` for pull requests and the scheduled drift check
+  (`sub` = `repo:<owner>/<repo>:pull_request` or the main branch): templates, stack state,
+  drift detection, and the read calls drift detection makes on the stage's resources;
+- the CloudFormation execution role `...-cloudformation` that deploys every other stack: the
+  service permissions of exactly the kinds the stage declares, on `<service>-<stage>-*`
+  names wherever the service allows it (awstypes.WILDCARD_REASONS lists every `*` with its
+  reason), and an explicit deny on the three delivery roles (no stack can widen its own
+  deployer);
+- the deployment bucket `<service>-<stage>-deployment` (a `buckets:` resource of fixed
+  settings: versioned, SSE-S3, TLS-only, public access blocked, always retained): uploaded
+  templates expire after `templates_expire_days`, replaced artifact versions after
+  `noncurrent_days`; current artifacts stay (a failed update's rollback re-reads the
+  previous zip).
+
+Deploy never changes the stack holding this (the deploy role is denied it): an
+administrator's `platformc bootstrap --stage S` does, once and after each change to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from awacs.aws import Action, Allow, ArnLike, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from pydantic import Field
+from troposphere import GetAtt, Ref, Sub, iam
+
+from .. import naming
+from ..model import ResourceSpec, StageSettings
+from . import bucket
+from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
+
+GITHUB_ISSUER = "token.actions.githubusercontent.com"
+AUDIENCE = "sts.amazonaws.com"
+ROLES = ("deploy", "review", "cloudformation")
+
+
+class Spec(ResourceSpec):
+    oidc_provider: Literal["create", "existing"] = Field(
+        "create", description="create GitHub's OIDC provider, or use the one another stage of the account made")
+    templates_expire_days: int = Field(30, ge=1, description="uploaded templates (read only while a change set is made) expire")
+    noncurrent_days: int = Field(30, ge=1, description="replaced versions of artifacts expire")
+    export: list[str] = Field(default_factory=lambda: ["deploy_role_arn", "review_role_arn"],
+                              description="attributes exported (the workflow's role ARNs)")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One statement of the execution role: actions on ARN patterns (`{p}` = `<service>-<stage>-`)."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: tuple[str, str, Any] | None = None  # (operator, key, value)
+
+
+A = "arn:${AWS::Partition}"
+ACCT = "${AWS::AccountId}"
+
+
+def _wild(action: str) -> Permission:
+    """An action AWS lets act on `*` only (awstypes.WILDCARD_REASONS says why, per action)."""
+    return Permission("Any" + action.split(":")[1], (action,), ("*",))
+
+
+# What CloudFormation needs to manage each kind's resources. Names carry the stage prefix
+# wherever the service scopes by name; ids AWS picks (user pools, certificates,
+# distributions, HTTP APIs, backup plans) are scoped to the account.
+SERVICES: dict[str, tuple[Permission, ...]] = {
+    "tables": (Permission("Tables", (
+        "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable",
+        "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups", "dynamodb:DescribeTimeToLive",
+        "dynamodb:UpdateTimeToLive", "dynamodb:TagResource", "dynamodb:UntagResource", "dynamodb:ListTagsOfResource",
+        "dynamodb:DescribeContributorInsights", "dynamodb:UpdateContributorInsights", "dynamodb:DescribeKinesisStreamingDestination"),
+        (f"{A}:dynamodb:*:{ACCT}:table/{{p}}*",)),),
+    "queues": (Permission("Queues", (
+        "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl",
+        "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListQueueTags"), (f"{A}:sqs:*:{ACCT}:{{p}}*",)),),
+    "buckets": (Permission("Buckets", (
+        "s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:GetBucket*", "s3:PutBucket*", "s3:DeleteBucketPolicy",
+        "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:GetLifecycleConfiguration",
+        "s3:PutLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration",
+        "s3:GetIntelligentTieringConfiguration", "s3:PutIntelligentTieringConfiguration"), (f"{A}:s3:::{{p}}*",)),
+        Permission("PassReplicationRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
+                   ("StringEquals", "iam:PassedToService", "s3.amazonaws.com"))),
+    "buses": (Permission("Buses", (
+        "events:CreateEventBus", "events:DeleteEventBus", "events:DescribeEventBus", "events:PutRule", "events:DeleteRule",
+        "events:DescribeRule", "events:EnableRule", "events:DisableRule", "events:PutTargets", "events:RemoveTargets",
+        "events:ListTargetsByRule", "events:CreateArchive", "events:DeleteArchive", "events:DescribeArchive",
+        "events:UpdateArchive", "events:TagResource", "events:UntagResource", "events:ListTagsForResource"),
+        (f"{A}:events:*:{ACCT}:event-bus/{{p}}*", f"{A}:events:*:{ACCT}:rule/{{p}}*", f"{A}:events:*:{ACCT}:archive/{{p}}*")),
+        Permission("SchemaDiscovery", ("schemas:DeleteDiscoverer", "schemas:DescribeDiscoverer", "schemas:UpdateDiscoverer",
+                                       "schemas:TagResource", "schemas:UntagResource"),
+                   (f"{A}:schemas:*:{ACCT}:discoverer/*",)),
+        _wild("schemas:CreateDiscoverer")),
+    "functions": (
+        Permission("Functions", (
+            "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+            "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
+            "lambda:ListVersionsByFunction", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
+            "lambda:GetAlias", "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy", "lambda:TagResource",
+            "lambda:UntagResource", "lambda:ListTags", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+            "lambda:PutProvisionedConcurrencyConfig", "lambda:DeleteProvisionedConcurrencyConfig",
+            "lambda:GetProvisionedConcurrencyConfig", "lambda:GetRuntimeManagementConfig"),
+            (f"{A}:lambda:*:{ACCT}:function:{{p}}*",)),
+        Permission("EventSourceMappings", ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping",
+                                           "lambda:DeleteEventSourceMapping"), (f"{A}:lambda:*:{ACCT}:event-source-mapping:*",),
+                   ("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*")),
+        Permission("CreateEventSourceMapping", ("lambda:CreateEventSourceMapping",), ("*",),
+                   ("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*")),
+        Permission("FunctionCode", ("s3:GetObject", "s3:GetObjectVersion"), (f"{A}:s3:::{{p}}deployment/handlers/*",)),
+        Permission("PassFunctionRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
+                   ("StringEquals", "iam:PassedToService", "lambda.amazonaws.com")),
+    ),
+    "apis": (
+        Permission("HttpApis", ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"),
+                   (f"{A}:apigateway:*::/apis", f"{A}:apigateway:*::/apis/*", f"{A}:apigateway:*::/tags/*")),
+        Permission("AccessLogDelivery", ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                                         "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                                         "logs:DescribeResourcePolicies"), ("*",)),
+    ),
+    "user_pools": (
+        Permission("UserPools", ("cognito-idp:DeleteUserPool", "cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool",
+                                 "cognito-idp:SetUserPoolMfaConfig", "cognito-idp:GetUserPoolMfaConfig",
+                                 "cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient",
+                                 "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient",
+                                 "cognito-idp:CreateGroup", "cognito-idp:DeleteGroup", "cognito-idp:GetGroup",
+                                 "cognito-idp:UpdateGroup", "cognito-idp:TagResource", "cognito-idp:UntagResource",
+                                 "cognito-idp:ListTagsForResource"), (f"{A}:cognito-idp:*:{ACCT}:userpool/*",)),
+        _wild("cognito-idp:CreateUserPool"),
+    ),
+    "secrets": (
+        Permission("Secrets", ("secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:DescribeSecret",
+                               "secretsmanager:UpdateSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource",
+                               "secretsmanager:GetSecretValue", "secretsmanager:RotateSecret",
+                               "secretsmanager:CancelRotateSecret"),
+                   (f"{A}:secretsmanager:*:{ACCT}:secret:{{p}}*",)),
+        _wild("secretsmanager:GetRandomPassword"),
+    ),
+    "topics": (Permission("Topics", (
+        "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
+        "sns:Unsubscribe", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sns:TagResource",
+        "sns:UntagResource", "sns:ListTagsForResource"), (f"{A}:sns:*:{ACCT}:{{p}}*",)),),
+    "dashboards": (Permission("Dashboards", ("cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"),
+                              (f"{A}:cloudwatch::{ACCT}:dashboard/{{p}}*",)),),
+    "certificates": (
+        Permission("Certificates", ("acm:DescribeCertificate", "acm:DeleteCertificate", "acm:AddTagsToCertificate",
+                                    "acm:RemoveTagsFromCertificate", "acm:ListTagsForCertificate"),
+                   (f"{A}:acm:*:{ACCT}:certificate/*",)),
+        _wild("acm:RequestCertificate"),
+    ),
+    "distributions": (
+        Permission("Distributions", ("cloudfront:CreateDistribution", "cloudfront:GetDistribution",
+                                     "cloudfront:GetDistributionConfig", "cloudfront:UpdateDistribution",
+                                     "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
+                                     "cloudfront:ListTagsForResource"),
+                   (f"{A}:cloudfront::{ACCT}:distribution/*",)),
+        Permission("OriginAccessControls", ("cloudfront:GetOriginAccessControl", "cloudfront:UpdateOriginAccessControl",
+                                            "cloudfront:DeleteOriginAccessControl"),
+                   (f"{A}:cloudfront::{ACCT}:origin-access-control/*",)),
+        _wild("cloudfront:CreateOriginAccessControl"),
+        Permission("UseWebAcl", ("wafv2:GetWebACL",), (f"{A}:wafv2:us-east-1:{ACCT}:global/webacl/{{p}}*",)),
+    ),
+    "web_acls": (Permission("WebAcls", ("wafv2:CreateWebACL", "wafv2:DeleteWebACL", "wafv2:GetWebACL", "wafv2:UpdateWebACL",
+                                        "wafv2:TagResource", "wafv2:UntagResource", "wafv2:ListTagsForResource"),
+                            (f"{A}:wafv2:*:{ACCT}:global/webacl/{{p}}*", f"{A}:wafv2:*:{ACCT}:regional/webacl/{{p}}*",
+                             f"{A}:wafv2:*:{ACCT}:global/managedruleset/*", f"{A}:wafv2:*:{ACCT}:regional/managedruleset/*")),),
+    "backup_plans": (
+        Permission("BackupVaults", ("backup:CreateBackupVault", "backup:DeleteBackupVault", "backup:DescribeBackupVault",
+                                    "backup:TagResource", "backup:UntagResource", "backup:ListTags"),
+                   (f"{A}:backup:*:{ACCT}:backup-vault:{{p}}*",)),
+        Permission("BackupPlans", ("backup:DeleteBackupPlan", "backup:GetBackupPlan", "backup:UpdateBackupPlan",
+                                   "backup:CreateBackupSelection", "backup:DeleteBackupSelection", "backup:GetBackupSelection",
+                                   "backup:TagResource", "backup:UntagResource", "backup:ListTags"),
+                   (f"{A}:backup:*:{ACCT}:backup-plan:*",)),
+        _wild("backup:CreateBackupPlan"),
+        _wild("backup-storage:MountCapsule"),
+        Permission("PassBackupRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
+                   ("StringEquals", "iam:PassedToService", "backup.amazonaws.com")),
+        Permission("BackupManagedPolicies", ("iam:AttachRolePolicy", "iam:DetachRolePolicy"), (f"{A}:iam::{ACCT}:role/{{p}}*",),
+                   ("ArnLike", "iam:PolicyARN", f"{A}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor*")),
+    ),
+}
+ALARMS = Permission("Alarms", ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
+                               "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"),
+                    (f"{A}:cloudwatch:*:{ACCT}:alarm:{{p}}*",))
+LOG_GROUPS = Permission("LogGroups", ("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy",
+                                      "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
+                                      "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup"),
+                        (f"{A}:logs:*:{ACCT}:log-group:/aws/lambda/{{p}}*", f"{A}:logs:*:{ACCT}:log-group:/aws/http-api/{{p}}*"))
+ROLE_MANAGEMENT = Permission("Roles", ("iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole",
+                                       "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                                       "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+                                       "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags"),
+                             (f"{A}:iam::{ACCT}:role/{{p}}*",))
+LIST_LOG_GROUPS = _wild("logs:DescribeLogGroups")
+HOSTED_ZONE = ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone")
+# Kinds whose resources include roles, log groups, alarms or DNS records.
+WITH_ROLES = {"functions", "buckets", "backup_plans"}
+WITH_LOGS = {"functions", "apis"}
+WITH_DNS = {"certificates", "distributions"}
+READ_VERBS = ("Describe", "Get", "List", "GET")
+# Reads of data (or of code) rather than of configuration: never granted to the review role.
+NOT_READ = {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "lambda:GetFunction"}
+
+
+def _statement(permission: Permission, prefix: str, effect: Any = Allow, actions: tuple[str, ...] | None = None) -> Statement:
+    props: dict[str, Any] = {
+        "Sid": permission.sid,
+        "Effect": effect,
+        "Action": [Action(*a.split(":", 1)) for a in sorted(actions or permission.actions)],
+        "Resource": [r if r == "*" else Sub(r.replace("{p}", prefix)) for r in permission.resources],
+    }
+    if permission.condition is not None:
+        operator, key, value = permission.condition
+        value = Sub(value.replace("{p}", prefix)) if "${" in value else value
+        element = StringEquals(key, value) if operator == "StringEquals" else (
+            StringLike(key, value) if operator == "StringLike" else ArnLike(key, value))
+        props["Condition"] = Condition(element)
+    return Statement(**props)
+
+
+def _permissions(ctx: Context) -> list[Permission]:
+    """What the execution role needs for the kinds this stage declares (less the bootstrap's own)."""
+    sections = {r.kind.section for stack in ctx.stacks() for r in stack.resources if r.kind.section != KIND.section}
+    found: list[Permission] = []
+    for section in sorted(sections):
+        found += SERVICES.get(section, ())
+    if sections & WITH_ROLES:
+        found.append(ROLE_MANAGEMENT)
+    if sections & WITH_LOGS:
+        found += [LOG_GROUPS, LIST_LOG_GROUPS]
+    if ctx.settings.alarms.enabled or "alarms" in sections:
+        found.append(ALARMS)
+    zone = ctx.settings.hosted_zone_id
+    if sections & WITH_DNS and zone:
+        found.append(Permission("HostedZone", HOSTED_ZONE, (f"{A}:route53:::hostedzone/{zone}",)))
+        found.append(Permission("DnsChanges", ("route53:GetChange",), (f"{A}:route53:::change/*",)))
+        found.append(_wild("route53:ListHostedZones"))
+    return found
+
+
+def _role_arn(ctx: Context, resource: Resource, role: str) -> Sub:
+    return Sub(f"{A}:iam::{ACCT}:role/{ctx.name(resource, '-' + role)}")
+
+
+def _federated_trust(provider: Any, subjects: list[str]) -> PolicyDocument:
+    return PolicyDocument(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow,
+        Principal=Principal("Federated", provider),
+        Action=[Action("sts", "AssumeRoleWithWebIdentity")],
+        Condition=Condition(StringEquals({
+            f"{GITHUB_ISSUER}:aud": AUDIENCE,
+            f"{GITHUB_ISSUER}:sub": subjects if len(subjects) > 1 else subjects[0],
+        })),
+    )])
+
+
+def _stack_arn(ctx: Context, name: str) -> Sub:
+    return Sub(f"{A}:cloudformation:*:{ACCT}:stack/{name}/*")
+
+
+def synthesize(resource: Resource, ctx: Context) -> list[object]:
+    spec: Spec = resource.spec
+    if ctx.repository is None:
+        raise SpecProblem((), "delivery needs the GitHub repository whose workflow deploys: set `repository: owner/name` "
+                              "in platform.yaml")
+    prefix = ctx.naming.physical("")  # "<service>-<stage>-"
+    repo = f"repo:{ctx.repository}"
+    out: list[object] = []
+    if spec.oidc_provider == "create":
+        provider = iam.OIDCProvider(resource.logical_id + "GithubOidc", Url=f"https://{GITHUB_ISSUER}",
+                                    ClientIdList=[AUDIENCE], Tags=ctx.tags(resource))
+        out.append(provider)
+        provider_arn: Any = Ref(provider)
+    else:
+        provider_arn = Sub(f"{A}:iam::{ACCT}:oidc-provider/{GITHUB_ISSUER}")
+
+    deployment = Resource(bucket.KIND, naming.DEPLOYMENT_BUCKET, bucket.Spec(
+        versioning=True, retain=True, tags=dict(spec.tags),
+        lifecycle={
+            "templates": bucket.LifecycleRule(prefix="templates/", expire_after_days=spec.templates_expire_days,
+                                              noncurrent_expire_after_days=1, abort_incomplete_uploads_after_days=1),
+            "artifacts": bucket.LifecycleRule(prefix="handlers/", noncurrent_expire_after_days=spec.noncurrent_days,
+                                              abort_incomplete_uploads_after_days=1),
+        }), resource.stack, resource.logical_id + "DeploymentBucket", resource.where)
+    out += bucket.synthesize(deployment, ctx)
+    bucket_arn = Sub(f"{A}:s3:::{ctx.naming.deployment_bucket}")
+    objects = Sub(f"{A}:s3:::{ctx.naming.deployment_bucket}/*")
+    delivery_roles = [_role_arn(ctx, resource, role) for role in ROLES]
+
+    permissions = _permissions(ctx)
+    execution = iam.Role(
+        resource.logical_id + "ExecutionRole",
+        RoleName=ctx.name(resource, "-cloudformation"),
+        Description=f"CloudFormation deploys {prefix}* stacks with this role (platformc)",
+        AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
+            Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"),
+            Action=[Action("sts", "AssumeRole")],
+            Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
+        Policies=[iam.Policy(PolicyName="stage-resources", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            *(_statement(p, prefix) for p in permissions),
+            Statement(Sid="NeverTheDeliveryRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=delivery_roles),
+        ]))],
+        Tags=ctx.tags(resource),
+    )
+    bootstrap_stack = _stack_arn(ctx, ctx.naming.stack(resource.stack))
+    stage_stacks = _stack_arn(ctx, f"{prefix}*")
+    change_sets = Sub(f"{A}:cloudformation:*:{ACCT}:changeSet/platformc-*/*")
+    deploy = iam.Role(
+        resource.logical_id + "DeployRole",
+        RoleName=ctx.name(resource, "-deploy"),
+        Description=f"{ctx.repository} deploys stage {ctx.stage} from its GitHub environment (platformc)",
+        MaxSessionDuration=3600,
+        AssumeRolePolicyDocument=_federated_trust(provider_arn, [f"{repo}:environment:{ctx.stage}"]),
+        Policies=[iam.Policy(PolicyName="deploy", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(Sid="StageStacks", Effect=Allow, Action=[Action("cloudformation", a) for a in (
+                "CreateChangeSet", "DeleteChangeSet", "DeleteStack", "DescribeChangeSet", "DescribeStackEvents",
+                "DescribeStackResource", "DescribeStackResourceDrifts", "DescribeStackResources", "DetectStackDrift",
+                "DetectStackResourceDrift", "ExecuteChangeSet", "GetTemplate", "GetTemplateSummary", "ListChangeSets",
+                "ListStackResources", "UpdateTerminationProtection")], Resource=[stage_stacks, change_sets]),
+            Statement(Sid="NotTheBootstrapStack", Effect=Deny, Action=[Action("cloudformation", a) for a in (
+                "CreateChangeSet", "DeleteStack", "ExecuteChangeSet", "UpdateStack", "UpdateTerminationProtection")],
+                Resource=[bootstrap_stack]),
+            Statement(Sid="ListStacksAndExports", Effect=Allow, Action=[Action("cloudformation", a) for a in (
+                "DescribeStackDriftDetectionStatus", "DescribeStacks", "ListExports", "ListImports")], Resource=["*"]),
+            Statement(Sid="PassOnlyTheExecutionRole", Effect=Allow, Action=[Action("iam", "PassRole")],
+                      Resource=[GetAtt(execution, "Arn")],
+                      Condition=Condition(StringEquals("iam:PassedToService", "cloudformation.amazonaws.com"))),
+            Statement(Sid="DeploymentBucket", Effect=Allow, Action=[Action("s3", "GetBucketLocation"), Action("s3", "ListBucket")],
+                      Resource=[bucket_arn]),
+            Statement(Sid="Artifacts", Effect=Allow, Action=[Action("s3", "GetObject"), Action("s3", "PutObject")],
+                      Resource=[objects]),
+            Statement(Sid="ProveBucketOwnership", Effect=Allow, Action=[Action("s3", "ListAllMyBuckets")], Resource=["*"]),
+            Statement(Sid="FunctionVersions", Effect=Allow, Action=[Action("lambda", a) for a in (
+                "DeleteFunction", "GetAlias", "GetFunctionConfiguration", "ListAliases", "ListVersionsByFunction",
+                "UpdateAlias")], Resource=[Sub(f"{A}:lambda:*:{ACCT}:function:{prefix}*")]),
+        ]))],
+        Tags=ctx.tags(resource),
+    )
+    reads = [Permission(p.sid, tuple(a for a in p.actions if a.split(":")[1].startswith(READ_VERBS) and a not in NOT_READ),
+                        p.resources, p.condition) for p in permissions]
+    review = iam.Role(
+        resource.logical_id + "ReviewRole",
+        RoleName=ctx.name(resource, "-review"),
+        Description=f"{ctx.repository}'s pull requests and drift checks read stage {ctx.stage} (platformc)",
+        MaxSessionDuration=3600,
+        AssumeRolePolicyDocument=_federated_trust(provider_arn, [f"{repo}:pull_request", f"{repo}:ref:refs/heads/main"]),
+        Policies=[iam.Policy(PolicyName="read", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(Sid="StageStacks", Effect=Allow, Action=[Action("cloudformation", a) for a in (
+                "DescribeStackEvents", "DescribeStackResource", "DescribeStackResourceDrifts", "DescribeStackResources",
+                "DetectStackDrift", "DetectStackResourceDrift", "GetTemplate", "ListStackResources")],
+                Resource=[stage_stacks]),
+            Statement(Sid="ListStacksAndExports", Effect=Allow, Action=[Action("cloudformation", a) for a in (
+                "DescribeStackDriftDetectionStatus", "DescribeStacks", "ListExports", "ListImports")], Resource=["*"]),
+            *(_statement(p, prefix) for p in reads if p.actions),
+        ]))],
+        Tags=ctx.tags(resource),
+    )
+    for role, marker in ((execution, "execution-role"), (deploy, "deploy-role"), (review, "review-role")):
+        role.Metadata = {"Delivery": marker}
+    return [*out, execution, deploy, review]
+
+
+def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
+    return [
+        PhysicalName("s3-bucket", naming_.deployment_bucket, naming.BUCKET),
+        *(PhysicalName("iam-role", naming_.physical(name, "-" + role), naming.IAM_ROLE) for role in ROLES),
+    ]
+
+
+KIND = Kind(
+    section="delivery",
+    ref="delivery",
+    spec=Spec,
+    id_suffix="Delivery",
+    attributes={
+        "deploy_role_arn": Attr("Arn", "DeployRole", "the role the deploy workflow assumes"),
+        "review_role_arn": Attr("Arn", "ReviewRole", "the role pull requests and drift checks assume"),
+        "execution_role_arn": Attr("Arn", "ExecutionRole", "the role CloudFormation deploys the other stacks with"),
+        "bucket": Attr(None, "DeploymentBucket", "the deployment bucket's name"),
+    },
+    names=names,
+    synthesize=synthesize,
+    bootstrap=True,
+)
