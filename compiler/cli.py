@@ -30,6 +30,7 @@ def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) ->
 
 EXIT_FINDINGS = 1
 EXIT_RISK = 4
+EXIT_DRIFT = 5
 EXIT_INTERNAL = 123
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
@@ -380,6 +381,34 @@ def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None,
 
 
 @main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@out_option
+@_handle_errors
+def drift(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None:
+    """Does the deployed stage still match OUT/<stage>? Exits 5 when it does not.
+
+    Template drift: each stack's deployed template against generated/, with the review
+    gate's verdicts (what a deploy would do to bring it back); a stack not deployed, or
+    deployed but gone from the spec, is drift. Resource drift: CloudFormation's drift
+    detection on each deployed stack, where the endpoint offers it (the report says when it
+    does not). Needs read access only: the review role of `delivery:` is enough.
+    """
+    import json
+
+    from .deploy import DeployError
+
+    try:
+        report = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None).drift()
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True) if fmt == "json" else report.text(), nl=fmt == "json")
+    if report.drifted:
+        sys.exit(EXIT_DRIFT)
+
+
+@main.command()
 @click.argument("function")
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--to", "to_version", default=None, metavar="VERSION", help="The version to point `live` at (default: the one before).")
@@ -618,6 +647,7 @@ SUMMARIES = {
     "deploy": "Deploy a stage through change sets, level by level.",
     "destroy": "Delete a stage's stacks (retained resources stay).",
     "diff": "What deploying the spec would change against a git ref: risks first.",
+    "drift": "Whether a deployed stage still matches generated/ (exit 5).",
     "down": "Stop the local platform: gateway, workers and local AWS.",
     "graph": "Write and print the stage's stack graph (Mermaid).",
     "invoke": "Run one function on the local platform; print its result.",

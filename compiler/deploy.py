@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from . import naming, updates, versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
+from .drift import DriftReport, ResourceDrift, property_differences
 from .manifest import ExportEntry, Manifest, path_of
 from .versions import Live
 
@@ -589,6 +590,53 @@ class Deployer:
                 results.append(StackResult(stack, "deleted" if status == "DELETE_COMPLETE" else "failed", status))
                 self.echo(f"{stack}: {results[-1].status} (retained resources stay)")
         return results
+
+    # ------------------------------------------------------------------ drift
+    def expected_template(self, stack: str) -> dict[str, Any]:
+        """What a deploy leaves the stack holding: generated/'s template (emulator hook)."""
+        return dict(json.loads(self.manifest.template_path(self.out_dir, stack).read_text()))
+
+    def drift(self) -> DriftReport:
+        """The stage against generated/: each stack's template (with the review gate's
+        verdicts), then CloudFormation's resource drift detection."""
+        from .diff import compare
+
+        deployed: dict[str, dict[str, Any]] = {}
+        expected: dict[str, dict[str, Any]] = {}
+        for stack, entry in sorted(self.manifest.stacks.items()):
+            expected[stack] = self.expected_template(stack)
+            if self.describe(stack) is not None:
+                deployed[stack] = self.deployed_template(self.client("cloudformation", entry.region), entry.name)
+        for name, region in self.retired():  # still running, no longer in the spec
+            deployed[name] = self.deployed_template(self.client("cloudformation", region), name)
+        template = compare(self.stage, "deployed", deployed, expected, None, self.manifest)
+        resources, unchecked = self.resource_drift([s for s in deployed if s in self.manifest.stacks])
+        return DriftReport(self.stage, template, tuple(resources), unchecked)
+
+    def resource_drift(self, stacks: list[str]) -> tuple[list[ResourceDrift], str | None]:
+        """CloudFormation's drift detection on each stack: the resources changed outside it
+        (emulator hook: moto has none). Returns the drifts, or why none were looked for."""
+        found = []
+        for stack in stacks:
+            cfn = self.client("cloudformation", self.manifest.region_of(stack))
+            name = self.stack_name(stack)
+            detection = cfn.detect_stack_drift(StackName=name)["StackDriftDetectionId"]
+            while (status := cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection))[
+                    "DetectionStatus"] == "DETECTION_IN_PROGRESS":
+                time.sleep(self.poll)
+            if status["DetectionStatus"] == "DETECTION_FAILED":  # some resources could not be read: said
+                found.append(ResourceDrift(stack, "", "", "DETECTION_FAILED", (str(status.get("DetectionStatusReason", "")),)))
+            token: dict[str, str] = {}
+            while True:  # botocore has no paginator for it
+                page = cfn.describe_stack_resource_drifts(
+                    StackName=name, StackResourceDriftStatusFilters=["MODIFIED", "DELETED"], **token)
+                for drift in page["StackResourceDrifts"]:
+                    found.append(ResourceDrift(stack, drift["LogicalResourceId"], drift["ResourceType"],
+                                               drift["StackResourceDriftStatus"], property_differences(drift)))
+                if not page.get("NextToken"):
+                    break
+                token = {"NextToken": page["NextToken"]}
+        return found, None
 
     def outputs(self) -> dict[str, dict[str, str]]:
         found = {}
