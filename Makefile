@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test typecheck diff package deploy up down bench clean venv help
+.PHONY: compile lint check test typecheck diff package bootstrap deploy drift up down bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -16,7 +16,9 @@ help:
 	@echo "make test                                 pytest, typecheck, lint and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make package                              reproducible handler zips in .build/artifacts"
+	@echo "make bootstrap STAGE=dev                  the stage's deploy roles and bucket (an administrator, once)"
 	@echo "make deploy STAGE=dev                     package, then change sets level by level (boto3)"
+	@echo "make drift STAGE=dev                      does the deployed stage match generated/? (exit 5 if not)"
 	@echo "make up / make down                       the stage on a local moto server (127.0.0.1)"
 	@echo "make bench                                compile timings and peak memory"
 	@echo "make clean                                remove .venv and caches"
@@ -57,8 +59,14 @@ diff: $(STAMP)
 package: $(STAMP)
 	$(BIN)/platformc package
 
+bootstrap: $(STAMP)
+	$(BIN)/platformc bootstrap --stage $(STAGE)
+
 deploy: $(STAMP) package
 	$(BIN)/platformc deploy --stage $(STAGE)
+
+drift: $(STAMP)
+	$(BIN)/platformc drift --stage $(STAGE)
 
 up: $(STAMP)
 	$(BIN)/platformc compile --stage $(STAGE)

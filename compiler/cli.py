@@ -296,20 +296,36 @@ def package(spec_dir: Path, out_dir: Path) -> None:
 
 
 def _deployer(
-    stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False
+    stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False,
+    err: bool = False,
 ) -> Any:
     from .deploy import Deployer
     from .local import LocalDeployer
 
     return (LocalDeployer if local else Deployer)(
         out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")),
-        allow_risk=allow_risk, echo=click.echo, confirm=lambda question: click.confirm(question, default=False),
+        allow_risk=allow_risk, echo=lambda line: click.echo(line, err=err),
+        confirm=lambda question: click.confirm(question, default=False, err=err),
     )
 
 
-def _report(results: list[Any]) -> None:
+def _github_summary(markdown: str, url: str | None) -> None:
+    """Append the deploy summary to the job summary and the API URL to the step's outputs
+    (GitHub Actions sets both variables; elsewhere the summary is printed)."""
+    summary_file, output_file = os.environ.get("GITHUB_STEP_SUMMARY"), os.environ.get("GITHUB_OUTPUT")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    else:
+        click.echo(markdown, nl=False)
+    if output_file and url:
+        with open(output_file, "a", encoding="utf-8") as handle:
+            handle.write(f"url={url}\n")
+
+
+def _report(results: list[Any], err: bool = False) -> None:
     for result in results:
-        click.echo(f"  {result.stack:<32} {result.status}{': ' + result.detail if result.detail else ''}")
+        click.echo(f"  {result.stack:<32} {result.status}{': ' + result.detail if result.detail else ''}", err=err)
     if any(r.status == "failed" for r in results):
         click.echo("deploy failed: fix the cause and run it again (finished stacks stay as they are)", err=True)
         sys.exit(EXIT_FINDINGS)
@@ -324,9 +340,13 @@ def _report(results: list[Any]) -> None:
                    "models, as `up` does (docs/local.md).")
 @click.option("--allow-risk", is_flag=True, help="Execute change sets that replace, lose data or are blocked.")
 @click.option("--prune", is_flag=True, help="First delete this stage's stacks that left the spec (renamed or removed files).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="json: progress on stderr, then a JSON summary (stacks, change sets, risks, outputs) on stdout; "
+                   "github: that summary as Markdown in $GITHUB_STEP_SUMMARY and url=<the stage's API> in $GITHUB_OUTPUT.")
 @out_option
 @_handle_errors
-def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, prune: bool, out_dir: Path) -> None:
+def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, allow_risk: bool, prune: bool, fmt: str,
+           out_dir: Path) -> None:
     """Deploy OUT/<stage> stack by stack along the manifest's levels, through change sets.
 
     Needs `make package` first (the artifacts are uploaded to the deployment bucket) and,
@@ -338,11 +358,20 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     A change that DynamoDB allows only one index at a time is applied as several updates.
     Stacks of the stage that left the spec stop the deploy; --prune deletes them first.
     """
+    from . import deploy_summary
     from .deploy import DeployError, Interrupted
 
     try:
-        deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk)
-        _report(deployer.deploy(set(stacks.split(",")) if stacks else None, prune=prune))
+        deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk,
+                             err=fmt == "json")
+        results = deployer.deploy(set(stacks.split(",")) if stacks else None, prune=prune)
+        if fmt != "text":
+            report = deploy_summary.summary(deployer.manifest, results, deployer.shown, deployer.outputs())
+            if fmt == "json":
+                click.echo(deploy_summary.as_json(report), nl=False)
+            else:
+                _github_summary(deploy_summary.markdown(report), report["url"])
+        _report(results, err=fmt == "json")
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
     except Interrupted as exc:

@@ -92,6 +92,9 @@ class Deployer:
         self._prompts = threading.Lock()  # one question (with the change set it asks about) at a time
         self.stopping = threading.Event()  # Ctrl-C: no new operation starts
         self.lifecycle = Lifecycle(self.echo, self.poll, self.stopping)
+        # per stack: the change sets shown (label, resource changes) and the risks found, for
+        # the machine-readable summary (`deploy --format json|github`)
+        self.shown: dict[str, list[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ emulator hooks
     def session(self, default: Any) -> Any:
@@ -365,8 +368,14 @@ class Deployer:
                deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
         """Show the change set and its risks, ask; a StackResult when it must not run."""
         self.echo(summary(label, described))
+        record: dict[str, Any] = {"label": label, "changes": [
+            {"action": rc.get("Action", "?"), "logical_id": rc.get("LogicalResourceId"), "type": rc.get("ResourceType"),
+             "replacement": rc.get("Replacement", "False")}
+            for rc in (change.get("ResourceChange", {}) for change in described.get("Changes", []))], "risks": []}
+        self.shown.setdefault(stack, []).append(record)
         if deployed is not None:
             risks = self.risks(cfn, stack, deployed, new)
+            record["risks"] = risks
             for risk in risks:
                 self.echo(f"  ! {risk}")
             if risks and not self.allow_risk:

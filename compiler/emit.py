@@ -78,6 +78,7 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
         stage=stage,
         region=resolved.platform.region,
         protect=resolved.settings.protect,
+        domain=resolved.settings.domain,
         levels=tuple(tuple(level) for level in resolved.levels),
         stacks=stacks,
         exports={

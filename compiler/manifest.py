@@ -101,6 +101,7 @@ class Manifest:
     levels: tuple[tuple[str, ...], ...] = ()  # deploy order: stacks of one level in parallel
     stacks: Mapping[str, StackEntry] = field(default_factory=dict)
     exports: Mapping[str, ExportEntry] = field(default_factory=dict)
+    domain: str | None = None  # the stage's API domain (the deploy workflow's environment URL)
 
     # ---------------------------------------------------------------- reading and writing
     @classmethod
@@ -116,6 +117,7 @@ class Manifest:
             exports={k: ExportEntry(str(v.get("producer", "")), str(v.get("output", "")), str(v.get("resource", "")),
                                     str(v.get("attribute", "")), tuple(v.get("importers", ())))
                      for k, v in (data.get("exports") or {}).items()},
+            domain=str(data["domain"]) if data.get("domain") else None,
         )
 
     @classmethod
@@ -134,6 +136,7 @@ class Manifest:
             "stage": self.stage,
             "region": self.region,
             "protect": self.protect,
+            **({"domain": self.domain} if self.domain else {}),
             "levels": [list(level) for level in self.levels],
             "stacks": {k: v.to_dict() for k, v in self.stacks.items()},
             "exports": {k: v.to_dict() for k, v in self.exports.items()},

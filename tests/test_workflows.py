@@ -3,6 +3,9 @@ security findings zizmor knows (pinned actions, no injection, least permissions)
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +21,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_there_are_the_workflows() -> None:
-    assert [p.name for p in WORKFLOWS] == ["ci.yml", "risk-gate.yml"]
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "deploy-stage.yml", "deploy.yml", "drift.yml", "risk-gate.yml"]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -113,3 +116,87 @@ def test_the_gate_reads_the_heads_generated_templates_as_data(tmp_path: Path) ->
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "DATA LOSS" in proc.stdout and "OtherTable" in proc.stdout
     assert "do-not-leak" not in proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------------------ delivery
+
+def _workflow(name: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO / ".github" / "workflows" / name).read_text()))
+
+
+def _stages() -> list[str]:
+    return list(yaml.safe_load((REPO / "spec" / "platform.yaml").read_text())["stages"])
+
+
+def test_deploy_goes_through_the_stages_in_order_each_in_its_environment() -> None:
+    deploy, stage_job = _workflow("deploy.yml"), _workflow("deploy-stage.yml")["jobs"]["deploy"]
+    assert deploy[True]["push"]["branches"] == ["main"]
+    jobs = deploy["jobs"]
+    chain = [name for name in jobs if name != "package"]
+    assert chain == _stages() == ["dev", "staging", "prod"]
+    for before, job in zip(["package", *chain], chain):
+        assert jobs[job]["needs"] == before
+        assert jobs[job]["uses"] == "./.github/workflows/deploy-stage.yml" and jobs[job]["with"]["stage"] == job
+        assert jobs[job]["permissions"] == {"contents": "read", "id-token": "write"}
+        # risky change sets only when a person started the run and said so
+        assert jobs[job]["with"]["allow-risk"] == "${{ github.event_name == 'workflow_dispatch' && inputs.allow-risk }}"
+    assert deploy["permissions"] == {"contents": "read"} and "id-token" not in jobs["package"]["permissions"]
+    assert stage_job["environment"] == {"name": "${{ inputs.stage }}", "url": "${{ steps.deploy.outputs.url }}"}
+    assert stage_job["concurrency"] == {"group": "deploy-${{ inputs.stage }}", "cancel-in-progress": False}
+    assert deploy["concurrency"]["cancel-in-progress"] is False
+    credentials = next(s for s in stage_job["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+    assert re.fullmatch(r"aws-actions/configure-aws-credentials@[0-9a-f]{40}", credentials["uses"])
+    assert credentials["with"]["role-to-assume"] == "${{ vars.DEPLOY_ROLE_ARN }}"
+    uploads = [s for s in jobs["package"]["steps"] if "upload-artifact" in s.get("uses", "")]
+    downloads = [s for s in stage_job["steps"] if "download-artifact" in s.get("uses", "")]
+    assert uploads[0]["with"]["name"] == downloads[0]["with"]["name"]  # built once, the same bytes everywhere
+    assert downloads[0]["with"]["path"] == ".build/artifacts/"
+
+
+def test_the_drift_check_reads_each_stage_with_its_review_role() -> None:
+    from compiler.manifest import Manifest
+
+    drift = _workflow("drift.yml")
+    assert "schedule" in drift[True]
+    job = drift["jobs"]["drift"]
+    entries = job["strategy"]["matrix"]["include"]
+    assert [e["stage"] for e in entries] == _stages()
+    for entry in entries:
+        manifest = Manifest.read(REPO / "generated", entry["stage"])
+        assert manifest is not None
+        template = json.loads(manifest.template_path(REPO / "generated", manifest.bootstrap_stacks[0]).read_text())
+        review = [r["Properties"]["RoleName"] for r in template["Resources"].values()
+                  if (r.get("Metadata") or {}).get("Delivery") == "review-role"]
+        assert review == [entry["role"]]
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert any(s.get("run") == '.venv/bin/platformc drift --stage "$STAGE"' for s in job["steps"])
+
+
+def test_the_deploy_workflows_steps_deploy_dev_on_the_moto_server(endpoint: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package job's and the stage job's commands, run as the workflow runs them (CI set,
+    GitHub's output files), against the emulator (`--endpoint-url`, the local adaptation)
+    after the administrator's one-time bootstrap."""
+    from compiler.local import LocalDeployer
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    package_steps = [s["run"] for s in _workflow("deploy.yml")["jobs"]["package"]["steps"] if "run" in s]
+    deploy_step = next(s for s in _workflow("deploy-stage.yml")["jobs"]["deploy"]["steps"] if s.get("id") == "deploy")
+    assert package_steps == ["make check", "make package"]
+    for script in package_steps:
+        proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    LocalDeployer(REPO / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None, poll=0.01).bootstrap()
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    env = {**os.environ, **{k: v for k, v in deploy_step["env"].items() if not v.startswith("${{")},
+           "STAGE": "dev", "ALLOW_RISK": "false", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}
+    assert env["CI"] == "true"
+    proc = subprocess.run(["bash", "-c", deploy_step["run"] + f" --endpoint-url {endpoint}"], cwd=REPO,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = summary.read_text()
+    assert text.startswith("## Deploy dev: deployed") and "### Stack outputs" in text
+    manifest = json.loads((REPO / "generated" / "dev" / "manifest.json").read_text())
+    assert all(f"| {stack} |" in text for stack, entry in manifest["stacks"].items() if not entry.get("bootstrap"))
+    assert outputs.read_text() == f"url=https://{manifest['domain']}\n"

@@ -4,6 +4,8 @@ A rule may send matching events to queues (`targets: [queue:alert]`). The queue 
 in another stack: its ARN and URL come through exports, and the queue policy that lets
 EventBridge send to it is emitted here, beside the rule, scoped to this bus's rules by
 `aws:SourceArn`. Functions subscribe to events from their own spec (a later kind).
+`schema_discovery: true` adds a schema discoverer: the registry then holds a schema (and
+code bindings) for every kind of event the bus carried, the seed's "schema registry".
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Annotated, Any
 from awacs import sqs as sqs_actions
 from awacs.aws import Allow, ArnEquals, Condition, PolicyDocument, Principal, Statement
 from pydantic import Field, field_validator
-from troposphere import GetAtt, events, sqs
+from troposphere import GetAtt, events, eventschemas, sqs
 
 from .. import naming
 from ..model import Name, Ref, RefTo, SpecModel, StageSettings, StatefulSpec
@@ -49,6 +51,7 @@ class Spec(StatefulSpec):
     description: str | None = Field(None, max_length=512, description="what the bus carries")
     archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
     rules: dict[Name, Rule] = Field(default_factory=dict, description="rules by name: an event pattern and the queues it targets")
+    schema_discovery: bool = Field(False, description="EventBridge infers the schema of every event on the bus into its schema registry (billed per event)")
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     found = [PhysicalName("events-bus", naming_.physical(name), naming.EVENT_BUS)]
@@ -98,6 +101,10 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
                 **ctx.deletion_policies(resource),
             )
         )
+    if spec.schema_discovery:
+        out.append(eventschemas.Discoverer(
+            resource.logical_id + "SchemaDiscoverer", SourceArn=GetAtt(bus, "Arn"), CrossAccount=False,
+            Description=f"Schemas of the events on {ctx.name(resource)}", Tags=ctx.tags(resource)))
     senders: dict[Any, list[str]] = {}
     for rule_name in sorted(spec.rules):
         rule = spec.rules[rule_name]

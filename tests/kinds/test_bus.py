@@ -60,6 +60,17 @@ def test_no_archive(tmp_path: Path) -> None:
     assert "BBusArchive" not in template(compile_spec(tmp_path, {"e.yaml": spec}), "dev", "e")["Resources"]
 
 
+def test_schema_discovery_where_a_stage_turns_it_on(tmp_path: Path) -> None:
+    spec = "buses:\n  b:\n    schema_discovery: false\n    stages: {dev: {schema_discovery: true}}\n"
+    result = compile_spec(tmp_path, {"e.yaml": spec})
+    dev, prod = template(result, "dev", "e")["Resources"], template(result, "prod", "e")["Resources"]
+    discoverer = dev["BBusSchemaDiscoverer"]
+    assert discoverer["Type"] == "AWS::EventSchemas::Discoverer"
+    assert discoverer["Properties"]["SourceArn"] == {"Fn::GetAtt": ["BBus", "Arn"]}
+    assert discoverer["Properties"]["CrossAccount"] is False  # only this account's events
+    assert not [r for r in prod.values() if r["Type"] == "AWS::EventSchemas::Discoverer"]
+
+
 def test_rule_checks(tmp_path: Path) -> None:
     spec = """\
 tables:
