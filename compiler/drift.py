@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diff import Diff
+from .diff_render import text as render
 
 __all__ = ["DriftReport", "ResourceDrift"]
 
@@ -40,9 +41,7 @@ class DriftReport:
         return bool(self.template.stacks or self.resources)
 
     def text(self) -> str:
-        from .diff_render import text
-
-        lines = [text([self.template]).rstrip("\n")]
+        lines = [render([self.template]).rstrip("\n")]
         if self.unchecked:
             lines.append(f"resource drift: not checked: {self.unchecked}")
         elif self.resources:
