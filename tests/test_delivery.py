@@ -13,12 +13,9 @@ import yaml
 
 from compiler.awstypes import WILDCARD_REASONS
 from compiler.deploy import DeployError
-from compiler.emit import write
 from compiler.manifest import Manifest
-from compiler.package import package
-from compiler.pipeline import build
-from tests.conftest import REPO, compile_spec, platform, write_spec
-from tests.test_deploy import _client, _deployer
+from tests.conftest import REPO, compile_spec, platform
+from tests.test_deploy import _client, _deployer, _platform
 
 PLATFORM = yaml.safe_load((REPO / "spec" / "platform.yaml").read_text())
 ISSUER = "token.actions.githubusercontent.com"
@@ -131,22 +128,9 @@ def test_delivery_without_a_repository_is_an_error_at_the_delivery(tmp_path: Pat
     assert "set `repository: owner/name` in platform.yaml" in out
 
 
-APP = "functions:\n  worker: {handler: jobs.run, timeout: 20s}\n"
-
-
-def _bootstrapped(root: Path, service: str) -> tuple[Path, Path]:
-    spec = {"delivery.yaml": "delivery:\n  github: {}\n", "app.yaml": APP}
-    write_spec(root, spec, platform=platform(service=service) + "repository: acme/platform\n")
-    (root / "handlers").mkdir(exist_ok=True)
-    (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {}\n")
-    result = build(root / "spec", "all", display_root=root)
-    write(root / "generated", result.outputs, list(result.stages))
-    package(root / "handlers", root / "artifacts")
-    return root / "generated", root / "artifacts"
-
-
 def test_deploy_needs_the_bootstrap_then_acts_through_the_execution_role(endpoint: str, tmp_path: Path) -> None:
-    out, artifacts = _bootstrapped(tmp_path, "boot")
+    out, artifacts = _platform(tmp_path, service="boot", extra={"delivery.yaml": "delivery:\n  github: {}\n"},
+                               repository="acme/platform")
     lines: list[str] = []
     with pytest.raises(DeployError, match="platformc bootstrap --stage dev"):
         _deployer(out, "dev", endpoint, artifacts, lines).deploy()
@@ -165,10 +149,10 @@ def test_deploy_needs_the_bootstrap_then_acts_through_the_execution_role(endpoin
     deployer = _deployer(out, "dev", endpoint, artifacts, lines)
     deployer._session.events.register("provide-client-params.cloudformation",
                                       lambda params, model, **_: calls.append((model.name, dict(params))))
-    assert {(r.stack, r.status) for r in deployer.deploy()} == {("app", "created")}  # never the bootstrap stack
+    assert {(r.stack, r.status) for r in deployer.deploy()} == {("app", "created"), ("data", "created")}  # not delivery
     created = [params for name, params in calls if name in ("CreateStack", "CreateChangeSet")]
-    assert [p["StackName"] for p in created] == ["boot-dev-app"]
-    assert created[0]["RoleARN"] == "arn:aws:iam::123456789012:role/boot-dev-github-cloudformation"
+    assert sorted(p["StackName"] for p in created) == ["boot-dev-app", "boot-dev-data"]
+    assert {p["RoleARN"] for p in created} == {"arn:aws:iam::123456789012:role/boot-dev-github-cloudformation"}
 
     with pytest.raises(DeployError, match="bootstrap stack: an administrator deploys it"):
         _deployer(out, "dev", endpoint, artifacts, lines).deploy(only={"delivery"})

@@ -168,8 +168,11 @@ def stubbed_deploy(out: Path, stage: str, artifacts: Path, cfn: Any, stub: Any, 
     return result
 
 
-def _platform(root: Path, data: str = DATA, service: str = "mini") -> tuple[Path, Path]:
-    write_spec(root, {"data.yaml": data, "app.yaml": APP}, platform=PLATFORM.replace("service: mini", f"service: {service}"))
+def _platform(root: Path, data: str = DATA, service: str = "mini", extra: dict[str, str] | None = None,
+              repository: str | None = None) -> tuple[Path, Path]:
+    """A small platform (a table, a queue, a worker; `extra` spec files) compiled and packaged."""
+    settings = PLATFORM.replace("service: mini", f"service: {service}") + (f"repository: {repository}\n" if repository else "")
+    write_spec(root, {"data.yaml": data, "app.yaml": APP, **(extra or {})}, platform=settings)
     (root / "handlers").mkdir(exist_ok=True)
     (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {'batchItemFailures': []}\n")
     result = build(root / "spec", "all", display_root=root)
