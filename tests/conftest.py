@@ -35,6 +35,14 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+@pytest.fixture
+def local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake AWS credentials (the emulator takes any) and no profile of the machine's."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture(scope="session")
 def endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port), shared by the deploy tests."""

@@ -21,11 +21,7 @@ PLATFORM = yaml.safe_load((REPO / "spec" / "platform.yaml").read_text())
 ISSUER = "token.actions.githubusercontent.com"
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def _bootstrap_template(out: Path, stage: str) -> dict[str, Any]:

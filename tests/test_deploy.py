@@ -24,11 +24,7 @@ from tests.conftest import REPO, platform, write_spec
 REGION = "us-west-2"
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def _client(endpoint: str, service: str, region: str = REGION) -> Any:

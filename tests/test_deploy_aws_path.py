@@ -19,11 +19,7 @@ from compiler.deploy import Deployer
 from tests.test_deploy import REGION, _client, _platform, stubbed_deploy
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def _record(deployer: Deployer) -> list[tuple[str, dict[str, Any]]]:

@@ -31,11 +31,7 @@ from tests.test_deploy import DATA, _client, _platform, stubbed_deploy
 ACCOUNT = "123456789012"  # moto's account for the credentials below
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def _service(root: Path, name: str, data: str = DATA) -> tuple[Path, Path]:

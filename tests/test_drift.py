@@ -18,11 +18,7 @@ from compiler.deploy import Deployer
 from tests.test_deploy import _client, _deployer, _platform
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def test_an_untouched_stage_exits_0_and_an_out_of_band_update_exits_5(endpoint: str, tmp_path: Path) -> None:

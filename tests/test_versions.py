@@ -18,11 +18,7 @@ from tests.conftest import REPO
 from tests.test_deploy import _client, _deployer, _platform
 
 
-@pytest.fixture(autouse=True)
-def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
 def _templates(stage: str) -> dict[str, dict[str, Any]]:
