@@ -136,3 +136,32 @@ def test_one_file_is_replaced_atomically(tmp_path: Path) -> None:
     write_file(tmp_path, "dev/graph.md", "second\n")
     assert (tmp_path / "dev" / "graph.md").read_text() == "second\n"
     assert sorted(p.name for p in (tmp_path / "dev").iterdir()) == ["graph.md"]  # no scratch file left
+
+
+CANONICAL_CASES = [
+    {"b": 1, "a": [1, 2.5, 0.8, -3], "c": {"d": None, "e": True, "f": False}, "g": [], "h": {}},
+    {"tiny": 1e-05, "tinier": 1.5e-9, "huge": 1e16, "big": 123456789012345678.0, "zero": -0.0},
+    {"nan": float("nan"), "inf": float("inf")},  # orjson would write null: json's text wins
+    {"int": 2**70},  # beyond 64 bits: orjson refuses
+    {"text": "".join(chr(i) for i in range(0x250)) + "\u2028\U0001F600", "é": "ü", "Z": "z"},
+    {"lone": "\ud800"},  # a lone surrogate: orjson refuses
+    [[[]], [{}], "null", ": 1e-05", "0.00001"],  # strings that look like the unsure values
+]
+
+
+@pytest.mark.parametrize("data", CANONICAL_CASES, ids=range(len(CANONICAL_CASES)))
+def test_canonical_text_is_json_dumps_byte_for_byte(data: object) -> None:
+    from compiler.emit import canonical
+
+    assert canonical(data) == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_canonical_text_of_every_committed_template_is_json_dumps() -> None:
+    from compiler.emit import canonical
+    from tests.conftest import REPO
+
+    paths = sorted(REPO.glob("generated/*/*.json")) + sorted(REPO.glob("tests/**/generated/*/*.json"))
+    assert paths
+    for path in paths:
+        data = json.loads(path.read_text())
+        assert canonical(data) == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", path
