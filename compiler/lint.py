@@ -121,13 +121,34 @@ def _cfnlint_version() -> str:
     return version("cfn-lint")
 
 
+@functools.lru_cache(maxsize=None)
+def _cfn_rules() -> Any:
+    """cfn-lint's rules, loaded once per process, as its command line does. (`cfnlint.api.lint`
+    loads them again for every template unless given a `RulesCollection`, which the rules its
+    runner loads are not: 0.4 s a template, 2.7x the CPU of plain cfn-lint over ours.)"""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    return Runner(ConfigMixIn(regions=["us-east-1"])).rules
+
+
+def _cfn_lint(text: str, region: str) -> list[Any]:
+    """What `cfnlint.api.lint(text, regions=[region])` returns, with the rules loaded once."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
+
+    template, errors = decode_str(text)
+    if errors or template is None:
+        return list(errors or [])
+    return list(run_template_by_data(template, ConfigMixIn(regions=[region]), _cfn_rules()))
+
+
 def _lint_text(args: tuple[str, str]) -> list[dict[str, Any]]:
     """Lint one template text (runs in a worker process when parallel)."""
     text, region = args
-    from cfnlint.api import lint as cfn_lint
-
     out = []
-    for match in cfn_lint(text, regions=[region]):
+    for match in _cfn_lint(text, region):
         path = list(getattr(match, "path", None) or [])
         resource = str(path[1]) if len(path) > 1 and path[0] == "Resources" else None
         out.append(
@@ -197,12 +218,14 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
             cached = CACHE_DIR / f"{key}.json"
             if cached.exists():
                 results[i] = json.loads(cached.read_text())
-    todo = [i for i in range(len(items)) if i not in results]
+    # largest first, one template at a time: cfn-lint's time grows with a template's
+    # resources, so the big API templates start first and the small ones fill the gaps
+    todo = sorted((i for i in range(len(items)) if i not in results), key=lambda i: (-len(texts[i]), i))
     work = [(texts[i], items[i][2]) for i in todo]
     workers = jobs or (min(2, os.cpu_count() or 1) if len(todo) >= PARALLEL_FROM else 1)
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            fresh = list(pool.map(_lint_text, work, chunksize=max(1, len(work) // (workers * 4))))
+            fresh = list(pool.map(_lint_text, work))
     else:
         fresh = [_lint_text(args) for args in work]
     CACHE_DIR.mkdir(parents=True, exist_ok=True)

@@ -93,3 +93,26 @@ def test_a_warm_lint_imports_neither_the_models_nor_troposphere_nor_cfn_lint(tmp
     assert "cfnlint" in cold.stdout.splitlines()[-1]  # the first run lints
     warm = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert warm.stdout.splitlines()[-1] == "[]", warm.stdout
+
+
+def test_rules_loaded_once_find_what_cfn_lints_own_api_finds() -> None:
+    """The rules are loaded once per process (compiler.lint._cfn_rules); findings on several
+    templates in a row are exactly `cfnlint.api.lint`'s, which loads them afresh each time."""
+    import json
+
+    from cfnlint.api import lint as api_lint
+
+    from compiler.lint import _cfn_lint
+
+    broken = json.dumps({"Parameters": {"Unused": {"Type": "String"}}, "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"AccessControl": "Everyone", "Nope": 1}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "soon"}}}}, indent=2)
+    clean = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}, indent=2)
+
+    def found(matches: list) -> list[tuple[str, int, int, str]]:
+        return sorted((m.rule.id, m.linenumber, m.columnnumber, m.message) for m in matches)
+
+    for text, region in ((broken, "us-west-2"), (clean, "us-east-1"), (broken, "us-east-1")):
+        expected = found(api_lint(text, regions=[region]))
+        assert found(_cfn_lint(text, region)) == expected
+    assert len(found(_cfn_lint(broken, "us-west-2"))) >= 3
