@@ -214,7 +214,9 @@ class _Resolver:
     def order(self, edges: list[Edge]) -> tuple[tuple[str, ...], ...] | None:
         """Topological levels (Kahn); on a cycle, one diagnostic that prints it with reasons."""
         ids = sorted(stack.id for stack in self.spec.stacks)
-        deps = {stack_id: {e.producer for e in edges if e.consumer == stack_id} for stack_id in ids}
+        deps: dict[str, set[str]] = {stack_id: set() for stack_id in ids}
+        for edge in edges:  # grouped once: scanning every edge per stack grows with the square of the spec
+            deps[edge.consumer].add(edge.producer)
         levels: list[tuple[str, ...]] = []
         done: set[str] = set()
         while len(done) < len(ids):
@@ -256,14 +258,20 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
     levels = r.order(edges)
     if r.diags or levels is None:
         return None, r.diags
+    held: dict[str, list[Resource]] = {}
+    producers: dict[str, set[str]] = {}
+    for res in r.index.values():
+        held.setdefault(res.stack, []).append(res)
+    for edge in edges:
+        producers.setdefault(edge.consumer, set()).add(edge.producer)
     stacks = {
         stack.id: StackPlan(
             stack.id,
             r.naming.stack(stack.id),
             stack.file,
             stack.description,
-            tuple(res for res in r.index.values() if res.stack == stack.id),
-            tuple(sorted({e.producer for e in edges if e.consumer == stack.id})),
+            tuple(held.get(stack.id, ())),
+            tuple(sorted(producers.get(stack.id, ()))),
             stack.region or spec.platform.region,
         )
         for stack in sorted(spec.stacks, key=lambda s: s.id)
