@@ -20,7 +20,7 @@ help:
 	@echo "make deploy STAGE=dev                     package, then change sets level by level (boto3)"
 	@echo "make drift STAGE=dev                      does the deployed stage match generated/? (exit 5 if not)"
 	@echo "make up / make down                       the stage on a local moto server (127.0.0.1)"
-	@echo "make bench                                compile timings and peak memory"
+	@echo "make bench                                speed as ratios against references run alongside"
 	@echo "make clean                                remove .venv and caches"
 
 venv: $(STAMP)
