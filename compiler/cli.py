@@ -167,7 +167,9 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml, or 'all'.")
-@click.option("--against", default="HEAD", show_default=True, help="Git ref whose committed OUT is compared (CI: the merge base).")
+@click.option("--against", default="HEAD", show_default=True,
+              help="Git ref whose committed OUT is compared (CI: the merge base), or `deployed`: the templates the "
+                   "stage's stacks hold now against OUT/<stage>, which is what deploy sends and judges.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="text (colored on a terminal), markdown (a PR comment) or json.")
 @click.option("--new", "new_ref", default=None, metavar="REF",
@@ -176,11 +178,12 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 @click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change replaces, loses data or is blocked.")
 @click.option("--color/--no-color", default=None,
               help="Color the text format (default: on a terminal, unless NO_COLOR is set).")
+@click.option("--endpoint-url", default=None, help="With --against deployed: a local AWS emulator (the one `up` starts).")
 @spec_option
 @out_option
 @_handle_errors
 def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bool, color: bool | None,
-         spec_dir: Path, out_dir: Path) -> None:
+         endpoint_url: str | None, spec_dir: Path, out_dir: Path) -> None:
     """Show what deploying the current spec would change, compared with OUT at a git ref.
 
     Each finding has a verdict and a cause (docs/review.md lists them with their fixes):
@@ -191,11 +194,25 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
     """
     import json
 
-    from . import diff_render
     from .diff import committed, committed_stages, compare, resolve_ref
     from .manifest import FILE as MANIFEST
     from .manifest import Manifest
 
+    diffs = []
+    if against == "deployed":  # the live stacks, as deploy sees them (and refuses)
+        from .deploy import DeployError
+        from .manifest import Manifest as _Manifest
+
+        if new_ref is not None:
+            raise click.BadParameter("--against deployed compares with OUT/<stage>; it takes no --new", param_hint="--new")
+        names = [p.name for p in sorted(out_dir.iterdir()) if _Manifest.read(out_dir, p.name)] if stage == ALL else [stage]
+        try:
+            diffs = [_deployer(name, out_dir, True, endpoint_url, local=endpoint_url is not None).deployed_diff()
+                     for name in names]
+        except DeployError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _show_diffs(diffs, fmt, color, allow_risk)
+        return
     shas = {}
     for option, ref in (("--against", against), ("--new", new_ref)):
         try:
@@ -203,7 +220,6 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from exc
     base_sha = shas["--against"]
-    diffs = []
     if new_ref is not None:
         stages = committed_stages(out_dir, new_ref) if stage == ALL else [stage]
         for name in stages:
@@ -217,6 +233,12 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
             new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
             new_manifest = Manifest.from_json(result.outputs[f"{name}/{MANIFEST}"])
             diffs.append(compare(name, f"{against} ({base_sha})", old, new, old_manifest, new_manifest))
+    _show_diffs(diffs, fmt, color, allow_risk)
+
+
+def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool) -> None:
+    from . import diff_render
+
     if fmt == "markdown":
         click.echo(diff_render.markdown(diffs), nl=False)
     elif fmt == "json":

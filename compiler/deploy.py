@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from . import naming, updates, versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
+from .diff import Diff
 from .drift import DriftReport, ResourceDrift, property_differences
 from .manifest import ExportEntry, Manifest, path_of
 from .versions import Live
@@ -379,10 +380,16 @@ class Deployer:
             for risk in risks:
                 self.echo(f"  ! {risk}")
             if risks and not self.allow_risk:
-                return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it (platformc diff), then deploy with --allow-risk")
+                return StackResult(stack, "failed", "the change replaces, loses data or is blocked: review it with "
+                                   f"`{self.diff_command()}`, then deploy with --allow-risk")
         if (deployed is not None or not update) and not self.yes and not self.confirm(f"deploy {stack}?"):
             return StackResult(stack, "skipped", "not confirmed")
         return None
+
+    def diff_command(self) -> str:
+        """The command that shows the change a refused deploy would make."""
+        endpoint = f" --endpoint-url {self.endpoint_url}" if self.endpoint_url else ""
+        return f"platformc diff --stage {self.stage} --against deployed{endpoint}"
 
     def finish(self, cfn: Any, stack: str, status: str, done: str) -> StackResult:
         if status not in TERMINAL_OK:
@@ -605,21 +612,33 @@ class Deployer:
         """What a deploy leaves the stack holding: generated/'s template (emulator hook)."""
         return dict(json.loads(self.manifest.template_path(self.out_dir, stack).read_text()))
 
-    def drift(self) -> DriftReport:
-        """The stage against generated/: each stack's template (with the review gate's
-        verdicts), then CloudFormation's resource drift detection."""
+    def deployed_diff(self) -> Diff:
+        """What deploying generated/<stage> would change in the deployed stage, judged by the
+        review gate against the templates the stacks hold now and the importers of their
+        exports now: the baseline deploy itself uses (`platformc diff --against deployed`)."""
         from .diff import compare
 
         deployed: dict[str, dict[str, Any]] = {}
         expected: dict[str, dict[str, Any]] = {}
+        importers: dict[str, list[str]] = {}
+        regions = {stack: entry.region for stack, entry in self.manifest.stacks.items()}
         for stack, entry in sorted(self.manifest.stacks.items()):
             expected[stack] = self.expected_template(stack)
             if self.describe(stack) is not None:
                 deployed[stack] = self.deployed_template(self.client("cloudformation", entry.region), entry.name)
         for name, region in self.retired():  # still running, no longer in the spec
             deployed[name] = self.deployed_template(self.client("cloudformation", region), name)
-        template = compare(self.stage, "deployed", deployed, expected, None, self.manifest)
-        resources, unchecked = self.resource_drift([s for s in deployed if s in self.manifest.stacks])
+            regions[name] = region
+        for stack, template in deployed.items():
+            importers.update(self.importers(self.client("cloudformation", regions[stack]), _export_names(template)))
+        now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
+        return compare(self.stage, "deployed", deployed, expected, now, self.manifest)
+
+    def drift(self) -> DriftReport:
+        """The stage against generated/: each stack's template (with the review gate's
+        verdicts), then CloudFormation's resource drift detection."""
+        template = self.deployed_diff()
+        resources, unchecked = self.resource_drift([s for s in self.manifest.stacks if self.describe(s) is not None])
         return DriftReport(self.stage, template, tuple(resources), unchecked)
 
     def resource_drift(self, stacks: list[str]) -> tuple[list[ResourceDrift], str | None]:

@@ -81,3 +81,24 @@ def test_resource_drift_comes_from_cloudformations_drift_detection(tmp_path: Pat
     assert unchecked is None
     assert [(d.stack, d.logical_id, d.status) for d in found] == [("data", "WorkQueue", "MODIFIED")]
     assert found[0].differences == ("/VisibilityTimeout: NOT_EQUAL, expected 120, actual 45",)
+
+
+def test_deploys_refusal_names_the_diff_that_shows_the_refused_change(endpoint: str, tmp_path: Path) -> None:
+    """Diff and deploy share one baseline: `platformc diff --against deployed` judges the
+    change against the live stacks, exactly what deploy refused, and deploy's message says so."""
+    from tests.test_deploy import DATA
+
+    out, artifacts = _platform(tmp_path, service="baseline")
+    _deployer(out, "prod", endpoint, artifacts, []).deploy()
+    _platform(tmp_path, DATA.replace("id:S", "key:S"), service="baseline")  # a new hash key: the table is replaced
+    refused = {r.stack: r for r in _deployer(out, "prod", endpoint, artifacts, []).deploy()}
+    command = f"platformc diff --stage prod --against deployed --endpoint-url {endpoint}"
+    assert refused["data"].status == "failed" and f"review it with `{command}`" in refused["data"].detail
+
+    shown = CliRunner().invoke(main, [*command.split()[1:], "--out", str(out), "--no-color"])
+    assert shown.exit_code == 4, shown.output  # a risk, as deploy judged it
+    assert "stage prod, against deployed:" in shown.output
+    assert "REPLACE" in shown.output and "ItemsTable" in shown.output
+    # against git, the committed templates are the baseline: that is a different question
+    assert CliRunner().invoke(main, ["diff", "--stage", "prod", "--against", "deployed", "--new", "HEAD",
+                                     "--out", str(out)]).exit_code == 2
