@@ -459,6 +459,39 @@ def drift(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None
         sys.exit(EXIT_DRIFT)
 
 
+@main.group()
+def new() -> None:
+    """Start something new from a commented template that compiles as written."""
+
+
+@new.command("service")
+@click.argument("name")
+@click.option("--api", default=None, help="The API its routes join (default: the spec's only API).")
+@spec_option
+@_handle_errors
+def new_service(name: str, api: str | None, spec_dir: Path) -> None:
+    """Write a new service NAME: spec/api/NAME.yaml (a table and two authenticated routes,
+    commented), handlers/NAME.py and tests/handlers/test_NAME.py.
+
+    The spec must compile first (the routes join one of its APIs). Nothing is overwritten.
+    Then `make compile STAGE=all` and `make test`: it compiles, lints and its test passes.
+    """
+    from . import scaffold
+
+    result = build(spec_dir, ALL, display_root=Path.cwd())
+    index = result.resolved[result.stages[0]].index
+    apis = sorted(ref.name for ref in index if ref.kind == "api")
+    tables = {ref.name for ref in index if ref.kind == "table"}
+    try:
+        written = scaffold.new_service(spec_dir.parent, spec_dir, name, apis, tables, api)
+    except scaffold.ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo("next: make compile STAGE=all, then make test (or pytest tests/handlers/"
+               f"test_{name.replace('-', '_')}.py)")
+
+
 @main.command()
 @click.argument("function")
 @click.option("--stage", default="dev", show_default=True)
@@ -704,6 +737,7 @@ SUMMARIES = {
     "invoke": "Run one function on the local platform; print its result.",
     "lint": "cfn-lint and the policy rules over generated/ (cached).",
     "logs": "A function's log lines: local runs, or CloudWatch with --aws.",
+    "new": "Start a new service: spec, handler and test that pass.",
     "outputs": "The deployed stacks' outputs (on AWS, or --local).",
     "package": "Build the reproducible handler zips the templates reference.",
     "rollback": "Point a function's live alias at its previous version.",
