@@ -154,7 +154,12 @@ class Deployer:
 
     def execution_role(self) -> str | None:
         """The ARN of the role CloudFormation deploys the stage's stacks with: the bootstrap
-        stack's execution role (`delivery:`), or None for a spec without one."""
+        stack's execution role (`delivery:`), or None for a spec without one (read once)."""
+        if not hasattr(self, "_execution_role"):
+            self._execution_role = self._find_execution_role()
+        return self._execution_role
+
+    def _find_execution_role(self) -> str | None:
         for stack in self.manifest.bootstrap_stacks:
             template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
             for resource in template.get("Resources", {}).values():
@@ -616,6 +621,10 @@ class Deployer:
         """What deploying generated/<stage> would change in the deployed stage, judged by the
         review gate against the templates the stacks hold now and the importers of their
         exports now: the baseline deploy itself uses (`platformc diff --against deployed`)."""
+        return self._judged_live()[0]
+
+    def _judged_live(self) -> tuple[Diff, list[str]]:
+        """The deployed-vs-generated diff, and the manifest's stacks that are deployed."""
         from .diff import compare
 
         deployed: dict[str, dict[str, Any]] = {}
@@ -626,19 +635,20 @@ class Deployer:
             expected[stack] = self.expected_template(stack)
             if self.describe(stack) is not None:
                 deployed[stack] = self.deployed_template(self.client("cloudformation", entry.region), entry.name)
+        live = list(deployed)
         for name, region in self.retired():  # still running, no longer in the spec
             deployed[name] = self.deployed_template(self.client("cloudformation", region), name)
             regions[name] = region
         for stack, template in deployed.items():
             importers.update(self.importers(self.client("cloudformation", regions[stack]), _export_names(template)))
         now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
-        return compare(self.stage, "deployed", deployed, expected, now, self.manifest)
+        return compare(self.stage, "deployed", deployed, expected, now, self.manifest), live
 
     def drift(self) -> DriftReport:
         """The stage against generated/: each stack's template (with the review gate's
-        verdicts), then CloudFormation's resource drift detection."""
-        template = self.deployed_diff()
-        resources, unchecked = self.resource_drift([s for s in self.manifest.stacks if self.describe(s) is not None])
+        verdicts), then CloudFormation's resource drift detection on the deployed stacks."""
+        template, live = self._judged_live()
+        resources, unchecked = self.resource_drift(live)
         return DriftReport(self.stage, template, tuple(resources), unchecked)
 
     def resource_drift(self, stacks: list[str]) -> tuple[list[ResourceDrift], str | None]:
