@@ -70,6 +70,51 @@ def _fields_at(model: type[BaseModel], loc: KeyPath) -> set[str]:
     return names
 
 
+def _field_at(model: type[BaseModel], loc: KeyPath) -> Any:
+    """The pydantic FieldInfo of the field at `loc` below `model`, when one model holds it."""
+    current: list[Any] = [model]
+    found = None
+    for segment in loc:
+        following: list[Any] = []
+        found = None
+        for candidate in current:
+            for t in _unwrap(candidate):
+                origin, args = typing.get_origin(t), typing.get_args(t)
+                if isinstance(t, type) and issubclass(t, BaseModel) and isinstance(segment, str):
+                    if segment in t.model_fields:
+                        found = t.model_fields[segment]
+                        following.append(found.annotation)
+                elif origin is dict and args:
+                    following.append(args[1])
+                elif origin in (list, tuple) and args:
+                    following.append(args[0])
+        current = following
+    return found
+
+
+# pydantic's type errors, and what the field takes, in words
+TAKES = {"int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+         "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false",
+         "bool_type": "true or false", "string_type": "text", "dict_type": "a mapping", "list_type": "a list",
+         "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
+def _takes(model: type[BaseModel], loc: KeyPath, error_types: list[str]) -> str | None:
+    """For a value of the wrong type: what the field takes, with its unit (its description)
+    and an example (its default)."""
+    takes = next((TAKES[t] for t in error_types if t in TAKES), None)
+    field = _field_at(model, loc) if takes else None
+    if takes is None or field is None:
+        return None
+    text = f"`{loc[-1]}` takes {takes}"
+    if field.description:
+        text += f": {field.description}"
+    default = field.get_default(call_default_factory=True)
+    if default is not None and not isinstance(default, (dict, list, BaseModel)) and default is not ...:
+        text += f" (e.g. {json.dumps(default)}, the default)"
+    return text
+
+
 def _clean_loc(data: Any, loc: tuple[Any, ...], keep_last: bool) -> KeyPath:
     """Drop pydantic's union/validator segments: keep only segments that exist in the data."""
     out: list[str | int] = []
@@ -108,12 +153,14 @@ def pydantic_diagnostics(
 ) -> list[Diagnostic]:
     """One diagnostic per failing location; alternatives of a union are joined with 'or'."""
     grouped: dict[tuple[str, KeyPath], list[str]] = {}
+    types_at: dict[KeyPath, list[str]] = {}
     for error in exc.errors(include_url=False):
         kind = error["type"]
         raw = tuple(error["loc"])
         if raw and raw[-1] == "[key]":  # a bad mapping key: point at the key itself
             kind = "key"
         loc = _clean_loc(data, raw, keep_last=kind == "missing")
+        types_at.setdefault(loc, []).append(str(error["type"]))
         grouped.setdefault((kind if kind in ("missing", "extra_forbidden", "key") else "value", loc), []).append(
             _message(error)
         )
@@ -134,7 +181,9 @@ def pydantic_diagnostics(
         else:
             text = " or ".join(dict.fromkeys(messages))
             at = "key" if kind == "key" else "value"
-            diags.append(Diagnostic("E203", text if kind == "key" or not field else f"{field}: {text}", where(loc, at)))
+            takes = _takes(model, loc, types_at.get(loc, [])) if kind == "value" and loc else None
+            diags.append(Diagnostic("E203", text if kind == "key" or not field else f"{field}: {text}", where(loc, at),
+                                    help=takes))
     return diags
 
 

@@ -1,0 +1,6 @@
+def get_me(event, context):
+    return {}
+
+
+def list_users(event, context):
+    return {}
