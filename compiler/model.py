@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Collection, Iterator
+from typing import Annotated, Any, ClassVar, Collection, Iterator, Mapping
 
 from pydantic import (
     AfterValidator,
@@ -128,13 +128,26 @@ class SpecModel(BaseModel):
 
 @dataclass(frozen=True, order=True)
 class Ref:
-    """A reference `kind:name` (e.g. `table:users`) to a resource declared in any spec file."""
+    """A reference `kind:name` (e.g. `table:users`) to a resource declared in any spec file,
+    or `kind:name.part` to a resource that one generates (`queue:sync.dlq`: its dead-letter
+    queue; the parts a kind offers are its `Kind.parts`)."""
 
     kind: str
     name: str
+    part: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.name}"
+        return f"{self.kind}:{self.name}" + (f".{self.part}" if self.part else "")
+
+    @property
+    def base(self) -> Ref:
+        """The declared resource (without the part): what the stage's index holds."""
+        return Ref(self.kind, self.name) if self.part else self
+
+    def attribute(self, attribute: str) -> str:
+        """The declared resource's attribute that this reference's `attribute` is: a part's
+        attributes are `<part>_<attribute>` (`queue:sync.dlq` arn -> dlq_arn)."""
+        return f"{self.part}_{attribute}" if self.part else attribute
 
 
 _REF = re.compile(r"^([a-z][a-z-]*):(.+)$")
@@ -158,14 +171,22 @@ def _parse_ref(value: Any, info: ValidationInfo | None = None) -> Ref:
         return value
     if not isinstance(value, str) or not (match := _REF.match(value)):
         raise ValueError("a reference is written `kind:name`, e.g. `queue:sync`")
-    kind, name = match.groups()
+    kind, written = match.groups()
+    name, dot, part = written.partition(".")
     kinds = known_kinds(info)
     if kinds is not None and kind not in kinds:
         known = ", ".join(sorted(kinds))
         raise ValueError(f"unknown resource kind '{kind}' in reference (known: {known})")
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"'{name}' is not a resource name (lowercase letters, digits, single hyphens)")
-    return Ref(kind, name)
+    if dot and kinds is not None:
+        parts = getattr(kinds[kind], "parts", {}) if isinstance(kinds, Mapping) else {}
+        if part not in parts:
+            offered = ", ".join(f"`{kind}:{name}.{p}` ({what})" for p, what in sorted(parts.items()))
+            raise ValueError(f"a {kind} has no part '{part}'" + (f"; it offers {offered}" if offered else ""))
+    elif dot and not re.fullmatch(r"[a-z]+", part):
+        raise ValueError(f"'{part}' is not a part name")
+    return Ref(kind, name, part)
 
 
 @dataclass(frozen=True)
@@ -203,7 +224,7 @@ class RefTo:
     @property
     def pattern(self) -> str:
         kinds = "|".join(self.kinds) if self.kinds else "[a-z][a-z-]*"
-        return f"^({kinds}):{NAME_PATTERN[1:]}"
+        return f"^({kinds}):{NAME_PATTERN[1:-1]}(\\.[a-z]+)?$"
 
 
 RefField = Annotated[Ref, RefTo()]

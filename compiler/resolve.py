@@ -158,8 +158,8 @@ class _Resolver:
         for resource in self.index.values():
             for path, ref, at in find_refs(resource.spec):
                 where = Where(resource.where.file, (resource.kind.section, resource.name, *path), at)
-                target = self.index.get(ref)
-                if target is None and ref in self.spec.invalid:
+                target = self.index.get(ref.base)
+                if target is None and ref.base in self.spec.invalid:
                     continue  # declared, with its own errors: not a dangling reference
                 if target is None:
                     same_kind = [r.name for r in self.index if r.kind == ref.kind]

@@ -168,10 +168,11 @@ class SynthContext:
         return [self.ref(SpecRef("topic", topic), "arn")] if topic else []
 
     def resource(self, ref: SpecRef) -> Resource:
-        return self.resolved.index[ref]
+        return self.resolved.index[ref.base]
 
     def ref(self, ref: SpecRef, attribute: str) -> Any:
-        target = self.resolved.index[ref]
+        target = self.resolved.index[ref.base]
+        attribute = ref.attribute(attribute)  # a part's own attribute: queue:x.dlq arn -> dlq_arn
         if attribute not in target.kind.attributes:
             raise InternalError(f"{target.kind.ref} has no attribute '{attribute}'")
         if target.stack == self.stack.id:

@@ -109,8 +109,8 @@ def _takes(model: type[BaseModel], loc: KeyPath, error_types: list[str]) -> str 
     text = f"`{loc[-1]}` takes {takes}"
     if field.description:
         text += f": {field.description}"
-    default = field.get_default(call_default_factory=True)
-    if default is not None and not isinstance(default, (dict, list, BaseModel)) and default is not ...:
+    default = None if field.is_required() else field.get_default(call_default_factory=True)
+    if isinstance(default, (str, int, float, bool)):  # a scalar default is the example
         text += f" (e.g. {json.dumps(default)}, the default)"
     return text
 

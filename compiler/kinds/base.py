@@ -164,3 +164,6 @@ class Kind:
     implied: Callable[[Resource, Callable[[Ref], Resource | None]], Sequence[tuple[Ref, str]]] | None = None
     # its stack is the stage's bootstrap stack: `platformc bootstrap` deploys it, `deploy` never does
     bootstrap: bool = False
+    # resources it generates that references may name: part -> what it is (`queue:x.dlq`);
+    # a part's attributes are `<part>_<attribute>` in `attributes`
+    parts: Mapping[str, str] = field(default_factory=dict)

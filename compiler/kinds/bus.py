@@ -77,7 +77,7 @@ def _queue_policy(resource: Resource, ctx: Context, queue_ref: Any, rule_ids: li
         ],
     )
     return sqs.QueuePolicy(
-        f"{resource.logical_id}{camel(queue_ref.name)}QueuePolicy",
+        f"{resource.logical_id}{camel(queue_ref.name + (f'-{queue_ref.part}' if queue_ref.part else ''))}QueuePolicy",
         Queues=[ctx.ref(queue_ref, "url")],
         PolicyDocument=document,
     )

@@ -287,3 +287,28 @@ def test_function_name_limit_is_64_with_service_and_stage(root: Path) -> None:
     assert compile_spec(root, {"data.yaml": DATA, "api.yaml": "functions:\n" + ok})
     out = errors_of(root, {"data.yaml": DATA, "api.yaml": f"functions:\n  {name}g:\n    handler: users.work\n"})
     assert f"Lambda function name 'listbackup-prod-{name}g' is 65 characters; AWS allows 1 to 64" in out
+
+
+def test_a_queues_dead_letter_queue_is_referable_as_a_part(root: Path) -> None:
+    """`queue:sync.dlq` names the DLQ the queue generates: a redrive worker consumes it, with
+    exactly the DLQ's ARN in its role and its URL in its environment."""
+    body = ("  redrive:\n    handler: users.work\n    timeout: 1m\n    consumes: {queue: queue:sync.dlq}\n"
+            "    access: {queue:sync: send, queue:sync.dlq: consume}\n")
+    resources = _function(root, body)
+    mapping = resources["RedriveFunctionConsumer"]["Properties"]
+    assert mapping["EventSourceArn"] == {"Fn::ImportValue": "listbackup-dev-queue-sync:dlq-arn"}
+    statements = _statements(resources, "RedriveFunction")
+    assert statements["QueueSyncDlqConsume"]["Resource"] == [{"Fn::ImportValue": "listbackup-dev-queue-sync:dlq-arn"}]
+    assert statements["QueueSyncSend"]["Resource"] == [{"Fn::ImportValue": "listbackup-dev-queue-sync:arn"}]
+    env = resources["RedriveFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["SYNC_DLQ_QUEUE_URL"] == {"Fn::ImportValue": "listbackup-dev-queue-sync:dlq-url"}
+    assert env["SYNC_QUEUE_URL"] == {"Fn::ImportValue": "listbackup-dev-queue-sync:url"}
+
+
+@pytest.mark.parametrize(("reference", "message"), [
+    ("queue:sync.dlx", "a queue has no part 'dlx'; it offers `queue:sync.dlq` (its dead-letter queue)"),
+    ("table:users.dlq", "a table has no part 'dlq'"),
+])
+def test_an_unknown_part_is_an_error_at_the_reference(root: Path, reference: str, message: str) -> None:
+    out = errors_of(root, {"data.yaml": DATA, "api.yaml": f"functions:\n  f:\n    handler: users.work\n    access: {{{reference}: read}}\n"})
+    assert message in out and "spec/api.yaml:4:" in out

@@ -53,7 +53,7 @@ def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
         for i, grant in enumerate(ctx.resource(ref).kind.access[level]):
             statements.append(
                 Statement(
-                    Sid=camel(f"{ref.kind}-{ref.name}-{level}") + (str(i + 1) if i else ""),
+                    Sid=camel(f"{ref.kind}-{ref.name}-{ref.part}-{level}") + (str(i + 1) if i else ""),
                     Effect=Allow,
                     Action=_actions(grant.actions),
                     Resource=[_resource_value(ctx, ref, attr, suffix) for attr, suffix in grant.resources],

@@ -102,7 +102,8 @@ def levels(value: str | list[str]) -> list[str]:
 
 def env_name(ref: Ref, suffix: str) -> str:
     """The environment variable for a resource a function uses: `user-accounts` -> `USER_ACCOUNTS_TABLE`."""
-    return f"{ref.name.upper().replace('-', '_')}_{suffix}"
+    name = ref.name + (f"-{ref.part}" if ref.part else "")  # queue:sync.dlq -> SYNC_DLQ_QUEUE_URL
+    return f"{name.upper().replace('-', '_')}_{suffix}"
 
 
 def check_handler(spec: Spec, env: CheckEnv) -> list[Problem]:
