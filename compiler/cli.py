@@ -502,7 +502,7 @@ def new_service(name: str, api: str | None, spec_dir: Path) -> None:
 def rollback(function: str, stage: str, to_version: str | None, endpoint_url: str | None, out_dir: Path) -> None:
     """Point FUNCTION's `live` alias at its previous version (or --to VERSION).
 
-    FUNCTION is its name in the spec (`accounts`, not `listbackup-dev-accounts`). Routes, its
+    FUNCTION is its name in the spec (`accounts-list`, not `listbackup-prod-accounts-list`). Routes, its
     queue mapping and bus rules invoke the alias, so they all run the older code at once;
     nothing else changes. The next deploy of the stage moves the alias forward to the version
     it publishes, and says so. Each function keeps its newest versions (docs/deploy.md).
