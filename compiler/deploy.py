@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from . import naming, updates, versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
-from .diff import Diff
+from .diff import RISKS, Diff, compare
 from .drift import DriftReport, ResourceDrift, property_differences
 from .manifest import ExportEntry, Manifest, path_of
 from .versions import Live
@@ -406,8 +406,6 @@ class Deployer:
     def risks(self, cfn: Any, stack: str, deployed: dict[str, Any], new: dict[str, Any]) -> list[str]:
         """The review gate's verdicts for this stack, against the template deployed now and
         the stacks that import its exports now (list_imports)."""
-        from .diff import RISKS, compare
-
         importers = self.importers(cfn, _export_names(deployed))
         deployed_now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
         diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, deployed_now, self.manifest)
@@ -625,8 +623,6 @@ class Deployer:
 
     def _judged_live(self) -> tuple[Diff, list[str]]:
         """The deployed-vs-generated diff, and the manifest's stacks that are deployed."""
-        from .diff import compare
-
         deployed: dict[str, dict[str, Any]] = {}
         expected: dict[str, dict[str, Any]] = {}
         importers: dict[str, list[str]] = {}

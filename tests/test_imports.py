@@ -17,7 +17,6 @@ LAZY = {
     ("compiler/cli.py", "*"): "start-up: each command imports what it needs",
     ("compiler/__init__.py", ""): "start-up: the package imports the pipeline on first use (PEP 562)",
     ("compiler/lint.py", "load"): "start-up: the warm lint path must not import the YAML loader",
-    ("compiler/deploy.py", "diff"): "only an update of an existing stack is judged",
 }
 
 
