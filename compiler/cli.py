@@ -201,11 +201,10 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
     diffs = []
     if against == "deployed":  # the live stacks, as deploy sees them (and refuses)
         from .deploy import DeployError
-        from .manifest import Manifest as _Manifest
 
         if new_ref is not None:
             raise click.BadParameter("--against deployed compares with OUT/<stage>; it takes no --new", param_hint="--new")
-        names = [p.name for p in sorted(out_dir.iterdir()) if _Manifest.read(out_dir, p.name)] if stage == ALL else [stage]
+        names = [p.name for p in sorted(out_dir.iterdir()) if Manifest.read(out_dir, p.name)] if stage == ALL else [stage]
         try:
             diffs = [_deployer(name, out_dir, True, endpoint_url, local=endpoint_url is not None).deployed_diff()
                      for name in names]

@@ -96,6 +96,7 @@ class Deployer:
         # per stack: the change sets shown (label, resource changes) and the risks found, for
         # the machine-readable summary (`deploy --format json|github`)
         self.shown: dict[str, list[dict[str, Any]]] = {}
+        self._generated: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ emulator hooks
     def session(self, default: Any) -> Any:
@@ -159,9 +160,16 @@ class Deployer:
             self._execution_role = self._find_execution_role()
         return self._execution_role
 
+    def generated(self, stack: str) -> dict[str, Any]:
+        """generated/<stage>'s template of a stack, parsed once per run (settling aliases,
+        rollback, bootstrap checks and drift all read it; deploy never changes it)."""
+        if stack not in self._generated:
+            self._generated[stack] = dict(json.loads(self.manifest.template_path(self.out_dir, stack).read_text()))
+        return self._generated[stack]
+
     def _find_execution_role(self) -> str | None:
         for stack in self.manifest.bootstrap_stacks:
-            template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
+            template = self.generated(stack)
             for resource in template.get("Resources", {}).values():
                 if (resource.get("Metadata") or {}).get("Delivery") == "execution-role":
                     region = self.manifest.region_of(stack)
@@ -320,8 +328,7 @@ class Deployer:
             return created
         deployed = self.deployed_template(cfn, name) if existing else None
         # The body sent is what the stack will hold (on the emulator, the adapted template).
-        new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else json.loads(
-            self.manifest.template_path(self.out_dir, stack).read_text())
+        new = json.loads(common["TemplateBody"]) if "TemplateBody" in common else self.generated(stack)
         # DynamoDB creates or deletes one index per update: such a change is applied as
         # several updates of the stack, each through its own change set (updates.stack_steps).
         steps = updates.stack_steps(deployed, new) if deployed else [new]
@@ -406,9 +413,8 @@ class Deployer:
     def risks(self, cfn: Any, stack: str, deployed: dict[str, Any], new: dict[str, Any]) -> list[str]:
         """The review gate's verdicts for this stack, against the template deployed now and
         the stacks that import its exports now (list_imports)."""
-        importers = self.importers(cfn, _export_names(deployed))
-        deployed_now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
-        diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new}, deployed_now, self.manifest)
+        diff = compare(self.stage, "deployed", {stack: deployed}, {stack: new},
+                       _importers_now(self.importers(cfn, _export_names(deployed))), self.manifest)
         found = []
         for change in diff.stacks:
             found += [f"{f.verdict} ({f.cause}): {f.message}" for f in change.findings if f.verdict in RISKS]
@@ -498,8 +504,7 @@ class Deployer:
     def bootstrap_differs(self, stack: str) -> bool:
         """Whether the deployed bootstrap stack's template differs from generated/ (emulator hook)."""
         cfn = self.client("cloudformation", self.manifest.region_of(stack))
-        generated = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
-        return bool(self.deployed_template(cfn, self.stack_name(stack)) != generated)
+        return bool(self.deployed_template(cfn, self.stack_name(stack)) != self.generated(stack))
 
     def _deploy(self, only: set[str] | None, prune: bool, results: dict[str, StackResult]) -> None:
         self.check_bootstrap(only)
@@ -554,18 +559,16 @@ class Deployer:
 
     def settle_functions(self, stack: str) -> None:
         """Each function's `live` alias on the version this deploy published (versions.settle)."""
-        template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
         entry = self.manifest.stacks[stack]
         cfn, lam = self.client("cloudformation", entry.region), self.client("lambda", entry.region)
-        for live in versions.live_aliases(template):
+        for live in versions.live_aliases(self.generated(stack)):
             versions.settle(lam, live.function, self.live_version(cfn, stack, live), self.echo, self.keep_versions)
 
     def rollback(self, function: str, to: str | None) -> str:
         """Point a function's `live` alias at the version before (or `to`); what was done."""
         physical = naming.Naming(self.manifest.service, self.stage).physical(function)
         for stack, entry in sorted(self.manifest.stacks.items()):
-            template = json.loads(self.manifest.template_path(self.out_dir, stack).read_text())
-            if any(live.function == physical for live in versions.live_aliases(template)):
+            if any(live.function == physical for live in versions.live_aliases(self.generated(stack))):
                 break
         else:
             raise DeployError(f"stage {self.stage} has no function {function} (generated/{self.stage} has no {physical})")
@@ -613,7 +616,7 @@ class Deployer:
     # ------------------------------------------------------------------ drift
     def expected_template(self, stack: str) -> dict[str, Any]:
         """What a deploy leaves the stack holding: generated/'s template (emulator hook)."""
-        return dict(json.loads(self.manifest.template_path(self.out_dir, stack).read_text()))
+        return self.generated(stack)
 
     def deployed_diff(self) -> Diff:
         """What deploying generated/<stage> would change in the deployed stage, judged by the
@@ -625,7 +628,6 @@ class Deployer:
         """The deployed-vs-generated diff, and the manifest's stacks that are deployed."""
         deployed: dict[str, dict[str, Any]] = {}
         expected: dict[str, dict[str, Any]] = {}
-        importers: dict[str, list[str]] = {}
         regions = {stack: entry.region for stack, entry in self.manifest.stacks.items()}
         for stack, entry in sorted(self.manifest.stacks.items()):
             expected[stack] = self.expected_template(stack)
@@ -635,10 +637,13 @@ class Deployer:
         for name, region in self.retired():  # still running, no longer in the spec
             deployed[name] = self.deployed_template(self.client("cloudformation", region), name)
             regions[name] = region
+        exports: dict[str, list[str]] = {}  # region -> export names: their importers asked once per region
         for stack, template in deployed.items():
-            importers.update(self.importers(self.client("cloudformation", regions[stack]), _export_names(template)))
-        now = Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
-        return compare(self.stage, "deployed", deployed, expected, now, self.manifest), live
+            exports.setdefault(regions[stack], []).extend(_export_names(template))
+        importers: dict[str, list[str]] = {}
+        for region, names in sorted(exports.items()):
+            importers.update(self.importers(self.client("cloudformation", region), sorted(names)))
+        return compare(self.stage, "deployed", deployed, expected, _importers_now(importers), self.manifest), live
 
     def drift(self) -> DriftReport:
         """The stage against generated/: each stack's template (with the review gate's
@@ -679,6 +684,11 @@ class Deployer:
             if current:
                 found[stack] = {o["OutputKey"]: o["OutputValue"] for o in current.get("Outputs", [])}
         return found
+
+
+def _importers_now(importers: dict[str, list[str]]) -> Manifest:
+    """The deployed side's manifest for the review gate: only each export's importers now."""
+    return Manifest(exports={name: ExportEntry(importers=tuple(users)) for name, users in importers.items()})
 
 
 def _export_names(template: dict[str, Any]) -> list[str]:
