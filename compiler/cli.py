@@ -424,10 +424,9 @@ def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None,
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INTERRUPTED)
-    for stack, outputs in sorted(deployer.outputs().items()):
-        if stack in deployer.manifest.bootstrap_stacks:
-            for key, value in sorted(outputs.items()):
-                click.echo(f"  {stack}.{key} = {value}")
+    for stack, outputs in sorted(deployer.outputs(deployer.manifest.bootstrap_stacks).items()):
+        for key, value in sorted(outputs.items()):
+            click.echo(f"  {stack}.{key} = {value}")
 
 
 @main.command()

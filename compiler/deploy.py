@@ -677,9 +677,10 @@ class Deployer:
                 token = {"NextToken": page["NextToken"]}
         return found, None
 
-    def outputs(self) -> dict[str, dict[str, str]]:
+    def outputs(self, stacks: list[str] | None = None) -> dict[str, dict[str, str]]:
+        """The deployed stacks' outputs (of `stacks`, default every stack of the manifest)."""
         found = {}
-        for stack in self.manifest.stacks:
+        for stack in self.manifest.stacks if stacks is None else stacks:
             current = self.describe(stack)
             if current:
                 found[stack] = {o["OutputKey"]: o["OutputValue"] for o in current.get("Outputs", [])}

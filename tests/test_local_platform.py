@@ -75,7 +75,8 @@ def api(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         mp.setenv("AWS_SECRET_ACCESS_KEY", "local")
         deployer = LocalDeployer(REPO / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
                                  artifacts=artifacts, poll=0.01)
-        assert {r.status for r in deployer.deploy()} <= {"created", "unchanged"}
+        deployed = deployer.bootstrap() + deployer.deploy()  # as `up` does: the bootstrap stack first
+        assert {r.status for r in deployed} <= {"created", "unchanged"}
         for urls in _serve(REPO / "generated", "dev", endpoint, REPO / "handlers", tmp_path_factory.mktemp("logs")):
             yield urls["listbackup-dev-main"]
 
