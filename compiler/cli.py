@@ -1,7 +1,8 @@
 """platformc: the command line. Parses arguments, maps outcomes to exit codes, nothing else.
 
 Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
-2 usage (click); 4 `diff` found a risk (REPLACE, DATA LOSS, BLOCKED) and no --allow-risk;
+2 usage (click); 4 `diff` found a risk (BROADENS, REPLACE, DATA LOSS, BLOCKED) and no
+--allow-risk;
 123 internal error (a compiler bug: shown with its traceback).
 """
 
@@ -175,7 +176,8 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 @click.option("--new", "new_ref", default=None, metavar="REF",
               help="Compare OUT as committed at REF instead of compiling the spec: both sides are read from git "
                    "objects as data and nothing of REF runs (the CI risk gate, on a pull request's head).")
-@click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change replaces, loses data or is blocked.")
+@click.option("--allow-risk", is_flag=True, help="Exit 0 even when a change widens access, replaces, loses data or is "
+                                                "blocked.")
 @click.option("--color/--no-color", default=None,
               help="Color the text format (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--endpoint-url", default=None, help="With --against deployed: a local AWS emulator (the one `up` starts).")
@@ -187,10 +189,13 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
     """Show what deploying the current spec would change, compared with OUT at a git ref.
 
     Each finding has a verdict and a cause (docs/review.md lists them with their fixes):
-    REPLACE, DATA LOSS, BLOCKED (the deploy is certain to fail: a name or a key unique in
-    its parent still held, an immutable schema, an export in use, a move between stacks),
-    RETAINED (kept outside the stack) and STEPS (several updates, which deploy applies in
-    turn). Exits 4 when any REPLACE, DATA LOSS or BLOCKED is present, unless --allow-risk.
+    BROADENS (access widens: a role, trust or resource policy allows more, a route or
+    authorizer checks less; the actions in full and the functions that gain them), REPLACE,
+    DATA LOSS, BLOCKED (the deploy is certain to fail: a name or a key unique in its parent
+    still held, an immutable schema, an export in use, a move between stacks), RETAINED
+    (kept outside the stack) and STEPS (several updates, which deploy applies in turn).
+    Added resources show their key properties and policies. Exits 4 when any BROADENS,
+    REPLACE, DATA LOSS or BLOCKED is present, unless --allow-risk.
     """
     import json
 
@@ -374,7 +379,8 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     for a stage with a bootstrap stack, `platformc bootstrap` once: deploy never changes
     that stack and CloudFormation acts with its execution role. Each
     change set is summarized, with the review gate's verdicts against the deployed template;
-    one with REPLACE, DATA LOSS or BLOCKED is not executed without --allow-risk. Unless
+    one with REPLACE, DATA LOSS or BLOCKED is not executed without --allow-risk (BROADENS
+    is the review's question, approved before the merge: deploy executes it). Unless
     --yes, each is confirmed. A failed stack stops its dependents; re-running converges.
     A change that DynamoDB allows only one index at a time is applied as several updates.
     Stacks of the stage that left the spec stop the deploy; --prune deletes them first.

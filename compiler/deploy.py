@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 from . import naming, updates, versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
-from .diff import RISKS, Diff, compare
+from .diff import DESTRUCTIVE, Diff, compare
 from .drift import DriftReport, ResourceDrift, property_differences
 from .manifest import ExportEntry, Manifest, path_of
 from .versions import Live
@@ -417,11 +417,11 @@ class Deployer:
                        _importers_now(self.importers(cfn, _export_names(deployed))), self.manifest)
         found = []
         for change in diff.stacks:
-            found += [f"{f.verdict} ({f.cause}): {f.message}" for f in change.findings if f.verdict in RISKS]
+            found += [f"{f.verdict} ({f.cause}): {f.message}" for f in change.findings if f.verdict in DESTRUCTIVE]
             found += [
-                f"{r.logical_id} ({r.type}): {', '.join(v for v in r.verdicts if v in RISKS)}"
+                f"{r.logical_id} ({r.type}): {', '.join(v for v in r.verdicts if v in DESTRUCTIVE)}"
                 for r in change.resources
-                if any(v in RISKS for v in r.verdicts)
+                if any(v in DESTRUCTIVE for v in r.verdicts)
             ]
         return found
 

@@ -13,6 +13,9 @@ findings: a verdict, its cause, what happens, and the fix in words.
   inside a parent) still held when CloudFormation creates the new resource (it creates
   before it deletes), an immutable user pool schema, an export in use removed, moved or
   changed, a stack removed while others import from it.
+- BROADENS: access widens (compiler/access.py): a role, trust policy, resource policy or
+  Lambda permission allows what it did not, a route or authorizer checks less. A review
+  risk (exit 4, the reviewer's label approves it), not a deploy hazard: deploy executes it.
 - STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
   deletes one index per update), which `platformc deploy` applies one after another.
 
@@ -22,19 +25,23 @@ the new manifest. Pure comparison over JSON; the only I/O is `committed()`, whic
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from . import updates
+from . import access, updates
 from .awstypes import STATEFUL, create_only, facts
 from .manifest import FILE as MANIFEST
 from .manifest import Manifest, template_file
 
 REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
-RISKS = (REPLACE, DATA_LOSS, BLOCKED)
+BROADENS = "BROADENS"
+DESTRUCTIVE = (REPLACE, DATA_LOSS, BLOCKED)  # what deploy refuses without --allow-risk
+RISKS = (*DESTRUCTIVE, BROADENS)  # what the review gate stops on (exit 4)
 
 # Causes: stable words, listed with their fixes in docs/review.md.
 CREATE_ONLY = "create-only property"
@@ -102,6 +109,8 @@ class ResourceChange(_Judged):
     source: str | None
     changes: tuple[PropertyChange, ...] = ()
     findings: tuple[Finding, ...] = ()
+    properties: tuple[tuple[str, Any], ...] = ()  # an added resource's key properties
+    access: tuple[str, ...] = ()  # an added resource's policies, in full
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class Diff:
                 "logical_id": r.logical_id, "type": r.type, "action": r.action, "source": r.source,
                 "changes": [vars(c) for c in r.changes], "verdicts": list(r.verdicts), "notes": list(r.notes),
                 "findings": [finding(f) for f in r.findings],
+                "properties": dict(r.properties), "access": list(r.access),
             }
 
         stacks = [
@@ -172,12 +182,21 @@ def _keyed(items: list[Any]) -> str | None:
     return None
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}{key}" if path.endswith("#") else f"{path}.{key}" if path else key
+
+
 def property_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """Changed leaves between two property trees; named list items are matched by name."""
+    """Changed leaves between two property trees; named list items are matched by name,
+    other lists of mappings as sequences, and JSON held in a string (a dashboard body,
+    an event pattern) is compared as JSON: `DashboardBody#widgets[3].properties.title`."""
+    if old != new and _holds_text(old) and _holds_text(new) and (before := _embedded_json(old)) is not None and (
+            after := _embedded_json(new)) is not None:
+        return property_changes(before, after, f"{path}#")
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for key in sorted(set(old) | set(new)):
-            sub = f"{path}.{key}" if path else key
+            sub = _join(path, key)
             if key not in old:
                 out.append((sub, None, new[key]))
             elif key not in new:
@@ -192,7 +211,42 @@ def property_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any,
             by_old = {i[key]: i for i in old}
             by_new = {i[key]: i for i in new}
             return property_changes(by_old, by_new, path) if set(by_old) | set(by_new) else []
+        if any(isinstance(i, (dict, list)) for i in [*old, *new]):
+            return _sequence_changes(old, new, path)
     return [] if old == new else [(path, old, new)]
+
+
+def _holds_text(value: Any) -> bool:
+    return isinstance(value, str) or isinstance(value, dict) and len(value) == 1 and ("Fn::Join" in value or "Fn::Sub" in value)
+
+
+def _sequence_changes(old: list[Any], new: list[Any], path: str) -> list[tuple[str, Any, Any]]:
+    """Items inserted, removed or changed in place, by position (new positions)."""
+    canon = [json.dumps(i, sort_keys=True) for i in old], [json.dumps(i, sort_keys=True) for i in new]
+    out: list[tuple[str, Any, Any]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *canon, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            for k in range(i2 - i1):
+                out += property_changes(old[i1 + k], new[j1 + k], f"{path}[{j1 + k}]")
+            continue
+        out += [(f"{path}[{i}]", old[i], None) for i in range(i1, i2)]
+        out += [(f"{path}[{j}]", None, new[j]) for j in range(j1, j2)]
+    return out
+
+
+def _embedded_json(value: Any) -> Any:
+    """The JSON object or array a string holds (a Join or Sub shown with `${...}` for its
+    intrinsics), or None."""
+    text = value if isinstance(value, str) else access.show(value)
+    if not text or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, (dict, list)) else None
 
 
 def _refs(value: Any) -> Iterator[tuple[str, str]]:
@@ -391,7 +445,7 @@ def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: d
     cause, replaced_why = stage.replaced.get((stack, logical), ("", ""))
     immutable = create_only(old["Type"], region)
     changes = [
-        PropertyChange(path, before, after, bool(replaced_why) and path.split(".")[0] in immutable)
+        PropertyChange(path, before, after, bool(replaced_why) and re.split(r"[.#\[]", path)[0] in immutable)
         for path, before, after in property_changes(old.get("Properties", {}), new.get("Properties", {}))
     ]
     changes += [PropertyChange(k, old.get(k), new.get(k)) for k in ("DeletionPolicy", "UpdateReplacePolicy") if old.get(k) != new.get(k)]
@@ -419,9 +473,45 @@ def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: d
                     "migrate the users")
             for problem in updates.schema_problems(old.get("Properties", {}), new.get("Properties", {}))
         ]
+    users = access.role_users(stage.resources("new", stack), logical) if new["Type"] == access.ROLE else []
+    findings += [Finding(BROADENS, w.cause, w.message, access.FIXES[w.cause]) for w in access.widening(old, new, users)]
     if not changes and not findings:
         return None
     return ResourceChange(logical, new["Type"], "modify", source, tuple(changes), tuple(findings))
+
+
+# Shown for an added resource besides its name, create-only properties and access: what a
+# reviewer checks first (the rest is in the template diff).
+KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "AWS::Lambda::Function": ("Runtime", "Handler", "MemorySize", "Timeout", "ReservedConcurrentExecutions",
+                              "Environment.Variables"),
+    "AWS::DynamoDB::Table": ("BillingMode", "GlobalSecondaryIndexes", "PointInTimeRecoverySpecification", "SSESpecification",
+                             "StreamSpecification"),
+    "AWS::SQS::Queue": ("RedrivePolicy", "VisibilityTimeout", "MessageRetentionPeriod", "KmsMasterKeyId", "SqsManagedSseEnabled"),
+    "AWS::S3::Bucket": ("PublicAccessBlockConfiguration", "BucketEncryption", "VersioningConfiguration"),
+    "AWS::CloudWatch::Alarm": ("Namespace", "MetricName", "Statistic", "ComparisonOperator", "Threshold", "EvaluationPeriods"),
+    "AWS::Events::Rule": ("EventPattern", "Targets"),
+    "AWS::Lambda::EventSourceMapping": ("EventSourceArn", "BatchSize"),
+    "AWS::Logs::LogGroup": ("RetentionInDays",),
+}
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """A mapping as its leaves (`Environment.Variables.TABLE`), intrinsics shown as `${...}`."""
+    if isinstance(value, dict) and value and not any(k == "Ref" or k.startswith("Fn::") for k in value):
+        return [leaf for key in sorted(value) for leaf in _leaves(f"{path}.{key}", value[key])]
+    return [(path, access.show(value) if isinstance(value, dict) else value)]
+
+
+def _added(logical: str, resource: dict[str, Any], region: str) -> ResourceChange:
+    """An added resource with what a reviewer needs without opening the template: its name,
+    create-only and key properties, and its access in full."""
+    kind, props = resource["Type"], resource.get("Properties") or {}
+    paths = [p for p in (facts(kind).name,) if p] + sorted(create_only(kind, region)) + list(KEY_PROPERTIES.get(kind, ()))
+    shown = tuple(leaf for p in dict.fromkeys(paths) if _get(props, p) is not None for leaf in _leaves(p, _get(props, p)))
+    shown += tuple((k, resource[k]) for k in ("DeletionPolicy",) if k in resource)
+    policies = tuple(access.policy_lines(resource)) if kind in access.ACCESS_TYPES else ()
+    return ResourceChange(logical, kind, "add", (resource.get("Metadata") or {}).get("Source"), properties=shown, access=policies)
 
 
 def _index_findings(old: dict[str, Any], new: dict[str, Any]) -> list[Finding]:
@@ -448,7 +538,7 @@ def _plan_text(plan: updates.IndexPlan) -> str:
     return ", ".join(parts)
 
 
-def _moves(stage: _Stage, changes: dict[str, dict[str, ResourceChange]]) -> None:
+def _moves(stage: _Stage, changes: dict[str, dict[str, ResourceChange]], region: str) -> None:
     """Identities that leave one place and appear in another: renames within a stack, moves
     between stacks, stacks renamed or split. CloudFormation creates before it deletes."""
     held: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -466,7 +556,7 @@ def _moves(stage: _Stage, changes: dict[str, dict[str, ResourceChange]]) -> None
                 old_stack, old_logical, old_resource = held[key]
                 finding = _move_finding(stage, kind, label, stack, logical, old_stack, old_logical, old_resource)
                 if finding:
-                    _add(changes, stack, logical, resource, finding)
+                    _add(changes, stack, logical, resource, finding, region)
                 break
 
 
@@ -505,13 +595,10 @@ def _move_finding(stage: _Stage, kind: str, label: str, stack: str, logical: str
                    f"while {old_stack} still holds the {what}", fix)
 
 
-def _add(changes: dict[str, dict[str, ResourceChange]], stack: str, logical: str, resource: dict[str, Any], finding: Finding) -> None:
-    current = changes.setdefault(stack, {}).get(logical)
-    if current is None:
-        source = (resource.get("Metadata") or {}).get("Source")
-        current = ResourceChange(logical, resource["Type"], "add", source)
-    changes[stack][logical] = ResourceChange(current.logical_id, current.type, current.action, current.source,
-                                             current.changes, (*current.findings, finding))
+def _add(changes: dict[str, dict[str, ResourceChange]], stack: str, logical: str, resource: dict[str, Any], finding: Finding,
+         region: str) -> None:
+    current = changes.setdefault(stack, {}).get(logical) or _added(logical, resource, region)
+    changes[stack][logical] = replace(current, findings=(*current.findings, finding))
 
 
 def _export_findings(stage: _Stage) -> dict[str, list[Finding]]:
@@ -576,7 +663,7 @@ def compare(
         for logical in sorted(set(before) | set(after)):
             change: ResourceChange | None
             if logical not in before:
-                change = ResourceChange(logical, after[logical]["Type"], "add", (after[logical].get("Metadata") or {}).get("Source"))
+                change = _added(logical, after[logical], region)
             elif logical not in after:
                 gone = before[logical]
                 what = "the stack is pruned" if stack not in new else "removed"
@@ -586,7 +673,7 @@ def compare(
                 change = _modify(ctx, stack, logical, before[logical], after[logical], region)
             if change is not None:
                 changes.setdefault(stack, {})[logical] = change
-    _moves(ctx, changes)
+    _moves(ctx, changes, region)
     exports = _export_findings(ctx)
     stacks = []
     for stack in sorted(set(old) | set(new)):

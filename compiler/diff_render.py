@@ -3,18 +3,47 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Callable, Sequence
 
-from .diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
+from .diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
 
 SIGN = {"add": "+", "remove": "-", "modify": "~"}
-COLOR = {REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", STEPS: "blue", "add": "green", "remove": "red", "modify": "yellow"}
+COLOR = {BROADENS: "bright_red", REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", STEPS: "blue", "add": "green", "remove": "red", "modify": "yellow"}
 MAX_VALUE = 100
+CONTEXT = 24  # characters kept before and after the first and last difference of long values
+
+
+def _raw(value: Any) -> str:
+    return "(none)" if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
 
 
 def _value(value: Any) -> str:
-    text = "(none)" if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
+    return _cut(_raw(value))
+
+
+def _pair(old: Any, new: Any) -> str:
+    """`old -> new`, readable however long: lists of plain values as what left and what
+    came (in full), long texts around where they differ (never two identical prefixes)."""
+    if (isinstance(old, list) or isinstance(new, list)) and isinstance(old or [], list) and isinstance(new or [], list) and \
+            not any(isinstance(v, (dict, list)) for v in [*(old or []), *(new or [])]):
+        old, new = old or [], new or []
+        gone = [_raw(v) for v in old if v not in new]
+        came = [_raw(v) for v in new if v not in old]
+        parts = ([f"-{', -'.join(gone)}"] if gone else []) + ([f"+{', +'.join(came)}"] if came else [])
+        return " ".join(parts) or f"{_raw(old)} -> {_raw(new)} (order)"
+    a, b = _raw(old), _raw(new)
+    if max(len(a), len(b)) > MAX_VALUE and old is not None and new is not None:
+        start = len(os.path.commonprefix([a, b]))
+        end = len(os.path.commonprefix([a[start:][::-1], b[start:][::-1]]))
+        cut = max(0, start - CONTEXT)
+        a = ("…" if cut else "") + a[cut: len(a) - max(0, end - CONTEXT)] + ("…" if end > CONTEXT else "")
+        b = ("…" if cut else "") + b[cut: len(b) - max(0, end - CONTEXT)] + ("…" if end > CONTEXT else "")
+    return f"{_cut(a)} -> {_cut(b)}"
 
 
 def _summary(diffs: Sequence[Diff]) -> str:
@@ -24,12 +53,12 @@ def _summary(diffs: Sequence[Diff]) -> str:
             counts[verdict] = counts.get(verdict, 0) + n
     stacks = sum(len(d.stacks) for d in diffs)
     resources = sum(len(s.resources) for d in diffs for s in d.stacks)
-    risks = ", ".join(f"{v} {counts[v]}" for v in (REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS) if v in counts) or "no risks"
+    risks = ", ".join(f"{v} {counts[v]}" for v in (BROADENS, REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS) if v in counts) or "no risks"
     return f"{stacks} stack(s) and {resources} resource(s) change; {risks}"
 
 
 def risks(diff: Diff) -> list[tuple[str, Finding]]:
-    """Every finding that makes the diff risky (REPLACE, DATA LOSS, BLOCKED), with where it is:
+    """Every finding that makes the diff risky (BROADENS, REPLACE, DATA LOSS, BLOCKED), with where it is:
     shown first, each with its reason, so a reviewer cannot scroll past one."""
     found = [(stack.stack, f) for stack in diff.stacks for f in stack.findings if f.verdict in RISKS]
     found += [(f"{stack.stack}/{r.logical_id}", f) for stack in diff.stacks for r in stack.resources
@@ -63,7 +92,9 @@ def _text_resource(resource: ResourceChange, paint: Callable[[str, str], str]) -
     badges = " ".join(paint(v, v) for v in resource.verdicts)
     source = f"  ({resource.source})" if resource.source else ""
     lines = [f"  {paint(SIGN[resource.action], resource.action)} {resource.logical_id} {resource.type}{source} {badges}".rstrip()]
-    lines += [_text_change(change) for change in resource.changes]
+    lines += [line for change in resource.changes for line in _text_change(change)]
+    lines += [f"      {path} = {_value(value)}" for path, value in resource.properties]
+    lines += [f"      access: {line}" for line in resource.access]
     lines += [f"      ! {_finding(f)}" for f in resource.findings]
     return lines
 
@@ -73,9 +104,20 @@ def _finding(finding: Finding) -> str:
     return f"{finding.verdict or 'note'} ({finding.cause}): {finding.note}"
 
 
-def _text_change(change: PropertyChange) -> str:
+def _expanded(change: PropertyChange) -> list[PropertyChange]:
+    """A mapping added or removed whole, too long for one line, as its fields (a new policy
+    statement: its actions in full)."""
+    whole = change.new if change.old is None else change.old if change.new is None else None
+    if not isinstance(whole, dict) or len(_raw(whole)) <= MAX_VALUE:
+        return [change]
+    return [PropertyChange(f"{change.path}.{key}", None if change.old is None else value,
+                           value if change.old is None else None, change.replaces)
+            for key, value in sorted(whole.items())]
+
+
+def _text_change(change: PropertyChange) -> list[str]:
     mark = "  [replaces]" if change.replaces else ""
-    return f"      {change.path}: {_value(change.old)} -> {_value(change.new)}{mark}"
+    return [f"      {c.path}: {_pair(c.old, c.new)}{mark}" for c in _expanded(change)]
 
 
 def markdown(diffs: Sequence[Diff]) -> str:
@@ -106,10 +148,13 @@ def _badges(verdicts: Sequence[str]) -> str:
 def _md_details(stack: str, notes: Sequence[str], resources: Sequence[ResourceChange]) -> str:
     body = [f"- {note}" for note in notes]  # stack findings, already as text
     for r in resources:
-        if not (r.changes or r.notes):
+        if not (r.changes or r.notes or r.properties or r.access):
             continue
         body.append(f"- `{r.logical_id}`")
-        body += [f"  - `{c.path}`: `{_value(c.old)}` → `{_value(c.new)}`{' (replaces)' if c.replaces else ''}" for c in r.changes]
+        body += [f"  - `{c.path}`: `{_pair(c.old, c.new)}`{' (replaces)' if c.replaces else ''}"
+                 for change in r.changes for c in _expanded(change)]
+        body += [f"  - `{path}` = `{_value(value)}`" for path, value in r.properties]
+        body += [f"  - access: `{line}`" for line in r.access]
         body += [f"  - ⚠ {_finding(f)}" for f in r.findings]
     if not body:
         return ""

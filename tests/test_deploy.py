@@ -304,6 +304,23 @@ def test_deploy_refuses_to_drop_an_export_a_deployed_stack_still_imports(endpoin
     assert [r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy(only={"data"})] == ["updated"]
 
 
+def test_widened_access_is_judged_by_the_review_and_executed_by_deploy(endpoint: str, tmp_path: Path) -> None:
+    """BROADENS stops the review (diff exits 4 until a reviewer approves) but not deploy: a
+    merged, approved widening is what main deploys, without --allow-risk."""
+    out, artifacts = _platform(tmp_path, service="widen")
+    lines: list[str] = []
+    assert {r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy()} == {"created"}
+    _platform(tmp_path, service="widen", extra={"app.yaml": APP.replace("table:items: write", "table:items: read-write")})
+    live = _deployer(out, "dev", endpoint, artifacts, lines).deployed_diff()
+    assert live.risky and [(r, f.verdict, f.cause) for _, r, f in live.findings()] == [
+        ("WorkerFunctionRole", "BROADENS", "permission")]
+    results = {r.stack: r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy()}
+    assert results == {"data": "unchanged", "app": "updated"}
+    # the stack now holds the widened role (the emulator does not rewrite an updated role's
+    # inline policy, so the stack's template is the evidence here)
+    assert _deployer(out, "dev", endpoint, artifacts, lines).deployed_diff().stacks == ()
+
+
 def test_a_renamed_stack_file_needs_prune_which_deletes_the_old_stack_first(endpoint: str, tmp_path: Path) -> None:
     out, artifacts = _platform(tmp_path)
     lines: list[str] = []

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import EXIT_RISK, main
-from compiler.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare, create_only
+from compiler.diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, compare, create_only, property_changes
+from compiler.diff_render import text as render_text
 from compiler.manifest import Manifest
 from tests.conftest import write_spec
 
@@ -179,3 +180,90 @@ def test_risks_come_first_with_their_reasons_in_every_format(history) -> None:
     assert code == EXIT_RISK
     assert {r["verdict"] for r in report["risks"]} >= {REPLACE, DATA_LOSS, BLOCKED}
     assert all(r["where"] == "dynamodb/UsersTable" and r["note"] for r in report["risks"])
+
+
+SHARED = (
+    "functions:\n"
+    "  reader:\n    handler: h.f\n    access: &shared {table:users: read}\n"
+    "  lister:\n    handler: h.f\n    access: *shared\n"
+    "  writer:\n    handler: h.f\n    access: {table:users: write}\n"
+)
+
+
+def test_widened_access_is_broadens_with_the_functions_and_actions_in_full(history, tmp_path: Path) -> None:
+    """A shared YAML anchor widened: both functions are named with every action they gain,
+    risks first, exit 4 (the reviewer's label approves it); narrowing another stays quiet."""
+    start, change = history
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "h.py").write_text("def f(event, context):\n    return 1\n")
+    start({"dynamodb.yaml": TABLES, "app.yaml": SHARED})
+    widened = SHARED.replace("&shared {table:users: read}", "&shared {table:users: read-write}").replace(
+        "{table:users: write}", "{table:users: write, table:jobs: write}")
+    code, report = change({"app.yaml": widened}, "--stage", "dev")
+    assert code == EXIT_RISK
+    broadens = [r for r in report["risks"] if r["verdict"] == BROADENS]
+    assert sorted(r["where"] for r in broadens) == ["app/ListerFunctionRole", "app/ReaderFunctionRole", "app/WriterFunctionRole"]
+    reader = next(r for r in broadens if r["where"] == "app/ReaderFunctionRole")["note"]
+    assert "function listbackup-dev-reader gains: Allow " in reader
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"):
+        assert action in reader  # in full, never cut
+    assert "dynamodb:GetItem" not in reader.split("Fix:")[0]  # held before: not a gain
+    writer = next(r for r in broadens if r["where"] == "app/WriterFunctionRole")["note"]
+    assert "${import:listbackup-dev-table-jobs:arn}" in writer and "table-users" not in writer.split("Fix:")[0]
+    assert change({}, "--stage", "dev", "--allow-risk")[0] == 0
+    text = CliRunner().invoke(main, ["diff", "--stage", "dev", "--no-color"]).output
+    assert text.splitlines()[1].startswith("  risks (3)") and "BROADENS 3" in text
+    code, report = change({"app.yaml": SHARED.replace("    access: *shared\n", "")}, "--stage", "dev")
+    assert code == 0 and report["risks"] == []  # the lister loses its reads: narrower
+    code, report = change({"app.yaml": SHARED.replace("{table:users: write}", "{table:users: read}")}, "--stage", "dev")
+    assert [r["where"] for r in report["risks"]] == ["app/WriterFunctionRole"]  # write -> read: reads are new
+
+
+def test_added_resources_show_key_properties_and_policies(history, tmp_path: Path) -> None:
+    start, change = history
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "h.py").write_text("def f(event, context):\n    return 1\n")
+    start({"dynamodb.yaml": TABLES})
+    code, report = change({"app.yaml": "functions:\n  reader: {handler: h.f, memory: 256, access: {table:users: read}}\n"},
+                          "--stage", "dev")
+    assert code == 0  # a new function's access is shown, not judged: nothing it had before widens
+    function = _resource(report, "dev", "ReaderFunction")
+    assert function["properties"]["FunctionName"] == "listbackup-dev-reader"
+    assert function["properties"]["MemorySize"] == 256 and function["properties"]["Handler"] == "h.f"
+    role = _resource(report, "dev", "ReaderFunctionRole")
+    assert any(line.startswith("identity: Allow ") and "dynamodb:GetItem" in line and "${import:listbackup-dev-table-users:arn}" in line
+               for line in role["access"])
+    assert "trust: Service:lambda.amazonaws.com Allow sts:AssumeRole" in role["access"]
+    text = CliRunner().invoke(main, ["diff", "--stage", "dev", "--no-color"]).output
+    assert "      access: identity: Allow " in text and '      FunctionName = "listbackup-dev-reader"' in text
+
+
+def test_json_held_in_a_string_is_compared_as_json() -> None:
+    """A dashboard body (a Join of JSON text and intrinsics): the changed widget field, not
+    two identical cut-off prefixes."""
+    def body(title: str, extra: bool = False) -> dict:
+        widgets = [{"type": "text", "properties": {"markdown": "## api"}},
+                   {"type": "metric", "properties": {"title": title, "metrics": [["AWS/ApiGateway", "Count", "ApiId", "@"]]}}]
+        if extra:
+            widgets.insert(0, {"type": "text", "properties": {"markdown": "## new"}})
+        head, tail = json.dumps({"widgets": widgets}).split("@")
+        return {"Fn::Join": ["", [head, {"Fn::ImportValue": "api:id"}, tail]]}
+
+    assert property_changes({"DashboardBody": body("Requests")}, {"DashboardBody": body("Calls")}) == [
+        ("DashboardBody#widgets[1].properties.title", "Requests", "Calls")]
+    assert property_changes({"DashboardBody": body("Requests")}, {"DashboardBody": body("Requests", extra=True)}) == [
+        ("DashboardBody#widgets[0]", None, {"type": "text", "properties": {"markdown": "## new"}})]
+
+
+def test_long_values_show_where_they_differ() -> None:
+    from compiler.diff import Diff, PropertyChange, ResourceChange, StackChange
+
+    old, new = "x" * 300 + "alpha" + "y" * 300, "x" * 300 + "omega" + "y" * 300
+    actions = [f"cognito-idp:Admin{i}" for i in range(30)]
+    changes = (PropertyChange("Text", old, new), PropertyChange("Action", actions[:2], actions))
+    diff = Diff("dev", "HEAD", (StackChange("s", "modify", (ResourceChange("R", "AWS::X::Y", "modify", None, changes),)),))
+    lines = render_text([diff]).splitlines()
+    text = next(line for line in lines if line.strip().startswith("Text:"))
+    assert "alpha" in text and "omega" in text and len(text) < 200
+    action = next(line for line in lines if line.strip().startswith("Action:"))
+    assert all(f'+"{a}"' in action for a in actions[2:]) and '"cognito-idp:Admin0"' not in action
