@@ -167,6 +167,37 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 
 
 @main.command()
+@out_option
+@click.option("--stage", default=ALL, show_default=True, help="A stage folder of OUT, or 'all'.")
+@click.option("--sarif", "sarif_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write checkov's SARIF log here (code-scanning annotations).")
+@click.option("--checkov", "program", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A checkov program to run instead of the pinned one (installed on first use).")
+@click.option("--no-cache", is_flag=True, help="Scan even when the templates are unchanged since the last scan.")
+@_handle_errors
+def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path | None, no_cache: bool) -> None:
+    """Run checkov over the generated templates: any failed check fails (exit 1).
+
+    Checks that do not apply are waived with a reason where a reviewer reads it: a
+    resource's `suppress:` in the spec, or a platform-wide waiver in platform.yaml
+    (`waivers:`); both are in the templates' Metadata, so checkov reports them as skipped,
+    and they are listed here. A platform waiver that skips nothing fails too. checkov
+    runs pinned, in its own virtualenv under .cache/platformc (created on first use).
+    """
+    from . import security as security_mod
+
+    try:
+        report = security_mod.run(out_dir, stage, program=program, use_cache=not no_cache)
+    except security_mod.SecurityError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if sarif_path is not None and report.sarif:
+        sarif_path.write_text(report.sarif)
+    click.echo(report.text(), nl=False)
+    if not report.ok:
+        sys.exit(EXIT_FINDINGS)
+
+
+@main.command()
 @click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml, or 'all'.")
 @click.option("--against", default="HEAD", show_default=True,
               help="Git ref whose committed OUT is compared (CI: the merge base), or `deployed`: the templates the "
@@ -746,6 +777,7 @@ SUMMARIES = {
     "package": "Build the reproducible handler zips the templates reference.",
     "rollback": "Point a function's live alias at its previous version.",
     "schema": "Write the spec's JSON Schema and docs/spec.md's field tables.",
+    "security": "checkov over generated/: failed checks fail, waivers listed.",
     "token": "Sign in a local user and print its tokens.",
     "up": "Run the stage on 127.0.0.1: local AWS, API gateway, consumers.",
 }

@@ -69,7 +69,9 @@ class matching:  # noqa: N801 - used like a function in annotations: Annotated[s
 
 # A short resource name: the `<resource>` part of `<service>-<stage>-<resource>`.
 Name = Annotated[str, matching(NAME_PATTERN, "a name: lowercase letters, digits and single hyphens, starting with a letter", 64)]
-RuleId = Annotated[str, matching(r"P\d{3}", "a policy rule id such as P007")]
+RuleId = Annotated[str, matching(r"P\d{3}|CKV2?_AWS_\d+", "a policy rule id such as P007, or a checkov check id such as CKV_AWS_117")]
+CheckovId = Annotated[str, matching(r"CKV2?_AWS_\d+", "a checkov check id such as CKV_AWS_117")]
+AwsType = Annotated[str, matching(r"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+", "a CloudFormation resource type such as AWS::Lambda::Function")]
 StageName = Annotated[str, matching(r"[a-z][a-z0-9]*", "a stage name: lowercase letters and digits", 16)]
 
 
@@ -258,7 +260,8 @@ class ResourceSpec(SpecModel):
         default_factory=dict, description="field -> why an unsafe choice was made on purpose"
     )
     suppress: dict[RuleId, Reason] = Field(
-        default_factory=dict, description="policy rule id -> why it does not apply to this resource"
+        default_factory=dict, description="policy rule id (P007) or checkov check id (CKV_AWS_117) -> why it does not "
+                                          "apply to this resource"
     )
 
     # field name -> predicate on its value telling that the value is an unsafe choice
@@ -296,6 +299,20 @@ class AlarmSettings(SpecModel):
     table_throttles: int = Field(1, ge=1, description="throttled reads + writes in 5 minutes")
 
 
+class ConcurrencySettings(SpecModel):
+    """How much of the account's Lambda concurrency each function may take in this stage.
+
+    Reserving caps a function (a loop or a flood in one cannot starve the others) and
+    guarantees it that much. Lambda keeps 100 of an account's quota unreserved; stages that
+    share an account split the rest between them (`budget`), and a stage's reservations
+    must fit in its budget (E215)."""
+
+    reserved: int | None = Field(None, ge=1, description="reserved (and maximum) concurrent executions of each function "
+                                                         "that sets no `reserved_concurrency`; null: none reserved")
+    budget: int = Field(900, ge=1, description="this stage's share of the account's concurrency quota for reservations "
+                                               "(quota - 100, split between the stages sharing the account)")
+
+
 class StageSettings(SpecModel):
     protect: bool = Field(
         False,
@@ -311,6 +328,19 @@ class StageSettings(SpecModel):
     )
     tags: Tags = Field(default_factory=dict)
     alarms: AlarmSettings = Field(default_factory=lambda: AlarmSettings())
+    concurrency: ConcurrencySettings = Field(default_factory=lambda: ConcurrencySettings())
+
+
+class Waiver(SpecModel):
+    """A checkov check that does not apply to this design, for every resource of the given
+    types (in the given stages): emitted into those resources' Metadata as a checkov skip
+    with the reason, so checkov reports it as skipped and `platformc lint` lists it. A
+    waiver that skips nothing fails `platformc security` (it is stale)."""
+
+    check: CheckovId
+    types: list[AwsType] = Field(min_length=1, description="the resource types it covers")
+    stages: list[StageName] | None = Field(None, description="the stages it covers (default: all)")
+    reason: Reason = Field(description="why the check does not apply (a reviewer reads it)")
 
 
 class Platform(SpecModel):
@@ -320,3 +350,5 @@ class Platform(SpecModel):
     tags: Tags = Field(default_factory=dict)
     repository: Annotated[str, matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "a GitHub repository: owner/name")] | None = Field(
         None, description="the GitHub repository whose workflows deploy (delivery: trusts its OIDC tokens)")
+    waivers: list[Waiver] = Field(default_factory=list, description="checkov checks that do not apply, platform-wide, "
+                                                                    "each with its scope and reason")

@@ -211,6 +211,56 @@ class _Resolver:
             if r.kind.alarms and r.stack != topic.stack
         ]
 
+    def concurrency(self) -> None:
+        """Reserved concurrency fits the stage's budget, and does not starve a queue's consumer.
+
+        Lambda keeps 100 of an account's quota unreserved; the stages sharing an account
+        split the rest (`concurrency.budget`), and every function's reservation (its own,
+        else the stage default) comes out of its stage's share. A consumer reserved below
+        its event source's maximum concurrency is throttled, and throttled messages count as
+        receives: they end in the DLQ without having run."""
+        settings = self.spec.settings.concurrency
+        at = Where(self.spec.platform_file, ("stages", self.spec.stage, "concurrency"))
+        functions = sorted((r for r in self.index.values() if r.kind.section == "functions"), key=lambda r: r.name)
+        reserved = {r.name: r.spec.reserved_concurrency if r.spec.reserved_concurrency is not None else settings.reserved
+                    for r in functions}
+        for r in functions:
+            cap = reserved[r.name]
+
+            def where(*path: str | int, r: Resource = r) -> Where:
+                return Where(r.where.file, (r.kind.section, r.name, *path))
+
+            if cap is None:
+                continue
+            if r.spec.consumes and cap < 2:
+                self.diags.append(Diagnostic(
+                    "E207", f"function {r.name} consumes a queue but is reserved {cap} in stage {self.spec.stage}: a queue's event "
+                    "source runs at least 2 at once, and throttled messages end in the DLQ unrun",
+                    where("reserved_concurrency") if r.spec.reserved_concurrency is not None else at,
+                    help="reserve at least 2"))
+            elif r.spec.consumes and r.spec.consumes.max_concurrency and r.spec.consumes.max_concurrency > cap:
+                self.diags.append(Diagnostic(
+                    "E207", f"the queue may invoke function {r.name} {r.spec.consumes.max_concurrency} times at once, but it is "
+                    f"reserved {cap} in stage {self.spec.stage}: throttled messages count as receives and end in the DLQ",
+                    where("consumes", "max_concurrency"),
+                    help=f"set max_concurrency to at most {cap}, or reserved_concurrency to at least {r.spec.consumes.max_concurrency}"))
+            if r.spec.provisioned_concurrency and r.spec.provisioned_concurrency > cap:
+                self.diags.append(Diagnostic(
+                    "E207", f"provisioned concurrency {r.spec.provisioned_concurrency} exceeds the {cap} reserved in stage "
+                    f"{self.spec.stage}", where("provisioned_concurrency"),
+                    help="reserve at least as much as is provisioned (`reserved_concurrency:`)"))
+        total = sum(v for v in reserved.values() if v)
+        budget = settings.budget
+        if total > budget:
+            biggest = sorted(((v or 0, n) for n, v in reserved.items()), reverse=True)[:3]
+            self.diags.append(Diagnostic(
+                "E215", f"the functions of stage {self.spec.stage} reserve {total} concurrent executions, over the stage's "
+                f"budget of {budget} (its share of the account's quota; Lambda keeps 100 unreserved)", at,
+                help=f"lower `reserved` (the default of {sum(1 for r in functions if r.spec.reserved_concurrency is None)} "
+                     "function(s)) or "
+                     f"functions' own `reserved_concurrency` (largest: {', '.join(f'{n} {v}' for v, n in biggest)}), or "
+                     "raise the budget (after AWS raised the account's quota, or another stage gave some up)"))
+
     def order(self, edges: list[Edge]) -> tuple[tuple[str, ...], ...] | None:
         """Topological levels (Kahn); on a cycle, one diagnostic that prints it with reasons."""
         ids = sorted(stack.id for stack in self.spec.stacks)
@@ -254,6 +304,7 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
     r.stacks()
     r.declare()
     r.names()
+    r.concurrency()
     edges = r.references()
     levels = r.order(edges)
     if r.diags or levels is None:

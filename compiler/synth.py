@@ -217,13 +217,25 @@ def _check_names(resolved: Resolved, resource: Resource, objects: Any) -> None:
 
 def _metadata(resource: Resource) -> dict[str, Any]:
     """Where a template resource came from, and the reviewed exceptions that apply to every
-    object its declaration produced: reasons for unsafe choices and rule suppressions."""
+    object its declaration produced: reasons for unsafe choices and policy rule suppressions
+    (checkov's, in `_checkov_skips`)."""
     meta: dict[str, Any] = {"Source": f"{resource.where.file}#{resource.kind.section}.{resource.name}"}
     if resource.spec.reasons:
         meta["UnsafeChoices"] = dict(resource.spec.reasons)
-    if resource.spec.suppress:
-        meta["Suppress"] = dict(resource.spec.suppress)
+    if rules := {k: v for k, v in resource.spec.suppress.items() if k.startswith("P")}:
+        meta["Suppress"] = rules
     return meta
+
+
+def _checkov_skips(resolved: Resolved, resource: Resource, resource_type: str) -> list[dict[str, str]]:
+    """checkov's own skip list (`Metadata.checkov.skip`, each with its comment), so checkov
+    reports the check as skipped with the reason: the resource's `suppress:` entries, then
+    platform.yaml's waivers for this type and stage."""
+    skips = {k: v for k, v in resource.spec.suppress.items() if not k.startswith("P")}
+    for waiver in resolved.platform.waivers:
+        if resource_type in waiver.types and (waiver.stages is None or resolved.stage in waiver.stages):
+            skips.setdefault(waiver.check, f"{waiver.reason} (platform.yaml waivers)")
+    return [{"id": check, "comment": skips[check]} for check in sorted(skips)]
 
 
 def _description(resolved: Resolved, plan: StackPlan) -> str:
@@ -307,6 +319,8 @@ def synth(resolved: Resolved) -> Synthesis:
                     )
                     continue
                 obj.Metadata = {**_metadata(resource), **getattr(obj, "Metadata", {})}
+                if skips := _checkov_skips(resolved, resource, obj.resource_type):
+                    obj.Metadata["checkov"] = {"skip": skips}
                 template.add_resource(obj)
         templates[plan.id] = StackTemplate(plan, template)
     _cross_region(resolved, templates, cross)

@@ -263,10 +263,17 @@ class _Validator:
         try:
             platform = Platform.model_validate(source.data)
             self.service, self.region = platform.service, platform.region
-            return platform
         except ValidationError as exc:
             self.diags += pydantic_diagnostics(exc, source.data, Platform, lambda p, at: Where(source.path, p, at))
             return None
+        stages = list(platform.stages)
+        unknown = [
+            Diagnostic("E206", f"unknown stage '{stage}'", Where(source.path, ("waivers", i, "stages", j)),
+                       did_you_mean(stage, stages) or f"stages of platform.yaml: {', '.join(stages)}")
+            for i, waiver in enumerate(platform.waivers) for j, stage in enumerate(waiver.stages or []) if stage not in stages
+        ]
+        self.diags += unknown
+        return platform  # an unknown waiver stage is reported; the rest still validates
 
     def stack_sections(self, source: SourceFile) -> dict[str, dict[str, Any]]:
         """The resource sections of a stack file, after checking its top level and names."""
@@ -417,7 +424,7 @@ class _Validator:
                 did_you_mean(rule, RULE_IDS) or f"rules: {', '.join(sorted(RULE_IDS))}",
             )
             for rule in spec.suppress
-            if rule not in RULE_IDS
+            if rule.startswith("P") and rule not in RULE_IDS  # checkov ids: `platformc security` finds stale ones
         ]
         self.diags += problems
         return None if problems else spec

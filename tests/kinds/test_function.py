@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import compile_spec, errors_of, template
+from tests.conftest import compile_spec, errors_of, platform, template
 
 HANDLERS = "def get_me(event, context):\n    return {}\n\n\ndef work(event, context):\n    return {}\n"
 DATA = """\
@@ -312,3 +312,29 @@ def test_a_queues_dead_letter_queue_is_referable_as_a_part(root: Path) -> None:
 def test_an_unknown_part_is_an_error_at_the_reference(root: Path, reference: str, message: str) -> None:
     out = errors_of(root, {"data.yaml": DATA, "api.yaml": f"functions:\n  f:\n    handler: users.work\n    access: {{{reference}: read}}\n"})
     assert message in out and "spec/api.yaml:4:" in out
+
+
+def test_concurrency_stage_default_own_reservation_and_the_queue_cap(root: Path) -> None:
+    """Every function is capped by the stage default unless it reserves its own; a consumer's
+    event source never scales past its reservation (throttled messages would reach the DLQ)."""
+    settings = platform("{concurrency: {reserved: 4, budget: 50}}", "{protect: true}")
+    body = ("functions:\n  me: {handler: users.get_me}\n  big: {handler: users.get_me, reserved_concurrency: 20}\n"
+            "  worker: {handler: users.work, timeout: 30s, consumes: {queue: queue:sync}}\n")
+    result = compile_spec(root, {"data.yaml": DATA, "api.yaml": body}, platform=settings)
+    dev, prod = template(result, "dev", "api")["Resources"], template(result, "prod", "api")["Resources"]
+    assert [dev[f"{n}Function"]["Properties"].get("ReservedConcurrentExecutions") for n in ("Me", "Big", "Worker")] == [4, 20, 4]
+    assert dev["WorkerFunctionConsumer"]["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 4}
+    assert "ReservedConcurrentExecutions" not in prod["MeFunction"]["Properties"]  # prod reserves nothing here
+    assert "ScalingConfig" not in prod["WorkerFunctionConsumer"]["Properties"]
+
+
+def test_concurrency_over_the_stage_budget_and_under_the_queue(root: Path) -> None:
+    settings = platform("{concurrency: {reserved: 30, budget: 50}}", "{protect: true}")
+    body = ("functions:\n  me: {handler: users.get_me}\n"
+            "  worker: {handler: users.work, timeout: 30s, consumes: {queue: queue:sync, max_concurrency: 40}}\n")
+    out = errors_of(root, {"data.yaml": DATA, "api.yaml": body}, platform=settings)
+    assert "spec/platform.yaml:5:22: error[E215]: the functions of stage dev reserve 60 concurrent executions, over the " \
+           "stage's budget of 50" in out
+    assert "spec/api.yaml:3:94: error[E207]: the queue may invoke function worker 40 times at once, but it is reserved " \
+           "30 in stage dev" in out
+    assert "prod" not in out  # prod reserves nothing: no limit to break

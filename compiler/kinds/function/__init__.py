@@ -35,6 +35,11 @@ def artifact_key(ctx: Context, handler: str) -> str:
     return naming.artifact_key(module, ctx.digests[module])
 
 
+def reserved_concurrency(resource: Resource, ctx: Context) -> int | None:
+    """The function's own reservation, else the stage's default (`concurrency.reserved`)."""
+    return ctx.setting(resource.spec.reserved_concurrency, "concurrency.reserved")  # type: ignore[no-any-return]
+
+
 def environment(resource: Resource, ctx: Context) -> dict[str, Any]:
     spec: Spec = resource.spec
     module = spec.handler.rsplit(".", 1)[0]
@@ -119,8 +124,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     }
     if spec.description:
         props["Description"] = spec.description
-    if spec.reserved_concurrency is not None:
-        props["ReservedConcurrentExecutions"] = spec.reserved_concurrency
+    if (reserved := reserved_concurrency(resource, ctx)) is not None:
+        props["ReservedConcurrentExecutions"] = reserved
     function = awslambda.Function(resource.logical_id, **props)
     out: list[object] = [function, log_group, role]
     out += version_and_alias(resource, function)
