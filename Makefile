@@ -6,14 +6,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint check test typecheck diff package bootstrap deploy drift up down bench clean venv help
+.PHONY: compile lint security check test typecheck diff package bootstrap deploy drift up down bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
 	@echo "make check                                fail if generated/ is stale (all stages)"
 	@echo "make lint                                 cfn-lint every generated template"
+	@echo "make security                             checkov over every stage (pinned; its own venv in .cache)"
 	@echo "make typecheck                            mypy --strict over compiler/ and handlers/"
-	@echo "make test                                 pytest, typecheck, lint and check"
+	@echo "make test                                 pytest, typecheck, lint, security and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make package                              reproducible handler zips in .build/artifacts"
 	@echo "make bootstrap STAGE=dev                  the stage's deploy roles and bucket (an administrator, once)"
@@ -40,6 +41,9 @@ check: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/platformc lint
 
+security: $(STAMP)
+	$(BIN)/platformc security
+
 typecheck: $(STAMP)
 	$(BIN)/mypy compiler
 	MYPYPATH=handlers $(BIN)/mypy handlers/*.py
@@ -48,6 +52,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/platformc lint
+	$(BIN)/platformc security
 	$(BIN)/platformc check
 
 AGAINST ?= HEAD

@@ -174,8 +174,9 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
 @click.option("--checkov", "program", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A checkov program to run instead of the pinned one (installed on first use).")
 @click.option("--no-cache", is_flag=True, help="Scan even when the templates are unchanged since the last scan.")
+@spec_option
 @_handle_errors
-def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path | None, no_cache: bool) -> None:
+def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path | None, no_cache: bool, spec_dir: Path) -> None:
     """Run checkov over the generated templates: any failed check fails (exit 1).
 
     Checks that do not apply are waived with a reason where a reviewer reads it: a
@@ -187,7 +188,8 @@ def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path |
     from . import security as security_mod
 
     try:
-        report = security_mod.run(out_dir, stage, program=program, use_cache=not no_cache)
+        report = security_mod.run(out_dir, stage, program=program, use_cache=not no_cache,
+                                  platform_file=spec_dir / "platform.yaml")
     except security_mod.SecurityError as exc:
         raise click.ClickException(str(exc)) from exc
     if sarif_path is not None and report.sarif:

@@ -74,6 +74,9 @@ class Report:
     cached: int = 0
     seconds: float = 0.0
     error: str | None = None  # the run itself could not be done
+    # checkov's waivers written into the templates (`platformc security` judges them):
+    # (check, reason) -> how many resources carry it
+    checkov: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -85,6 +88,7 @@ class Report:
             return self.error + "\n"
         lines = [f.text() for f in self.findings]
         lines += [f"waived {f.rule} on {f.template} {f.resource}: {f.waived}" for f in self.waived]
+        lines += [f"checkov waiver {check} on {n} resource(s): {reason}" for check, reason, n in self.checkov]
         policy = sum(1 for f in self.findings if f.tool == "policy")
         lines.append(
             f"cfn-lint {_cfnlint_version()} and {len(RULES)} policy rules: {self.templates} template(s), "
@@ -288,6 +292,12 @@ def _report(
                 findings.append(finding)
     for finding in _policy(items, texts, spec_root):
         (waived if finding.waived else findings).append(finding)
+    checkov: dict[tuple[str, str], int] = {}
+    for text in texts:
+        for resource in (json.loads(text).get("Resources") or {}).values():
+            for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
+                key = (str(skip.get("id")), str(skip.get("comment")))
+                checkov[key] = checkov.get(key, 0) + 1
     order = lambda f: (f.template, f.line, f.column, f.rule, f.resource or "")  # noqa: E731
     return Report(
         tuple(sorted(findings, key=order)),
@@ -296,4 +306,5 @@ def _report(
         linted=len(items) - cached,
         cached=cached,
         seconds=time.perf_counter() - started,
+        checkov=tuple((check, reason, n) for (check, reason), n in sorted(checkov.items())),
     )

@@ -266,9 +266,23 @@ class ResourceSpec(SpecModel):
 
     # field name -> predicate on its value telling that the value is an unsafe choice
     UNSAFE: ClassVar[dict[str, Any]] = {}
+    # unsafe field -> the checkov checks that choice fails, as (check id, resource type);
+    # the choice's reason (`reasons:`) waives them on resources of that type
+    CHECKOV: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
 
     def unsafe_fields(self) -> list[str]:
         return [name for name, unsafe in self.UNSAFE.items() if unsafe(getattr(self, name))]
+
+    def checkov_skips(self) -> dict[str, tuple[str, str | None]]:
+        """checkov checks that do not apply to this resource: check -> (reason, the resource
+        type it is written on, None for every object the declaration produces). Its unsafe
+        choices' own reasons and `suppress:` entries; kinds add what their design settles."""
+        skips: dict[str, tuple[str, str | None]] = {
+            check: (f"{self.reasons[name]} (reasons: {name})", resource_type)
+            for name in self.unsafe_fields() if name in self.reasons for check, resource_type in self.CHECKOV.get(name, ())
+        }
+        skips.update({k: (v, None) for k, v in self.suppress.items() if not k.startswith("P")})
+        return skips
 
 
 class StatefulSpec(ResourceSpec):

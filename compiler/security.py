@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .manifest import FILE as MANIFEST
 from .manifest import Manifest
 
@@ -155,10 +157,12 @@ def _checks(items: list[dict[str, Any]], out_dir: Path) -> list[Check]:
     return sorted(found, key=lambda c: (c.template, c.line, c.check))
 
 
-def _stale(out_dir: Path, stages: list[str], skipped: list[Check]) -> list[str]:
-    """platform.yaml waivers, as emitted into the templates, that skipped no check in a stage."""
+def _stale(out_dir: Path, stages: list[str], skipped: list[Check], declared: list[tuple[str, list[str] | None]]) -> list[str]:
+    """platform.yaml waivers that skip nothing: declared for scanned stages but written onto
+    no resource (their types match none), or written but skipping no check in a stage."""
     used = {(c.template.split("/")[-2], c.check) for c in skipped}
     stale = []
+    everywhere: set[str] = set()
     for name in stages:
         emitted: set[str] = set()
         for path in _templates(out_dir, [name]):
@@ -166,12 +170,25 @@ def _stale(out_dir: Path, stages: list[str], skipped: list[Check]) -> list[str]:
                 for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
                     if str(skip.get("comment", "")).endswith("(platform.yaml waivers)"):
                         emitted.add(skip["id"])
+        everywhere |= emitted
         stale += [f"{name}: {check} skips nothing (platform.yaml waivers: remove it, or fix its types)"
                   for check in sorted(emitted) if (name, check) not in used]
+    stale += [f"{check}: no resource of its types in {', '.join(scope or stages)} (platform.yaml waivers: remove it, "
+              "or fix its types)"
+              for check, scope in declared if check not in everywhere and set(scope or stages) & set(stages)]
     return stale
 
 
-def run(out_dir: Path, stage: str = "all", program: Path | None = None, use_cache: bool = True) -> Report:
+def declared_waivers(platform_file: Path) -> list[tuple[str, list[str] | None]]:
+    """(check, stages or None) of platform.yaml's waivers (compile validated them)."""
+    if not platform_file.exists():
+        return []
+    data = yaml.safe_load(platform_file.read_text(encoding="utf-8")) or {}
+    return [(str(w["check"]), w.get("stages")) for w in data.get("waivers") or [] if isinstance(w, dict) and "check" in w]
+
+
+def run(out_dir: Path, stage: str = "all", program: Path | None = None, use_cache: bool = True,
+        platform_file: Path | None = None) -> Report:
     started = time.perf_counter()
     stages = _stages(out_dir, stage)
     templates = _templates(out_dir, stages)
@@ -198,6 +215,6 @@ def run(out_dir: Path, stage: str = "all", program: Path | None = None, use_cach
             (data.get("summary") or {}).get("passed", 0)),
         templates=len(templates), cached=hit, sarif=sarif,
     )
-    report.stale = _stale(out_dir, stages, report.skipped)
+    report.stale = _stale(out_dir, stages, report.skipped, declared_waivers(platform_file) if platform_file else [])
     report.seconds = time.perf_counter() - started
     return report

@@ -229,9 +229,11 @@ def _metadata(resource: Resource) -> dict[str, Any]:
 
 def _checkov_skips(resolved: Resolved, resource: Resource, resource_type: str) -> list[dict[str, str]]:
     """checkov's own skip list (`Metadata.checkov.skip`, each with its comment), so checkov
-    reports the check as skipped with the reason: the resource's `suppress:` entries, then
-    platform.yaml's waivers for this type and stage."""
-    skips = {k: v for k, v in resource.spec.suppress.items() if not k.startswith("P")}
+    reports the check as skipped with the reason: the resource's own (its unsafe choices'
+    reasons, its kind's design, `suppress:`), then platform.yaml's waivers for this type and
+    stage."""
+    skips = {check: reason for check, (reason, only) in resource.spec.checkov_skips().items()
+             if only in (None, resource_type)}
     for waiver in resolved.platform.waivers:
         if resource_type in waiver.types and (waiver.stages is None or resolved.stage in waiver.stages):
             skips.setdefault(waiver.check, f"{waiver.reason} (platform.yaml waivers)")

@@ -58,6 +58,7 @@ class Spec(StatefulSpec):
     replicate_to: Annotated[SpecRef, RefTo("bucket", why="a bucket replicates to a bucket")] | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
     replica_storage_class: StorageClass | Literal["STANDARD"] = Field("STANDARD_IA", description="storage class of the copies in `replicate_to`")
 
+    CHECKOV = {"versioning": (("CKV_AWS_21", "AWS::S3::Bucket"),)}
     UNSAFE = {
         "versioning": lambda v: v is False,
         "public": lambda v: v != "none",

@@ -94,6 +94,15 @@ class Spec(StatefulSpec):  # retains its log group
     consumes: Consumes | None = Field(None, description="a queue whose messages invoke the function (batch size, window, concurrency)")
     subscribes: dict[Name, Subscription] = Field(default_factory=dict, description="bus subscriptions by name: an event pattern on `bus:NAME`")
 
+    def checkov_skips(self) -> dict[str, tuple[str, str | None]]:
+        skips = super().checkov_skips()
+        if not self.subscribes:  # a subscriber is invoked asynchronously: CKV_AWS_116 applies to it
+            skips.setdefault("CKV_AWS_116", (
+                "invoked synchronously only (API routes) or by a queue's event source, whose failures return to the "
+                "queue and its DLQ: a Lambda DLQ receives only asynchronous invocations (function kind)",
+                "AWS::Lambda::Function"))
+        return skips
+
 
 def levels(value: str | list[str]) -> list[str]:
     """`read` or `[read, attributes]`: the levels of one `access:` entry."""
