@@ -53,9 +53,10 @@ RESOURCE_POLICY = "resource policy"
 ROUTE_AUTH = "route auth"
 AUTHORIZER_CAUSE = "authorizer"
 PUBLIC_ACCESS = "public access"
+FUNCTION_FIX = ("check that the handler needs each action; otherwise narrow the function's `access:` levels (a "
+                "shared YAML anchor widens every function that uses it). If intended, a reviewer approves it")
 FIXES = {
-    PERMISSION_CAUSE: "check that the handler needs each action; otherwise narrow the function's `access:` levels (a "
-                      "shared YAML anchor widens every function that uses it). If intended, a reviewer approves it",
+    PERMISSION_CAUSE: "check that what runs with the role needs each action; if intended, a reviewer approves it",
     TRUST: "name the exact principal and keep its conditions; if intended, a reviewer approves it",
     RESOURCE_POLICY: "keep the principal, source and conditions as narrow as before; if intended, a reviewer approves it",
     ROUTE_AUTH: "keep `auth` on the route (a public route is a visible choice: `auth: none` with its reason); if "
@@ -81,6 +82,11 @@ class Grant:
 class Widening:
     cause: str
     message: str
+    fix: str = ""  # when it differs from the cause's (FIXES)
+
+    @property
+    def advice(self) -> str:
+        return self.fix or FIXES[self.cause]
 
 
 # ------------------------------------------------------------------------------------ showing values
@@ -302,7 +308,7 @@ def widening(old: dict[str, Any], new: dict[str, Any], users: Iterable[str] = ()
     out = []
     for scope, lines in _grant_lines(found).items():
         if scope == "identity":
-            out.append(Widening(PERMISSION_CAUSE, f"{subject}: " + "; ".join(lines)))
+            out.append(Widening(PERMISSION_CAUSE, f"{subject}: " + "; ".join(lines), FUNCTION_FIX if who else ""))
         elif scope == "trust":
             out.append(Widening(TRUST, "more principals may assume the role: " + "; ".join(lines)))
         elif scope == "invoke":

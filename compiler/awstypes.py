@@ -78,6 +78,12 @@ FACTS: dict[str, Facts] = {
         delete="fails if not empty",  # a vault with recovery points cannot be deleted
         source=f"{CFN_DOCS}/aws-resource-backup-backupvault.html",
     ),
+    "AWS::KMS::Key": Facts(
+        data="access to everything encrypted with it (tables, queues, logs, secrets, recovery points)",
+        delete="scheduled",  # 7-30 days of PendingDeletion, then gone
+        source=f"{CFN_DOCS}/aws-resource-kms-key.html",
+    ),
+    "AWS::KMS::Alias": Facts(name="AliasName"),
     "AWS::Lambda::Function": Facts(name="FunctionName"),
     "AWS::IAM::Role": Facts(name="RoleName"),
     "AWS::Events::EventBus": Facts(name="Name"),
@@ -146,6 +152,8 @@ WILDCARD_REASONS: dict[str, str] = {
     "backup:CreateBackupPlan": "a backup plan's id (and so its ARN) exists only after it is created",
     "backup-storage:MountCapsule": "AWS Backup's storage action has no resource-level permissions (creating a vault)",
     "schemas:CreateDiscoverer": "a discoverer's id exists only after it is created",
+    "kms:CreateKey": "a key's id (and so its ARN) exists only after it is created",
+    "kms:ListAliases": "KMS lists aliases account-wide; the call names no key",
 }
 WILDCARD_ALLOWED = frozenset(WILDCARD_REASONS)
 TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")

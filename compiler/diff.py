@@ -474,7 +474,7 @@ def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: d
             for problem in updates.schema_problems(old.get("Properties", {}), new.get("Properties", {}))
         ]
     users = access.role_users(stage.resources("new", stack), logical) if new["Type"] == access.ROLE else []
-    findings += [Finding(BROADENS, w.cause, w.message, access.FIXES[w.cause]) for w in access.widening(old, new, users)]
+    findings += [Finding(BROADENS, w.cause, w.message, w.advice) for w in access.widening(old, new, users)]
     if not changes and not findings:
         return None
     return ResourceChange(logical, new["Type"], "modify", source, tuple(changes), tuple(findings))

@@ -84,6 +84,7 @@ DOMAIN = NameRule("domain name", 1, 253, r"[a-z0-9*][a-z0-9.-]*", "lower-case le
 WEB_ACL = NameRule("WAF web ACL name", 1, 128, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 TOPIC = NameRule("SNS topic name", 1, 256, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 ALARM = NameRule("CloudWatch alarm name", 1, 255, r"[^\x00-\x1f]+", "printable characters")
+KMS_ALIAS = NameRule("KMS alias name", 7, 256, r"alias/[A-Za-z0-9/_-]+", "'alias/' and letters, digits, '/', '_' and '-'")
 LOG_GROUP = NameRule("log group name", 1, 512, r"[\w.#/-]+", "letters, digits and _ - / . #")
 STACK = NameRule(
     "CloudFormation stack name", 1, 128, r"[A-Za-z][-A-Za-z0-9]*", "letters, digits and '-', starting with a letter"

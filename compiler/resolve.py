@@ -175,7 +175,7 @@ class _Resolver:
                 elif target.stack != resource.stack:
                     reason = f"{resource.label}.{_path_text(path)} -> {ref}"
                     edges.append(Edge(resource.stack, target.stack, reason, where))
-        return edges + self.alarm_topic() + self.implied()
+        return edges + self.alarm_topic() + self.stage_key() + self.implied()
 
     def implied(self) -> list[Edge]:
         """References a kind implies without their being written (`Kind.implied`)."""
@@ -185,6 +185,39 @@ class _Resolver:
                 target = self.index.get(ref)
                 if target is not None and target.stack != resource.stack:
                     edges.append(Edge(resource.stack, target.stack, reason, resource.where))
+        return edges
+
+    def stage_key(self) -> list[Edge]:
+        """Kinds that encrypt with the stage's key (`kms:`) use it: an implicit reference.
+        A key serves its own region only, so what it encrypts must live there too."""
+        name = self.spec.settings.kms
+        if name is None:
+            return []
+        where = Where(self.spec.platform_file, ("stages", self.spec.stage, "kms"))
+        key = self.index.get(Ref("key", name))
+        if key is None:
+            keys = [r.name for r in self.index if r.kind == "key"]
+            self.diags.append(Diagnostic(
+                "E305", f"stage {self.spec.stage} encrypts with key:{name}, which no spec declares", where,
+                help=did_you_mean(name, keys) or "declare it under `keys:` in a stack file"))
+            return []
+        if not getattr(key.spec, "enabled", True):
+            self.diags.append(Diagnostic(
+                "E207", f"stage {self.spec.stage} encrypts with key:{name}, which is disabled in that stage", where,
+                help=f"enable key:{name} in {self.spec.stage}, or set `kms: null` there", related=(("the key", key.where),)))
+            return []
+        region = {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
+        edges = []
+        for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
+            if not r.kind.encrypts or r.stack == key.stack or r.kind.bootstrap:
+                continue
+            if region[r.stack] != region[key.stack]:
+                self.diags.append(Diagnostic(
+                    "E207", f"{r.label} is in {region[r.stack]}, but the stage's key:{name} is in {region[key.stack]}: "
+                    "a KMS key serves its own region only", r.where,
+                    help="keep what the stage key encrypts in the key's region", related=(("the stage key", key.where),)))
+                continue
+            edges.append(Edge(r.stack, key.stack, f"{r.label} is encrypted with key:{name} (stage setting)", where))
         return edges
 
     def alarm_topic(self) -> list[Edge]:

@@ -167,6 +167,11 @@ class SynthContext:
         topic = self.settings.alarms.topic
         return [self.ref(SpecRef("topic", topic), "arn")] if topic else []
 
+    def stage_key(self) -> Any:
+        """The ARN of the stage's key (`kms:` in platform.yaml), or None: AWS managed keys."""
+        key = self.settings.kms
+        return self.ref(SpecRef("key", key), "arn") if key else None
+
     def resource(self, ref: SpecRef) -> Resource:
         return self.resolved.index[ref.base]
 

@@ -98,6 +98,9 @@ def test_every_wildcard_is_documented_and_everything_else_names_the_stage(stage:
                 text = _text(resource)
                 if resource == "*":
                     assert set(statement["Action"]) <= set(WILDCARD_REASONS), (marker, statement)
+                elif ":key/*" in text:  # KMS keys have no name: the stage's are those tagged with it
+                    assert _text(statement.get("Condition")).count(f'"aws:ResourceTag/Stage": "{stage}"') + _text(
+                        statement.get("Condition")).count(f'"aws:RequestTag/Stage": "{stage}"') == 1, statement
                 elif prefix not in text and "Fn::GetAtt" not in text:
                     assert any(scope in text for scope in id_scoped), (marker, statement["Sid"], text)
     assert all(len(reason) > 20 for reason in WILDCARD_REASONS.values())

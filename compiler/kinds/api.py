@@ -164,11 +164,13 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
             AllowCredentials=spec.cors.credentials,
         )
     api = apigatewayv2.Api(resource.logical_id, **props)
+    key = ctx.stage_key()
     log_group = logs.LogGroup(
         resource.logical_id + "AccessLogs",
         LogGroupName=log_group_name(ctx, resource),
         RetentionInDays=ctx.setting(spec.log_retention_days, "log_retention_days"),
         Tags=ctx.tags(resource),
+        **({"KmsKeyId": key} if key is not None else {}),
         **ctx.deletion_policies(resource),
     )
     stage = apigatewayv2.Stage(
@@ -215,5 +217,6 @@ KIND = Kind(
     synthesize=synthesize,
     checks=(check_cors,),
     alarms=True,
+    encrypts=True,
     env={"API_URL": "endpoint"},
 )

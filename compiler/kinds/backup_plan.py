@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from awacs.aws import Action, Allow, PolicyDocument, Statement
 from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, backup, iam
 
@@ -41,6 +42,12 @@ class Spec(StatefulSpec):
     start_window: Duration = Field(3600, ge=3600, description="how late a backup may start")
     completion_window: Duration = Field(8 * 3600, ge=3600, description="how long a backup may run before it is cancelled")
     enabled: bool = Field(True, description="false: no plan in this stage (e.g. dev)")
+    vault_key: Literal["stage", "aws"] | None = Field(
+        None, description="the vault's key, fixed when it is created: default the stage's key (`kms:`) when it has one; "
+                          "aws (AWS Backup's own) is an unsafe choice where the stage has a key")
+
+    UNSAFE = {"vault_key": lambda v: v == "aws", **StatefulSpec.UNSAFE}
+    CHECKOV = {"vault_key": (("CKV_AWS_166", "AWS::Backup::BackupVault"),)}
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
@@ -54,15 +61,23 @@ def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings
     ]
 
 
+# With the stage's key: reading what it backs up (tables encrypted with it) and writing the
+# vault's recovery points (when the vault is encrypted with it too).
+BACKUP_KEY = ("CreateGrant", "Decrypt", "DescribeKey", "GenerateDataKey")
+
+
 def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     if not spec.enabled:
         return []
     name = ctx.name(resource)
+    stage_key = ctx.stage_key()
+    key = stage_key if spec.vault_key != "aws" else None
     vault = backup.BackupVault(
         resource.logical_id + "Vault",
         BackupVaultName=name,
         BackupVaultTags=ctx.tag_map(resource),
+        **({"EncryptionKeyArn": key} if key is not None else {}),
         **ctx.deletion_policies(resource),
     )
     plan = backup.BackupPlan(
@@ -89,6 +104,9 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         AssumeRolePolicyDocument=trust_policy("backup.amazonaws.com"),
         ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
         Tags=ctx.tags(resource),
+        **({"Policies": [iam.Policy(PolicyName="stage-key", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            Statement(Sid="StageKey", Effect=Allow, Action=[Action("kms", a) for a in BACKUP_KEY], Resource=[stage_key])]))]}
+           if stage_key is not None else {}),
     )
     tags = ctx.stage_tags()
     selection = backup.BackupSelection(
@@ -100,8 +118,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
             Resources=[Sub(SELECTABLE[kind]) for kind in spec.kinds],
             Conditions=backup.Conditions(
                 StringEquals=[
-                    backup.ConditionParameter(ConditionKey=f"aws:ResourceTag/{key}", ConditionValue=value)
-                    for key, value in sorted(tags.items())
+                    backup.ConditionParameter(ConditionKey=f"aws:ResourceTag/{tag}", ConditionValue=value)
+                    for tag, value in sorted(tags.items())
                 ]
             ),
         ),
@@ -117,4 +135,5 @@ KIND = Kind(
     attributes={"id": Attr("BackupPlanId", description="backup plan id"), "vault_arn": Attr("BackupVaultArn", part="Vault")},
     names=names,
     synthesize=synthesize,
+    encrypts=True,
 )

@@ -64,10 +64,13 @@ class Grant:
     """What an access level allows: IAM actions on some of the resource's ARNs.
 
     `resources` are (attribute, suffix) pairs, e.g. ("arn", "") and ("arn", "/index/*").
+    `key`: the KMS actions the level needs on the stage's key when the resource is
+    encrypted with it (the kind `encrypts`, and the stage names a key).
     """
 
     actions: tuple[str, ...]
     resources: tuple[tuple[str, str], ...] = (("arn", ""),)
+    key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Context(Protocol):
     def tag_map(self, resource: Resource, **extra: str) -> dict[str, str]: ...
     def stage_tags(self) -> dict[str, str]: ...
     def alarm_actions(self) -> list[Any]: ...
+    def stage_key(self) -> Any: ...
     def claim(self, key: object, owner: Resource, path: KeyPath = (), value: object = None) -> Any: ...
 
 
@@ -156,6 +160,8 @@ class Kind:
     env: Mapping[str, str] = field(default_factory=dict)
     # emits CloudWatch alarms: depends on the stage's alarm topic when alarms are on
     alarms: bool = False
+    # encrypts with the stage's key when the stage names one (`kms:`): depends on its stack
+    encrypts: bool = False
     # what the resource draws on a stage dashboard (kinds/dashboard.py lays them out)
     charts: Callable[[Resource, Context], Sequence[Chart]] | None = None
     # references the resource makes without writing them, through resources it names (a

@@ -243,11 +243,39 @@ def _permissions(ctx: Context) -> list[Permission]:
         found += [LOG_GROUPS, LIST_LOG_GROUPS]
     if ctx.settings.alarms.enabled or "alarms" in sections:
         found.append(ALARMS)
+    if "keys" in sections:
+        found += _key_permissions(ctx)
     zone = ctx.settings.hosted_zone_id
     if sections & WITH_DNS and zone:
         found.append(Permission("HostedZone", HOSTED_ZONE, (f"{A}:route53:::hostedzone/{zone}",)))
         found.append(Permission("DnsChanges", ("route53:GetChange",), (f"{A}:route53:::change/*",)))
         found.append(_wild("route53:ListHostedZones"))
+    return found
+
+
+def _key_permissions(ctx: Context) -> list[Permission]:
+    """KMS keys have no name to scope by: the stage's keys are those tagged with its stage
+    (every resource carries Stage), new ones are created with that tag, aliases carry the
+    stage prefix. With a stage key, CloudFormation also uses it, through the services,
+    to create what it encrypts (tables, queues, functions, secrets, vaults make grants)."""
+    tagged = ("StringEquals", "aws:ResourceTag/Stage", ctx.stage)
+    keys = (f"{A}:kms:*:{ACCT}:key/*",)
+    found = [
+        Permission("KeyManagement", ("kms:DescribeKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+                                     "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+                                     "kms:ListResourceTags", "kms:ScheduleKeyDeletion", "kms:TagResource",
+                                     "kms:UntagResource",
+                                     "kms:UpdateKeyDescription", "kms:EnableKey", "kms:DisableKey", "kms:CreateAlias",
+                                     "kms:DeleteAlias", "kms:UpdateAlias"), keys, tagged),
+        # a new key is tagged as it is created: its Stage tag is in the request, not on it yet
+        Permission("NewKeyTags", ("kms:TagResource",), keys, ("StringEquals", "aws:RequestTag/Stage", ctx.stage)),
+        Permission("KeyAliases", ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"), (f"{A}:kms:*:{ACCT}:alias/{{p}}*",)),
+        _wild("kms:CreateKey"),
+        _wild("kms:ListAliases"),
+    ]
+    if ctx.settings.kms:
+        found.append(Permission("UseStageKey", ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+                                                "kms:GenerateDataKey", "kms:RetireGrant"), keys, tagged))
     return found
 
 

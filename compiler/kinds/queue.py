@@ -36,7 +36,7 @@ class Spec(StatefulSpec):
     delay: Duration = Field(0, ge=0, le=900, description="delivery delay of every message, 0 .. 15 m")
     max_receives: int = Field(3, ge=1, le=1000, description="receives before a message goes to the DLQ")
     dlq_retention: Duration = Field(MAX_RETENTION, ge=60, le=MAX_RETENTION, description="how long the dead-letter queue keeps messages; at most 14 d")
-    encrypted: bool = Field(True, description="SSE with SQS-managed keys; false is an unsafe choice")
+    encrypted: bool = Field(True, description="SSE: with the stage's key (`kms:`), else SQS-managed keys; false is an unsafe choice")
     dlq_alarm: bool | None = Field(None, description="alarm on the first message in the DLQ; default: the stage's alarms")
 
     UNSAFE = {"encrypted": lambda v: v is False, "dlq_alarm": lambda v: v is False, **StatefulSpec.UNSAFE}
@@ -86,8 +86,9 @@ def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings
     return found
 
 
-def _common(spec: Spec) -> dict[str, object]:
-    props: dict[str, object] = {"SqsManagedSseEnabled": spec.encrypted}
+def _common(spec: Spec, ctx: Context) -> dict[str, object]:
+    key = ctx.stage_key() if spec.encrypted else None
+    props: dict[str, object] = {"KmsMasterKeyId": key} if key is not None else {"SqsManagedSseEnabled": spec.encrypted}
     if spec.fifo:
         props["FifoQueue"] = True
         props["ContentBasedDeduplication"] = spec.content_based_deduplication
@@ -105,7 +106,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[sqs.Queue]:
         ReceiveMessageWaitTimeSeconds=20,
         RedriveAllowPolicy={"redrivePermission": "byQueue", "sourceQueueArns": [arn("sqs", source_name)]},
         Tags=ctx.tags(resource, Role="dead-letter"),
-        **_common(spec),
+        **_common(spec, ctx),
         **ctx.deletion_policies(resource),
     )
     throughput = {}
@@ -120,7 +121,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[sqs.Queue]:
         DelaySeconds=spec.delay,
         RedrivePolicy=sqs.RedrivePolicy(deadLetterTargetArn=GetAtt(dlq.title, "Arn"), maxReceiveCount=spec.max_receives),
         Tags=ctx.tags(resource),
-        **_common(spec),
+        **_common(spec, ctx),
         **throughput,
         **ctx.deletion_policies(resource),
     )
@@ -172,9 +173,10 @@ KIND = Kind(
     alarms=True,
     charts=charts,
     checks=(check_fifo_only, check_dlq_outlives_source),
-    access={
-        "send": (Grant(("sqs:GetQueueAttributes", "sqs:SendMessage")),),
-        "consume": (Grant(CONSUME),),
+    access={  # with the stage's key: a sender makes data keys, a receiver decrypts
+        "send": (Grant(("sqs:GetQueueAttributes", "sqs:SendMessage"), key=("kms:Decrypt", "kms:GenerateDataKey")),),
+        "consume": (Grant(CONSUME, key=("kms:Decrypt",)),),
     },
+    encrypts=True,
     env={"QUEUE_URL": "url"},
 )

@@ -46,6 +46,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     }
     if spec.description:
         props["Description"] = spec.description
+    if (key := ctx.stage_key()) is not None:
+        props["KmsKeyId"] = key
     secret = secretsmanager.Secret(resource.logical_id, **props, **ctx.deletion_policies(resource))
     out: list[object] = [secret]
     if spec.rotation is not None:
@@ -78,6 +80,8 @@ KIND = Kind(
     attributes={"arn": Attr(description="secret ARN"), "name": Attr("Name", description="secret name")},
     names=names,
     synthesize=synthesize,
-    access={"read": (Grant(READ),), "rotate": (Grant(READ + ROTATE),)},
+    access={"read": (Grant(READ, key=("kms:Decrypt",)),),
+            "rotate": (Grant(READ + ROTATE, key=("kms:Decrypt", "kms:GenerateDataKey")),)},
+    encrypts=True,
     env={"SECRET_ARN": "arn"},
 )

@@ -47,7 +47,8 @@ class Spec(StatefulSpec):
     stream: StreamView | None = Field(None, description="DynamoDB stream view: new_image, old_image, new_and_old_images or keys_only")
     billing: Literal["on_demand", "provisioned"] = Field("on_demand", description="on_demand, or provisioned with `capacity:`")
     capacity: Capacity | None = Field(None, description="read and write capacity units (provisioned billing only)")
-    encryption: Literal["aws_managed", "aws_owned"] = Field("aws_managed", description="aws_managed (KMS, the AWS-managed key) or aws_owned")
+    encryption: Literal["aws_managed", "aws_owned"] | None = Field(
+        None, description="default: the stage's key (`kms:`), else aws_managed (KMS, the AWS managed key); aws_owned")
     point_in_time_recovery: bool | None = Field(None, description="default: the stage's setting")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 
@@ -113,6 +114,18 @@ def _schema(hash_key: str, range_key: str | None) -> list[dynamodb.KeySchema]:
     return schema
 
 
+KEY = ("kms:Decrypt",)
+
+
+def _encryption(spec: Spec, ctx: Context) -> dynamodb.SSESpecification:
+    """The stage's key unless the table says otherwise; else the AWS managed key (or, when
+    asked, the AWS owned one)."""
+    key = ctx.stage_key() if spec.encryption is None else None
+    if key is not None:
+        return dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=key)
+    return dynamodb.SSESpecification(SSEEnabled=spec.encryption != "aws_owned")
+
+
 def synthesize(resource: Resource, ctx: Context) -> list[dynamodb.Table]:
     spec: Spec = resource.spec
     types = {attribute: kind for _, attribute, kind in _keys(spec)}
@@ -130,7 +143,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[dynamodb.Table]:
         ],
         "KeySchema": _schema(spec.hash_key, spec.range_key),
         "BillingMode": "PAY_PER_REQUEST" if spec.billing == "on_demand" else "PROVISIONED",
-        "SSESpecification": dynamodb.SSESpecification(SSEEnabled=spec.encryption == "aws_managed"),
+        "SSESpecification": _encryption(spec, ctx),
         "PointInTimeRecoverySpecification": dynamodb.PointInTimeRecoverySpecification(
             PointInTimeRecoveryEnabled=ctx.setting(spec.point_in_time_recovery, "point_in_time_recovery")
         ),
@@ -224,10 +237,11 @@ KIND = Kind(
     alarms=True,
     charts=charts,
     checks=(check_attribute_types, check_capacity, check_projection),
-    access={
-        "read": (Grant(READ, (("arn", ""), ("arn", "/index/*"))),),
-        "write": (Grant(WRITE),),
-        "read-write": (Grant(tuple(sorted({*READ, *WRITE})), (("arn", ""), ("arn", "/index/*"))),),
+    access={  # DynamoDB decrypts the table key with the caller's permission, for reads and writes alike
+        "read": (Grant(READ, (("arn", ""), ("arn", "/index/*")), KEY),),
+        "write": (Grant(WRITE, key=KEY),),
+        "read-write": (Grant(tuple(sorted({*READ, *WRITE})), (("arn", ""), ("arn", "/index/*")), KEY),),
     },
+    encrypts=True,
     env={"TABLE": "name"},
 )

@@ -4,9 +4,10 @@ The stage's alarm topic (`alarms: {topic: NAME}` in platform.yaml) also gets the
 alarm subscriptions (e-mail, HTTPS endpoints) and a policy that lets CloudWatch alarms of
 this account publish to it.
 
-Not encrypted by default, on purpose: CloudWatch cannot publish to a topic encrypted with
-the AWS-managed SNS key, and alarm notifications carry metric names, not customer data.
-`kms_key` names a customer-managed key whose policy admits CloudWatch.
+Encrypted with the stage's key when the stage names one (`kms:`; its policy admits
+CloudWatch alarms); otherwise not encrypted, on purpose: CloudWatch cannot publish to a topic
+encrypted with the AWS managed SNS key, and alarm notices carry metric names, not customer
+data. `kms_key` names another customer-managed key whose policy admits CloudWatch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class Subscriptions(SpecModel):
 class Spec(ResourceSpec):
     description: str | None = Field(None, max_length=100, description="what the topic announces")
     subscriptions: Subscriptions = Field(default_factory=lambda: Subscriptions(), description="who is notified: email addresses and HTTPS endpoints")
-    kms_key: str | None = Field(None, description="a customer-managed KMS key id or alias")
+    kms_key: str | None = Field(None, description="a customer-managed KMS key id or alias; default: the stage's key (`kms:`)")
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
@@ -47,8 +48,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     props: dict[str, object] = {"TopicName": ctx.name(resource), "Tags": ctx.tags(resource)}
     if spec.description:
         props["DisplayName"] = spec.description
-    if spec.kms_key:
-        props["KmsMasterKeyId"] = spec.kms_key
+    if (key := spec.kms_key or ctx.stage_key()) is not None:
+        props["KmsMasterKeyId"] = key
     subscriptions = [sns.Subscription(Protocol="email", Endpoint=e) for e in email]
     subscriptions += [sns.Subscription(Protocol="https", Endpoint=u) for u in https]
     if subscriptions:
@@ -86,6 +87,7 @@ KIND = Kind(
     attributes={"arn": Attr(description="topic ARN"), "name": Attr("TopicName", description="topic name")},
     names=names,
     synthesize=synthesize,
-    access={"publish": (Grant(("sns:Publish",)),)},
+    access={"publish": (Grant(("sns:Publish",), key=("kms:Decrypt", "kms:GenerateDataKey")),)},
+    encrypts=True,
     env={"TOPIC_ARN": "arn"},
 )

@@ -100,11 +100,13 @@ def _alarms(resource: Resource, ctx: Context, function: awslambda.Function) -> l
 def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     name = ctx.name(resource)
+    key = ctx.stage_key()
     log_group = logs.LogGroup(
         resource.logical_id + "Logs",
         LogGroupName=f"/aws/lambda/{name}",
         RetentionInDays=ctx.setting(spec.log_retention_days, "log_retention_days"),
         Tags=ctx.tags(resource),
+        **({"KmsKeyId": key} if key is not None else {}),
         **ctx.deletion_policies(resource),
     )
     role = iam.role(resource, ctx, log_group)
@@ -122,6 +124,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         "LoggingConfig": FunctionLoggingConfig(LogGroup=Ref(log_group), LogFormat="JSON"),
         "Tags": ctx.tags(resource),
     }
+    if key is not None:
+        props["KmsKeyArn"] = key  # the environment, at rest
     if spec.description:
         props["Description"] = spec.description
     if (reserved := reserved_concurrency(resource, ctx)) is not None:
@@ -174,4 +178,5 @@ KIND = Kind(
     alarms=True,
     charts=charts,
     implied=implied_origin_secret("api"),
+    encrypts=True,
 )

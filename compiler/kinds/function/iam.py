@@ -63,6 +63,17 @@ def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
         statements.append(Statement(  # the API refuses requests that did not come through its distribution
             Sid="ReadOriginSecret", Effect=Allow, Action=_actions(["secretsmanager:GetSecretValue"]),
             Resource=[ctx.ref(secret, "arn")]))
+    if (key := ctx.stage_key()) is not None:
+        # the environment (Lambda decrypts it with this role), then what each access level
+        # needs of the key where the resource is encrypted with it
+        actions = {"kms:Decrypt"}
+        for ref, level in grants(spec):
+            target = ctx.resource(ref)
+            if target.kind.encrypts:
+                actions.update(a for grant in target.kind.access[level] for a in grant.key)
+        if spec.api is not None and origin_secret(ctx.resource(spec.api)) is not None:
+            actions.add("kms:Decrypt")
+        statements.append(Statement(Sid="StageKey", Effect=Allow, Action=_actions(sorted(actions)), Resource=[key]))
     if spec.tracing:
         statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(TRACING_ACTIONS), Resource=["*"]))
     return PolicyDocument(Version="2012-10-17", Statement=statements)
