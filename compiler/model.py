@@ -343,6 +343,8 @@ class StageSettings(SpecModel):
     tags: Tags = Field(default_factory=dict)
     alarms: AlarmSettings = Field(default_factory=lambda: AlarmSettings())
     concurrency: ConcurrencySettings = Field(default_factory=lambda: ConcurrencySettings())
+    access_logs: Name | None = Field(None, description="the bucket (`buckets:`) that receives the stage's S3 server "
+                                                       "access logs and CloudFront standard logs; null: none")
     kms: Name | None = Field(None, description="the key (`keys:` in a stack file) that encrypts the stage's tables, "
                                                "queues, secrets, alarm topic, backup vault, log groups and function "
                                                "environments; null: each service's AWS managed key")

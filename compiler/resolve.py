@@ -175,7 +175,7 @@ class _Resolver:
                 elif target.stack != resource.stack:
                     reason = f"{resource.label}.{_path_text(path)} -> {ref}"
                     edges.append(Edge(resource.stack, target.stack, reason, where))
-        return edges + self.alarm_topic() + self.stage_key() + self.implied()
+        return edges + self.alarm_topic() + self.stage_key() + self.access_logs() + self.implied()
 
     def implied(self) -> list[Edge]:
         """References a kind implies without their being written (`Kind.implied`)."""
@@ -218,6 +218,41 @@ class _Resolver:
                     help="keep what the stage key encrypts in the key's region", related=(("the stage key", key.where),)))
                 continue
             edges.append(Edge(r.stack, key.stack, f"{r.label} is encrypted with key:{name} (stage setting)", where))
+        return edges
+
+    def access_logs(self) -> list[Edge]:
+        """Buckets and distributions log into the stage's access-log bucket (`access_logs:`):
+        an implicit reference. S3 delivers server access logs only within a region, and the
+        log bucket cannot log into itself: both must say `access_logs: false`, with a reason."""
+        name = self.spec.settings.access_logs
+        if name is None:
+            return []
+        where = Where(self.spec.platform_file, ("stages", self.spec.stage, "access_logs"))
+        target = self.index.get(Ref("bucket", name))
+        if target is None:
+            buckets = [r.name for r in self.index if r.kind == "bucket"]
+            self.diags.append(Diagnostic(
+                "E305", f"stage {self.spec.stage} sends access logs to bucket:{name}, which no spec declares", where,
+                help=did_you_mean(name, buckets) or "declare it under `buckets:` in a stack file"))
+            return []
+        region = {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
+        edges = []
+        for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
+            if r.kind.section not in ("buckets", "distributions") or not r.spec.access_logs:
+                continue
+            at = Where(r.where.file, (r.kind.section, r.name), "key")
+            if r is target:
+                self.diags.append(Diagnostic(
+                    "E207", f"bucket:{name} receives the stage's access logs and cannot log into itself", at,
+                    help="say `access_logs: false` with its reason (`reasons: {access_logs: ...}`)"))
+            elif r.kind.section == "buckets" and region[r.stack] != region[target.stack]:
+                self.diags.append(Diagnostic(
+                    "E207", f"{r.label} is in {region[r.stack]}, but the stage's access-log bucket:{name} is in "
+                    f"{region[target.stack]}: S3 delivers server access logs only within a region", at,
+                    help="say `access_logs: false` with its reason, or give that region its own log bucket",
+                    related=(("the access-log bucket", target.where),)))
+            elif r.stack != target.stack:
+                edges.append(Edge(r.stack, target.stack, f"{r.label} logs into bucket:{name} (stage setting)", where))
         return edges
 
     def alarm_topic(self) -> list[Edge]:

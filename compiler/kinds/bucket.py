@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
 from pydantic import Field
 from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 
@@ -57,10 +57,14 @@ class Spec(StatefulSpec):
     cdn: bool = Field(False, description="CloudFront distributions of this account may read objects (origin access control)")
     replicate_to: Annotated[SpecRef, RefTo("bucket", why="a bucket replicates to a bucket")] | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")
     replica_storage_class: StorageClass | Literal["STANDARD"] = Field("STANDARD_IA", description="storage class of the copies in `replicate_to`")
+    access_logs: bool = Field(True, description="server access logs into the stage's access-log bucket (`access_logs:` "
+                                                "in platform.yaml); false is an unsafe choice (the log bucket itself, a "
+                                                "bucket in another region)")
 
-    CHECKOV = {"versioning": (("CKV_AWS_21", "AWS::S3::Bucket"),)}
+    CHECKOV = {"versioning": (("CKV_AWS_21", "AWS::S3::Bucket"),), "access_logs": (("CKV_AWS_18", "AWS::S3::Bucket"),)}
     UNSAFE = {
         "versioning": lambda v: v is False,
+        "access_logs": lambda v: v is False,
         "public": lambda v: v != "none",
         **StatefulSpec.UNSAFE,
     }
@@ -129,7 +133,10 @@ def _lifecycle(spec: Spec) -> s3.LifecycleConfiguration:
     return s3.LifecycleConfiguration(Rules=out)
 
 
-def _policy(resource: Resource) -> PolicyDocument:
+LOG_PREFIX = "s3/"  # where S3 server access logs land in the log bucket; CloudFront's: cloudfront/
+
+
+def _policy(resource: Resource, ctx: Context) -> PolicyDocument:
     bucket_arn = GetAtt(resource.logical_id, "Arn")
     objects = Sub(f"${{{resource.logical_id}.Arn}}/*")
     statements = [
@@ -155,6 +162,22 @@ def _policy(resource: Resource) -> PolicyDocument:
                 Condition=Condition(StringEquals("AWS:SourceAccount", AccountId)),
             )
         )
+    if resource.name == ctx.settings.access_logs:
+        # S3 server access logs of the stage's buckets (same account); CloudFront's standard
+        # logs arrive through the bucket ACL it grants itself (ownership: BucketOwnerPreferred).
+        statements.append(
+            Statement(
+                Sid="S3ServerAccessLogs",
+                Effect=Allow,
+                Principal=Principal("Service", "logging.s3.amazonaws.com"),
+                Action=[s3_actions.PutObject],
+                Resource=[Sub(f"${{{resource.logical_id}.Arn}}/{LOG_PREFIX}*")],
+                Condition=Condition([
+                    ArnLike("aws:SourceArn", Sub(f"arn:${{AWS::Partition}}:s3:::{ctx.naming.physical('')}*")),
+                    StringEquals("aws:SourceAccount", AccountId),
+                ]),
+            )
+        )
     if resource.spec.public == "read":
         statements.append(
             Statement(Sid="PublicRead", Effect=Allow, Principal=Principal("*"), Action=[s3_actions.GetObject], Resource=[objects])
@@ -178,12 +201,16 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         "PublicAccessBlockConfiguration": s3.PublicAccessBlockConfiguration(
             BlockPublicAcls=True, IgnorePublicAcls=True, BlockPublicPolicy=not public, RestrictPublicBuckets=not public
         ),
-        "OwnershipControls": s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+        "OwnershipControls": s3.OwnershipControls(Rules=[s3.OwnershipControlsRule(ObjectOwnership=_ownership(resource, ctx))]),
         "LifecycleConfiguration": _lifecycle(spec),
         "Tags": ctx.tags(resource),
     }
     if spec.versioning:
         props["VersioningConfiguration"] = s3.VersioningConfiguration(Status="Enabled")
+    if spec.access_logs and (logs := ctx.settings.access_logs) is not None and resource.name != logs:
+        # a reference, not the name: S3 refuses a log target that does not exist yet
+        props["LoggingConfiguration"] = s3.LoggingConfiguration(
+            DestinationBucketName=ctx.ref(SpecRef("bucket", logs), "name"), LogFilePrefix=f"{LOG_PREFIX}{ctx.name(resource)}/")
     if spec.intelligent_tiering is not None:
         props["IntelligentTieringConfigurations"] = [_tiering(spec.intelligent_tiering)]
     extra: list[object] = []
@@ -192,8 +219,14 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         props["ReplicationConfiguration"] = _replication(resource, ctx, role)
         extra.append(role)
     bucket = s3.Bucket(resource.logical_id, **props, **ctx.deletion_policies(resource))
-    policy = s3.BucketPolicy(resource.logical_id + "Policy", Bucket=Ref(bucket), PolicyDocument=_policy(resource))
+    policy = s3.BucketPolicy(resource.logical_id + "Policy", Bucket=Ref(bucket), PolicyDocument=_policy(resource, ctx))
     return [bucket, policy, *extra]
+
+
+def _ownership(resource: Resource, ctx: Context) -> str:
+    """ACLs stay disabled, except on the stage's access-log bucket: CloudFront's standard
+    logging delivers through an ACL grant (its awslogsdelivery account), which needs them."""
+    return "BucketOwnerPreferred" if resource.name == ctx.settings.access_logs else "BucketOwnerEnforced"
 
 
 def _tiering(tiering: IntelligentTiering) -> s3.IntelligentTieringConfiguration:

@@ -41,6 +41,11 @@ class Spec(ResourceSpec):
     web_acl: Annotated[Ref, RefTo("web-acl", why="`web_acl:` names a web-acl")] | None = Field(None, description="the WAF web ACL in front of it (`web-acl:NAME`)")
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field("PriceClass_100", description="which CloudFront edge locations serve it")
     comment: str | None = Field(None, max_length=128, description="the distribution's comment (default: its name and origin)")
+    access_logs: bool = Field(True, description="standard logs into the stage's access-log bucket (`access_logs:` in "
+                                                "platform.yaml); false is an unsafe choice")
+
+    CHECKOV = {"access_logs": (("CKV_AWS_86", "AWS::CloudFront::Distribution"),)}
+    UNSAFE = {"access_logs": lambda v: v is False}
 
 def _origin(resource: Resource, ctx: Context) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
     spec: Spec = resource.spec
@@ -113,6 +118,10 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     }
     if spec.web_acl is not None:
         config["WebACLId"] = ctx.ref(spec.web_acl, "arn")
+    if spec.access_logs and (logs := ctx.settings.access_logs) is not None:
+        # the bucket's global endpoint, by name: CloudFront writes from every edge location
+        config["Logging"] = cloudfront.Logging(Bucket=f"{ctx.physical(logs)}.s3.amazonaws.com",
+                                               Prefix=f"cloudfront/{ctx.name(resource)}/", IncludeCookies=False)
     distribution = cloudfront.Distribution(
         resource.logical_id, DistributionConfig=cloudfront.DistributionConfig(**config), Tags=ctx.tags(resource)
     )

@@ -110,3 +110,43 @@ def test_an_origin_secret_must_be_a_secret(tmp_path: Path) -> None:
     files = {**FILES, "app.yaml": FILES["app.yaml"].replace("apis:\n  main: {auth: user-pool:p}",
                                                            "apis:\n  main: {auth: user-pool:p, origin_secret: bucket:assets}")}
     assert "`origin_secret:` names a secret, not a bucket" in errors_of(tmp_path, files, platform=PLATFORM)
+
+
+LOGS = ("  logs:\n    versioning: false\n    access_logs: false\n"
+        "    reasons: {versioning: logs expire and are written once, access_logs: it receives the access logs}\n")
+
+
+def test_buckets_and_distributions_log_into_the_stages_access_log_bucket(tmp_path: Path) -> None:
+    settings = PLATFORM.replace("alarms: {enabled: false}}", "alarms: {enabled: false}, access_logs: logs}")
+    result = compile_spec(tmp_path, {**FILES, "app.yaml": FILES["app.yaml"] + LOGS}, platform=settings)
+    app = template(result, "prod", "app")["Resources"]
+    assert app["AssetsBucket"]["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": "LogsBucket"}, "LogFilePrefix": "s3/listbackup-prod-assets/"}
+    logs = app["LogsBucket"]
+    assert "LoggingConfiguration" not in logs["Properties"]  # never into itself
+    assert logs["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerPreferred"}]  # CloudFront's ACL
+    assert app["AssetsBucket"]["Properties"]["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    [allow] = [s for s in app["LogsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "S3ServerAccessLogs"]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == ["s3:PutObject"]
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::listbackup-prod-*"}
+    assert logs["Metadata"]["checkov"]["skip"] == [  # the unsafe choices' own reasons, for checkov
+        {"id": "CKV_AWS_18", "comment": "it receives the access logs (reasons: access_logs)"},
+        {"id": "CKV_AWS_21", "comment": "logs expire and are written once (reasons: versioning)"}]
+    edge = template(result, "prod", "edge")["Resources"]
+    assert edge["ApiDistribution"]["Properties"]["DistributionConfig"]["Logging"] == {
+        "Bucket": "listbackup-prod-logs.s3.amazonaws.com", "IncludeCookies": False, "Prefix": "cloudfront/listbackup-prod-api/"}
+    assert result.resolved["prod"].levels.index(next(l for l in result.resolved["prod"].levels if "edge" in l)) > \
+        result.resolved["prod"].levels.index(next(l for l in result.resolved["prod"].levels if "app" in l))
+    assert "Logging" not in template(compile_spec(tmp_path, FILES, platform=PLATFORM), "prod", "edge")["Resources"][
+        "ApiDistribution"]["Properties"]["DistributionConfig"]  # no access-log bucket: nothing logged
+
+
+def test_the_access_log_bucket_must_not_log_into_itself_nor_across_regions(tmp_path: Path) -> None:
+    settings = PLATFORM.replace("alarms: {enabled: false}}", "alarms: {enabled: false}, access_logs: logs}")
+    out = errors_of(tmp_path, {**FILES, "app.yaml": FILES["app.yaml"] + "  logs: {versioning: true}\n",
+                               "dr.yaml": "region: us-east-1\nbuckets:\n  replica: {}\n"}, platform=settings)
+    assert "spec/app.yaml:7:3: error[E207]: bucket:logs receives the stage's access logs and cannot log into itself" in out
+    assert "spec/dr.yaml:3:3: error[E207]: buckets.replica is in us-east-1, but the stage's access-log bucket:logs is in " \
+           "us-west-2: S3 delivers server access logs only within a region" in out
+    out = errors_of(tmp_path, FILES, platform=settings.replace("access_logs: logs", "access_logs: log"))
+    assert "error[E305]: stage dev sends access logs to bucket:log, which no spec declares" in out
