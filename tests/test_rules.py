@@ -33,6 +33,11 @@ functions:
     access: {table:t: read, queue:q: send, bucket:b: read-write}
     api: api:api
     routes: [GET /x, {route: GET /public, auth: none}]
+  listener:
+    handler: h.f
+    subscribes: {jobs: {bus: bus:events, pattern: {source: [x]}}}
+buses:
+  events: {}
 """,
 }
 
@@ -51,10 +56,6 @@ def _find(template: dict[str, Any], type_: str, predicate: Any = None) -> dict[s
     return next(r for r in template["Resources"].values() if r["Type"] == type_ and (predicate is None or predicate(r)))
 
 
-def _is_dlq(queue: dict[str, Any]) -> bool:
-    return "RedriveAllowPolicy" in queue["Properties"]
-
-
 BREAK = {
     "P001": lambda t: _find(t, "AWS::SQS::Queue")["Properties"].update(SqsManagedSseEnabled=False),
     "P002": lambda t: _find(t, "AWS::DynamoDB::Table")["Properties"]["PointInTimeRecoverySpecification"].update(
@@ -67,7 +68,7 @@ BREAK = {
     "P005": lambda t: _find(t, "AWS::IAM::Role")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
         {"Sid": "Oops", "Effect": "Allow", "Action": ["dynamodb:*"], "Resource": ["*"]}
     ),
-    "P006": lambda t: _find(t, "AWS::SQS::Queue", lambda q: not _is_dlq(q))["Properties"].pop("RedrivePolicy"),
+    "P006": lambda t: _find(t, "AWS::SQS::Queue", lambda q: "RedrivePolicy" in q["Properties"])["Properties"].pop("RedrivePolicy"),
     "P007": lambda t: t["Resources"].pop(
         next(k for k, r in t["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS")
     ),
@@ -95,6 +96,15 @@ def test_rule_fails_the_broken_template(good: dict[str, dict[str, Any]], rule: s
     assert findings and {f.rule for f in findings} == {rule}, findings
     assert findings[0].source and findings[0].source.startswith("spec/data.yaml#")
     assert findings[0].waived is None
+
+
+def test_a_functions_own_dead_letter_queue_counts_as_one(good: dict[str, dict[str, Any]]) -> None:
+    """An asynchronously invoked function's DLQ needs no DLQ of its own (P006) but needs its
+    alarm in protected stages (P007)."""
+    assert "ListenerFunctionDlq" in good["data"]["Resources"]
+    broken = copy.deepcopy(good)
+    broken["data"]["Resources"].pop("ListenerFunctionDlqAlarm")
+    assert [(f.rule, f.resource) for f in run("prod", True, broken)] == [("P007", "ListenerFunctionDlq")]
 
 
 def test_prod_only_rules_do_not_apply_elsewhere(good: dict[str, dict[str, Any]]) -> None:

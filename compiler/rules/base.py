@@ -43,3 +43,17 @@ class Rule:
 def props(resource: dict[str, Any]) -> dict[str, Any]:
     value = resource.get("Properties", {})
     return value if isinstance(value, dict) else {}
+
+
+def _target(arn: Any) -> str | None:
+    return arn["Fn::GetAtt"][0] if isinstance(arn, dict) and isinstance(arn.get("Fn::GetAtt"), list) else None
+
+
+def dead_letter_queues(unit: Unit) -> set[str]:
+    """Logical ids of the template's dead-letter queues: a queue's redrive target, a
+    function's dead-letter target (asynchronous invocations), or a queue that says who may
+    use it as one (RedriveAllowPolicy)."""
+    found = {_target((props(q).get("RedrivePolicy") or {}).get("deadLetterTargetArn")) for _, q in unit.resources("AWS::SQS::Queue")}
+    found |= {_target((props(f).get("DeadLetterConfig") or {}).get("TargetArn")) for _, f in unit.resources("AWS::Lambda::Function")}
+    found |= {logical for logical, q in unit.resources("AWS::SQS::Queue") if "RedriveAllowPolicy" in props(q)}
+    return {logical for logical in found if logical is not None}

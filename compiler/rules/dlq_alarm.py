@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .base import Rule, Unit, props
+from .base import Rule, Unit, dead_letter_queues, props
 
 
 def _alarmed_queue_names(unit: Unit) -> set[Any]:
@@ -30,9 +30,10 @@ def check(unit: Unit) -> Iterator[tuple[str, str]]:
     if not unit.protect:
         return
     alarmed = _alarmed_queue_names(unit)
+    dlqs = dead_letter_queues(unit)
     for logical, queue in unit.resources("AWS::SQS::Queue"):
-        if "RedriveAllowPolicy" not in props(queue):
-            continue  # not a dead-letter queue
+        if logical not in dlqs:
+            continue
         name = props(queue).get("QueueName")
         candidates = {json_key(name), json_key({"Fn::GetAtt": [logical, "QueueName"]})}
         if not candidates & alarmed:

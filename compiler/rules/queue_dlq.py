@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .base import Rule, Unit, props
+from .base import Rule, Unit, dead_letter_queues, props
 
 
 def check(unit: Unit) -> Iterator[tuple[str, str]]:
-    queues = dict(unit.resources("AWS::SQS::Queue"))
-    targets = {
-        (props(q).get("RedrivePolicy") or {}).get("deadLetterTargetArn", {}).get("Fn::GetAtt", [None])[0]
-        for q in queues.values()
-        if isinstance((props(q).get("RedrivePolicy") or {}).get("deadLetterTargetArn"), dict)
-    }
-    for logical, queue in queues.items():
-        is_dlq = logical in targets or "RedriveAllowPolicy" in props(queue)
-        if not is_dlq and "RedrivePolicy" not in props(queue):
+    dlqs = dead_letter_queues(unit)
+    for logical, queue in unit.resources("AWS::SQS::Queue"):
+        if logical not in dlqs and "RedrivePolicy" not in props(queue):
             yield logical, "queue has no dead-letter queue (RedrivePolicy)"
 
 

@@ -46,10 +46,10 @@ def generate(source: Path, target: Path, factor: int) -> Path:
     if handlers.is_dir():
         shutil.rmtree(target.parent / "handlers", ignore_errors=True)
         shutil.copytree(handlers, target.parent / "handlers")
-    # Stage settings that name a resource (the alarm topic, the stage key) point at the first
+    # Stage settings that name a resource (alarm topic, stage key, log bucket) point at the first
     # copy; each stage's concurrency budget grows with the platform (an account N times larger).
     platform = (source / PLATFORM_FILE).read_text()
-    platform = re.sub(r"^(\s+(?:topic|kms):\s*)([a-z][a-z0-9-]*)(\s*(#.*)?)$", r"\1\2-x0\3", platform, flags=re.M)
+    platform = re.sub(r"^(\s+(?:topic|kms|access_logs):\s*)([a-z][a-z0-9-]*)(\s*(#.*)?)$", r"\1\2-x0\3", platform, flags=re.M)
     platform = re.sub(r"(budget:\s*)(\d+)", lambda m: f"{m[1]}{int(m[2]) * factor}", platform)
     (target / PLATFORM_FILE).write_text(platform)
     for path in discover(source):

@@ -166,6 +166,24 @@ def test_consumer_and_subscription(root: Path) -> None:
     assert invoke["SourceArn"] == {"Fn::GetAtt": ["WorkerFunctionOnJobs", "Arn"]}
 
 
+def test_an_asynchronously_invoked_function_keeps_its_failed_events(root: Path) -> None:
+    """A bus subscriber is invoked asynchronously: after Lambda's two retries a failed event
+    goes to the function's own DLQ (standard, encrypted, 14 days, alarmed), never dropped;
+    a function invoked only synchronously has none, and checkov is told why."""
+    body = ("  worker:\n    handler: users.work\n    subscribes:\n      jobs: {bus: bus:events, pattern: {source: [x]}}\n"
+            "  reader: {handler: users.get_me}\n")
+    resources = _function(root, body)
+    dlq = resources["WorkerFunctionDlq"]["Properties"]
+    assert dlq["QueueName"] == "listbackup-dev-worker-dlq" and "FifoQueue" not in dlq
+    assert (dlq["MessageRetentionPeriod"], dlq["SqsManagedSseEnabled"]) == (14 * 86400, True)
+    assert resources["WorkerFunction"]["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["WorkerFunctionDlq", "Arn"]}}
+    assert _statements(resources, "WorkerFunction")["DeadLetters"]["Action"] == ["sqs:SendMessage"]
+    assert resources["WorkerFunctionDlqAlarm"]["Properties"]["Threshold"] == 0
+    assert "CKV_AWS_116" not in json.dumps(resources["WorkerFunction"]["Metadata"])
+    assert "ReaderFunctionDlq" not in resources and "DeadLetterConfig" not in resources["ReaderFunction"]["Properties"]
+    assert [s["id"] for s in resources["ReaderFunction"]["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_116"]
+
+
 def test_provisioned_concurrency_only_where_declared(root: Path) -> None:
     body = "  f:\n    handler: users.work\n    stages:\n      prod: {provisioned_concurrency: 3}\n"
     result = compile_spec(root, {"data.yaml": DATA, "api.yaml": "functions:\n" + body})

@@ -14,11 +14,11 @@ import hashlib
 import json
 from typing import Any
 
-from troposphere import GetAtt, Ref, awslambda, logs
+from troposphere import GetAtt, Ref, awslambda, logs, sqs
 
 from ... import naming
 from ...model import StageSettings
-from ...cfn import FunctionLoggingConfig, alarm, deletion_policies, dimensions
+from ...cfn import DAY, FunctionLoggingConfig, alarm, deletion_policies, dimensions
 from ..api import implied_origin_secret, origin_secret
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
 from . import iam, wiring
@@ -109,7 +109,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         **({"KmsKeyId": key} if key is not None else {}),
         **ctx.deletion_policies(resource),
     )
-    role = iam.role(resource, ctx, log_group)
+    dlq = dead_letters(resource, ctx)
+    role = iam.role(resource, ctx, log_group, dlq[0] if dlq else None)
     props: dict[str, object] = {
         "FunctionName": name,
         "Handler": spec.handler,
@@ -126,18 +127,46 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     }
     if key is not None:
         props["KmsKeyArn"] = key  # the environment, at rest
+    if dlq:
+        props["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq[0], "Arn"))
     if spec.description:
         props["Description"] = spec.description
     if (reserved := reserved_concurrency(resource, ctx)) is not None:
         props["ReservedConcurrentExecutions"] = reserved
     function = awslambda.Function(resource.logical_id, **props)
-    out: list[object] = [function, log_group, role]
+    out: list[object] = [function, log_group, role, *dlq]
     out += version_and_alias(resource, function)
     target = Ref(out[-1])  # the alias ARN: routes, the queue mapping and bus rules invoke `live`
     out += _alarms(resource, ctx, function)
     out += wiring.routes(resource, ctx, target)
     out += wiring.consumer(resource, ctx, target)
     out += wiring.subscriptions(resource, ctx, target)
+    return out
+
+
+def dead_letters(resource: Resource, ctx: Context) -> list[object]:
+    """A function invoked asynchronously (bus subscriptions) gets its own dead-letter queue:
+    Lambda retries a failed event twice, then sends it here instead of dropping it. A
+    standard queue (Lambda cannot send to a FIFO one), 14 days, encrypted like every queue,
+    with an alarm on its first message where the stage raises alarms."""
+    if not resource.spec.subscribes:
+        return []
+    key = ctx.stage_key()
+    queue = sqs.Queue(
+        resource.logical_id + "Dlq",
+        QueueName=ctx.name(resource, "-dlq"),
+        MessageRetentionPeriod=14 * DAY,
+        Tags=ctx.tags(resource, Role="dead-letter"),
+        **({"KmsMasterKeyId": key} if key is not None else {"SqsManagedSseEnabled": True}),
+        **ctx.deletion_policies(resource),
+    )
+    out: list[object] = [queue]
+    if ctx.settings.alarms.enabled:
+        out.append(alarm(
+            resource.logical_id + "DlqAlarm", ctx.name(resource, "-dlq-messages"),
+            f"Failed events of {ctx.name(resource)} in its dead-letter queue", ctx.alarm_actions(), threshold=0,
+            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=dimensions(QueueName=GetAtt(queue, "QueueName")), Statistic="Maximum"))
     return out
 
 
@@ -154,6 +183,10 @@ def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings
         PhysicalName(f"events-rule:{sub.bus.name}", naming_.physical(name, f"-{sub_name}"), naming.EVENT_RULE)
         for sub_name, sub in spec.subscribes.items()
     ]
+    if spec.subscribes:  # invoked asynchronously: a dead-letter queue (and its alarm)
+        found.append(PhysicalName("sqs-queue", naming_.physical(name, "-dlq"), naming.QUEUE))
+        if settings.alarms.enabled:
+            found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-dlq-messages"), naming.ALARM))
     return found
 
 

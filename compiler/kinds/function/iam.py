@@ -39,7 +39,7 @@ def _resource_value(ctx: Context, ref: Ref, attribute: str, suffix: str) -> Any:
     return Join("", [value, suffix]) if suffix else value
 
 
-def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
+def policy(resource: Resource, ctx: Context, log_group: Any, dlq: Any = None) -> PolicyDocument:
     spec: Spec = resource.spec
     statements = [
         Statement(
@@ -63,10 +63,13 @@ def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
         statements.append(Statement(  # the API refuses requests that did not come through its distribution
             Sid="ReadOriginSecret", Effect=Allow, Action=_actions(["secretsmanager:GetSecretValue"]),
             Resource=[ctx.ref(secret, "arn")]))
+    if dlq is not None:  # Lambda sends failed asynchronous events there with the function's role
+        statements.append(Statement(Sid="DeadLetters", Effect=Allow, Action=_actions(["sqs:SendMessage"]),
+                                    Resource=[GetAtt(dlq, "Arn")]))
     if (key := ctx.stage_key()) is not None:
         # the environment (Lambda decrypts it with this role), then what each access level
         # needs of the key where the resource is encrypted with it
-        actions = {"kms:Decrypt"}
+        actions = {"kms:Decrypt"} | ({"kms:GenerateDataKey"} if dlq is not None else set())
         for ref, level in grants(spec):
             target = ctx.resource(ref)
             if target.kind.encrypts:
@@ -79,11 +82,11 @@ def policy(resource: Resource, ctx: Context, log_group: Any) -> PolicyDocument:
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
-def role(resource: Resource, ctx: Context, log_group: Any) -> iam.Role:
+def role(resource: Resource, ctx: Context, log_group: Any, dlq: Any = None) -> iam.Role:
     return iam.Role(
         resource.logical_id + "Role",
         RoleName=ctx.name(resource),
         AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"),
-        Policies=[iam.Policy(PolicyName="access", PolicyDocument=policy(resource, ctx, log_group))],
+        Policies=[iam.Policy(PolicyName="access", PolicyDocument=policy(resource, ctx, log_group, dlq))],
         Tags=ctx.tags(resource),
     )

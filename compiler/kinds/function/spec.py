@@ -96,7 +96,7 @@ class Spec(StatefulSpec):  # retains its log group
 
     def checkov_skips(self) -> dict[str, tuple[str, str | None]]:
         skips = super().checkov_skips()
-        if not self.subscribes:  # a subscriber is invoked asynchronously: CKV_AWS_116 applies to it
+        if not self.subscribes:  # a subscriber is invoked asynchronously: it gets a DLQ, and the check
             skips.setdefault("CKV_AWS_116", (
                 "invoked synchronously only (API routes) or by a queue's event source, whose failures return to the "
                 "queue and its DLQ: a Lambda DLQ receives only asynchronous invocations (function kind)",
