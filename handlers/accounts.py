@@ -219,13 +219,20 @@ def create_sub_account(event: Event) -> Response:
 
 @http
 def get_hierarchy(event: Event) -> Response:
-    account, _ = _require(caller(event), path(event, "accountId"))
+    """The account and the sub-accounts below it the caller may see: all of them for an
+    owner (ownership flows down), else those the caller belongs to (membership does not)."""
+    user_id = caller(event)
+    account, role = _require(user_id, path(event, "accountId"))
 
-    def tree(account: dict[str, Any], depth: int) -> dict[str, Any]:
-        children = _children(account["accountId"]) if depth < MAX_DEPTH else []
-        return {**account, "children": [tree(child, depth + 1) for child in sorted(children, key=lambda c: c["accountId"])]}
+    def tree(account: dict[str, Any], role: str, depth: int) -> dict[str, Any]:
+        children = []
+        for child in sorted(_children(account["accountId"]) if depth < MAX_DEPTH else [], key=lambda c: c["accountId"]):
+            child_role = "owner" if role == "owner" else role_in(user_id, child["accountId"])
+            if child_role is not None:
+                children.append(tree(child, child_role, depth + 1))
+        return {**account, "children": children}
 
-    return respond(200, tree(account, 0))
+    return respond(200, tree(account, role, 0))
 
 
 @http

@@ -20,6 +20,10 @@ Holding under attack:
 - **The e-mail quota cannot be drained from outside**: the routes that make Cognito send
   mail (register, password reset) take 10 per client address and 3 per identity per 15
   minutes (429), all answered alike.
+- **A password reset takes the account back**: it ends every session (Cognito revokes the
+  refresh tokens; the revocation record rejects the access and ID tokens issued before).
+- **Passwords are taken as typed** (never trimmed): another client of the pool would not
+  trim them either.
 """
 
 from __future__ import annotations
@@ -198,7 +202,7 @@ def register(event: Event) -> Response:
     """202 whether or not the e-mail is registered already (nothing tells them apart)."""
     data = body(event)
     email = _email(data)
-    password = field(data, "password", max_length=256)
+    password = field(data, "password", max_length=256, strip=False)
     name = field(data, "name", max_length=128)
     _mail_allowed(event, email, "register")
     try:
@@ -237,7 +241,7 @@ def verify_account(event: Event) -> Response:
 def login(event: Event) -> Response:
     data = body(event)
     email = _email(data)
-    password = field(data, "password", max_length=256)
+    password = field(data, "password", max_length=256, strip=False)
     _attempt(event, email)
     result = _cognito(
         "admin_initiate_auth",
@@ -317,7 +321,7 @@ def password_reset_confirm(event: Event) -> Response:
     data = body(event)
     email = _email(data)
     code = field(data, "code", max_length=16)
-    password = field(data, "password", max_length=256)
+    password = field(data, "password", max_length=256, strip=False)
     _code_allowed(email, "reset")
     try:
         _cognito("confirm_forgot_password", ClientId=config("MAIN_USER_POOL_CLIENT_ID"), Username=email,
@@ -326,8 +330,24 @@ def password_reset_confirm(event: Event) -> Response:
         if exc.code in ("invalid_code", "expired_code", "not_authorized"):  # an unknown user reads as a wrong code
             raise INVALID_CODE from exc
         raise
+    _end_sessions(email)
     publish("listbackup.auth", "Password Reset", {"email": email})
     return respond(200, {"reset": True})
+
+
+def _end_sessions(email: str) -> None:
+    """After a reset, whoever held the account is out: Cognito revokes every refresh token,
+    and the revocation record rejects the access and ID tokens issued before now (API
+    Gateway would accept them until they expire). The reset itself stands if this fails: it
+    is logged, and the user can still sign out everywhere."""
+    pool = config("MAIN_USER_POOL_ID")
+    try:
+        user = _cognito("admin_get_user", UserPoolId=pool, Username=email)
+        subject = next((a["Value"] for a in user.get("UserAttributes", []) if a["Name"] == "sub"), user["Username"])
+        revoke(str(subject), "password-reset")
+        _cognito("admin_user_global_sign_out", UserPoolId=pool, Username=email)
+    except (HttpError, ClientError) as exc:
+        log("error", "sessions not ended after a password reset", email=email, error=repr(exc))
 
 
 # ------------------------------------------------------------------------- authorized routes
@@ -396,7 +416,7 @@ def change_password(event: Event) -> Response:
     data = body(event)
     _with_token(
         "change_password",
-        PreviousPassword=field(data, "oldPassword", max_length=256),
-        ProposedPassword=field(data, "newPassword", max_length=256),
+        PreviousPassword=field(data, "oldPassword", max_length=256, strip=False),
+        ProposedPassword=field(data, "newPassword", max_length=256, strip=False),
     )(event)
     return respond(200, {"changed": True})

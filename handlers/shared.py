@@ -203,8 +203,10 @@ def body(event: Event) -> dict[str, Any]:
     return data
 
 
-def field(data: dict[str, Any], name: str, kind: type = str, required: bool = True, max_length: int = 256) -> Any:
-    """One field of a request body, checked: missing or wrong type is a 400."""
+def field(data: dict[str, Any], name: str, kind: type = str, required: bool = True, max_length: int = 256,
+          strip: bool = True) -> Any:
+    """One field of a request body, checked: missing or wrong type is a 400. Text is trimmed
+    unless `strip=False` (a password is taken as typed)."""
     value = data.get(name)
     if value is None or value == "":
         if required:
@@ -215,7 +217,7 @@ def field(data: dict[str, Any], name: str, kind: type = str, required: bool = Tr
             raise HttpError(400, "invalid_field", f"'{name}' must be a string")
         if len(value) > max_length:
             raise HttpError(400, "invalid_field", f"'{name}' is longer than {max_length} characters")
-        return value.strip()
+        return value.strip() if strip else value
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
         raise HttpError(400, "invalid_field", f"'{name}' must be a {kind.__name__}")
     return value

@@ -29,6 +29,7 @@ from shared import (
     field,
     groups,
     http,
+    identifier,
     is_admin,
     now,
     path,
@@ -220,15 +221,24 @@ def list_users(event: Event) -> Response:
     params: dict[str, Any] = {"Limit": PAGE}
     token = query(event, "next")
     if token:
-        try:
-            params["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(token))
-        except ValueError as exc:
-            raise HttpError(400, "invalid_parameter", "'next' is not a page token from this API") from exc
+        params["ExclusiveStartKey"] = _page_key(token)
     page = table("USERS_TABLE").scan(**params)
     result: dict[str, Any] = {"users": page["Items"]}
     if "LastEvaluatedKey" in page:
         result["next"] = base64.urlsafe_b64encode(json.dumps(page["LastEvaluatedKey"]).encode()).decode()
     return respond(200, result)
+
+
+def _page_key(token: str) -> dict[str, str]:
+    """A page token as list_users makes them ({"userId": id}); anything else is a 400, not
+    a key handed to DynamoDB (which answers a foreign shape with an error, i.e. a 500)."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token))
+    except ValueError as exc:
+        raise HttpError(400, "invalid_parameter", "'next' is not a page token from this API") from exc
+    if not (isinstance(key, dict) and set(key) == {"userId"} and isinstance(key["userId"], str) and key["userId"]):
+        raise HttpError(400, "invalid_parameter", "'next' is not a page token from this API")
+    return {"userId": identifier(key["userId"], "next")}
 
 
 @http

@@ -91,6 +91,7 @@ POOL_USERS = (
 )
 POOL_GROUPS = ("cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup")
 POOL_LOGIN = ("cognito-idp:AdminInitiateAuth", "cognito-idp:AdminRespondToAuthChallenge")
+POOL_SESSIONS = ("cognito-idp:AdminGetUser", "cognito-idp:AdminUserGlobalSignOut")  # find a user, end their sessions
 POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + POOL_LOGIN + (
     "cognito-idp:AdminConfirmSignUp",
     "cognito-idp:AdminCreateUser",
@@ -196,6 +197,7 @@ KIND = Kind(
         "users": (Grant(POOL_USERS),),
         "groups": (Grant(POOL_GROUPS),),
         "login": (Grant(POOL_LOGIN),),
+        "sessions": (Grant(POOL_SESSIONS),),
         "admin": (Grant(tuple(sorted(POOL_READ + POOL_ADMIN))),),
     },
     env={"USER_POOL_ID": "id", "USER_POOL_CLIENT_ID": "client_id"},

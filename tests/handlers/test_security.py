@@ -422,3 +422,69 @@ def test_a_rotated_origin_secret_keeps_the_old_value_working_until_the_edge_is_r
     fresh = api_event("GET", "/health", via_cloudfront=False)
     fresh["headers"]["x-origin-verify"] = "new-value-0123"
     assert aws.invoke("health", fresh)["statusCode"] == 200 and old != "new-value-0123"
+
+
+# ------------------------------------------------------------------------ review of 2026-11-29
+
+
+def test_an_administrators_page_token_is_checked_like_any_input(aws: Platform) -> None:
+    """A crafted `next` (any JSON, any key) is a 400, never DynamoDB's error as a 500."""
+    admin = {"sub": "user-admin", "cognito:groups": "[Admins]"}
+    for raw in (b"[1]", b'{"userId": 5}', b'{"email": "x"}', b'{"userId": "a", "other": "b"}', b'"x"'):
+        token = base64.urlsafe_b64encode(raw).decode()
+        answer = _answer(aws.invoke("users-list", api_event("GET", "/users", claims=admin, query={"next": token})))
+        assert answer[0] == 400 and answer[1]["error"] == "invalid_parameter", (raw, answer)
+
+
+def test_a_member_of_an_account_sees_only_the_sub_accounts_they_belong_to(aws: Platform) -> None:
+    """Ownership flows down the tree; membership does not: a member of the parent must not
+    see (names, owners, descriptions of) sub-accounts they do not belong to."""
+    ada, bob, cy = {"sub": "user-ada"}, {"sub": "user-bob"}, {"sub": "user-cy"}
+    parent = _create(aws, ada, "Parent")
+    members = boto3.resource("dynamodb", region_name=REGION).Table("listbackup-dev-user-accounts")
+    members.put_item(Item={"userId": "user-bob", "accountId": parent, "role": "member"})
+    members.put_item(Item={"userId": "user-cy", "accountId": parent, "role": "admin"})
+    secret = _create(aws, ada, "Secret project", parent)
+    shared = _create(aws, ada, "Shared", parent)
+    members.put_item(Item={"userId": "user-bob", "accountId": shared, "role": "member"})
+
+    def children(claims: dict[str, Any]) -> list[str]:
+        tree = json_body(aws.invoke("accounts-hierarchy", api_event(
+            "GET", f"/accounts/{parent}/hierarchy", claims=claims, params={"accountId": parent})))
+        return sorted(child["name"] for child in tree["children"])
+
+    assert children(ada) == ["Secret project", "Shared"]  # the owner sees the whole tree below
+    assert children(bob) == ["Shared"]
+    assert children(cy) == []  # an admin of the parent is not an owner of its sub-accounts
+    assert _answer(aws.invoke("accounts-get", api_event(
+        "GET", f"/accounts/{secret}", claims=bob, params={"accountId": secret})))[0] == 404
+
+
+def test_a_password_is_taken_as_typed(aws: Platform) -> None:
+    """Spaces around a password are part of it: trimming them would store a password the
+    user never typed (other clients of the pool do not trim) and shrink it."""
+    spaced = "  " + PASSWORD + "  "
+    assert aws.invoke("auth-register", api_event("POST", "/auth/register", {
+        "email": "sam@example.com", "password": spaced, "name": "Sam"}))["statusCode"] == 202
+    assert aws.invoke("auth-verify", api_event("POST", "/auth/verify", {"email": "sam@example.com", "code": "123456"}))["statusCode"] == 200
+    assert _login(aws, "sam@example.com", PASSWORD)["statusCode"] == 401
+    assert _login(aws, "sam@example.com", spaced)["statusCode"] == 200
+
+
+def test_a_password_reset_ends_every_session_of_the_account(aws: Platform) -> None:
+    """Resetting a forgotten password is how a user takes an account back: the sessions of
+    whoever had it (their tokens, which API Gateway accepts until they expire, and their
+    refresh tokens) must end with it."""
+    session = sign_up_and_login(aws)
+    assert aws.invoke("accounts-list", api_event("GET", "/accounts", claims=session["claims"]))["statusCode"] == 200
+    time.sleep(1.1)  # tokens carry whole seconds: the reset is later than the old session
+    reset = aws.invoke("auth-password-confirm", api_event("POST", "/auth/password/confirm", {
+        "email": "ada@example.com", "code": "123456", "password": "A-New-Passw0rd-Here"}))
+    assert reset["statusCode"] == 200, reset
+    assert _answer(aws.invoke("accounts-list", api_event("GET", "/accounts", claims=session["claims"])))[1]["error"] == "token_revoked"
+    refreshed = aws.invoke("auth-refresh", api_event("POST", "/auth/refresh", {"refreshToken": session["refreshToken"]}))
+    assert refreshed["statusCode"] == 401
+    fresh = json_body(_login(aws, "ada@example.com", "A-New-Passw0rd-Here"))
+    from tests.handlers.platform import jwt_claims
+    claims = {**jwt_claims(fresh["accessToken"]), **jwt_claims(fresh["idToken"])}
+    assert aws.invoke("accounts-list", api_event("GET", "/accounts", claims=claims))["statusCode"] == 200
