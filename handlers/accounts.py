@@ -1,5 +1,7 @@
 """Accounts API: the caller's accounts, sub-accounts and account switching.
 
+A user belongs to at most MAX_MEMBERSHIPS accounts (creating one more is a 409).
+
 Every account operation checks the caller's say over the account first: their role in it
 (user-accounts table), or "owner" when they own an account above it — authority flows down
 the tree, never up, so the owner of a parent can always act on its sub-accounts and a
@@ -39,6 +41,10 @@ from shared import (
 )
 
 MAX_DEPTH = 5  # sub-accounts nest at most this deep
+# Accounts one user may belong to. Without a bound, anyone signed up could create accounts
+# without end: storage and cost, and /accounts (which answers them all at once) would pass
+# Lambda's 6 MB response limit and fail for its owner.
+MAX_MEMBERSHIPS = 200
 
 
 def _children(account_id: str) -> list[dict[str, Any]]:
@@ -96,6 +102,9 @@ def _depth(account: dict[str, Any]) -> int:
 
 
 def _create(user_id: str, data: dict[str, Any], parent: str | None) -> dict[str, Any]:
+    held = table("USER_ACCOUNTS_TABLE").query(KeyConditionExpression=Key("userId").eq(user_id), Select="COUNT")["Count"]
+    if held >= MAX_MEMBERSHIPS:
+        raise HttpError(409, "too_many_accounts", f"a user belongs to at most {MAX_MEMBERSHIPS} accounts")
     stamp = now()
     account = {
         "accountId": new_id(),

@@ -488,3 +488,19 @@ def test_a_password_reset_ends_every_session_of_the_account(aws: Platform) -> No
     from tests.handlers.platform import jwt_claims
     claims = {**jwt_claims(fresh["accessToken"]), **jwt_claims(fresh["idToken"])}
     assert aws.invoke("accounts-list", api_event("GET", "/accounts", claims=claims))["statusCode"] == 200
+
+
+def test_nobody_creates_accounts_without_end(aws: Platform) -> None:
+    """Account creation is bounded per user: the list of one's accounts must stay answerable."""
+    limit = 200  # handlers/accounts.py MAX_MEMBERSHIPS
+    members = boto3.resource("dynamodb", region_name=REGION).Table("listbackup-dev-user-accounts")
+    with members.batch_writer() as batch:
+        for i in range(limit - 1):
+            batch.put_item(Item={"userId": "user-eve", "accountId": f"acct-{i:04d}", "role": "member"})
+    eve = {"sub": "user-eve"}
+    parent = _create(aws, eve, "The last one")  # the 200th
+    for route in ("accounts-create", "accounts-create-sub-account"):
+        answer = _answer(aws.invoke(route, api_event("POST", "/accounts", {"name": "One more"}, claims=eve,
+                                                     params={"accountId": parent})))
+        assert answer[0] == 409 and answer[1]["error"] == "too_many_accounts", (route, answer)
+    assert _answer(aws.invoke("accounts-create", api_event("POST", "/accounts", {"name": "Mine"}, claims={"sub": "user-fay"})))[0] == 201
