@@ -187,26 +187,35 @@ class _Resolver:
                     edges.append(Edge(resource.stack, target.stack, reason, resource.where))
         return edges
 
+    def _named_by_setting(self, setting: str, name: str, kind: str, what: str) -> tuple[Resource | None, Where]:
+        """The resource a stage setting names (`kms: main` -> key:main), or E305 at the setting."""
+        where = Where(self.spec.platform_file, ("stages", self.spec.stage, setting))
+        target = self.index.get(Ref(kind, name))
+        if target is None:
+            declared = [r.name for r in self.index if r.kind == kind]
+            self.diags.append(Diagnostic(
+                "E305", f"stage {self.spec.stage} {what} {kind}:{name}, which no spec declares", where,
+                help=did_you_mean(name, declared) or f"declare it under `{BY_REF[kind].section}:` in a stack file"))
+        return target, where
+
+    def _regions(self) -> dict[str, str]:
+        return {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
+
     def stage_key(self) -> list[Edge]:
         """Kinds that encrypt with the stage's key (`kms:`) use it: an implicit reference.
         A key serves its own region only, so what it encrypts must live there too."""
         name = self.spec.settings.kms
         if name is None:
             return []
-        where = Where(self.spec.platform_file, ("stages", self.spec.stage, "kms"))
-        key = self.index.get(Ref("key", name))
+        key, where = self._named_by_setting("kms", name, "key", "encrypts with")
         if key is None:
-            keys = [r.name for r in self.index if r.kind == "key"]
-            self.diags.append(Diagnostic(
-                "E305", f"stage {self.spec.stage} encrypts with key:{name}, which no spec declares", where,
-                help=did_you_mean(name, keys) or "declare it under `keys:` in a stack file"))
             return []
         if not getattr(key.spec, "enabled", True):
             self.diags.append(Diagnostic(
                 "E207", f"stage {self.spec.stage} encrypts with key:{name}, which is disabled in that stage", where,
                 help=f"enable key:{name} in {self.spec.stage}, or set `kms: null` there", related=(("the key", key.where),)))
             return []
-        region = {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
+        region = self._regions()
         edges = []
         for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
             if not r.kind.encrypts or r.stack == key.stack or r.kind.bootstrap:
@@ -227,15 +236,10 @@ class _Resolver:
         name = self.spec.settings.access_logs
         if name is None:
             return []
-        where = Where(self.spec.platform_file, ("stages", self.spec.stage, "access_logs"))
-        target = self.index.get(Ref("bucket", name))
+        target, where = self._named_by_setting("access_logs", name, "bucket", "sends access logs to")
         if target is None:
-            buckets = [r.name for r in self.index if r.kind == "bucket"]
-            self.diags.append(Diagnostic(
-                "E305", f"stage {self.spec.stage} sends access logs to bucket:{name}, which no spec declares", where,
-                help=did_you_mean(name, buckets) or "declare it under `buckets:` in a stack file"))
             return []
-        region = {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
+        region = self._regions()
         edges = []
         for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
             if r.kind.section not in ("buckets", "distributions") or not r.spec.access_logs:
