@@ -20,6 +20,7 @@ import orjson
 
 from . import graph
 from .limits import upload_required
+from .todict import template_dict
 from .manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
 from .resolve import Resolved
 from .synth import Synthesis
@@ -75,7 +76,7 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
     out: dict[str, str] = {}
     stacks: dict[str, StackEntry] = {}
     for stack_id, item in templates.items():
-        text = canonical(item.template.to_dict())
+        text = canonical(template_dict(item.template))
         out[f"{stage}/{template_file(stack_id)}"] = text
         stacks[stack_id] = StackEntry(
             name=item.plan.name,

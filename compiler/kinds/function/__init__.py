@@ -18,6 +18,7 @@ from troposphere import GetAtt, Ref, awslambda, logs, sqs
 
 from ... import naming
 from ...model import StageSettings
+from ...todict import encode
 from ...cfn import DAY, FunctionLoggingConfig, alarm, deletion_policies, dimensions
 from ..api import implied_origin_secret, origin_secret
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
@@ -64,7 +65,7 @@ def version_and_alias(resource: Resource, function: awslambda.Function) -> list[
     version resource is retained (DeletionPolicy Retain), so the version stays for rollback
     until deploy prunes it (naming.KEEP_VERSIONS). Provisioned concurrency, where a stage asks for
     it, is configured on the alias."""
-    definition = json.dumps(function.to_dict(), sort_keys=True)
+    definition = json.dumps(encode(function), sort_keys=True)
     digest = hashlib.sha256(definition.encode()).hexdigest()[:10]
     version = awslambda.Version(
         resource.logical_id + "Version" + digest, FunctionName=Ref(function),
