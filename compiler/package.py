@@ -56,6 +56,7 @@ def package(handlers_dir: Path, out_dir: Path, modules: set[str] | None = None) 
     if code.outside:  # never pack bytes from outside the repository
         raise SpecError(code.problems(handlers_dir.name))
     written = {}
+    out_dir.mkdir(parents=True, exist_ok=True)  # a spec without functions still gets its (empty) list
     for module in sorted(modules if modules is not None else code.bundles):
         bundle = code.bundles[module]
         data = zip_bytes(bundle)

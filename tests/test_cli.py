@@ -51,3 +51,27 @@ def test_json_errors_keep_every_did_you_mean_in_help(tmp_path: Path, monkeypatch
     for record in records:
         assert "did you mean" not in record["message"], record
         assert record["help"] and "did you mean" in record["help"], record
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], False), (["--allow-risk"], True)])
+def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str],
+                                              expected: bool) -> None:
+    """Locally, a change deploy refuses (a replaced table) needs a way past it other than
+    losing every local datum: `up --allow-risk` is deploy's --allow-risk."""
+    from compiler import cli, local
+    from compiler.deploy import DeployError
+
+    monkeypatch.chdir(tmp_path)
+    write_spec(tmp_path, {"data.yaml": "tables:\n  items: {hash_key: id:S}\n"})
+    assert CliRunner().invoke(main, ["compile", "--stage", "dev"]).exit_code == 0
+    seen: dict[str, object] = {}
+
+    def deployer(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise DeployError("stopped here by the test")
+
+    monkeypatch.setattr(local, "start", lambda: "http://127.0.0.1:9")
+    monkeypatch.setattr(cli, "_deployer", deployer)
+    result = CliRunner().invoke(main, ["up", "--stage", "dev", *flags])
+    assert "stopped here by the test" in result.output
+    assert seen["allow_risk"] is expected and seen["local"] is True

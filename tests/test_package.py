@@ -84,3 +84,13 @@ def test_repository_artifacts_are_reproducible_and_referenced(tmp_path: Path, mo
         if resource["Type"] == "AWS::Lambda::Function"
     }
     assert referenced == set(first)  # every function's artifact is built, and nothing else
+
+
+def test_a_spec_without_functions_packages_nothing_and_says_so(tmp_path: Path) -> None:
+    """No handler module to pack (a data-only platform, `up` before the first function):
+    an empty list of artifacts, not a crash on the missing output folder."""
+    from compiler.package import package
+
+    (tmp_path / "handlers").mkdir()
+    assert package(tmp_path / "handlers", tmp_path / "out" / "artifacts", set()) == {}
+    assert json.loads((tmp_path / "out" / "artifacts" / "artifacts.json").read_text()) == {}
