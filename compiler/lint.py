@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from . import rules
@@ -246,18 +247,18 @@ def _resource_lines(text: str) -> dict[str, int]:
     return {m.group(1): text.count("\n", 0, m.start()) + 2 for m in re.finditer(r'\n    "([A-Za-z0-9]+)": \{', text)}
 
 
-def _policy(items: list[tuple[str, Path, str]], texts: list[str], spec_root: Path) -> list[Finding]:
+def _policy(items: list[tuple[str, Path, str]], texts: list[str], parsed: list[dict[str, Any]], spec_root: Path) -> list[Finding]:
     """The policy rules, stage by stage (a rule may look across the stacks of a stage)."""
-    by_stage: dict[str, dict[str, tuple[Path, str]]] = {}
-    for (stage, path, _), text in zip(items, texts, strict=True):
-        by_stage.setdefault(stage, {})[path.stem] = (path, text)
+    by_stage: dict[str, dict[str, tuple[Path, str, dict[str, Any]]]] = {}
+    for (stage, path, _), text, template in zip(items, texts, parsed, strict=True):
+        by_stage.setdefault(stage, {})[path.stem] = (path, text, template)
     out = []
     for stage, stacks in sorted(by_stage.items()):
         folder = next(iter(stacks.values()))[0].parent
         protect = (Manifest.read(folder.parent, folder.name) or Manifest()).protect
-        templates = {stack: json.loads(text) for stack, (_, text) in stacks.items()}
+        templates = {stack: template for stack, (_, _, template) in stacks.items()}
         for found in rules.run(stage, protect, templates):
-            path, text = stacks[found.stack]
+            path, text, _ = stacks[found.stack]
             line = _resource_lines(text).get(found.resource, 1)
             source = _source_of(templates[found.stack], found.resource, spec_root)
             out.append(
@@ -278,10 +279,11 @@ def _report(
     findings: list[Finding] = []
     waived: list[Finding] = []
     spec_root = out_dir.resolve().parent
+    parsed = [orjson.loads(text) for text in texts]  # once: the policy rules and the waivers read them too
     for i, (stage, path, _) in enumerate(items):
         if not results[i]:
             continue
-        template = json.loads(texts[i])
+        template = parsed[i]
         for raw in results[i]:
             finding = Finding(template=path.as_posix(), **raw)
             finding = Finding(**{**finding.__dict__, "source": _source_of(template, finding.resource, spec_root)})
@@ -290,11 +292,11 @@ def _report(
                 waived.append(Finding(**{**finding.__dict__, "waived": f"cfn-lint.yaml ({rule.scope}): {rule.reason}"}))
             else:
                 findings.append(finding)
-    for finding in _policy(items, texts, spec_root):
+    for finding in _policy(items, texts, parsed, spec_root):
         (waived if finding.waived else findings).append(finding)
     checkov: dict[tuple[str, str], int] = {}
-    for text in texts:
-        for resource in (json.loads(text).get("Resources") or {}).values():
+    for template in parsed:
+        for resource in (template.get("Resources") or {}).values():
             for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
                 key = (str(skip.get("id")), str(skip.get("comment")))
                 checkov[key] = checkov.get(key, 0) + 1
