@@ -10,7 +10,7 @@ with an Export. Only exports that something imports (or that the spec publishes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from troposphere import Export as CfnExport
 from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Template
@@ -232,17 +232,23 @@ def _metadata(resource: Resource) -> dict[str, Any]:
     return meta
 
 
-def _checkov_skips(resolved: Resolved, resource: Resource, resource_type: str) -> list[dict[str, str]]:
-    """checkov's own skip list (`Metadata.checkov.skip`, each with its comment), so checkov
-    reports the check as skipped with the reason: the resource's own (its unsafe choices'
-    reasons, its kind's design, `suppress:`), then platform.yaml's waivers for this type and
-    stage."""
-    skips = {check: reason for check, (reason, only) in resource.spec.checkov_skips().items()
-             if only in (None, resource_type)}
-    for waiver in resolved.platform.waivers:
-        if resource_type in waiver.types and (waiver.stages is None or resolved.stage in waiver.stages):
-            skips.setdefault(waiver.check, f"{waiver.reason} (platform.yaml waivers)")
-    return [{"id": check, "comment": skips[check]} for check in sorted(skips)]
+def _checkov_skips(resolved: Resolved, resource: Resource) -> Callable[[str], list[dict[str, str]]]:
+    """checkov's own skip list for each object a declaration produced, by its type
+    (`Metadata.checkov.skip`, each with its comment), so checkov reports the check as
+    skipped with the reason: the resource's own (its unsafe choices' reasons, its kind's
+    design, `suppress:`), then platform.yaml's waivers for this type and stage. The
+    resource's own are asked once per declaration, not once per object."""
+    own = resource.spec.checkov_skips()
+    waivers = [w for w in resolved.platform.waivers if w.stages is None or resolved.stage in w.stages]
+
+    def for_type(resource_type: str) -> list[dict[str, str]]:
+        skips = {check: reason for check, (reason, only) in own.items() if only in (None, resource_type)}
+        for waiver in waivers:
+            if resource_type in waiver.types:
+                skips.setdefault(waiver.check, f"{waiver.reason} (platform.yaml waivers)")
+        return [{"id": check, "comment": skips[check]} for check in sorted(skips)]
+
+    return for_type
 
 
 def _description(resolved: Resolved, plan: StackPlan) -> str:
@@ -312,6 +318,7 @@ def synth(resolved: Resolved) -> Synthesis:
             except (ValueError, TypeError) as exc:
                 raise InternalError(f"{resource.label} ({resource.where.file}): {exc}") from exc
             _check_names(resolved, resource, objects)
+            skips_for = _checkov_skips(resolved, resource)
             for obj in objects:
                 first = owners.setdefault(obj.title, resource)
                 if obj.title in template.resources:
@@ -326,7 +333,7 @@ def synth(resolved: Resolved) -> Synthesis:
                     )
                     continue
                 obj.Metadata = {**_metadata(resource), **getattr(obj, "Metadata", {})}
-                if skips := _checkov_skips(resolved, resource, obj.resource_type):
+                if skips := skips_for(obj.resource_type):
                     obj.Metadata["checkov"] = {"skip": skips}
                 template.add_resource(obj)
         templates[plan.id] = StackTemplate(plan, template)
