@@ -249,10 +249,16 @@ def switch_account(event: Event) -> Response:
     user_id = caller(event)
     account_id = identifier(field(body(event), "accountId", max_length=128), "accountId")
     _, role = _require(user_id, account_id)
-    table("USERS_TABLE").update_item(
-        Key={"userId": user_id},
-        UpdateExpression="SET currentAccountId = :a, updatedAt = :t",
-        ExpressionAttributeValues={":a": account_id, ":t": now()},
-    )
+    try:  # on the caller's profile only: never a half-made user item
+        table("USERS_TABLE").update_item(
+            Key={"userId": user_id},
+            UpdateExpression="SET currentAccountId = :a, updatedAt = :t",
+            ConditionExpression="attribute_exists(userId)",
+            ExpressionAttributeValues={":a": account_id, ":t": now()},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise HttpError(409, "no_profile", "the caller has no profile yet: GET /users/me makes it") from exc
     record_activity(user_id, "account.switched", account_id)
     return respond(200, {"currentAccountId": account_id, "role": role})

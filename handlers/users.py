@@ -4,7 +4,8 @@ The caller is the `sub` claim of the JWT that API Gateway verified. The first GE
 /users/me creates the profile from the token's claims. Administration routes need the
 Admins or SuperAdmins group; a user may also read, update and delete themselves. Acting on
 another user follows the one rule of shared.py: a strictly higher rank than theirs. Deleting
-or disabling a user revokes their tokens at once.
+or disabling a user revokes their tokens at once; a user who owns accounts is not deleted
+(409) until those accounts are.
 """
 
 from __future__ import annotations
@@ -168,12 +169,15 @@ def get_me(event: Event) -> Response:
         "userId": user_id,
         "cognitoUserId": user_id,
         "cognitoUsername": token.get("username") or token.get("cognito:username") or user_id,
-        "email": str(token.get("email", "")).lower(),
         "name": token.get("name", ""),
         "settings": {},
         "createdAt": stamp,
         "updatedAt": stamp,
     }
+    # An ID token carries the e-mail; an access token does not. email keys the table's
+    # e-mail indexes, where DynamoDB refuses an empty string: absent until it is known.
+    if email := str(token.get("email") or "").strip().lower():
+        profile["email"] = email
     try:
         table("USERS_TABLE").put_item(Item=profile, ConditionExpression=Attr("userId").not_exists())
     except client("dynamodb").exceptions.ConditionalCheckFailedException:
@@ -282,8 +286,14 @@ def _set_enabled(user: dict[str, Any], enabled: bool) -> None:
 
 @http
 def delete_user(event: Event) -> Response:
+    """Deleting a user who owns accounts would leave those accounts without anyone who may
+    manage or delete them (authority comes from ownership): 409 until they are deleted."""
     user_id = path(event, "userId")
     user = _managed(event, user_id)
+    memberships = table("USER_ACCOUNTS_TABLE").query(KeyConditionExpression=Key("userId").eq(user_id))["Items"]
+    owned = sorted(str(m["accountId"]) for m in memberships if m.get("role") == "owner")
+    if owned:
+        raise HttpError(409, "owns_accounts", f"the user owns {len(owned)} account(s): delete them first")
     revoke(user_id, "deleted")  # first: the tokens stop working even if a step below fails
     try:
         client("cognito-idp").admin_delete_user(

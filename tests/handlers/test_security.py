@@ -504,3 +504,43 @@ def test_nobody_creates_accounts_without_end(aws: Platform) -> None:
                                                      params={"accountId": parent})))
         assert answer[0] == 409 and answer[1]["error"] == "too_many_accounts", (route, answer)
     assert _answer(aws.invoke("accounts-create", api_event("POST", "/accounts", {"name": "Mine"}, claims={"sub": "user-fay"})))[0] == 201
+
+
+def test_a_user_who_owns_accounts_is_not_deleted_out_from_under_them(aws: Platform) -> None:
+    """Authority over an account comes from owning it: deleting its owner would leave it
+    (its members, sources and backups) with nobody who may manage or delete it."""
+    ada = sign_up_and_login(aws)["claims"]
+    aws.invoke("users-get-me", api_event("GET", "/users/me", claims=ada))
+    account = _create(aws, ada, "Ada's shop")
+
+    def delete_ada() -> tuple[int, Any]:
+        return _answer(aws.invoke("users-delete", api_event("DELETE", f"/users/{ada['sub']}", claims=ada,
+                                                            params={"userId": ada["sub"]})))
+
+    status, answer = delete_ada()
+    assert (status, answer["error"]) == (409, "owns_accounts")
+    assert aws.invoke("accounts-list", api_event("GET", "/accounts", claims=ada))["statusCode"] == 200  # still signed in
+    assert _delete(aws, ada, account)["statusCode"] == 204
+    assert delete_ada()[0] == 204
+
+
+def test_switching_accounts_never_makes_a_half_user(aws: Platform) -> None:
+    """The current account is a field of the caller's profile: before the profile exists,
+    switching is refused instead of writing a user item with nothing but that field."""
+    cy = {"sub": "user-cy"}
+    account = _create(aws, cy, "Cy's")
+    switch = api_event("POST", "/accounts/switch", {"accountId": account}, claims=cy)
+    status, answer = _answer(aws.invoke("accounts-switch", switch))
+    assert (status, answer["error"]) == (409, "no_profile")
+    users = boto3.resource("dynamodb", region_name=REGION).Table("listbackup-dev-users")
+    assert "Item" not in users.get_item(Key={"userId": "user-cy"})
+    aws.invoke("users-get-me", api_event("GET", "/users/me", claims=cy))
+    assert _answer(aws.invoke("accounts-switch", switch))[1]["currentAccountId"] == account
+
+
+def test_a_profile_is_made_from_an_access_token_too(aws: Platform) -> None:
+    """API Gateway may pass an access token's claims, which carry no e-mail: the first
+    GET /users/me must not write an empty e-mail into the table's e-mail indexes (a 500)."""
+    created = aws.invoke("users-get-me", api_event("GET", "/users/me", claims={"sub": "user-dee", "username": "user-dee"}))
+    assert created["statusCode"] == 201, created
+    assert "email" not in json_body(created)
