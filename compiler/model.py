@@ -356,6 +356,8 @@ class Waiver(SpecModel):
     with the reason, so checkov reports it as skipped and `platformc lint` lists it. A
     waiver that skips nothing fails `platformc security` (it is stale)."""
 
+    MARK: ClassVar[str] = "(platform.yaml waivers)"  # ends the skip comment: `platformc security` finds them by it
+
     check: CheckovId
     types: list[AwsType] = Field(min_length=1, description="the resource types it covers")
     stages: list[StageName] | None = Field(None, description="the stages it covers (default: all)")

@@ -294,8 +294,7 @@ class _Resolver:
         settings = self.spec.settings.concurrency
         at = Where(self.spec.platform_file, ("stages", self.spec.stage, "concurrency"))
         functions = sorted((r for r in self.index.values() if r.kind.section == "functions"), key=lambda r: r.name)
-        reserved = {r.name: r.spec.reserved_concurrency if r.spec.reserved_concurrency is not None else settings.reserved
-                    for r in functions}
+        reserved = {r.name: r.spec.reserved(self.spec.settings) for r in functions}
         for r in functions:
             cap = reserved[r.name]
 

@@ -33,6 +33,7 @@ import yaml
 
 from .manifest import FILE as MANIFEST
 from .manifest import Manifest
+from .model import Waiver
 
 CHECKOV = "3.3.30"  # pinned: check ids and their verdicts are part of the gate
 CACHE = Path(".cache/platformc")
@@ -121,14 +122,14 @@ def _templates(out_dir: Path, stages: list[str]) -> list[Path]:
     return found
 
 
-def _scan(program: Path, templates: list[Path]) -> tuple[dict[str, Any], str]:
+def _scan(program: Path, templates: dict[Path, bytes]) -> tuple[dict[str, Any], str]:
     """checkov's JSON results and SARIF log for these templates (in one run)."""
     with tempfile.TemporaryDirectory() as work:
         root = Path(work) / "t"
-        for path in templates:  # only the templates: manifests and graphs are not CloudFormation
+        for path, text in templates.items():  # only the templates: manifests and graphs are not CloudFormation
             target = root / path.parent.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            target.write_bytes(text)
         results = Path(work) / "out"
         cmd = [str(program), "-d", str(root), "--framework", "cloudformation", "--compact",
                "-o", "json", "-o", "sarif", "--output-file-path", str(results), "--skip-download"]
@@ -157,7 +158,8 @@ def _checks(items: list[dict[str, Any]], out_dir: Path) -> list[Check]:
     return sorted(found, key=lambda c: (c.template, c.line, c.check))
 
 
-def _stale(out_dir: Path, stages: list[str], skipped: list[Check], declared: list[tuple[str, list[str] | None]]) -> list[str]:
+def _stale(templates: dict[Path, bytes], stages: list[str], skipped: list[Check],
+           declared: list[tuple[str, list[str] | None]]) -> list[str]:
     """platform.yaml waivers that skip nothing: declared for scanned stages but written onto
     no resource (their types match none), or written but skipping no check in a stage."""
     used = {(c.template.split("/")[-2], c.check) for c in skipped}
@@ -165,10 +167,10 @@ def _stale(out_dir: Path, stages: list[str], skipped: list[Check], declared: lis
     everywhere: set[str] = set()
     for name in stages:
         emitted: set[str] = set()
-        for path in _templates(out_dir, [name]):
-            for resource in json.loads(path.read_text()).get("Resources", {}).values():
+        for path in (p for p in templates if p.parent.name == name):
+            for resource in json.loads(templates[path]).get("Resources", {}).values():
                 for skip in ((resource.get("Metadata") or {}).get("checkov") or {}).get("skip", []):
-                    if str(skip.get("comment", "")).endswith("(platform.yaml waivers)"):
+                    if str(skip.get("comment", "")).endswith(Waiver.MARK):
                         emitted.add(skip["id"])
         everywhere |= emitted
         stale += [f"{name}: {check} skips nothing (platform.yaml waivers: remove it, or fix its types)"
@@ -191,10 +193,10 @@ def run(out_dir: Path, stage: str = "all", program: Path | None = None, use_cach
         platform_file: Path | None = None) -> Report:
     started = time.perf_counter()
     stages = _stages(out_dir, stage)
-    templates = _templates(out_dir, stages)
+    templates = {path: path.read_bytes() for path in _templates(out_dir, stages)}  # read once: digest, scan, waivers
     digest = hashlib.sha256(CHECKOV.encode())
-    for path in templates:
-        digest.update(f"{path.parent.name}/{path.name}\0".encode() + path.read_bytes() + b"\0")
+    for path, text in templates.items():
+        digest.update(f"{path.parent.name}/{path.name}\0".encode() + text + b"\0")
     cached = CACHE / "security" / f"{digest.hexdigest()}.json"
     if use_cache and cached.exists():
         data, sarif = json.loads(cached.read_text()), ""
@@ -215,6 +217,6 @@ def run(out_dir: Path, stage: str = "all", program: Path | None = None, use_cach
             (data.get("summary") or {}).get("passed", 0)),
         templates=len(templates), cached=hit, sarif=sarif,
     )
-    report.stale = _stale(out_dir, stages, report.skipped, declared_waivers(platform_file) if platform_file else [])
+    report.stale = _stale(templates, stages, report.skipped, declared_waivers(platform_file) if platform_file else [])
     report.seconds = time.perf_counter() - started
     return report

@@ -245,7 +245,7 @@ def _checkov_skips(resolved: Resolved, resource: Resource) -> Callable[[str], li
         skips = {check: reason for check, (reason, only) in own.items() if only in (None, resource_type)}
         for waiver in waivers:
             if resource_type in waiver.types:
-                skips.setdefault(waiver.check, f"{waiver.reason} (platform.yaml waivers)")
+                skips.setdefault(waiver.check, f"{waiver.reason} {waiver.MARK}")
         return [{"id": check, "comment": skips[check]} for check in sorted(skips)]
 
     return for_type

@@ -86,9 +86,21 @@ def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings
     return found
 
 
+def encryption(ctx: Context, encrypted: bool = True) -> dict[str, object]:
+    """A queue's SSE: the stage's key when the stage names one, else SQS-managed keys."""
+    key = ctx.stage_key() if encrypted else None
+    return {"KmsMasterKeyId": key} if key is not None else {"SqsManagedSseEnabled": encrypted}
+
+
+def dlq_alarm(logical_id: str, name: str, description: str, dlq: sqs.Queue, ctx: Context) -> object:
+    """Any message in a DLQ is a failure nobody has looked at yet: an alarm on the first one."""
+    return alarm(logical_id, name, description, ctx.alarm_actions(), threshold=0, Namespace="AWS/SQS",
+                 MetricName="ApproximateNumberOfMessagesVisible", Dimensions=dimensions(QueueName=GetAtt(dlq, "QueueName")),
+                 Statistic="Maximum")
+
+
 def _common(spec: Spec, ctx: Context) -> dict[str, object]:
-    key = ctx.stage_key() if spec.encrypted else None
-    props: dict[str, object] = {"KmsMasterKeyId": key} if key is not None else {"SqsManagedSseEnabled": spec.encrypted}
+    props = encryption(ctx, spec.encrypted)
     if spec.fifo:
         props["FifoQueue"] = True
         props["ContentBasedDeduplication"] = spec.content_based_deduplication
@@ -127,20 +139,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[sqs.Queue]:
     )
     out: list[object] = [queue, dlq]
     if ctx.setting(spec.dlq_alarm, "alarms.enabled"):
-        # Any message in the DLQ is a failure nobody has looked at yet: alarm on the first one.
-        out.append(
-            alarm(
-                resource.logical_id + "DlqAlarm",
-                ctx.name(resource, "-dlq-messages"),
-                f"Messages in the dead-letter queue of {source_name}",
-                ctx.alarm_actions(),
-                threshold=0,
-                Namespace="AWS/SQS",
-                MetricName="ApproximateNumberOfMessagesVisible",
-                Dimensions=dimensions(QueueName=GetAtt(dlq, "QueueName")),
-                Statistic="Maximum",
-            )
-        )
+        out.append(dlq_alarm(resource.logical_id + "DlqAlarm", ctx.name(resource, "-dlq-messages"),
+                             f"Messages in the dead-letter queue of {source_name}", dlq, ctx))
     return out
 
 

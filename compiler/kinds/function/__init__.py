@@ -19,8 +19,9 @@ from troposphere import GetAtt, Ref, awslambda, logs, sqs
 from ... import naming
 from ...model import StageSettings
 from ...todict import encode
-from ...cfn import DAY, FunctionLoggingConfig, alarm, deletion_policies, dimensions
+from ...cfn import FunctionLoggingConfig, alarm, deletion_policies, dimensions
 from ..api import implied_origin_secret, origin_secret
+from .. import queue
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource
 from . import iam, wiring
 from .spec import CHECKS, Spec, env_name
@@ -34,11 +35,6 @@ def artifact_key(ctx: Context, handler: str) -> str:
     the template, changes exactly when the code the function runs changes."""
     module = handler.rsplit(".", 1)[0]
     return naming.artifact_key(module, ctx.digests[module])
-
-
-def reserved_concurrency(resource: Resource, ctx: Context) -> int | None:
-    """The function's own reservation, else the stage's default (`concurrency.reserved`)."""
-    return ctx.setting(resource.spec.reserved_concurrency, "concurrency.reserved")  # type: ignore[no-any-return]
 
 
 def environment(resource: Resource, ctx: Context) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         props["DeadLetterConfig"] = awslambda.DeadLetterConfig(TargetArn=GetAtt(dlq[0], "Arn"))
     if spec.description:
         props["Description"] = spec.description
-    if (reserved := reserved_concurrency(resource, ctx)) is not None:
+    if (reserved := spec.reserved(ctx.settings)) is not None:
         props["ReservedConcurrentExecutions"] = reserved
     function = awslambda.Function(resource.logical_id, **props)
     out: list[object] = [function, log_group, role, *dlq]
@@ -152,22 +148,18 @@ def dead_letters(resource: Resource, ctx: Context) -> list[object]:
     with an alarm on its first message where the stage raises alarms."""
     if not resource.spec.subscribes:
         return []
-    key = ctx.stage_key()
-    queue = sqs.Queue(
+    dlq = sqs.Queue(
         resource.logical_id + "Dlq",
         QueueName=ctx.name(resource, "-dlq"),
-        MessageRetentionPeriod=14 * DAY,
+        MessageRetentionPeriod=queue.MAX_RETENTION,
         Tags=ctx.tags(resource, Role="dead-letter"),
-        **({"KmsMasterKeyId": key} if key is not None else {"SqsManagedSseEnabled": True}),
+        **queue.encryption(ctx),
         **ctx.deletion_policies(resource),
     )
-    out: list[object] = [queue]
+    out: list[object] = [dlq]
     if ctx.settings.alarms.enabled:
-        out.append(alarm(
-            resource.logical_id + "DlqAlarm", ctx.name(resource, "-dlq-messages"),
-            f"Failed events of {ctx.name(resource)} in its dead-letter queue", ctx.alarm_actions(), threshold=0,
-            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
-            Dimensions=dimensions(QueueName=GetAtt(queue, "QueueName")), Statistic="Maximum"))
+        out.append(queue.dlq_alarm(resource.logical_id + "DlqAlarm", ctx.name(resource, "-dlq-messages"),
+                                   f"Failed events of {ctx.name(resource)} in its dead-letter queue", dlq, ctx))
     return out
 
 

@@ -67,15 +67,13 @@ def policy(resource: Resource, ctx: Context, log_group: Any, dlq: Any = None) ->
         statements.append(Statement(Sid="DeadLetters", Effect=Allow, Action=_actions(["sqs:SendMessage"]),
                                     Resource=[GetAtt(dlq, "Arn")]))
     if (key := ctx.stage_key()) is not None:
-        # the environment (Lambda decrypts it with this role), then what each access level
-        # needs of the key where the resource is encrypted with it
+        # the environment (Lambda decrypts it with this role; so does reading the API's origin
+        # secret), then what each access level needs of the key where its resource uses it
         actions = {"kms:Decrypt"} | ({"kms:GenerateDataKey"} if dlq is not None else set())
         for ref, level in grants(spec):
             target = ctx.resource(ref)
             if target.kind.encrypts:
                 actions.update(a for grant in target.kind.access[level] for a in grant.key)
-        if spec.api is not None and origin_secret(ctx.resource(spec.api)) is not None:
-            actions.add("kms:Decrypt")
         statements.append(Statement(Sid="StageKey", Effect=Allow, Action=_actions(sorted(actions)), Resource=[key]))
     if spec.tracing:
         statements.append(Statement(Sid="Tracing", Effect=Allow, Action=_actions(TRACING_ACTIONS), Resource=["*"]))

@@ -17,6 +17,7 @@ from ...model import (
     RefField,
     RefTo,
     SpecModel,
+    StageSettings,
     StatefulSpec,
     matching,
 )
@@ -93,6 +94,10 @@ class Spec(StatefulSpec):  # retains its log group
     routes: Annotated[list[Route], BeforeValidator(_route_shorthand, json_schema_input_type=list[RouteKey | Route])] = Field(default_factory=list, description="`METHOD /path` routes of `api:` (with `auth: none` for a public route)")
     consumes: Consumes | None = Field(None, description="a queue whose messages invoke the function (batch size, window, concurrency)")
     subscribes: dict[Name, Subscription] = Field(default_factory=dict, description="bus subscriptions by name: an event pattern on `bus:NAME`")
+
+    def reserved(self, settings: StageSettings) -> int | None:
+        """Its reservation in a stage: its own, else the stage's default (`concurrency.reserved`)."""
+        return self.reserved_concurrency if self.reserved_concurrency is not None else settings.concurrency.reserved
 
     def checkov_skips(self) -> dict[str, tuple[str, str | None]]:
         skips = super().checkov_skips()

@@ -123,8 +123,7 @@ def consumer(resource: Resource, ctx: Context, target: Any) -> list[object]:
     }
     # With a reservation, the event source never scales past it (resolve checks an explicit
     # maximum): a throttled message counts as a receive and would reach the DLQ unrun.
-    reserved = ctx.setting(spec.reserved_concurrency, "concurrency.reserved")
-    if maximum := spec.consumes.max_concurrency or reserved:
+    if maximum := spec.consumes.max_concurrency or spec.reserved(ctx.settings):
         props["ScalingConfig"] = SqsScalingConfig(MaximumConcurrency=maximum)
     return [awslambda.EventSourceMapping(resource.logical_id + "Consumer", **props)]
 
