@@ -7,8 +7,9 @@ template through S3 (whose limit is 1 MB).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
+
+import orjson
 
 from .diagnostics import Diagnostic, Where
 from .resolve import Resolved
@@ -24,7 +25,7 @@ def check(resolved: Resolved, rendered: Mapping[str, str]) -> list[Diagnostic]:
     diags = []
     for stack_id, plan in resolved.stacks.items():
         text = rendered[f"{resolved.stage}/{stack_id}.json"]
-        template: dict[str, Any] = json.loads(text)
+        template: dict[str, Any] = orjson.loads(text)  # only counted: json.loads' result, 5x sooner
         where = Where(plan.file)
         size = len(text.encode("utf-8"))
         for what, count, limit, code in (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -20,6 +21,7 @@ import yaml
 from .diagnostics import Diagnostic, KeyPath, Span, Where
 
 PLATFORM_FILE = "platform.yaml"
+_STR = "tag:yaml.org,2002:str"
 # An alias repeats its anchor's nodes; a chain of anchors of anchors ("billion laughs")
 # repeats them exponentially. Spec files reuse blocks a few dozen times (access blocks,
 # route options); this many repeated nodes per file is far beyond that and is walked in
@@ -154,6 +156,11 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR:  # most scalars: what construct_object makes of them is their text
+            return node.value
         return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
@@ -171,7 +178,7 @@ class _Builder:
         result: dict[str, Any] = {}
         from_merge: set[str] = set()
         for index, (key_node, value_node) in enumerate(node.value):
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else self.loader.construct_object(key_node, deep=True)
             key_span = _span(key_node)
             if not isinstance(key, str):
                 self.diagnostics.append(
@@ -214,10 +221,18 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+_INDENT = re.compile(r"^ *", re.M)
+
+
 def _too_deep(text: str) -> tuple[int, int] | None:
     """Where nesting first goes past DEPTH_LIMIT: block indentation levels plus open flow
     brackets (outside quotes and comments), or None. An upper bound of YAML's own nesting,
     checked before the recursive parser sees the text."""
+    # Nesting is at most the distinct indentations plus every bracket in the file: most
+    # files are far below the limit and need no walk.
+    brackets = text.count("[") + text.count("{")
+    if brackets + len(set(_INDENT.findall(text))) <= DEPTH_LIMIT:
+        return None
     indents: list[int] = []
     flow = 0
     for number, line in enumerate(text.split("\n"), start=1):
@@ -227,20 +242,21 @@ def _too_deep(text: str) -> tuple[int, int] | None:
             while indents and indents[-1] >= indent:
                 indents.pop()
             indents.append(indent)
-        quote = None
-        for column, char in enumerate(line, start=1):
-            if quote:
-                quote = None if char == quote else quote
-            elif char in "'\"" and (column == 1 or line[column - 2] in " [{,:"):
-                quote = char
-            elif char == "#" and (column == 1 or line[column - 2] == " "):
-                break
-            elif char in "[{":
-                flow += 1
-                if len(indents) + flow > DEPTH_LIMIT:
-                    return number, column
-            elif char in "]}":
-                flow = max(0, flow - 1)
+        if flow or "[" in line or "{" in line:  # else the walk would change nothing
+            quote = None
+            for column, char in enumerate(line, start=1):
+                if quote:
+                    quote = None if char == quote else quote
+                elif char in "'\"" and (column == 1 or line[column - 2] in " [{,:"):
+                    quote = char
+                elif char == "#" and (column == 1 or line[column - 2] == " "):
+                    break
+                elif char in "[{":
+                    flow += 1
+                    if len(indents) + flow > DEPTH_LIMIT:
+                        return number, column
+                elif char in "]}":
+                    flow = max(0, flow - 1)
         if flow == 0 and len(indents) > DEPTH_LIMIT:
             return number, len(line) - len(stripped) + 1
     return None

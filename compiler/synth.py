@@ -15,7 +15,7 @@ from typing import Any, Callable
 from troposphere import Export as CfnExport
 from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Template
 
-from . import awstypes, cfn
+from . import awstypes, cfn, construct
 from .diagnostics import Diagnostic, InternalError, KeyPath, Where
 from .kinds import Resource
 from .kinds.base import SpecProblem
@@ -24,6 +24,7 @@ from .naming import camel
 from .resolve import Resolved, StackPlan
 
 TEMPLATE_VERSION = "2010-09-09"
+construct.install()  # troposphere's constructor without its bookkeeping overhead (same objects)
 
 
 @dataclass

@@ -225,6 +225,8 @@ def substitute(value: Any, values: dict[str, str], path: KeyPath = ()) -> tuple[
     values; any other `${...}` (Serverless' `${sls:stage}`, `${self:...}`, CloudFormation's
     `${AWS::Region}`) is a problem at its place — written literally it would never work."""
     if isinstance(value, str):
+        if "${" not in value:  # most values: nothing to find or replace
+            return value, []
         problems = []
         for match in SUBSTITUTION.finditer(value):
             if match.group(1).strip() not in values:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from troposphere import Template
 
 from compiler.cli import main
 from tests.conftest import REPO, compile_spec, write_spec
@@ -168,9 +169,11 @@ def test_canonical_text_of_every_committed_template_is_json_dumps() -> None:
 
 
 def test_the_fast_walk_gives_exactly_what_troposphere_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """compiler.todict replaces troposphere's to_dict in the compile: over every template of
-    the repository's spec and the full golden (every kind, every stage) the two agree value
-    for value, and a missing required property still fails the same way."""
+    """compiler.todict replaces troposphere's to_dict in the compile, and emit encodes a
+    template in one orjson pass (todict.shallow as its default): over every template of the
+    repository's spec and the full golden (every kind, every stage) both agree with
+    troposphere, value for value and byte for byte, and a missing required property still
+    fails the same way."""
     from troposphere import sqs
 
     from compiler import emit
@@ -178,14 +181,17 @@ def test_the_fast_walk_gives_exactly_what_troposphere_gives(monkeypatch: pytest.
     from compiler.todict import encode, template_dict
 
     compared = []
+    one_pass = emit.canonical_template
 
-    def both(template: object) -> dict:
-        fast = template_dict(template)  # type: ignore[arg-type]
-        assert fast == template.to_dict()  # type: ignore[attr-defined]
+    def both(template: object) -> str:
+        reference = template.to_dict()  # type: ignore[attr-defined]
+        assert template_dict(template) == reference  # type: ignore[arg-type]
+        text = one_pass(template)  # type: ignore[arg-type]
+        assert text == json.dumps(reference, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         compared.append(1)
-        return fast
+        return text
 
-    monkeypatch.setattr(emit, "template_dict", both)
+    monkeypatch.setattr(emit, "canonical_template", both)
     for root in (REPO, REPO / "tests" / "golden" / "full"):
         build(root / "spec", "all", display_root=root)
     assert len(compared) > 60
@@ -194,3 +200,63 @@ def test_the_fast_walk_gives_exactly_what_troposphere_gives(monkeypatch: pytest.
         missing.to_dict()
     with pytest.raises(ValueError, match="PolicyDocument required"):
         encode(missing)
+    template = Template()
+    template.add_resource(missing)
+    with pytest.raises(ValueError, match="PolicyDocument required"):
+        emit.canonical_template(template)
+
+
+@pytest.mark.parametrize("threshold", [1e-05, 2.5e-07, 1e22, float("nan"), 0.5])
+def test_one_pass_encoding_falls_back_where_orjson_writes_numbers_differently(threshold: float) -> None:
+    """orjson writes 1e-05 as 0.00001, 1e-07 as 1e-7 and NaN as null: such templates take
+    json.dumps' path, so the bytes are json.dumps' in every case."""
+    from troposphere import cloudwatch
+
+    from compiler.emit import canonical_template
+
+    template = Template()
+    template.add_resource(cloudwatch.Alarm("A", ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1, Statistic="Sum", Threshold=threshold))
+    expected = json.dumps(template.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert canonical_template(template) == expected
+
+
+def test_the_faster_constructor_mirrors_troposphere_and_builds_the_same_bytes() -> None:
+    """compiler.construct replaces troposphere's BaseAWSObject constructor during compiles.
+    It mirrors one exact version of it: an upgrade of troposphere changes the source and
+    fails here until construct.py is compared with it again. With either constructor every
+    stage of the repository's spec and of the full golden compiles to the same bytes."""
+    import hashlib
+    import inspect
+
+    import troposphere
+
+    from compiler import construct
+    from compiler.pipeline import build
+
+    source = inspect.getsource(construct.ORIGINAL)
+    assert troposphere.__version__ == construct.VERSION
+    assert hashlib.sha256(source.encode()).hexdigest() == construct.MIRRORED
+    assert troposphere.BaseAWSObject.__init__ is construct._init  # installed by synth
+    outputs = {}
+    try:
+        for installed in (True, False):
+            construct.install() if installed else construct.uninstall()
+            outputs[installed] = [build(root / "spec", "all", display_root=root).outputs
+                                  for root in (REPO, REPO / "tests" / "golden" / "full")]
+    finally:
+        construct.install()
+    assert outputs[True] == outputs[False]
+    assert all(len(stage) > 10 for stage in outputs[True])
+    # still validated as troposphere validates: titles (a class's own rule too), types, values
+    from troposphere import Parameter, sqs
+
+    with pytest.raises(ValueError, match="not alphanumeric"):
+        sqs.Queue("not-alphanumeric")
+    with pytest.raises(ValueError, match="can be no longer than"):
+        Parameter("P" * 256, Type="String")
+    with pytest.raises(ValueError, match="is not a valid integer"):
+        sqs.Queue("Q", DelaySeconds=[1])
+    with pytest.raises(TypeError, match="QueueName is <class 'list'>"):
+        sqs.Queue("Q", QueueName=["x"])
+    with pytest.raises(AttributeError, match="does not support attribute Nope"):
+        sqs.Queue("Q", Nope=1)
