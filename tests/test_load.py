@@ -156,3 +156,27 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) ->
     body = "queues:\n  q: {}\n" + "# padding\n" * (SIZE_LIMIT // 10 + 1)
     out = errors_of(tmp_path, {"big.yaml": body})
     assert f"spec/big.yaml:1:1: error[E109]: the file is {len(body.encode()):,} bytes; a spec file may have at most {SIZE_LIMIT:,}" in out
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        # 70 levels of block mappings: found by indentation alone, where it passes the limit
+        ("".join(f"{' ' * i}k{i}:\n" for i in range(70)) + " " * 70 + "v: 1\n", (65, 65)),
+        # brackets and indentation together (the bound counts both)
+        ("".join(f"{' ' * i}k{i}:\n" for i in range(40)) + " " * 40 + "v: " + "[" * 30 + "]" * 30 + "\n", (41, 67)),
+        # many brackets that never nest deeply: no error, though the file has more than the limit
+        ("a: [" + ", ".join("[x]" for _ in range(100)) + "]\nb: [[1], [2]]\n", None),
+        # brackets inside quotes and comments do not open anything
+        ("a: '" + "[" * 80 + "'\nb: 1 # " + "{" * 80 + "\n", None),
+    ],
+)
+def test_nesting_beyond_the_limit_is_found_before_the_parser(tmp_path: Path, text: str, where: tuple[int, int] | None) -> None:
+    """E108 points at where nesting first passes 64 levels, from indentation and open
+    brackets; files that cannot get there (however many brackets they hold) load."""
+    source, diags = _load(tmp_path, text)
+    deep = [d for d in diags if d.code == "E108"]
+    if where is None:
+        assert deep == [] and source.parsed
+    else:
+        assert [(d.where.span.line, d.where.span.col) for d in deep] == [where]
