@@ -14,7 +14,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
@@ -379,10 +379,24 @@ class Handlers:
         return [outside_error(real, f"{display_root}/{p}") for p, real in sorted(self.outside.items())]
 
 
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of a block and of the blocks inside it, functions' and classes'
+    included. An import is a statement, and statements live only in blocks (expressions
+    hold none), so this finds every import `ast.walk` would, visiting a tenth of the nodes."""
+    for node in body:
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list):
+                yield from _statements(block)
+        for inner in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):  # try/except, match
+            yield from _statements(inner.body)
+
+
 def _local_imports(tree: ast.Module, module: str, modules: Mapping[str, Path]) -> set[str]:
     found = set()
     package = module.rsplit(".", 1)[0] if "." in module else ""
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -430,13 +444,14 @@ def scan_handlers(folder: Path) -> Handlers:
         for node in tree.body
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
     )
+    imports = {module: _local_imports(tree, module, modules) for module, tree in trees.items()}
     bundles = {}
     for module in trees:
         needed, todo = {module}, [module]
         while todo:  # transitive local imports, plus the __init__ of every package on the way
             current = todo.pop()
             parents = {".".join(current.split(".")[:i]) for i in range(1, current.count(".") + 1)}
-            for dep in (_local_imports(trees[current], current, modules) if current in trees else set()) | parents:
+            for dep in imports.get(current, set()) | parents:
                 if dep in modules and dep not in needed:
                     needed.add(dep)
                     todo.append(dep)

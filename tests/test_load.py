@@ -180,3 +180,43 @@ def test_nesting_beyond_the_limit_is_found_before_the_parser(tmp_path: Path, tex
         assert deep == [] and source.parsed
     else:
         assert [(d.where.span.line, d.where.span.col) for d in deep] == [where]
+
+
+def test_a_bundle_holds_every_local_module_imported_anywhere_in_the_code(tmp_path: Path) -> None:
+    """Imports inside functions, classes, try/except/else/finally, with, loops and match
+    cases all count (scan_handlers visits statements only: imports are never inside
+    expressions); names in strings and comments do not; relative imports resolve in their
+    package and bring the package's __init__."""
+    handlers = tmp_path / "handlers"
+    (handlers / "pkg").mkdir(parents=True)
+    for name in ("a", "b", "c", "d", "e", "f", "g", "h", "unused"):
+        (handlers / f"{name}.py").write_text("X = 1\n")
+    (handlers / "pkg" / "__init__.py").write_text("")
+    (handlers / "pkg" / "inner.py").write_text("from . import sibling\n")
+    (handlers / "pkg" / "sibling.py").write_text("Y = 2\n")
+    (handlers / "main.py").write_text(
+        '"""import unused"""\n'
+        "# import unused\n"
+        "def handler(event, context):\n"
+        "    import a\n"
+        "    class K:\n"
+        "        from b import X\n"
+        "    try:\n"
+        "        import c\n"
+        "    except ImportError:\n"
+        "        import d\n"
+        "    else:\n"
+        "        import e\n"
+        "    finally:\n"
+        "        with open('x') as f:\n"
+        "            import f\n"
+        "    for _ in ():\n"
+        "        import g\n"
+        "    match event:\n"
+        "        case {'x': 1}:\n"
+        "            import h\n"
+        "    lambda: 'import unused'\n"
+        "    from pkg import inner\n"
+    )
+    files = [name for name, _ in scan_handlers(handlers).bundles["main"].files]
+    assert files == sorted(["main.py", *(f"{n}.py" for n in "abcdefgh"), "pkg/__init__.py", "pkg/inner.py", "pkg/sibling.py"])
