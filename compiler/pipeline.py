@@ -8,13 +8,19 @@ every stage of the platform), `cli` decides how to show them.
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
+import sys
+import threading
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from . import limits, naming
-from .diagnostics import Diagnostic, SpecError, Where, did_you_mean
+from .diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from .kinds.base import CheckEnv
 from .load import SourceFile, load_tree, scan_handlers
@@ -56,13 +62,91 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) -> Build:
-    """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec."""
+def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None, parallel: bool | None = None) -> Build:
+    """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec.
+
+    `parallel`: render stages in forked workers (True), here one after another (False), or
+    decide (None: when there are two cores and this process runs one thread)."""
     with _gc_paused():
-        return _build(spec_dir, stage, display_root)
+        return _build(spec_dir, stage, display_root, parallel)
 
 
-def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
+def _render(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]:
+    """One stage's templates, manifest and graph, and the problems synthesis and
+    CloudFormation's limits find in them."""
+    synthesis = synth(resolved)
+    texts = render_stage(resolved, synthesis)
+    diags = list(synthesis.diagnostics)
+    if not synthesis.diagnostics:  # limits of templates that lack the resources just reported are noise
+        diags += limits.check(resolved, texts)
+    return texts, diags
+
+
+def _render_in_child(resolved: Resolved, send: Connection) -> None:
+    """In a forked worker: render one stage and send back its text and diagnostics (or
+    what went wrong, as text: an exception object may not survive pickling)."""
+    try:
+        result: tuple[str, Any] = ("ok", _render(resolved))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    send.send(result)
+    send.close()
+
+
+class _Stages:
+    """Stages rendered while the next one resolves: with several stages, a second core and
+    a process of one thread, every stage but the last renders in a forked worker (it
+    inherits the resolved stage; only text and diagnostics come back through a pipe) and
+    the last renders here, so the workers start while later stages still resolve. Stages
+    share nothing after resolve, so the result is the same as rendering them one after
+    another, which is what happens otherwise (one stage, one core, or threads: a lock
+    another thread held at the fork would stay held in the child). Tested both ways."""
+
+    def __init__(self, count: int, parallel: bool | None = None):
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and threading.active_count() == 1
+        self.parallel = parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self.pending: dict[str, tuple[Any, Connection]] = {}
+        self.done: dict[str, tuple[dict[str, str], list[Diagnostic]]] = {}
+
+    def add(self, name: str, resolved: Resolved, last: bool) -> None:
+        if not self.parallel or last:
+            self.done[name] = _render(resolved)
+            return
+        sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
+        sys.stderr.flush()  # empty them first, so nothing is written twice
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        worker = context.Process(target=_render_in_child, args=(resolved, send), daemon=True)
+        worker.start()
+        send.close()
+        self.pending[name] = (worker, receive)
+
+    def collect(self) -> dict[str, tuple[dict[str, str], list[Diagnostic]]]:
+        for name, (worker, receive) in self.pending.items():
+            try:
+                status, value = receive.recv()
+            except EOFError:
+                raise InternalError(f"the worker rendering stage {name} ended without a result") from None
+            finally:
+                receive.close()
+                worker.join()
+            if status != "ok":
+                raise InternalError(f"rendering stage {name} failed in its worker: {value}")
+            self.done[name] = value
+        self.pending.clear()
+        return self.done
+
+    def stop(self) -> None:
+        """Workers still running when the build stops early (an error here, Ctrl-C)."""
+        for worker, receive in self.pending.values():
+            receive.close()
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+
+def _build(spec_dir: Path, stage: str, display_root: Path | None, parallel: bool | None) -> Build:
     files, load_diags = load_tree(spec_dir, display_root)
     # Validation still runs after load errors (duplicate keys, a file that does not parse),
     # so that one run reports as much as it can; resolution needs a complete spec and waits.
@@ -85,19 +169,24 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None) -> Build:
         raise BuildError(diags, files)
     stages = tuple(stage_specs) if stage == ALL else (stage,)
     resolved: dict[str, Resolved] = {}
+    problems: dict[str, list[Diagnostic]] = {}
+    rendering = _Stages(len(stages), parallel)
+    try:
+        for number, name in enumerate(stages, start=1):
+            result, problems[name] = resolve(stage_specs[name])
+            if result is not None:
+                resolved[name] = result
+                rendering.add(name, result, last=number == len(stages))
+        rendered = rendering.collect()
+    finally:
+        rendering.stop()
     outputs: dict[str, str] = {README: README_TEXT}
-    for name in stages:
-        result, problems = resolve(stage_specs[name])
-        diags += problems
-        if result is None:
-            continue
-        synthesis = synth(result)
-        diags += synthesis.diagnostics
-        resolved[name] = result
-        rendered = render_stage(result, synthesis)
-        if not synthesis.diagnostics:  # limits of templates that lack the resources just reported are noise
-            diags += limits.check(result, rendered)
-        outputs.update(rendered)
+    for name in stages:  # in stage order, as one stage after another would report them
+        diags += problems[name]
+        if name in rendered:
+            texts, found = rendered[name]
+            diags += found
+            outputs.update(texts)
     if diags:
         raise BuildError(diags, files)
     return Build({f.path: f for f in files}, stages, resolved, outputs)

@@ -38,3 +38,73 @@ def test_output_has_no_absolute_paths_or_timestamps() -> None:
     for text in outputs.values():
         assert str(REPO) not in text
         assert "2026-" not in text and "2025-" not in text
+
+
+# Run in a fresh interpreter: forking is only safe in a process of one thread, and pytest's
+# may run servers in threads. The child marks each stage it renders, so the test knows the
+# stages really rendered in workers.
+_BOTH_WAYS = r"""
+import json, os, sys
+from pathlib import Path
+from compiler import pipeline
+from compiler.pipeline import BuildError, build
+
+marks = Path(sys.argv[2])
+render = pipeline._render
+def marked(resolved):
+    if os.getpid() != PARENT:
+        (marks / resolved.stage).touch()
+    if resolved.stage == os.environ.get("FAIL_STAGE"):
+        raise RuntimeError("synthesis broke")
+    return render(resolved)
+PARENT = os.getpid()
+pipeline._render = marked
+
+def run(parallel):
+    try:
+        return {"outputs": build(Path(sys.argv[1]), "all", display_root=Path(sys.argv[1]).parent, parallel=parallel).outputs}
+    except BuildError as exc:
+        return {"diagnostics": [repr(d) for d in exc.diagnostics]}
+    except Exception as exc:
+        return {"raised": f"{type(exc).__name__}: {exc}"}
+
+print(json.dumps({"forked": run(True), "here": run(False), "marked": sorted(p.name for p in marks.iterdir())}))
+"""
+
+
+def _both_ways(spec: Path, marks: Path, fail_stage: str = "") -> dict:
+    import json
+
+    marks.mkdir()
+    env = {**os.environ, "FAIL_STAGE": fail_stage}
+    proc = subprocess.run([sys.executable, "-c", _BOTH_WAYS, str(spec), str(marks)], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_stages_rendered_in_workers_give_the_same_bytes(tmp_path: Path) -> None:
+    """`--stage all` renders every stage but the last in a forked worker: the outputs are
+    those of rendering the stages one after another."""
+    result = _both_ways(REPO / "spec", tmp_path / "marks")
+    stages = sorted({path.split("/")[0] for path in result["here"]["outputs"] if "/" in path})
+    assert len(stages) > 1
+    assert len(result["marked"]) == len(stages) - 1 and set(result["marked"]) < set(stages)  # the last renders here
+    assert result["forked"] == result["here"]
+
+
+def test_problems_found_in_workers_are_reported_in_stage_order(tmp_path: Path) -> None:
+    """A limit broken in every stage: the same diagnostics, in the same order, either way."""
+    from tests.conftest import write_spec
+
+    tables = "tables:\n" + "".join(f"  t{i}: {{hash_key: id:S, export: [name]}}\n" for i in range(201))
+    spec = write_spec(tmp_path / "repo", {"big.yaml": tables})
+    result = _both_ways(spec, tmp_path / "marks")
+    diagnostics = result["here"]["diagnostics"]
+    assert [d for d in diagnostics if "E311" in d and "-dev-" in d] and [d for d in diagnostics if "E311" in d and "-prod-" in d]
+    assert result["marked"] and result["forked"] == result["here"]
+
+
+def test_a_worker_that_fails_stops_the_build_with_an_internal_error(tmp_path: Path) -> None:
+    result = _both_ways(REPO / "spec", tmp_path / "marks", fail_stage="dev")
+    assert result["forked"]["raised"].startswith("InternalError: rendering stage dev failed in its worker: RuntimeError: synthesis broke")
+    assert result["here"]["raised"] == "RuntimeError: synthesis broke"

@@ -12,7 +12,9 @@ the median with min-max:
   whole process <= 0.2 s;
 - scaling: compile of dev at 1x, 10x, 100x the spec (tests/bench/synthetic.py): per stack,
   peak memory, and the 100x/1x ratio of time per resource (linear: <= 1.2) - target <= 3 s
-  per stage at 100x.
+  per stage at 100x;
+- `--stage all` at the largest size with its stages rendered in forked workers against one
+  after another (no target: what the second core buys).
 
 Then the local platform (tests/bench/local.py). Numbers are printed, never asserted. The
 compiler's bytecode is written first (compileall), as on any machine after a first run.
@@ -54,6 +56,15 @@ work = time.perf_counter() - t0
 stacks = result.resolved["dev"].stacks.values()
 print(json.dumps({"work": work, "stacks": len(stacks), "resources": sum(len(s.resources) for s in stacks),
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+# `--stage all`, its stages rendered in forked workers ("1") or one after another ("0").
+ALL_STAGES = r"""
+import sys
+from pathlib import Path
+from compiler.pipeline import build
+build(Path(sys.argv[1]), "all", display_root=Path(sys.argv[1]).parent, parallel=sys.argv[2] == "1")
 """
 
 
@@ -147,6 +158,11 @@ def main() -> None:
         stage_wall = statistics.median(r["wall"] for r in scaled[largest])
         rows.append((f"compile --stage dev at {largest}x (whole process)", f"{stage_wall:.2f} s", "<= 3 s",
                      verdict(stage_wall <= 3, f"{stage_wall / 3:.1f}x over"), ""))
+
+        spec = REPO / "spec" if largest == 1 else scratch / f"x{largest}" / "spec"
+        forked, serial = pairs([python, "-c", ALL_STAGES, str(spec), "1"], [python, "-c", ALL_STAGES, str(spec), "0"], 1)
+        rows.append((f"compile --stage all at {largest}x: stages in workers / in turn", f"{forked[0] / serial[0]:.2f}", "",
+                     "(no target)", f"{forked[0]:.2f} s / {serial[0]:.2f} s"))
 
         print(f"{'measure':<48} {'figure':<20} {'target':<15} verdict")
         for name, figure, target, result, detail in rows:
