@@ -23,7 +23,7 @@ from .limits import upload_required
 from .todict import shallow, template_dict, template_sections
 from .manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
 from .resolve import Resolved
-from .synth import Synthesis
+from .synth import CrossRegion, Synthesis
 
 if TYPE_CHECKING:
     from troposphere import Template
@@ -99,23 +99,26 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
     stage = resolved.stage
     out: dict[str, str] = {}
     stacks: dict[str, StackEntry] = {}
+    received: dict[str, list[CrossRegion]] = {}  # by consumer, in the order of their keys
+    for (consumer, _), value in sorted(synthesis.cross_region.items()):
+        received.setdefault(consumer, []).append(value)
     for stack_id, item in templates.items():
         text = canonical_template(item.template)
+        encoded = text.encode("utf-8")
         out[f"{stage}/{template_file(stack_id)}"] = text
         stacks[stack_id] = StackEntry(
             name=item.plan.name,
             spec=item.plan.file,
             template=template_file(stack_id),
-            sha256=sha256(text),
-            bytes=len(text.encode("utf-8")),
+            sha256=hashlib.sha256(encoded).hexdigest(),
+            bytes=len(encoded),
             upload_required=upload_required(text),  # over the inline limit: deploy goes through S3
             resources=len(item.template.resources),
             depends_on=tuple(item.plan.depends_on),
             region=item.plan.region,
             parameters={
                 value.parameter: Parameter(value.producer.stack, value.output_key, resolved.stacks[value.producer.stack].region)
-                for (consumer, _), value in sorted(synthesis.cross_region.items())
-                if consumer == stack_id
+                for value in received.get(stack_id, ())
             },
             termination_protection=resolved.settings.protect,
             bootstrap=any(resource.kind.bootstrap for resource in item.plan.resources),
