@@ -8,7 +8,6 @@ every stage of the platform), `cli` decides how to show them.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import sys
 import threading
@@ -16,8 +15,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from multiprocessing.connection import Connection
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from . import limits, naming
 from .diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
@@ -27,6 +25,9 @@ from .load import SourceFile, load_tree, scan_handlers
 from .resolve import Resolved, resolve
 from .synth import synth
 from .validate import validate
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 ALL, HANDLERS_DIR = naming.ALL, naming.HANDLERS_DIR  # re-exported: callers import them from here
 
@@ -93,6 +94,12 @@ def _render_in_child(resolved: Resolved, send: Connection) -> None:
     send.close()
 
 
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 class _Stages:
     """Stages rendered while the next one resolves: with several stages, a second core and
     a process of one thread, every stage but the last renders in a forked worker (it
@@ -105,7 +112,7 @@ class _Stages:
     def __init__(self, count: int, parallel: bool | None = None):
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and threading.active_count() == 1
-        self.parallel = parallel and count > 1 and "fork" in multiprocessing.get_all_start_methods()
+        self.parallel = parallel and count > 1 and _can_fork()
         self.pending: dict[str, tuple[Any, Connection]] = {}
         self.done: dict[str, tuple[dict[str, str], list[Diagnostic]]] = {}
 
@@ -115,6 +122,8 @@ class _Stages:
             return
         sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
         sys.stderr.flush()  # empty them first, so nothing is written twice
+        import multiprocessing  # only when a worker is started: one stage never pays for it
+
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         worker = context.Process(target=_render_in_child, args=(resolved, send), daemon=True)
