@@ -14,7 +14,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import orjson
 
@@ -56,37 +56,32 @@ _UNSURE = (re.compile(rb"null,?\n"), re.compile(rb"0\.0000"), re.compile(rb"e[-+
 _ORJSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
-def _sure(fast: bytes) -> bool:
-    return not any(pattern.search(fast) for pattern in _UNSURE)
+def _orjson(data: Any, default: Callable[[Any], Any] | None = None) -> str | None:
+    """orjson's text of `data` where it is sure to be json.dumps' (see _UNSURE), else None
+    (also when orjson cannot encode it: integers beyond 64 bits, lone surrogates, a
+    `default` that raised)."""
+    try:
+        fast = orjson.dumps(data, default=default, option=_ORJSON_OPTIONS)
+    except TypeError:
+        return None
+    return None if any(pattern.search(fast) for pattern in _UNSURE) else fast.decode()
 
 
 def canonical(data: Any) -> str:
     """`json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\\n"`, byte for byte.
 
     Encoded by orjson (json.dumps with indent runs in pure Python, a third of a compile);
-    where orjson's text could differ (see _UNSURE; integers beyond 64 bits and lone
-    surrogates raise) json.dumps encodes instead."""
-    try:
-        fast: bytes | None = orjson.dumps(data, option=_ORJSON_OPTIONS)
-    except TypeError:
-        fast = None  # unencodable by orjson: json decides
-    if fast is not None and _sure(fast):
-        return fast.decode()
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    where orjson's text could differ, json.dumps encodes instead."""
+    return _orjson(data) or json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def canonical_template(template: Template) -> str:
     """`canonical(template.to_dict())`, in one pass: orjson walks the plain containers in C
     and asks `todict.shallow` only for troposphere's and awacs' objects, so no intermediate
     dict of the whole template is built in Python. Where orjson cannot be sure, the
-    template's dict goes through `canonical`."""
-    try:
-        fast: bytes | None = orjson.dumps(template_sections(template), default=shallow, option=_ORJSON_OPTIONS)
-    except TypeError:
-        fast = None
-    if fast is not None and _sure(fast):
-        return fast.decode()
-    return canonical(template_dict(template))
+    template's dict goes through `canonical` (and a template that fails troposphere's
+    validation raises there, with troposphere's own error)."""
+    return _orjson(template_sections(template), shallow) or canonical(template_dict(template))
 
 
 def sha256(text: str) -> str:

@@ -32,29 +32,12 @@ def encode(obj: Any) -> Any:
         return {name: encode(value) for name, value in obj.items()}
     if kind is list or kind is tuple:
         return [encode(value) for value in obj]
-    if isinstance(obj, BaseAWSObject):
-        if obj.do_validation:
-            obj._validate_props()
-            obj.validate()
-        if obj.properties:
-            return encode(obj.resource)
-        if hasattr(obj, "resource_type"):
-            return {k: encode(v) for k, v in obj.resource.items() if k != "Properties"}
-        return {}
-    if isinstance(obj, AWSHelperFn) and type(obj).to_dict is AWSHelperFn.to_dict:
-        return encode(obj.data)
-    if isinstance(obj, Tags):
-        return [encode(tag) for tag in obj.tags]
-    if hasattr(obj, "to_dict"):
-        return encode(obj.to_dict())
-    if isinstance(obj, (dict, list, tuple)):  # subclasses of the plain containers
-        return [encode(o) for o in obj] if not isinstance(obj, dict) else {k: encode(v) for k, v in obj.items()}
-    if hasattr(obj, "JSONrepr"):
-        return encode(obj.JSONrepr())
-    return obj
+    way = _WAYS.get(kind) or _learn(kind)
+    return obj if way is _refuse else encode(way(obj))
 
 
 def _aws_object(obj: BaseAWSObject) -> Any:
+    """A resource or property: validated unless built with validation off, then its dict."""
     if obj.do_validation:
         obj._validate_props()
         obj.validate()
@@ -70,8 +53,8 @@ def _refuse(obj: Any) -> Any:
 
 
 def _way(kind: type) -> Callable[[Any], Any]:
-    """How `shallow` turns objects of `kind` into containers: `encode`'s branches, in its
-    order, decided once per class (each test asks only the class)."""
+    """How objects of `kind` become plain containers, one level deep, in troposphere's
+    `encode_to_dict` order; decided once per class (each test asks only the class)."""
     if issubclass(kind, BaseAWSObject):
         return _aws_object
     if issubclass(kind, AWSHelperFn) and kind.to_dict is AWSHelperFn.to_dict:  # type: ignore[attr-defined]
@@ -80,12 +63,21 @@ def _way(kind: type) -> Callable[[Any], Any]:
         return attrgetter("tags")
     if hasattr(kind, "to_dict"):
         return methodcaller("to_dict")
+    if issubclass(kind, dict):  # subclasses of the plain containers
+        return dict
+    if issubclass(kind, (list, tuple)):
+        return list
     if hasattr(kind, "JSONrepr"):
         return methodcaller("JSONrepr")
-    return _refuse
+    return _refuse  # `encode` keeps such a value as it is; orjson's `default` must refuse it
 
 
 _WAYS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _learn(kind: type) -> Callable[[Any], Any]:
+    way = _WAYS[kind] = _way(kind)
+    return way
 
 
 def shallow(obj: Any) -> Any:
@@ -93,10 +85,7 @@ def shallow(obj: Any) -> Any:
     `default`): a troposphere or awacs object becomes the containers it holds, validated as
     `encode` validates it; anything else is refused with TypeError, as `default` must."""
     kind = type(obj)
-    way = _WAYS.get(kind)
-    if way is None:
-        way = _WAYS[kind] = _way(kind)
-    return way(obj)
+    return (_WAYS.get(kind) or _learn(kind))(obj)
 
 
 def template_sections(template: Template) -> dict[str, Any]:

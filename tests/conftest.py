@@ -30,6 +30,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden outputs from the current compiler")
 
 
+@pytest.fixture(autouse=True)
+def _stages_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Builds inside pytest's process render their stages one after another. Whether that
+    process has threads (the servers of other tests) decides whether a build forks, and a
+    test's collectors would not see what a forked worker did; the forked path is tested in
+    fresh interpreters (tests/test_determinism.py) and by every `platformc` subprocess."""
+    from compiler import pipeline
+
+    monkeypatch.setattr(pipeline, "_can_fork", lambda: False)
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
