@@ -95,19 +95,21 @@ def _render_in_child(resolved: Resolved, send: Connection) -> None:
 
 
 def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Linux only: macOS offers fork, but system libraries may be left unusable in the
+    child (why Python starts workers by spawning there); a spawned worker would have to
+    pickle the resolved stage and gain nothing."""
+    return sys.platform.startswith("linux")
 
 
 class _Stages:
-    """Stages rendered while the next one resolves: with several stages, a second core and
-    a process of one thread, every stage but the last renders in a forked worker (it
-    inherits the resolved stage; only text and diagnostics come back through a pipe) and
-    the last renders here, so the workers start while later stages still resolve. Stages
-    share nothing after resolve, so the result is the same as rendering them one after
-    another, which is what happens otherwise (one stage, one core, or threads: a lock
-    another thread held at the fork would stay held in the child). Tested both ways."""
+    """Stages rendered while the next one resolves: with several stages on Linux, a second
+    core and a process of one thread, every stage but the last renders in a forked worker
+    (it inherits the resolved stage; only text and diagnostics come back through a pipe)
+    and the last renders here, so the workers start while later stages still resolve.
+    Stages share nothing after resolve, so the result is the same as rendering them one
+    after another, which is what happens otherwise (one stage, one core, other systems, or
+    threads: a lock another thread held at the fork would stay held in the child). Tested
+    both ways."""
 
     def __init__(self, count: int, parallel: bool | None = None):
         if parallel is None:
