@@ -84,10 +84,6 @@ def canonical_template(template: Template) -> str:
     return _orjson(template_sections(template), shallow) or canonical(template_dict(template))
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
     """`{"<stage>/<stack>.json": text, "<stage>/manifest.json": text}` for one stage."""
     templates, exports = synthesis.templates, synthesis.exports

@@ -7,17 +7,15 @@ every stage of the platform), `cli` decides how to show them.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import threading
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from . import limits, naming
+from . import heap, limits, naming
 from .diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from .kinds.base import CheckEnv
@@ -48,27 +46,12 @@ class Build:
     outputs: Mapping[str, str]  # path relative to generated/ -> text
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """A build allocates many small, long-lived objects (nodes, models, troposphere
-    objects) and frees them together at the end; the cyclic collector rescanning that
-    growing heap made compile time grow faster than the spec (~30% at 100x). Reference
-    counting still frees everything; the collector resumes when the build returns."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None, parallel: bool | None = None) -> Build:
     """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec.
 
     `parallel`: render stages in forked workers (True), here one after another (False), or
     decide (None: when there are two cores and this process runs one thread)."""
-    with _gc_paused():
+    with heap.paused():
         return _build(spec_dir, stage, display_root, parallel)
 
 

@@ -198,6 +198,10 @@ class _Resolver:
                 help=did_you_mean(name, declared) or f"declare it under `{BY_REF[kind].section}:` in a stack file"))
         return target, where
 
+    def _in_order(self) -> list[Resource]:
+        """Every resource, by stack, section and name: diagnostics in a fixed order."""
+        return sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name))
+
     def _regions(self) -> dict[str, str]:
         return {s.id: s.region or self.spec.platform.region for s in self.spec.stacks}
 
@@ -217,7 +221,7 @@ class _Resolver:
             return []
         region = self._regions()
         edges = []
-        for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
+        for r in self._in_order():
             if not r.kind.encrypts or r.stack == key.stack or r.kind.bootstrap:
                 continue
             if region[r.stack] != region[key.stack]:
@@ -241,7 +245,7 @@ class _Resolver:
             return []
         region = self._regions()
         edges = []
-        for r in sorted(self.index.values(), key=lambda r: (r.stack, r.kind.section, r.name)):
+        for r in self._in_order():
             if r.kind.section not in ("buckets", "distributions") or not r.spec.access_logs:
                 continue
             at = Where(r.where.file, (r.kind.section, r.name), "key")
