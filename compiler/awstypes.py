@@ -86,6 +86,7 @@ FACTS: dict[str, Facts] = {
     "AWS::KMS::Alias": Facts(name="AliasName"),
     "AWS::Lambda::Function": Facts(name="FunctionName"),
     "AWS::IAM::Role": Facts(name="RoleName"),
+    "AWS::IAM::ManagedPolicy": Facts(name="ManagedPolicyName"),
     "AWS::Events::EventBus": Facts(name="Name"),
     "AWS::Events::Rule": Facts(unique_in=("EventBusName", ("Name",))),
     "AWS::CloudWatch::Alarm": Facts(name="AlarmName"),
@@ -154,6 +155,7 @@ WILDCARD_REASONS: dict[str, str] = {
     "schemas:CreateDiscoverer": "a discoverer's id exists only after it is created",
     "kms:CreateKey": "a key's id (and so its ARN) exists only after it is created",
     "kms:ListAliases": "KMS lists aliases account-wide; the call names no key",
+    "tag:GetResources": "the tagging API has no resource-level permissions (AWS Backup selects the stage's resources by tag)",
 }
 WILDCARD_ALLOWED = frozenset(WILDCARD_REASONS)
 TRACING_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")

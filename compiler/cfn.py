@@ -107,6 +107,13 @@ def math(expression: str, label: str, period: int = 300, **metrics: tuple[str, s
     return [*queries, cloudwatch.MetricDataQuery(Id="result", Expression=expression, Label=label, ReturnData=True)]
 
 
+def bounded(boundary: Any) -> dict[str, Any]:
+    """A role's `PermissionsBoundary`, when the stage has one (`Context.boundary()`): every
+    role a stage's stacks create carries it, so no change set can make a role that is more
+    than the kinds' roles can ever need (kinds/delivery.py)."""
+    return {"PermissionsBoundary": boundary} if boundary is not None else {}
+
+
 def trust_policy(service: str) -> PolicyDocument:
     """The assume-role policy of a role that `service` (e.g. lambda.amazonaws.com) takes on."""
     return PolicyDocument(

@@ -143,6 +143,16 @@ class Deployer:
             self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
 
+    def check_account(self) -> None:
+        """Act only with credentials of the stage's account (platform.yaml `accounts:`): the
+        stages of one account can reach each other's resources, so a stage named to its own
+        account is never deployed, bootstrapped, destroyed or rolled back from another."""
+        expected = self.manifest.account
+        if expected is not None and self.account != expected:
+            raise DeployError(f"stage {self.stage} belongs to account {expected} (platform.yaml `accounts:`), but these "
+                              f"credentials are of account {self.account}: nothing was changed; use the stage's own "
+                              "credentials (AWS_PROFILE, or the deploy role of that account)")
+
     def _owned(self) -> dict[str, str]:
         return {"Bucket": self.bucket, "ExpectedBucketOwner": self.account}
 
@@ -463,6 +473,7 @@ class Deployer:
     def deploy(self, only: set[str] | None = None, prune: bool = False) -> list[StackResult]:
         """Deploy the stage; on Ctrl-C, stop starting anything, let each stack's current call
         return, and raise Interrupted with where every stack stands and how to resume."""
+        self.check_account()
         results: dict[str, StackResult] = {}
         try:
             self._deploy(only, prune, results)
@@ -477,6 +488,7 @@ class Deployer:
         stacks = self.manifest.bootstrap_stacks
         if not stacks:
             raise DeployError(f"stage {self.stage} has no bootstrap stack: declare `delivery:` in a spec file (docs/deploy.md)")
+        self.check_account()
         results: dict[str, StackResult] = {}
         try:
             for stack in stacks:  # they need nothing uploaded: their templates are inline
@@ -566,6 +578,7 @@ class Deployer:
 
     def rollback(self, function: str, to: str | None) -> str:
         """Point a function's `live` alias at the version before (or `to`); what was done."""
+        self.check_account()
         physical = naming.Naming(self.manifest.service, self.stage).physical(function)
         for stack, entry in sorted(self.manifest.stacks.items()):
             if any(live.function == physical for live in versions.live_aliases(self.generated(stack))):
@@ -595,6 +608,7 @@ class Deployer:
     def destroy(self, force_protected: bool = False) -> list[StackResult]:
         if self.manifest.protect and not force_protected:
             raise DeployError(f"stage {self.stage} is protected: destroy it only with --i-mean-it")
+        self.check_account()
         names = [self.manifest.stacks[s].name for level in reversed(self.manifest.levels) for s in level]
         question = f"delete the {len(names)} stacks of stage {self.stage} ({', '.join(names)})? retained resources stay"
         if not self.yes and not self.confirm(question):

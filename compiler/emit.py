@@ -120,6 +120,7 @@ def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
         region=resolved.platform.region,
         protect=resolved.settings.protect,
         domain=resolved.settings.domain,
+        account=resolved.platform.accounts.get(stage),
         levels=tuple(tuple(level) for level in resolved.levels),
         stacks=stacks,
         exports={

@@ -102,6 +102,7 @@ class Manifest:
     stacks: Mapping[str, StackEntry] = field(default_factory=dict)
     exports: Mapping[str, ExportEntry] = field(default_factory=dict)
     domain: str | None = None  # the stage's API domain (the deploy workflow's environment URL)
+    account: str | None = None  # the stage's AWS account (platform.yaml `accounts:`): deploy refuses any other
 
     # ---------------------------------------------------------------- reading and writing
     @classmethod
@@ -118,6 +119,7 @@ class Manifest:
                                     str(v.get("attribute", "")), tuple(v.get("importers", ())))
                      for k, v in (data.get("exports") or {}).items()},
             domain=str(data["domain"]) if data.get("domain") else None,
+            account=str(data["account"]) if data.get("account") else None,
         )
 
     @classmethod
@@ -137,6 +139,7 @@ class Manifest:
             "region": self.region,
             "protect": self.protect,
             **({"domain": self.domain} if self.domain else {}),
+            **({"account": self.account} if self.account else {}),
             "levels": [list(level) for level in self.levels],
             "stacks": {k: v.to_dict() for k, v in self.stacks.items()},
             "exports": {k: v.to_dict() for k, v in self.exports.items()},

@@ -364,6 +364,9 @@ class Waiver(SpecModel):
     reason: Reason = Field(description="why the check does not apply (a reviewer reads it)")
 
 
+AccountId = Annotated[str, matching(r"\d{12}", "an AWS account id: 12 digits, quoted (\"012345678901\")")]
+
+
 class Platform(SpecModel):
     service: Annotated[str, matching(NAME_PATTERN, "a service name: lowercase letters, digits and single hyphens", 24)]
     region: Annotated[str, matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region such as us-west-2")]
@@ -373,3 +376,6 @@ class Platform(SpecModel):
         None, description="the GitHub repository whose workflows deploy (delivery: trusts its OIDC tokens)")
     waivers: list[Waiver] = Field(default_factory=list, description="checkov checks that do not apply, platform-wide, "
                                                                     "each with its scope and reason")
+    accounts: dict[StageName, AccountId] = Field(
+        default_factory=dict, description="the AWS account of each stage named (quoted, 12 digits): deploy, bootstrap, "
+                                          "destroy and rollback refuse to run with credentials of another account")

@@ -75,6 +75,7 @@ EVENT_ARCHIVE = NameRule("EventBridge archive name", 1, 48, r"[.\-_A-Za-z0-9]+",
 USER_POOL = NameRule("Cognito user pool or client name", 1, 128, r"[\w\s+=,.@-]+", "letters, digits, spaces and + = , . @ -")
 LAMBDA = NameRule("Lambda function name", 1, 64, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
 IAM_ROLE = NameRule("IAM role name", 1, 64, r"[\w+=,.@-]+", "letters, digits and + = , . @ _ -")
+IAM_POLICY = NameRule("IAM managed policy name", 1, 128, r"[\w+=,.@-]+", "letters, digits and + = , . @ _ -")
 HTTP_API = NameRule("HTTP API name", 1, 128, r"[\w\s+=,.@-]+", "letters, digits, spaces and + = , . @ -")
 SECRET = NameRule("Secrets Manager secret name", 1, 512, r"[A-Za-z0-9/_+=.@-]+", "letters, digits and / _ + = . @ -")
 BACKUP_VAULT = NameRule("AWS Backup vault or plan name", 2, 50, r"[A-Za-z0-9_-]+", "letters, digits, '_' and '-'")
@@ -94,6 +95,7 @@ LOGICAL_ID = NameRule("CloudFormation logical id", 1, 255, r"[A-Za-z0-9]+", "let
 
 
 DEPLOYMENT_BUCKET = "deployment"  # short name of the stage's deployment bucket
+BOUNDARY = "boundary"  # short name of the stage's permissions boundary (a managed policy)
 ALL = "all"  # the stage selector meaning every stage of platform.yaml
 HANDLERS_DIR = "handlers"  # beside the spec folder: the Lambda code root
 ARTIFACTS_DIR = ".build/artifacts"  # where `platformc package` writes and deploy uploads from
@@ -118,6 +120,11 @@ class Naming:
     def deployment_bucket(self) -> str:
         """Where deploy puts artifacts and large templates, and functions take their code."""
         return self.physical(DEPLOYMENT_BUCKET)
+
+    @property
+    def boundary(self) -> str:
+        """The managed policy that bounds every role the stage's stacks create (delivery kind)."""
+        return self.physical(BOUNDARY)
 
     def physical(self, name: str, suffix: str = "") -> str:
         """`listbackup-dev-users`; `suffix` carries fixed endings such as '-dlq' or '.fifo'."""

@@ -8,6 +8,7 @@ topological levels (stacks in one level can deploy in parallel). Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -49,6 +50,11 @@ class Resolved:
     index: Mapping[Ref, Resource]
     facts: CheckEnv  # what load recorded (handler code digests for artifact keys)
     physical: Mapping[Ref, frozenset[str]]  # the physical names each resource declared (and resolve checked)
+
+    @functools.cached_property
+    def bootstrapped(self) -> bool:
+        """Whether the stage declares a bootstrap stack (delivery): its roles and boundary."""
+        return any(r.kind.bootstrap for r in self.index.values())
 
 
 def _path_text(path: KeyPath) -> str:

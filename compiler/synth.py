@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from troposphere import Export as CfnExport
-from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Template
+from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Sub, Template
 
 from . import awstypes, cfn, construct
 from .diagnostics import Diagnostic, InternalError, KeyPath, Where
@@ -172,6 +172,13 @@ class SynthContext:
         """The ARN of the stage's key (`kms:` in platform.yaml), or None: AWS managed keys."""
         key = self.settings.kms
         return self.ref(SpecRef("key", key), "arn") if key else None
+
+    def boundary(self) -> Any:
+        """The ARN of the permissions boundary every role of the stage carries, or None when
+        the stage has no bootstrap stack to hold it (and so no execution role to bound)."""
+        if not self.resolved.bootstrapped:
+            return None
+        return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{self.naming.boundary}")
 
     def resource(self, ref: SpecRef) -> Resource:
         return self.resolved.index[ref.base]

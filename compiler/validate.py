@@ -273,6 +273,10 @@ class _Validator:
             Diagnostic("E206", f"unknown stage '{stage}'", Where(source.path, ("waivers", i, "stages", j)),
                        did_you_mean(stage, stages) or f"stages of platform.yaml: {', '.join(stages)}")
             for i, waiver in enumerate(platform.waivers) for j, stage in enumerate(waiver.stages or []) if stage not in stages
+        ] + [
+            Diagnostic("E206", f"unknown stage '{stage}'", Where(source.path, ("accounts", stage), at="key"),
+                       did_you_mean(stage, stages) or f"stages of platform.yaml: {', '.join(stages)}")
+            for stage in platform.accounts if stage not in stages
         ]
         self.diags += unknown
         return platform  # an unknown waiver stage is reported; the rest still validates

@@ -236,6 +236,25 @@ def test_update_failure_rerun_and_destroy(endpoint: str, tmp_path: Path) -> None
     assert not [s for s in stacks["StackSummaries"] if s["StackName"].startswith("mini-prod-")]
 
 
+def test_a_stage_named_to_an_account_is_not_touched_from_another(endpoint: str, tmp_path: Path) -> None:
+    """platform.yaml `accounts:` reaches the manifest; deploy, destroy and rollback with
+    credentials of another account (the emulator's is 123456789012) refuse before any change."""
+    out, artifacts = _platform(tmp_path, service="acct")
+    settings = (tmp_path / "spec" / "platform.yaml").read_text() + 'accounts:\n  prod: "111122223333"\n'
+    (tmp_path / "spec" / "platform.yaml").write_text(settings)
+    result = build(tmp_path / "spec", "all", display_root=tmp_path)
+    write(out, result.outputs, list(result.stages))
+    assert json.loads((out / "prod" / "manifest.json").read_text())["account"] == "111122223333"
+    lines: list[str] = []
+    for act in (lambda d: d.deploy(), lambda d: d.destroy(force_protected=True), lambda d: d.rollback("worker", None)):
+        with pytest.raises(DeployError, match="belongs to account 111122223333.*of account 123456789012: nothing was changed"):
+            act(_deployer(out, "prod", endpoint, artifacts, lines))
+    stacks = _client(endpoint, "cloudformation").list_stacks()["StackSummaries"]
+    assert not [s for s in stacks if s["StackName"].startswith("acct-prod-")]
+    # dev names no account: it deploys with any
+    assert {r.status for r in _deployer(out, "dev", endpoint, artifacts, lines).deploy()} == {"created"}
+
+
 def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="run `make compile STAGE=dev` first"):
         Deployer(tmp_path, "dev")

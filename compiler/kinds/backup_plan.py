@@ -15,9 +15,9 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, backup, iam
 
 from .. import naming
-from ..cfn import trust_policy
+from ..cfn import bounded, trust_policy
 from ..model import Duration, StageSettings, StatefulSpec, matching
-from .base import Attr, Context, Kind, PhysicalName, Resource
+from .base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Attr, Context, Kind, Permission, PhysicalName, Resource
 
 
 # What AWS Backup may back up, as resource ARN patterns in this account and region.
@@ -60,6 +60,24 @@ def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings
         PhysicalName("iam-role", naming_.physical(name, "-backup"), naming.IAM_ROLE),
     ]
 
+
+# What the backup role may ever need (the stage's permissions boundary): the DynamoDB, vault and
+# tagging actions of the two AWS managed policies it carries (MANAGED_POLICIES), on the stage's
+# tables and vaults only; a restore writes a table of the stage's prefix.
+ROLE_NEEDS = (
+    Permission("BackupTables", (
+        "dynamodb:BatchWriteItem", "dynamodb:CreateBackup", "dynamodb:DeleteBackup", "dynamodb:DeleteItem",
+        "dynamodb:DescribeBackup", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:ListTagsOfResource",
+        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:RestoreTableFromAwsBackup", "dynamodb:RestoreTableFromBackup",
+        "dynamodb:Scan", "dynamodb:StartAwsBackupJob", "dynamodb:UpdateItem"),
+        (f"{ARN}:dynamodb:*:{ACCOUNT}:table/{{p}}*",)),
+    Permission("BackupVaults", ("backup:CopyIntoBackupVault", "backup:DescribeBackupVault"),
+               (f"{ARN}:backup:*:{ACCOUNT}:backup-vault:{{p}}*",)),
+    Permission("BackupRecoveryPoints", ("backup:TagResource",), (f"{ARN}:backup:*:{ACCOUNT}:recovery-point:*",)),
+    Permission("BackupSelection", ("tag:GetResources",), ("*",)),
+    Permission("BackupStageKey", tuple(f"kms:{a}" for a in ("CreateGrant", "Decrypt", "DescribeKey", "GenerateDataKey")),
+               (STAGE_KEYS,), STAGE_TAGGED),
+)
 
 # With the stage's key: reading what it backs up (tables encrypted with it) and writing the
 # vault's recovery points (when the vault is encrypted with it too).
@@ -104,6 +122,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         AssumeRolePolicyDocument=trust_policy("backup.amazonaws.com"),
         ManagedPolicyArns=[Sub(arn) for arn in MANAGED_POLICIES],
         Tags=ctx.tags(resource),
+        **bounded(ctx.boundary()),
         **({"Policies": [iam.Policy(PolicyName="stage-key", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
             Statement(Sid="StageKey", Effect=Allow, Action=[Action("kms", a) for a in BACKUP_KEY], Resource=[stage_key])]))]}
            if stage_key is not None else {}),
@@ -136,4 +155,5 @@ KIND = Kind(
     names=names,
     synthesize=synthesize,
     encrypts=True,
+    role_needs=ROLE_NEEDS,
 )

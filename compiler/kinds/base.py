@@ -73,6 +73,24 @@ class Grant:
     key: tuple[str, ...] = ()
 
 
+ARN = "arn:${AWS::Partition}"  # the start of every ARN pattern of a Permission
+ACCOUNT = "${AWS::AccountId}"
+STAGE_KEYS = f"{ARN}:kms:*:{ACCOUNT}:key/*"  # with STAGE_TAGGED: the stage's own keys
+STAGE_TAGGED = (("StringEquals", "aws:ResourceTag/Stage", "{stage}"),)
+
+
+@dataclass(frozen=True)
+class Permission:
+    """IAM actions on ARN patterns, where `{p}` stands for the stage's prefix
+    (`<service>-<stage>-`) and `{stage}` for the stage: what the execution role needs to
+    manage a kind, or what the roles a kind creates may ever need (`Kind.role_needs`)."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: tuple[tuple[str, str, Any], ...] = ()  # (operator, key, value), all must hold
+
+
 @dataclass(frozen=True)
 class CheckEnv:
     """What checks and synthesis may consult besides the spec: facts `load` recorded."""
@@ -141,6 +159,7 @@ class Context(Protocol):
     def stage_tags(self) -> dict[str, str]: ...
     def alarm_actions(self) -> list[Any]: ...
     def stage_key(self) -> Any: ...
+    def boundary(self) -> Any: ...
     def claim(self, key: object, owner: Resource, path: KeyPath = (), value: object = None) -> Any: ...
 
 
@@ -170,6 +189,9 @@ class Kind:
     implied: Callable[[Resource, Callable[[Ref], Resource | None]], Sequence[tuple[Ref, str]]] | None = None
     # its stack is the stage's bootstrap stack: `platformc bootstrap` deploys it, `deploy` never does
     bootstrap: bool = False
+    # what the IAM roles this kind creates may ever need, beyond the access levels of what a
+    # role reaches: the stage's permissions boundary is made of these (kinds/delivery.py)
+    role_needs: tuple[Permission, ...] = field(default=())
     # resources it generates that references may name: part -> what it is (`queue:x.dlq`);
     # a part's attributes are `<part>_<attribute>` in `attributes`
     parts: Mapping[str, str] = field(default_factory=dict)

@@ -16,11 +16,11 @@ from pydantic import Field
 from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 
 from .. import naming
-from ..cfn import trust_policy
+from ..cfn import bounded, trust_policy
 from ..diagnostics import KeyPath
 from ..model import Ref as SpecRef
 from ..model import RefTo, SpecModel, StageSettings, StatefulSpec, matching
-from .base import Attr, CheckEnv, Context, Grant, Kind, PhysicalName, Resource, SpecProblem
+from .base import ARN, Attr, CheckEnv, Context, Grant, Kind, Permission, PhysicalName, Resource, SpecProblem
 
 
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
@@ -238,6 +238,13 @@ def _tiering(tiering: IntelligentTiering) -> s3.IntelligentTieringConfiguration:
     )
 
 
+# What a replication role may ever need (the stage's permissions boundary): read the source's
+# versions and write the replica's, both buckets of the stage.
+REPLICATION_NEEDS = (Permission("BucketReplication", (
+    "s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication", "s3:GetObjectVersionTagging", "s3:GetReplicationConfiguration",
+    "s3:ListBucket", "s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"), (f"{ARN}:s3:::{{p}}*",)),)
+
+
 def _replication_role(resource: Resource, ctx: Context) -> iam.Role:
     """What S3 needs to copy this bucket's versions into the replica. The source is named, not
     referenced, because the bucket itself depends on this role."""
@@ -267,6 +274,7 @@ def _replication_role(resource: Resource, ctx: Context) -> iam.Role:
         AssumeRolePolicyDocument=trust_policy("s3.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="replication", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=statements))],
         Tags=ctx.tags(resource),
+        **bounded(ctx.boundary()),
     )
 
 
@@ -331,4 +339,5 @@ KIND = Kind(
         "read-write": READ + WRITE,
     },
     env={"BUCKET": "name"},
+    role_needs=REPLICATION_NEEDS,
 )

@@ -16,7 +16,10 @@ One `delivery:` resource per stage makes:
   service permissions of exactly the kinds the stage declares, on `<service>-<stage>-*`
   names wherever the service allows it (awstypes.WILDCARD_REASONS lists every `*` with its
   reason), and an explicit deny on the three delivery roles (no stack can widen its own
-  deployer);
+  deployer); it writes roles only with the stage's permissions boundary on them;
+- the permissions boundary `<service>-<stage>-boundary`, a managed policy every role the
+  stage's stacks create carries: the union of what the declared kinds' roles can ever need
+  (`_bounds`), and nothing in IAM or STS;
 - the deployment bucket `<service>-<stage>-deployment` (a `buckets:` resource of fixed
   settings: versioned, SSE-S3, TLS-only, public access blocked, always retained): uploaded
   templates expire after `templates_expire_days`, replaced artifact versions after
@@ -29,17 +32,17 @@ administrator's `platformc bootstrap --stage S` does, once and after each change
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from awacs.aws import Action, Allow, ArnLike, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals, StringLike
+from awacs.aws import (Action, Allow, ArnLike, Condition, Deny, Null, PolicyDocument, Principal, Statement, StringEquals,
+                       StringLike, StringNotEquals)
 from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, iam
 
 from .. import naming
 from ..model import ResourceSpec, StageSettings
 from . import bucket
-from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
+from .base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Attr, Context, Kind, Permission, PhysicalName, Resource, SpecProblem
 
 GITHUB_ISSUER = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
@@ -62,18 +65,10 @@ class Spec(ResourceSpec):
         return skips
 
 
-@dataclass(frozen=True)
-class Permission:
-    """One statement of the execution role: actions on ARN patterns (`{p}` = `<service>-<stage>-`)."""
-
-    sid: str
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]
-    condition: tuple[str, str, Any] | None = None  # (operator, key, value)
-
-
-A = "arn:${AWS::Partition}"
-ACCT = "${AWS::AccountId}"
+A = ARN
+ACCT = ACCOUNT
+BOUNDARY = f"{A}:iam::{ACCT}:policy/{{boundary}}"  # the stage's permissions boundary
+BOUNDED = ("StringEquals", "iam:PermissionsBoundary", BOUNDARY)
 
 
 def _wild(action: str) -> Permission:
@@ -100,7 +95,7 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
         "s3:PutLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:PutReplicationConfiguration",
         "s3:GetIntelligentTieringConfiguration", "s3:PutIntelligentTieringConfiguration"), (f"{A}:s3:::{{p}}*",)),
         Permission("PassReplicationRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
-                   ("StringEquals", "iam:PassedToService", "s3.amazonaws.com"))),
+                   (("StringEquals", "iam:PassedToService", "s3.amazonaws.com"),))),
     "buses": (Permission("Buses", (
         "events:CreateEventBus", "events:DeleteEventBus", "events:DescribeEventBus", "events:PutRule", "events:DeleteRule",
         "events:DescribeRule", "events:EnableRule", "events:DisableRule", "events:PutTargets", "events:RemoveTargets",
@@ -123,12 +118,12 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
             (f"{A}:lambda:*:{ACCT}:function:{{p}}*",)),
         Permission("EventSourceMappings", ("lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping",
                                            "lambda:DeleteEventSourceMapping"), (f"{A}:lambda:*:{ACCT}:event-source-mapping:*",),
-                   ("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*")),
+                   (("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*"),)),
         Permission("CreateEventSourceMapping", ("lambda:CreateEventSourceMapping",), ("*",),
-                   ("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*")),
+                   (("ArnLike", "lambda:FunctionArn", f"{A}:lambda:*:{ACCT}:function:{{p}}*"),)),
         Permission("FunctionCode", ("s3:GetObject", "s3:GetObjectVersion"), (f"{A}:s3:::{{p}}deployment/handlers/*",)),
         Permission("PassFunctionRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
-                   ("StringEquals", "iam:PassedToService", "lambda.amazonaws.com")),
+                   (("StringEquals", "iam:PassedToService", "lambda.amazonaws.com"),)),
     ),
     "apis": (
         Permission("HttpApis", ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"),
@@ -194,9 +189,10 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
         _wild("backup:CreateBackupPlan"),
         _wild("backup-storage:MountCapsule"),
         Permission("PassBackupRoles", ("iam:PassRole",), (f"{A}:iam::{ACCT}:role/{{p}}*",),
-                   ("StringEquals", "iam:PassedToService", "backup.amazonaws.com")),
+                   (("StringEquals", "iam:PassedToService", "backup.amazonaws.com"),)),
         Permission("BackupManagedPolicies", ("iam:AttachRolePolicy", "iam:DetachRolePolicy"), (f"{A}:iam::{ACCT}:role/{{p}}*",),
-                   ("ArnLike", "iam:PolicyARN", f"{A}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor*")),
+                   (("ArnLike", "iam:PolicyARN", f"{A}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor*"),
+                    BOUNDED)),
     ),
 }
 ALARMS = Permission("Alarms", ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
@@ -206,11 +202,19 @@ LOG_GROUPS = Permission("LogGroups", ("logs:CreateLogGroup", "logs:DeleteLogGrou
                                       "logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
                                       "logs:ListTagsForResource", "logs:TagLogGroup", "logs:UntagLogGroup"),
                         (f"{A}:logs:*:{ACCT}:log-group:/aws/lambda/{{p}}*", f"{A}:logs:*:{ACCT}:log-group:/aws/http-api/{{p}}*"))
-ROLE_MANAGEMENT = Permission("Roles", ("iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole",
-                                       "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-                                       "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-                                       "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags"),
-                             (f"{A}:iam::{ACCT}:role/{{p}}*",))
+ROLES_OF_STAGE = f"{A}:iam::{ACCT}:role/{{p}}*"
+# Every action that writes what a role may do, or who may take it on: each needs the stage's
+# permissions boundary on the role (the `iam:PermissionsBoundary` condition key, which the IAM
+# service authorization reference lists for each of them), so no change set can make or widen
+# a role past what the kinds' roles can ever need. AttachRolePolicy/DetachRolePolicy carry the
+# same condition where a kind needs them (BackupManagedPolicies).
+ROLE_WRITES = ("iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:UpdateRole",
+               "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary")
+ROLE_MANAGEMENT = (
+    Permission("Roles", ("iam:DeleteRole", "iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies",
+                         "iam:ListAttachedRolePolicies", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags"), (ROLES_OF_STAGE,)),
+    Permission("BoundedRoles", ROLE_WRITES, (ROLES_OF_STAGE,), (BOUNDED,)),
+)
 LIST_LOG_GROUPS = _wild("logs:DescribeLogGroups")
 HOSTED_ZONE = ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone")
 # Kinds whose resources include roles, log groups, alarms or DNS records.
@@ -219,22 +223,40 @@ WITH_LOGS = {"functions", "apis"}
 WITH_DNS = {"certificates", "distributions"}
 READ_VERBS = ("Describe", "Get", "List", "GET")
 # Reads of data (or of code) rather than of configuration: never granted to the review role.
-NOT_READ = {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "lambda:GetFunction"}
+# A distribution's config carries its origins' custom headers resolved, the API's origin
+# secret among them; drift detection reads the distribution without it (DetectStackDrift).
+NOT_READ = {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "lambda:GetFunction",
+            "cloudfront:GetDistributionConfig"}
+# Refused to the execution role whatever else allows it: a role written without the stage's
+# boundary, the boundary taken off a role, the boundary policy itself changed, and the three
+# delivery roles (no stack can widen its own deployer).
+DENIES = (
+    Permission("OnlyBoundedRoles", (*ROLE_WRITES, "iam:AttachRolePolicy", "iam:DetachRolePolicy"), (f"{A}:iam::{ACCT}:role/*",),
+               (("StringNotEquals", "iam:PermissionsBoundary", BOUNDARY),)),
+    Permission("BoundaryStaysOn", ("iam:DeleteRolePermissionsBoundary",), (f"{A}:iam::{ACCT}:role/*",)),
+    Permission("BoundaryIsFixed", ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                                   "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"), (BOUNDARY,)),
+)
 
 
-def _statement(permission: Permission, prefix: str, effect: Any = Allow, actions: tuple[str, ...] | None = None) -> Statement:
+OPERATORS: dict[str, type[Any]] = {"StringEquals": StringEquals, "StringNotEquals": StringNotEquals, "StringLike": StringLike,
+             "ArnLike": ArnLike, "Null": Null}
+
+
+def _statement(permission: Permission, ctx: Context, effect: Any = Allow, actions: tuple[str, ...] | None = None) -> Statement:
+    def fill(text: str) -> Any:
+        text = text.replace("{p}", ctx.naming.physical("")).replace("{stage}", ctx.stage)
+        return Sub(text.replace("{boundary}", ctx.naming.boundary)) if "${" in text else text
+
     props: dict[str, Any] = {
         "Sid": permission.sid,
         "Effect": effect,
         "Action": [Action(*a.split(":", 1)) for a in sorted(actions or permission.actions)],
-        "Resource": [r if r == "*" else Sub(r.replace("{p}", prefix)) for r in permission.resources],
+        "Resource": [fill(r) for r in permission.resources],
     }
-    if permission.condition is not None:
-        operator, key, value = permission.condition
-        value = Sub(value.replace("{p}", prefix)) if "${" in value else value
-        element = StringEquals(key, value) if operator == "StringEquals" else (
-            StringLike(key, value) if operator == "StringLike" else ArnLike(key, value))
-        props["Condition"] = Condition(element)
+    if permission.conditions:
+        props["Condition"] = Condition([OPERATORS[operator](key, fill(value) if isinstance(value, str) else value)
+                                        for operator, key, value in permission.conditions])
     return Statement(**props)
 
 
@@ -245,7 +267,7 @@ def _permissions(ctx: Context) -> list[Permission]:
     for section in sorted(sections):
         found += SERVICES.get(section, ())
     if sections & WITH_ROLES:
-        found.append(ROLE_MANAGEMENT)
+        found += ROLE_MANAGEMENT
     if sections & WITH_LOGS:
         found += [LOG_GROUPS, LIST_LOG_GROUPS]
     if ctx.settings.alarms.enabled or "alarms" in sections:
@@ -260,13 +282,39 @@ def _permissions(ctx: Context) -> list[Permission]:
     return found
 
 
+def _bounds(ctx: Context) -> list[Permission]:
+    """The stage's permissions boundary: what any role the stage's stacks create may ever do.
+
+    The union, over the kinds the stage declares, of every access level's actions on the ARNs
+    the stage's resources of that kind can have (SERVICES: the execution role's own scope;
+    where AWS picks the id, the resource must carry the stage's tag), what the kinds' roles
+    need for themselves (`Kind.role_needs`), and the stage's keys for data they encrypt.
+    Nothing in it touches IAM, STS or another stage's resources.
+    """
+    kinds = {r.kind.section: r.kind for stack in ctx.stacks() for r in stack.resources}
+    found: list[Permission] = []
+    keys: set[str] = set()
+    for section, kind in sorted(kinds.items()):
+        grants = [grant for level in kind.access.values() for grant in level]
+        if grants:
+            scope = SERVICES[section][0].resources
+            found.append(Permission("Access" + naming.camel(section), tuple(sorted({a for g in grants for a in g.actions})),
+                                    scope, () if any("{p}" in r for r in scope) else STAGE_TAGGED))
+            keys.update(a for g in grants for a in g.key)
+    for section, kind in sorted(kinds.items()):
+        found += [need for need in kind.role_needs if need not in found]
+    if keys:
+        found.append(Permission("AccessStageKey", tuple(sorted(keys)), (STAGE_KEYS,), STAGE_TAGGED))
+    return found
+
+
 def _key_permissions(ctx: Context) -> list[Permission]:
     """KMS keys have no name to scope by: the stage's keys are those tagged with its stage
     (every resource carries Stage), new ones are created with that tag, aliases carry the
     stage prefix. With a stage key, CloudFormation also uses it, through the services,
     to create what it encrypts (tables, queues, functions, secrets, vaults make grants)."""
-    tagged = ("StringEquals", "aws:ResourceTag/Stage", ctx.stage)
-    keys = (f"{A}:kms:*:{ACCT}:key/*",)
+    tagged = STAGE_TAGGED
+    keys = (STAGE_KEYS,)
     found = [
         Permission("KeyManagement", ("kms:DescribeKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
                                      "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
@@ -274,8 +322,11 @@ def _key_permissions(ctx: Context) -> list[Permission]:
                                      "kms:UntagResource",
                                      "kms:UpdateKeyDescription", "kms:EnableKey", "kms:DisableKey", "kms:CreateAlias",
                                      "kms:DeleteAlias", "kms:UpdateAlias"), keys, tagged),
-        # a new key is tagged as it is created: its Stage tag is in the request, not on it yet
-        Permission("NewKeyTags", ("kms:TagResource",), keys, ("StringEquals", "aws:RequestTag/Stage", ctx.stage)),
+        # a new key is tagged as it is created: its Stage tag is in the request, not on it yet;
+        # a key that already has a Stage tag is never re-tagged into this stage (another
+        # stage's key would then be this stage's to manage)
+        Permission("NewKeyTags", ("kms:TagResource",), keys, (("StringEquals", "aws:RequestTag/Stage", "{stage}"),
+                                                              ("Null", "aws:ResourceTag/Stage", "true"))),
         Permission("KeyAliases", ("kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"), (f"{A}:kms:*:{ACCT}:alias/{{p}}*",)),
         _wild("kms:CreateKey"),
         _wild("kms:ListAliases"),
@@ -336,6 +387,12 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     delivery_roles = [_role_arn(ctx, resource, role) for role in ROLES]
 
     permissions = _permissions(ctx)
+    boundary = iam.ManagedPolicy(
+        resource.logical_id + "Boundary",
+        ManagedPolicyName=ctx.naming.boundary,
+        Description=f"The permissions boundary of every role the {prefix}* stacks create (platformc)",
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[_statement(p, ctx) for p in _bounds(ctx)]),
+    )
     execution = iam.Role(
         resource.logical_id + "ExecutionRole",
         RoleName=ctx.name(resource, "-cloudformation"),
@@ -345,7 +402,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
             Action=[Action("sts", "AssumeRole")],
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
         Policies=[iam.Policy(PolicyName="stage-resources", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
-            *(_statement(p, prefix) for p in permissions),
+            *(_statement(p, ctx) for p in permissions),
+            *(_statement(p, ctx, Deny) for p in DENIES),
             Statement(Sid="NeverTheDeliveryRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=delivery_roles),
         ]))],
         Tags=ctx.tags(resource),
@@ -385,7 +443,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         Tags=ctx.tags(resource),
     )
     reads = [Permission(p.sid, tuple(a for a in p.actions if a.split(":")[1].startswith(READ_VERBS) and a not in NOT_READ),
-                        p.resources, p.condition) for p in permissions]
+                        p.resources, p.conditions) for p in permissions]
     review = iam.Role(
         resource.logical_id + "ReviewRole",
         RoleName=ctx.name(resource, "-review"),
@@ -399,18 +457,19 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
                 Resource=[stage_stacks]),
             Statement(Sid="ListStacksAndExports", Effect=Allow, Action=[Action("cloudformation", a) for a in (
                 "DescribeStackDriftDetectionStatus", "DescribeStacks", "ListExports", "ListImports")], Resource=["*"]),
-            *(_statement(p, prefix) for p in reads if p.actions),
+            *(_statement(p, ctx) for p in reads if p.actions),
         ]))],
         Tags=ctx.tags(resource),
     )
     for role, marker in ((execution, "execution-role"), (deploy, "deploy-role"), (review, "review-role")):
         role.Metadata = {"Delivery": marker}
-    return [*out, execution, deploy, review]
+    return [*out, boundary, execution, deploy, review]
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
     return [
         PhysicalName("s3-bucket", naming_.deployment_bucket, naming.BUCKET),
+        PhysicalName("iam-policy", naming_.boundary, naming.IAM_POLICY),
         *(PhysicalName("iam-role", naming_.physical(name, "-" + role), naming.IAM_ROLE) for role in ROLES),
     ]
 

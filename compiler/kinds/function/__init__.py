@@ -205,4 +205,5 @@ KIND = Kind(
     charts=charts,
     implied=implied_origin_secret("api"),
     encrypts=True,
+    role_needs=iam.ROLE_NEEDS,
 )

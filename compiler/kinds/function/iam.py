@@ -13,13 +13,24 @@ from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
 
 from ...awstypes import TRACING_ACTIONS
-from ...cfn import trust_policy
+from ...cfn import bounded, trust_policy
 from ...model import Ref
 from ...naming import camel
 from ..api import origin_secret
-from ..base import Context, Resource
+from ..base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Context, Permission, Resource
 from .spec import Spec, levels
 
+# What a function's role may ever need besides the access levels of what it reaches (the
+# stage's permissions boundary is made of these): its own log group, its dead-letter queue,
+# its API's origin secret, tracing, and the stage's key (environment, DLQ, encrypted data).
+ROLE_NEEDS = (
+    Permission("FunctionLogs", ("logs:CreateLogStream", "logs:PutLogEvents"),
+               (f"{ARN}:logs:*:{ACCOUNT}:log-group:/aws/lambda/{{p}}*",)),
+    Permission("FunctionDeadLetters", ("sqs:SendMessage",), (f"{ARN}:sqs:*:{ACCOUNT}:{{p}}*",)),
+    Permission("FunctionOriginSecret", ("secretsmanager:GetSecretValue",), (f"{ARN}:secretsmanager:*:{ACCOUNT}:secret:{{p}}*",)),
+    Permission("FunctionTracing", TRACING_ACTIONS, ("*",)),
+    Permission("FunctionStageKey", ("kms:Decrypt", "kms:GenerateDataKey"), (STAGE_KEYS,), STAGE_TAGGED),
+)
 
 
 def _actions(names: tuple[str, ...] | list[str]) -> list[Action]:
@@ -87,4 +98,5 @@ def role(resource: Resource, ctx: Context, log_group: Any, dlq: Any = None) -> i
         AssumeRolePolicyDocument=trust_policy("lambda.amazonaws.com"),
         Policies=[iam.Policy(PolicyName="access", PolicyDocument=policy(resource, ctx, log_group, dlq))],
         Tags=ctx.tags(resource),
+        **bounded(ctx.boundary()),
     )
