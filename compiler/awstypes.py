@@ -155,6 +155,9 @@ WILDCARD_REASONS: dict[str, str] = {
     "schemas:CreateDiscoverer": "a discoverer's id exists only after it is created",
     "kms:CreateKey": "a key's id (and so its ARN) exists only after it is created",
     "kms:ListAliases": "KMS lists aliases account-wide; the call names no key",
+    "sns:Unsubscribe": "the authorization reference lists no resource type for it: a statement scoped to a topic never matches",
+    "sns:GetSubscriptionAttributes": "the authorization reference lists no resource type for it (a subscription is no IAM resource)",
+    "cloudfront:CreateDistribution": "the authorization reference lists no resource type for it: a distribution ARN never matches",
     "tag:GetResources": "the tagging API has no resource-level permissions (AWS Backup selects the stage's resources by tag)",
 }
 WILDCARD_ALLOWED = frozenset(WILDCARD_REASONS)

@@ -77,6 +77,11 @@ BREAK = {
     "P010": lambda t: _find(t, "AWS::ApiGatewayV2::Route", lambda r: r.get("Metadata", {}).get("Auth") == "none")[
         "Metadata"
     ].pop("Auth"),
+    # a grant AWS would never match: SNS lists no resource type for Unsubscribe
+    "P011": lambda t: _find(t, "AWS::IAM::Role")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+        {"Sid": "Subscriptions", "Effect": "Allow", "Action": ["sns:Unsubscribe"],
+         "Resource": [{"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:alarms"}]}
+    ),
 }
 
 
@@ -96,6 +101,40 @@ def test_rule_fails_the_broken_template(good: dict[str, dict[str, Any]], rule: s
     assert findings and {f.rule for f in findings} == {rule}, findings
     assert findings[0].source and findings[0].source.startswith("spec/data.yaml#")
     assert findings[0].waived is None
+
+
+P011_CASES = [
+    # (id, statement, finding or None)
+    ("unsubscribe-on-a-topic", {"Effect": "Allow", "Action": ["sns:Unsubscribe", "sns:GetSubscriptionAttributes"],
+                                "Resource": ["arn:aws:sns:us-west-2:1:t"]}, "acts on no resource type: only `*` matches it"),
+    ("unsubscribe-on-everything", {"Effect": "Allow", "Action": ["sns:Unsubscribe"], "Resource": ["*"]}, None),
+    ("no-such-action", {"Effect": "Allow", "Action": ["dynamodb:GetItems"], "Resource": ["*"]}, "is not an action"),
+    ("object-action-on-a-bucket", {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b"]},
+     "acts on accesspointobject, object"),
+    ("object-action-on-a-bucket-pattern", {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::app-dev-*"]},
+     None),
+    ("a-boundary-key-on-s3", {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"],
+                              "Condition": {"StringEquals": {"iam:PermissionsBoundary": "x"}}}, "does not apply to s3:GetObject"),
+    ("a-boundary-key-on-create-role", {"Effect": "Allow", "Action": ["iam:CreateRole"], "Resource": ["arn:aws:iam::1:role/x"],
+                                       "Condition": {"StringEquals": {"iam:PermissionsBoundary": "x"}}}, None),
+    ("a-tag-key-where-listed", {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["arn:aws:kms:*:1:key/*"],
+                                "Condition": {"StringEquals": {"aws:ResourceTag/Stage": "dev"}}}, None),
+    ("a-global-key", {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"],
+                      "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}, None),
+    ("a-wildcard-action-that-exists", {"Effect": "Deny", "Action": ["iam:*"], "Resource": ["arn:aws:iam::1:role/x"]}, None),
+    ("a-wildcard-action-that-matches-nothing", {"Effect": "Allow", "Action": ["s3:GetBuckit*"], "Resource": ["*"]}, "is not an action"),
+]
+
+
+@pytest.mark.parametrize(("statement", "finding"), [c[1:] for c in P011_CASES], ids=[c[0] for c in P011_CASES])
+def test_p011_reads_the_authorization_reference(statement: dict[str, Any], finding: str | None) -> None:
+    from compiler.rules.authorization import problems
+
+    found = list(problems(statement))
+    if finding is None:
+        assert found == []
+    else:
+        assert found and all(finding in f for f in found), found
 
 
 def test_a_functions_own_dead_letter_queue_counts_as_one(good: dict[str, dict[str, Any]]) -> None:

@@ -152,8 +152,9 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
     ),
     "topics": (Permission("Topics", (
         "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe",
-        "sns:Unsubscribe", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes", "sns:TagResource",
-        "sns:UntagResource", "sns:ListTagsForResource"), (f"{A}:sns:*:{ACCT}:{{p}}*",)),),
+        "sns:ListSubscriptionsByTopic", "sns:TagResource", "sns:UntagResource", "sns:ListTagsForResource"),
+        (f"{A}:sns:*:{ACCT}:{{p}}*",)),
+        _wild("sns:Unsubscribe"), _wild("sns:GetSubscriptionAttributes")),
     "dashboards": (Permission("Dashboards", ("cloudwatch:PutDashboard", "cloudwatch:GetDashboard", "cloudwatch:DeleteDashboards"),
                               (f"{A}:cloudwatch::{ACCT}:dashboard/{{p}}*",)),),
     "certificates": (
@@ -163,7 +164,8 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
         _wild("acm:RequestCertificate"),
     ),
     "distributions": (
-        Permission("Distributions", ("cloudfront:CreateDistribution", "cloudfront:GetDistribution",
+        _wild("cloudfront:CreateDistribution"),
+        Permission("Distributions", ("cloudfront:GetDistribution",
                                      "cloudfront:GetDistributionConfig", "cloudfront:UpdateDistribution",
                                      "cloudfront:DeleteDistribution", "cloudfront:TagResource", "cloudfront:UntagResource",
                                      "cloudfront:ListTagsForResource"),

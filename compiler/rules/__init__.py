@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import (
+    authorization,
     dlq_alarm,
     encryption,
     iam_wildcard,
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     log_retention.RULE,
     retain.RULE,
     routes_authorized.RULE,
+    authorization.RULE,
 )
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 
