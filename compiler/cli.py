@@ -358,17 +358,25 @@ def package(spec_dir: Path, out_dir: Path) -> None:
         click.echo(f"{out_dir / key}  sha256:{digest[:16]}")
 
 
+def _ask(question: str, err: bool) -> bool:
+    """A yes/no question; a closed standard input (or Ctrl-C at the prompt) answers no."""
+    try:
+        return click.confirm(question, default=False, err=err)
+    except click.Abort:
+        return False
+
+
 def _deployer(
     stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False,
-    err: bool = False,
+    err: bool = False, ci_implies_yes: bool = True,
 ) -> Any:
     from .deploy import Deployer
     from .local import LocalDeployer
 
     return (LocalDeployer if local else Deployer)(
-        out_dir, stage, endpoint_url=endpoint_url, yes=yes or bool(os.environ.get("CI")),
+        out_dir, stage, endpoint_url=endpoint_url, yes=yes or (ci_implies_yes and bool(os.environ.get("CI"))),
         allow_risk=allow_risk, echo=lambda line: click.echo(line, err=err),
-        confirm=lambda question: click.confirm(question, default=False, err=err),
+        confirm=lambda question: _ask(question, err),
     )
 
 
@@ -559,7 +567,7 @@ def rollback(function: str, stage: str, to_version: str | None, endpoint_url: st
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
-@click.option("--yes", is_flag=True, help="Delete without asking (implied when CI is set).")
+@click.option("--yes", is_flag=True, help="Delete without asking (never implied: CI must say --yes).")
 @click.option("--i-mean-it", "force", is_flag=True, help="Required to destroy a protected (prod) stage.")
 @click.option("--endpoint-url", default=None)
 @out_option
@@ -572,7 +580,7 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
     from .deploy import DeployError
 
     try:
-        _report(_deployer(stage, out_dir, yes, endpoint_url).destroy(force_protected=force))
+        _report(_deployer(stage, out_dir, yes, endpoint_url, ci_implies_yes=False).destroy(force_protected=force))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -75,3 +75,19 @@ def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytes
     result = CliRunner().invoke(main, ["up", "--stage", "dev", *flags])
     assert "stopped here by the test" in result.output
     assert seen["allow_risk"] is expected and seen["local"] is True
+
+
+def test_destroy_asks_even_in_ci_and_a_closed_stdin_answers_no(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI=true no longer skips destroy's question; with nothing on standard input the answer
+    is no: exit 1 and nothing deleted (it was exit 123, and CI deleted without asking)."""
+    from compiler.emit import write
+    from tests.conftest import compile_spec
+
+    result = compile_spec(tmp_path, {"data.yaml": "tables:\n  t: {hash_key: id:S}\n"})
+    write(tmp_path / "generated", result.outputs, list(result.stages))
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "none")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "none")
+    run = CliRunner().invoke(main, ["destroy", "--stage", "dev", "--out", str(tmp_path / "generated")], input="")
+    assert run.exit_code == 1, run.output
+    assert "not confirmed: nothing deleted" in run.output
