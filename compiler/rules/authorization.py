@@ -19,9 +19,9 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from .base import Rule, Unit, props
+from .base import Rule, Unit
+from .iam_wildcard import POLICY_TYPES, _documents
 
-POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy")
 # global keys that apply to a service only where its reference lists them
 TAG_KEYS = re.compile(r"aws:(ResourceTag|RequestTag)/.+|aws:TagKeys", re.IGNORECASE)
 
@@ -143,13 +143,6 @@ def _condition_problem(action: str, privilege: dict[str, Any], key: str) -> str 
     if any(_pattern(k).fullmatch(key) or k.lower() == key.lower() for k in keys):
         return None
     return f"condition key {key} does not apply to {action}"
-
-
-def _documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
-    p = props(resource)
-    if resource.get("Type") == "AWS::IAM::Role":
-        return [policy.get("PolicyDocument", {}) for policy in p.get("Policies", [])]
-    return [p.get("PolicyDocument", {})]
 
 
 def problems(statement: dict[str, Any]) -> Iterator[str]:
