@@ -79,9 +79,23 @@ class _Resolver:
         self.diags: list[Diagnostic] = []
         self.index: dict[Ref, Resource] = {}
         self.physical: dict[Ref, frozenset[str]] = {}  # the names each resource declared
+        self.collided = False  # two files map to one stack id: there is no graph to order
 
     def stacks(self) -> None:
+        files: dict[str, str] = {}  # stack id -> the file that took it first
         for stack in self.spec.stacks:
+            if (first := files.setdefault(stack.id, stack.file)) != stack.file:
+                self.diags.append(
+                    Diagnostic(
+                        "E301",
+                        f"stack id '{stack.id}' is also the stack id of another file: both would deploy as one stack",
+                        Where(stack.file),
+                        help="a stack is named after its file path with '/' as '-': rename one of the files",
+                        related=(("the other file", Where(first)),),
+                    )
+                )
+                self.collided = True
+                continue
             if not stack.resources and not stack.incomplete:
                 self.diags.append(
                     Diagnostic(
@@ -387,7 +401,7 @@ def resolve(spec: StageSpec) -> tuple[Resolved | None, list[Diagnostic]]:
     r.names()
     r.concurrency()
     edges = r.references()
-    levels = r.order(edges)
+    levels = None if r.collided else r.order(edges)
     if r.diags or levels is None:
         return None, r.diags
     held: dict[str, list[Resource]] = {}
