@@ -282,6 +282,10 @@ def _replication(resource: Resource, ctx: Context, role: iam.Role) -> s3.Replica
     spec: Spec = resource.spec
     assert spec.replicate_to is not None
     replica = ctx.resource(spec.replicate_to)
+    if replica is resource or replica.ref == resource.ref:
+        # S3 refuses a rule whose destination is its own bucket, and the template could not even
+        # express it: the bucket's replication rule would need the bucket's own ARN (a cycle).
+        raise SpecProblem(("replicate_to",), "a bucket cannot replicate to itself: name another bucket (usually in the DR region)")
     if not (spec.versioning and replica.spec.versioning):
         raise SpecProblem(("replicate_to",), "replication needs versioning on both buckets", replica)
     if spec.encryption == "kms":

@@ -69,3 +69,8 @@ def test_intelligent_tiering(tmp_path: Path) -> None:
             {"AccessTier": "ARCHIVE_ACCESS", "Days": 90}, {"AccessTier": "DEEP_ARCHIVE_ACCESS", "Days": 180},
         ]}
     ]
+
+
+def test_a_bucket_cannot_replicate_to_itself(tmp_path: Path) -> None:
+    files = {"s3.yaml": "buckets:\n  data:\n    replicate_to: bucket:data\n"}
+    assert "s3.yaml:3:19: error[E308]: a bucket cannot replicate to itself" in errors_of(tmp_path, files)
