@@ -122,17 +122,38 @@ def _position(file: str | None, span: Span | None) -> str:
     return f"{file}:{span.line}:{span.col}"
 
 
+SNIPPET_WIDTH = 120  # characters of a source line a snippet shows
+SNIPPET_LEAD = 30  # of which, before the span
+MESSAGE_WIDTH = 300  # characters of a message (which may quote a value) before its middle is elided
+
+
 def _snippet(src: Locator | None, span: Span | None) -> list[str]:
     if src is None or span is None or not 1 <= span.line <= len(src.lines):
         return []
     # control characters would act on the terminal: each shows as one replacement character
     text = "".join("\ufffd" if ord(c) < 32 and c != "\t" or 127 <= ord(c) < 160 else c for c in src.lines[span.line - 1].rstrip("\n"))
     width = span.end_col - span.col if span.end_line == span.line else len(text) - span.col + 1
+    col = span.col - 1
+    if len(text) > SNIPPET_WIDTH:  # a long line: a window of it from a little before the span
+        start = max(0, min(col - SNIPPET_LEAD, len(text) - SNIPPET_WIDTH))
+        end = start + SNIPPET_WIDTH
+        head, tail = ("…" if start else ""), ("…" if end < len(text) else "")
+        text = head + text[start:end] + tail
+        width = min(width, end - col)
+        col = col - start + len(head)
     gutter = " " * len(str(span.line))
     return [
         f"  {span.line} | {text}",
-        f"  {gutter} | {' ' * (span.col - 1)}{'^' * max(1, width)}",
+        f"  {gutter} | {' ' * col}{'^' * max(1, width)}",
     ]
+
+
+def _capped(message: str) -> str:
+    """A message that quotes a huge value keeps its head and tail, not all 200 KB of it."""
+    if len(message) <= MESSAGE_WIDTH:
+        return message
+    half = MESSAGE_WIDTH // 2
+    return f"{message[:half]}… ({len(message) - 2 * half} characters) …{message[-half:]}"
 
 
 def render_text(diags: Iterable[Diagnostic], files: Mapping[str, Locator]) -> str:
@@ -141,7 +162,7 @@ def render_text(diags: Iterable[Diagnostic], files: Mapping[str, Locator]) -> st
     located = locate_all(diags, files)
     for item in located:
         d = item.diagnostic
-        lines = [f"{_position(item.file, item.span)}: {d.severity}[{d.code}]: {d.message}"]
+        lines = [f"{_position(item.file, item.span)}: {d.severity}[{d.code}]: {_capped(d.message)}"]
         lines += _snippet(files.get(item.file or ""), item.span)
         for what, file, span in item.related:
             lines.append(f"  = note: {what} at {_position(file, span)}")
@@ -163,7 +184,7 @@ def render_json(diags: Iterable[Diagnostic], files: Mapping[str, Locator]) -> st
             {
                 "code": d.code,
                 "severity": d.severity,
-                "message": d.message,
+                "message": _capped(d.message),
                 "file": item.file,
                 "line": span.line if span else None,
                 "column": span.col if span else None,

@@ -59,3 +59,17 @@ def test_cli_reports_and_writes_nothing(case: str, tmp_path: Path, monkeypatch: 
     assert "Traceback" not in result.output
     assert "error[E" in result.output and "spec/" in result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["dev", "dev/keep.json"]
+
+
+def test_a_huge_scalar_is_reported_once_and_briefly(tmp_path: Path) -> None:
+    """A 200 KB value (here a run of URLs, the worst case of the credential patterns) reaches
+    its error in one linear pass, and the report shows a window of the line and an elided
+    message, not the value twice over."""
+    huge = "http://" * 30_000
+    root = assemble("wrong-type", tmp_path)
+    (root / "spec" / "huge.yaml").write_text(f"queues:\n  q:\n    fifo: true\n    delay: {huge}\n    handler: {huge}\n")
+    with pytest.raises(BuildError) as info:
+        build(root / "spec", "dev", display_root=root)
+    text = render_text(info.value.diagnostics, info.value.files)
+    assert "spec/huge.yaml:4:12: error[E203]" in text and "spec/huge.yaml:5:5: error[E202]" in text
+    assert len(text) < 4_000 and max(len(line) for line in text.splitlines()) < 600
