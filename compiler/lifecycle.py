@@ -32,6 +32,14 @@ class StackResult:
     detail: str = ""
 
 
+THROTTLING = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException")
+
+
+def throttled(exc: Exception) -> bool:
+    """A ClientError that says "slow down" (after botocore's own retries gave up)."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") in THROTTLING
+
+
 def rollback_failed_help(name: str, region: str, resources: list[str]) -> str:
     """What UPDATE_ROLLBACK_FAILED means and the one step that gets the stack out of it."""
     which = f" ({', '.join(resources)})" if resources else ""
@@ -99,33 +107,48 @@ class Lifecycle:
 
     def wait(self, cfn: Any, name: str, label: str, deleting: bool = False) -> str:
         """Print the stack's events as they arrive, until it settles; on failure, the causes.
-        Returns the terminal status, or INTERRUPTED after Ctrl-C."""
+        Returns the terminal status, or INTERRUPTED after Ctrl-C.
+
+        Only the stack's status decides the result. Its events are progress: when reading
+        them fails (sustained throttling of DescribeStackEvents, which botocore's retries
+        do not outlast), this poll prints nothing and the next one catches up. A throttled
+        status read is asked again at the next poll."""
         seen: set[str] = set()
         first = True
         while True:
             try:
-                events = cfn.describe_stack_events(StackName=name)["StackEvents"]
                 status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
             except cfn.exceptions.ClientError as exc:
                 if deleting and "does not exist" in str(exc):
                     return "DELETE_COMPLETE"
-                raise
-            fresh = [e for e in reversed(events) if e["EventId"] not in seen]
+                if not throttled(exc):
+                    raise
+                status = "UNKNOWN_IN_PROGRESS"
+            events = self._events(cfn, name)
+            fresh = [e for e in reversed(events or []) if e["EventId"] not in seen]
             for event in fresh:
                 seen.add(event["EventId"])
                 if not first:  # the history before this run is not news
                     reason = f" ({event['ResourceStatusReason']})" if event.get("ResourceStatusReason") else ""
                     self.echo(f"  {label}: {event['LogicalResourceId']} {event['ResourceStatus']}{reason}")
-            first = False
+            first = first and events is None  # until the history before this run has been read
             if status.endswith("_COMPLETE") or status.endswith("_FAILED"):
                 if status in TERMINAL_FAILED:
-                    for event in events:
+                    for event in events or []:
                         if event["ResourceStatus"].endswith("FAILED"):
                             self.echo(f"  {label} FAILED: {event['LogicalResourceId']}: {event.get('ResourceStatusReason', '')}")
                 return str(status)
             if self.stopping.is_set():
                 return INTERRUPTED
             time.sleep(self.poll)
+
+    @staticmethod
+    def _events(cfn: Any, name: str) -> list[dict[str, Any]] | None:
+        """The stack's events, newest first; None when AWS would not answer (progress only)."""
+        try:
+            return list(cfn.describe_stack_events(StackName=name)["StackEvents"])
+        except cfn.exceptions.ClientError:
+            return None
 
     def delete(self, cfn: Any, name: str, label: str) -> str:
         cfn.delete_stack(StackName=name)
@@ -143,7 +166,7 @@ class Lifecycle:
     def failed_resources(cfn: Any, name: str) -> list[str]:
         """Logical ids whose latest event is a failure (the ones the rollback could not restore)."""
         latest: dict[str, str] = {}
-        for event in cfn.describe_stack_events(StackName=name)["StackEvents"]:  # newest first
+        for event in Lifecycle._events(cfn, name) or []:  # newest first; unreadable: the help names none
             latest.setdefault(event["LogicalResourceId"], event["ResourceStatus"])
         return sorted(r for r, status in latest.items() if status.endswith("FAILED") and r != name)
 

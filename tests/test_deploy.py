@@ -295,8 +295,8 @@ def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
             for name in sorted(o["Export"]["Name"] for o in json.loads(deployed).get("Outputs", {}).values() if "Export" in o):
                 stub.add_response("list_imports", {"Imports": ["mini-dev-app"]}, {"ExportName": name})
         stub.add_response("execute_change_set", {}, {"StackName": "mini-dev-data", "ChangeSetName": ANY})
-        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "mini-dev-data"})
         stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "mini-dev-data"})
+        stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": "mini-dev-data"})
     lines: list[str] = []
     result = stubbed_deploy(out, "dev", artifacts, cfn, stub, lines)
     assert result.status == "updated", result

@@ -69,9 +69,9 @@ def test_a_protected_stage_creates_through_a_change_set_then_protects_the_stack(
                                                      "ResourceType": "AWS::DynamoDB::Table"}}
     stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [change]}, {**name, "ChangeSetName": ANY})
     stub.add_response("execute_change_set", {}, {**name, "ChangeSetName": ANY})
-    stub.add_response("describe_stack_events", {"StackEvents": []}, name)
     created = {"StackName": "mini-prod-data", "StackStatus": "CREATE_COMPLETE", "CreationTime": "2026-01-01T00:00:00Z"}
-    stub.add_response("describe_stacks", {"Stacks": [created]}, name)
+    stub.add_response("describe_stacks", {"Stacks": [created]}, name)  # the status decides; the events are progress
+    stub.add_response("describe_stack_events", {"StackEvents": []}, name)
     stub.add_response("update_termination_protection", {}, {**name, "EnableTerminationProtection": True})
     lines: list[str] = []
     result = stubbed_deploy(out, "prod", artifacts, cfn, stub, lines)

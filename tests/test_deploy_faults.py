@@ -187,6 +187,22 @@ def test_throttled_calls_are_retried_until_they_pass(throttling: tuple[str, type
     assert sorted(handler.injected) == ["CreateStack"] + ["DescribeStacks"] * 6 + ["s3:PUT", "s3:PUT"]
 
 
+def test_progress_that_cannot_be_read_does_not_decide_the_result(throttling: tuple[str, type[_Throttler]], tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """DescribeStackEvents throttled for the whole deploy (every retry of every poll): the
+    stacks still finish as created, and their dependents are deployed, not skipped."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.001)
+    proxy, handler = throttling
+    out, artifacts = _service(tmp_path, "unreadable")
+    handler.budget.update({"DescribeStackEvents": 10**6})
+    lines: list[str] = []
+    results = _deployer(out, proxy, artifacts, lines).deploy()
+    assert {r.stack: r.status for r in results} == {"data": "created", "app": "created"}
+    assert "DescribeStackEvents" in handler.injected
+
+
 # ------------------------------------------------------------------------ Ctrl-C
 
 
