@@ -545,21 +545,23 @@ def new_service(name: str, api: str | None, spec_dir: Path) -> None:
 @click.argument("function")
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--to", "to_version", default=None, metavar="VERSION", help="The version to point `live` at (default: the one before).")
+@click.option("--yes", is_flag=True, help="In a protected stage, move without asking (never implied: CI must say --yes).")
 @click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
 @out_option
 @_handle_errors
-def rollback(function: str, stage: str, to_version: str | None, endpoint_url: str | None, out_dir: Path) -> None:
+def rollback(function: str, stage: str, to_version: str | None, yes: bool, endpoint_url: str | None, out_dir: Path) -> None:
     """Point FUNCTION's `live` alias at its previous version (or --to VERSION).
 
     FUNCTION is its name in the spec (`accounts-list`, not `listbackup-prod-accounts-list`). Routes, its
     queue mapping and bus rules invoke the alias, so they all run the older code at once;
     nothing else changes. The next deploy of the stage moves the alias forward to the version
     it publishes, and says so. Each function keeps its newest versions (docs/deploy.md).
+    In a protected stage it names both versions and asks first, unless --yes.
     """
     from .deploy import DeployError
 
     try:
-        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None)
+        deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, ci_implies_yes=False)
         click.echo(deployer.rollback(function, to_version))
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -585,8 +585,14 @@ class Deployer:
                 break
         else:
             raise DeployError(f"stage {self.stage} has no function {function} (generated/{self.stage} has no {physical})")
+        def approve(current: str, target: dict[str, Any]) -> bool:  # a protected stage asks unless --yes
+            what = target.get("Description") or "no description"
+            return self.confirm(f"stage {self.stage} is protected: point {physical}'s {versions.ALIAS} alias from "
+                                f"version {current} to version {target['Version']} ({what})?")
+
         try:
-            was, now = versions.rollback(self.client("lambda", entry.region), physical, to)
+            was, now = versions.rollback(self.client("lambda", entry.region), physical, to,
+                                         approve if self.manifest.protect and not self.yes else None)
         except versions.RollbackError as exc:
             raise DeployError(str(exc)) from None
         what = now.get("Description") or "no description"

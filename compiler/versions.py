@@ -81,9 +81,11 @@ def prune(lam: Any, function: str, keep: int = KEEP_VERSIONS) -> list[str]:
     return doomed
 
 
-def rollback(lam: Any, function: str, to: str | None) -> tuple[str, dict[str, Any]]:
+def rollback(lam: Any, function: str, to: str | None,
+             approve: Callable[[str, dict[str, Any]], bool] | None = None) -> tuple[str, dict[str, Any]]:
     """Move `live` to version `to`, or to the version before the one it is on; returns the
-    version it was on and the version it is on now."""
+    version it was on and the version it is on now. `approve(current, target)`, when given,
+    is asked before anything moves (a protected stage); no means nothing moves."""
     try:
         lam.get_function_configuration(FunctionName=function)
     except lam.exceptions.ResourceNotFoundException:
@@ -104,5 +106,8 @@ def rollback(lam: Any, function: str, to: str | None) -> tuple[str, dict[str, An
         target = earlier[-1]
     if target == current:
         raise RollbackError(f"{function}: {ALIAS} is on version {current} already")
+    chosen = next(v for v in versions if str(v["Version"]) == target)
+    if approve is not None and not approve(current, chosen):
+        raise RollbackError(f"rollback of {function} not confirmed: {ALIAS} stays on version {current}")
     lam.update_alias(FunctionName=function, Name=ALIAS, FunctionVersion=target)
-    return current, next(v for v in versions if str(v["Version"]) == target)
+    return current, chosen

@@ -139,3 +139,28 @@ def test_rollback_of_an_undeployed_stage_is_a_clear_error(endpoint: str, tmp_pat
     out, artifacts = _platform(tmp_path, service="never")
     with pytest.raises(DeployError, match="never-dev-worker is not deployed"):
         _deployer(out, "dev", endpoint, artifacts, []).rollback("worker", None)
+
+
+def test_rollback_in_a_protected_stage_asks_and_ci_does_not_answer(endpoint: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    out, artifacts = _platform(tmp_path, service="guarded")
+    assert {r.status for r in _deployer(out, "prod", endpoint, artifacts, []).deploy()} == {"created"}
+    lam = _client(endpoint, "lambda")
+    lam.update_function_configuration(FunctionName="guarded-prod-worker", Description="release 2")
+    lam.publish_version(FunctionName="guarded-prod-worker")
+    lam.update_alias(FunctionName="guarded-prod-worker", Name="live", FunctionVersion="2")
+
+    runner = CliRunner()
+    args = ["rollback", "worker", "--stage", "prod", "--endpoint-url", endpoint, "--out", str(out)]
+    monkeypatch.setenv("CI", "true")
+    for answer in ("n\n", ""):  # no, and a closed standard input (a CI job)
+        refused = runner.invoke(main, args, input=answer)
+        assert refused.exit_code == 1 and "Traceback" not in refused.output, refused.output
+        assert "point guarded-prod-worker's live alias from version 2 to version 1" in refused.output
+        assert "not confirmed: live stays on version 2" in refused.output
+        assert lam.get_alias(FunctionName="guarded-prod-worker", Name="live")["FunctionVersion"] == "2"
+    assert runner.invoke(main, args, input="y\n").exit_code == 0
+    assert lam.get_alias(FunctionName="guarded-prod-worker", Name="live")["FunctionVersion"] == "1"
+    lam.update_alias(FunctionName="guarded-prod-worker", Name="live", FunctionVersion="2")
+    moved = runner.invoke(main, [*args, "--yes"])
+    assert moved.exit_code == 0 and "from version 2 to version 1" in moved.output and "?" not in moved.output
