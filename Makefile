@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: compile lint security check test typecheck diff package bootstrap deploy drift up down bench clean venv help
+.PHONY: venv-locked lock compile lint security check test typecheck diff package bootstrap deploy drift up down bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -17,6 +17,8 @@ help:
 	@echo "make test                                 pytest, typecheck, lint, security and check"
 	@echo "make diff STAGE=dev AGAINST=HEAD          what deploying the spec would change, with risks"
 	@echo "make package                              reproducible handler zips in .build/artifacts"
+	@echo "make venv-locked                          .venv from hash-locked wheels only (the deploy and drift jobs)"
+	@echo "make lock                                 rewrite .github/deploy-requirements.txt after a pin moves"
 	@echo "make bootstrap STAGE=dev                  the stage's deploy roles and bucket (an administrator, once)"
 	@echo "make deploy STAGE=dev                     package, then change sets level by level (boto3)"
 	@echo "make drift STAGE=dev                      does the deployed stage match generated/? (exit 5 if not)"
@@ -31,6 +33,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
+
+# The deploy and drift jobs hold AWS credentials: their .venv comes only from hash-locked
+# wheels (.github/deploy-requirements.txt: the compiler, its deploy extra and the build
+# backend), never from a fresh resolution. `make lock` rewrites the file after a pin moves.
+LOCK := .github/deploy-requirements.txt
+
+venv-locked:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -e .
+
+lock: $(STAMP)
+	@mkdir -p .build
+	printf 'setuptools==80.9.0\n' > .build/build-backend.in
+	$(BIN)/uv pip compile pyproject.toml --extra deploy .build/build-backend.in --generate-hashes --universal \
+	  --python-version 3.11 --no-header --custom-compile-command 'make lock' -o $(LOCK)
 
 compile: $(STAMP)
 	$(BIN)/platformc compile --stage $(STAGE)

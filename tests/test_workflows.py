@@ -200,3 +200,44 @@ def test_the_deploy_workflows_steps_deploy_dev_on_the_moto_server(endpoint: str,
     manifest = json.loads((REPO / "generated" / "dev" / "manifest.json").read_text())
     assert all(f"| {stack} |" in text for stack, entry in manifest["stacks"].items() if not entry.get("bootstrap"))
     assert outputs.read_text() == f"url=https://{manifest['domain']}\n"
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """.github/deploy-requirements.txt: name -> (version, hashes); names as pip normalises them."""
+    text = (REPO / ".github" / "deploy-requirements.txt").read_text()
+    found: dict[str, tuple[str, list[str]]] = {}
+    for block in re.split(r"\n(?=\S)", text):
+        if block.startswith("#") or not block.strip():
+            continue
+        head = re.match(r"([A-Za-z0-9_.-]+)==([^ ;\\]+)", block)
+        assert head, block
+        found[re.sub(r"[-_.]+", "-", head[1]).lower()] = (head[2], re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+    return found
+
+
+def test_the_jobs_holding_aws_credentials_install_only_hash_locked_wheels() -> None:
+    """The deploy and drift jobs build .venv with `make venv-locked` (pip --require-hashes,
+    no resolution, no index for the project itself) and install nothing else; the lock
+    carries every pin of pyproject (runtime, the deploy extra, the build backend), each with
+    hashes, so a pin moved without `make lock` fails here."""
+    import tomllib
+
+    for workflow, job in (("deploy-stage.yml", "deploy"), ("drift.yml", "drift")):
+        runs = [s["run"] for s in _workflow(workflow)["jobs"][job]["steps"] if "run" in s]
+        assert any(run.startswith("make venv-locked") for run in runs), workflow
+        assert not any(re.search(r"pip install|make venv(\s|$)|uv pip|make test", run) for run in runs), workflow
+    recipe = subprocess.run(["make", "-n", "venv-locked"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    installs = [line for line in recipe.splitlines() if "pip install" in line]
+    assert len(installs) == 2 and "--require-hashes --no-deps -r .github/deploy-requirements.txt" in installs[0]
+    assert "--no-deps --no-build-isolation --no-index -e ." in installs[1]
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    pins = [*project["project"]["dependencies"], *project["project"]["optional-dependencies"]["deploy"]]
+    lock = _lock()
+    for pin in pins:
+        name, version = pin.split("==")
+        name = re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
+        assert lock.get(name, ("missing",))[0] == version, f"{pin}: the lock has {lock.get(name)}; run make lock"
+    assert all(hashes for _, hashes in lock.values())
+    backend = project["build-system"]["requires"][0]
+    assert backend.startswith("setuptools>=") and int(lock["setuptools"][0].split(".")[0]) >= int(backend.split(">=")[1])
