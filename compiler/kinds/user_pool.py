@@ -1,8 +1,11 @@
 """user_pools: Cognito user pools (AWS::Cognito::UserPool) with one app client and groups.
 
-Email is the username. The app client has no secret and, by default, only the SRP and
-refresh-token flows (no OAuth implicit/code flows without a hosted UI, unlike the real
-platform). The pool's id, ARN, client id and issuer URL are referable, which is what an
+Email is the username. The app client has no secret and, by default, only the refresh-token
+flow: passwords are checked by the login function (the `admin-password` flow, through IAM),
+behind its lockout. The client id is public, so a flow that takes a password from anyone
+holding it (`srp`, `password`) lets passwords be tried around that lockout: either is an
+unsafe choice with a reason. No OAuth implicit/code flows without a hosted UI, unlike the
+real platform. The pool's id, ARN, client id and issuer URL are referable, which is what an
 API's JWT authorizer and the auth functions use.
 """
 
@@ -23,13 +26,14 @@ Requirement = Literal["lowercase", "uppercase", "numbers", "symbols"]
 Flow = Literal["srp", "refresh", "admin-password", "password"]
 GroupName = Annotated[str, matching(r"[A-Za-z0-9_+=,.@-]{1,128}", "a group name")]
 REQUIREMENTS: tuple[Requirement, ...] = ("lowercase", "uppercase", "numbers", "symbols")
-DEFAULT_FLOWS: tuple[Flow, ...] = ("srp", "refresh")
+DEFAULT_FLOWS: tuple[Flow, ...] = ("refresh",)
 FLOWS = {
-    "srp": "ALLOW_USER_SRP_AUTH",
+    "srp": "ALLOW_USER_SRP_AUTH",  # anyone with the (public) client id may try passwords (SRP)
     "refresh": "ALLOW_REFRESH_TOKEN_AUTH",
     "admin-password": "ALLOW_ADMIN_USER_PASSWORD_AUTH",  # server side only: needs IAM (the `login` level)
     "password": "ALLOW_USER_PASSWORD_AUTH",  # anyone with the (public) client id may try passwords
 }
+PUBLIC_PASSWORD_FLOWS = {"srp", "password"}  # Cognito's public APIs take a password for the client id alone
 Attribute = Literal["name", "given_name", "family_name", "phone_number", "locale", "zoneinfo", "picture"]
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -42,7 +46,9 @@ class Password(SpecModel):
 
 class Client(SpecModel):
     flows: list[Flow] = Field(default_factory=lambda: list(DEFAULT_FLOWS), min_length=1,
-                              description="`password` needs a reason (`reasons: {client: ...}`)")
+                              description="`srp` and `password` take passwords from anyone holding the public "
+                                          "client id, around the login function's lockout: each needs a reason "
+                                          "(`reasons: {client: ...}`)")
     writable: list[Attribute] = Field(default_factory=list, description="attributes users may change besides "
                                       "e-mail (verified first) and the required ones")
     access_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
@@ -71,7 +77,7 @@ class Spec(StatefulSpec):
     UNSAFE = {
         "deletion_protection": lambda v: v is False,
         "threat_protection": lambda v: v != "enforced",
-        "client": lambda v: "password" in v.flows,
+        "client": lambda v: bool(PUBLIC_PASSWORD_FLOWS & set(v.flows)),
         **StatefulSpec.UNSAFE,
     }
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import compile_spec, errors_of, template
 
 SPEC = """\
 user_pools:
   main:
     required_attributes: [name]
-    client: {flows: [srp, refresh, admin-password], access_token: 1h, refresh_token: 30d}
+    client: {flows: [refresh, admin-password], access_token: 1h, refresh_token: 30d}
     groups:
       SuperAdmins: {precedence: 1, description: Operators}
       Customer-Tier-0: {precedence: 20}
@@ -35,7 +37,7 @@ def test_pool_client_groups(tmp_path: Path) -> None:
     assert prod["MainUserPool"]["DeletionPolicy"] == "Retain"
     client = dev["MainUserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
-    assert client["ExplicitAuthFlows"] == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert client["ExplicitAuthFlows"] == ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
     assert client["WriteAttributes"] == ["email", "name"] and client["ReadAttributes"] == ["email", "email_verified", "name"]
     assert pool["UserPoolTier"] == "PLUS" and pool["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
     assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
@@ -59,14 +61,19 @@ def test_turning_off_deletion_protection_needs_a_reason(tmp_path: Path) -> None:
     assert "'deletion_protection: false' turns off a safe default" in out
 
 
-def test_the_public_password_flow_needs_a_reason(tmp_path: Path) -> None:
-    """USER_PASSWORD_AUTH lets anyone holding the public client id try passwords directly."""
-    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main:\n    client: {flows: [srp, password]}\n"})
+@pytest.mark.parametrize("flow", ["srp", "password"])
+def test_a_public_password_flow_needs_a_reason(flow: str, tmp_path: Path) -> None:
+    """USER_SRP_AUTH and USER_PASSWORD_AUTH let anyone holding the public client id try
+    passwords against Cognito directly, around the login function's lockout. The default
+    client has neither."""
+    default = template(compile_spec(tmp_path / "default", {"c.yaml": "user_pools:\n  main: {}\n"}), "dev", "c")
+    assert default["Resources"]["MainUserPoolClient"]["Properties"]["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+    out = errors_of(tmp_path, {"c.yaml": f"user_pools:\n  main:\n    client: {{flows: [refresh, {flow}]}}\n"})
     assert "error[E209]" in out and "'client" in out
-    ok = compile_spec(tmp_path / "ok", {"c.yaml": "user_pools:\n  main:\n    client: {flows: [srp, password]}\n"
-                                                  "    reasons: {client: a legacy mobile app signs in without SRP}\n"})
+    ok = compile_spec(tmp_path / "ok", {"c.yaml": f"user_pools:\n  main:\n    client: {{flows: [refresh, {flow}]}}\n"
+                                                  "    reasons: {client: a legacy mobile app signs in by itself}\n"})
     flows = template(ok, "dev", "c")["Resources"]["MainUserPoolClient"]["Properties"]["ExplicitAuthFlows"]
-    assert "ALLOW_USER_PASSWORD_AUTH" in flows
+    assert {"srp": "ALLOW_USER_SRP_AUTH", "password": "ALLOW_USER_PASSWORD_AUTH"}[flow] in flows
 
 
 def test_threat_protection_is_enforced_unless_a_reason_says_otherwise(tmp_path: Path) -> None:
