@@ -162,19 +162,27 @@ def update_account(event: Event) -> Response:
     _require(user_id, account_id, "owner", "admin")
     data = body(event)
     changes: dict[str, Any] = {
-        k: field(data, k, required=False, max_length=128 if k == "name" else 1024) for k in ("name", "description") if k in data
+        k: field(data, k, required=False, max_length=128 if k == "name" else 1024) or "" for k in ("name", "description") if k in data
     }
     unknown = sorted(set(data) - {"name", "description"})
     if unknown or not changes:
         raise HttpError(400, "invalid_field", f"give name and/or description{'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+    if changes.get("name") == "":
+        raise HttpError(400, "invalid_field", "'name' cannot be empty")
     changes["updatedAt"] = now()
-    result = table("ACCOUNTS_TABLE").update_item(
-        Key={"accountId": account_id},
-        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-        ExpressionAttributeNames={f"#{k}": k for k in changes},
-        ExpressionAttributeValues={f":{k}": v for k, v in changes.items()},
-        ReturnValues="ALL_NEW",
-    )
+    try:  # only an account that still exists: a delete that ran since _require must not be undone as an ownerless item
+        result = table("ACCOUNTS_TABLE").update_item(
+            Key={"accountId": account_id},
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+            ConditionExpression="attribute_exists(accountId)",
+            ExpressionAttributeNames={f"#{k}": k for k in changes},
+            ExpressionAttributeValues={f":{k}": v for k, v in changes.items()},
+            ReturnValues="ALL_NEW",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise HttpError(404, "not_found", "the account does not exist") from exc
     record_activity(user_id, "account.updated", account_id, fields=sorted(changes))
     return respond(200, result["Attributes"])
 

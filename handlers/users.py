@@ -108,7 +108,12 @@ def _profile_changes(raw: dict[str, Any], extra: tuple[str, ...] = ()) -> dict[s
     unknown = sorted(set(data) - set(PROFILE_FIELDS))
     if unknown:
         raise HttpError(400, "invalid_field", f"unknown field(s): {', '.join(unknown)}")
-    changes = {name: field(data, name, required=False, max_length=128) for name in PROFILE_FIELDS if name in data}
+    changes: dict[str, Any] = {}
+    for name in (n for n in PROFILE_FIELDS if n in data):
+        # present means set: an empty or blank value would store a null (and Cognito refuses one)
+        if not (value := field(data, name, required=False, max_length=128)):
+            raise HttpError(400, "invalid_field", f"'{name}' cannot be empty")
+        changes[name] = value
     if not changes and not set(extra) & set(raw):
         raise HttpError(400, "missing_field", f"give at least one of: {', '.join(PROFILE_FIELDS)}")
     return {**changes, "updatedAt": now()}

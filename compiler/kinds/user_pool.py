@@ -89,12 +89,12 @@ class Spec(StatefulSpec):
 # a user cannot add anyone to a group.
 POOL_READ = ("cognito-idp:AdminGetUser", "cognito-idp:AdminListGroupsForUser", "cognito-idp:ListUsers")
 POOL_ATTRIBUTES = ("cognito-idp:AdminUpdateUserAttributes",)
-POOL_USERS = (
-    "cognito-idp:AdminDeleteUser",
+POOL_STATUS = (  # enable or disable a user (disabling ends their sessions); never delete one
     "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminEnableUser",
     "cognito-idp:AdminUserGlobalSignOut",
 )
+POOL_USERS = ("cognito-idp:AdminDeleteUser", *POOL_STATUS)
 POOL_GROUPS = ("cognito-idp:AdminAddUserToGroup", "cognito-idp:AdminRemoveUserFromGroup")
 POOL_LOGIN = ("cognito-idp:AdminInitiateAuth", "cognito-idp:AdminRespondToAuthChallenge")
 POOL_SESSIONS = ("cognito-idp:AdminGetUser", "cognito-idp:AdminUserGlobalSignOut")  # find a user, end their sessions
@@ -200,6 +200,7 @@ KIND = Kind(
         "client": (),
         "read": (Grant(POOL_READ),),
         "attributes": (Grant(POOL_ATTRIBUTES),),
+        "status": (Grant(POOL_STATUS),),
         "users": (Grant(POOL_USERS),),
         "groups": (Grant(POOL_GROUPS),),
         "login": (Grant(POOL_LOGIN),),

@@ -75,3 +75,29 @@ def test_create_rejects_bad_bodies(aws: Platform, body: dict) -> None:
 
 def test_unauthenticated_call_is_refused(aws: Platform) -> None:
     assert aws.invoke("accounts-list", api_event("GET", "/accounts"))["statusCode"] == 401
+
+
+def test_an_update_racing_a_delete_leaves_no_ownerless_item(aws: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owner's check passes, then a delete lands before the write: the write must not
+    bring the account back as an item nobody owns (404 instead)."""
+    account = _create(aws, ADA, "Racing")
+    with aws.running("accounts-update") as (_, module):
+        checked = module._require
+
+        def deleted_meanwhile(*args: object) -> object:
+            result = checked(*args)
+            module.table("ACCOUNTS_TABLE").delete_item(Key={"accountId": account["accountId"]})
+            return result
+
+        monkeypatch.setattr(module, "_require", deleted_meanwhile)
+    response = _call(aws, "accounts-update", "PUT", account["accountId"], ADA, {"name": "Ghost"})
+    assert (response["statusCode"], json_body(response)["error"]) == (404, "not_found")
+    with aws.running("accounts-get") as (_, module):
+        assert "Item" not in module.table("ACCOUNTS_TABLE").get_item(Key={"accountId": account["accountId"]})
+
+
+def test_an_account_name_cannot_be_emptied(aws: Platform) -> None:
+    account = _create(aws, ADA, "Named")
+    response = _call(aws, "accounts-update", "PUT", account["accountId"], ADA, {"name": ""})
+    assert response["statusCode"] == 400
+    assert json_body(_call(aws, "accounts-get", "GET", account["accountId"], ADA))["name"] == "Named"

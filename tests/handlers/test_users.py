@@ -53,3 +53,25 @@ def test_the_callers_accounts(aws: Platform) -> None:
     aws.invoke("accounts-create", api_event("POST", "/accounts", {"name": "Shop"}, claims=ada))
     listed = aws.invoke("users-get-accounts", api_event("GET", "/users/me/accounts", claims=ada))
     assert [(a["name"], a["role"]) for a in json_body(listed)["accounts"]] == [("Shop", "owner")]
+
+
+def test_an_empty_profile_field_is_a_400_and_stores_nothing(aws: Platform) -> None:
+    """`{"name": ""}` used to write a null name, then fail at Cognito (500)."""
+    session = sign_up_and_login(aws)
+    claims = session["claims"]
+    aws.invoke("users-get-me", api_event("GET", "/users/me", claims=claims))
+    aws.invoke("users-update-profile", api_event("PUT", "/users/me", {"name": "Ada L."}, claims=claims))
+    for value in ("", "   "):
+        bad = aws.invoke("users-update-profile", api_event("PUT", "/users/me", {"name": value}, claims=claims))
+        assert (bad["statusCode"], json_body(bad)["error"]) == (400, "invalid_field"), bad
+    me = json_body(aws.invoke("users-get-me", api_event("GET", "/users/me", claims=claims)))
+    assert me["name"] == "Ada L."
+
+
+def test_only_the_delete_function_may_delete_a_user(aws: Platform) -> None:
+    """users-update disables and enables users; a bug in it must not be able to delete one
+    (read from the roles in generated/)."""
+    deleting = [name for name in ("users-update", "users-delete", "users-update-profile")
+                if "cognito-idp:AdminDeleteUser" in aws.function(name).granted]
+    assert deleting == ["users-delete"]
+    assert {"cognito-idp:AdminDisableUser", "cognito-idp:AdminEnableUser"} <= aws.function("users-update").granted
