@@ -20,8 +20,9 @@ Holding under attack:
 - **The e-mail quota cannot be drained from outside**: the routes that make Cognito send
   mail (register, password reset) take 10 per client address and 3 per identity per 15
   minutes (429), all answered alike.
-- **A password reset takes the account back**: it ends every session (Cognito revokes the
-  refresh tokens; the revocation record rejects the access and ID tokens issued before).
+- **A password reset or change takes the account back**: it ends every session (Cognito
+  revokes the refresh tokens; the revocation record rejects the access and ID tokens issued
+  before); a change hands the caller a fresh session.
 - **Passwords are taken as typed** (never trimmed): another client of the pool would not
   trim them either.
 """
@@ -413,10 +414,28 @@ def mfa_verify(event: Event) -> Response:
 
 @http
 def change_password(event: Event) -> Response:
+    """Changing the password ends every other session, as a reset does: whoever else holds
+    the account (a stolen refresh token, a device left signed in) is out. Cognito's global
+    sign-out revokes every refresh token, the revocation record rejects the access and ID
+    tokens issued before now, and the caller gets a fresh session signed in with the new
+    password (or the MFA challenge of one)."""
     data = body(event)
-    _with_token(
-        "change_password",
-        PreviousPassword=field(data, "oldPassword", max_length=256, strip=False),
-        ProposedPassword=field(data, "newPassword", max_length=256, strip=False),
-    )(event)
-    return respond(200, {"changed": True})
+    user_id = caller(event)
+    previous = field(data, "oldPassword", max_length=256, strip=False)
+    proposed = field(data, "newPassword", max_length=256, strip=False)
+    token = access_token(event)
+    _cognito("change_password", AccessToken=token, PreviousPassword=previous, ProposedPassword=proposed)
+    _cognito("global_sign_out", AccessToken=token)
+    revoke(user_id, "password-changed")
+    found = claims(event)
+    username = str(found.get("username") or found.get("cognito:username") or found.get("email") or user_id)
+    result = _cognito(
+        "admin_initiate_auth",
+        UserPoolId=config("MAIN_USER_POOL_ID"),
+        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": proposed},
+        ContextData=_context(event),
+    )
+    publish("listbackup.auth", "Password Changed", {"userId": user_id})
+    return respond(200, {"changed": True, **_tokens(result)})

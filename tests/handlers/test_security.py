@@ -544,3 +544,24 @@ def test_a_profile_is_made_from_an_access_token_too(aws: Platform) -> None:
     created = aws.invoke("users-get-me", api_event("GET", "/users/me", claims={"sub": "user-dee", "username": "user-dee"}))
     assert created["statusCode"] == 201, created
     assert "email" not in json_body(created)
+
+
+def test_a_password_change_ends_every_other_session(aws: Platform) -> None:
+    """A change, like a reset, takes the account back from whoever else holds a session;
+    the caller carries on with the fresh tokens the change answers with."""
+    other = sign_up_and_login(aws)  # e.g. a stolen session, or a device left signed in
+    mine = json_body(_login(aws, "ada@example.com", PASSWORD))
+    from tests.handlers.platform import jwt_claims
+    claims = {**jwt_claims(mine["accessToken"]), **jwt_claims(mine["idToken"])}
+    time.sleep(1.1)  # tokens carry whole seconds: the change is later than both sessions
+    changed = aws.invoke("auth-password-change", api_event("POST", "/auth/password/change", {
+        "oldPassword": PASSWORD, "newPassword": "A-New-Passw0rd-Here"}, claims=claims, token=mine["accessToken"]))
+    assert changed["statusCode"] == 200, changed
+    for stale in (other["claims"], claims):
+        assert _answer(aws.invoke("accounts-list", api_event("GET", "/accounts", claims=stale)))[1]["error"] == "token_revoked"
+    refreshed = aws.invoke("auth-refresh", api_event("POST", "/auth/refresh", {"refreshToken": other["refreshToken"]}))
+    assert refreshed["statusCode"] == 401
+    fresh = json_body(changed)
+    assert fresh["changed"] is True
+    claims = {**jwt_claims(fresh["accessToken"]), **jwt_claims(fresh["idToken"])}
+    assert aws.invoke("accounts-list", api_event("GET", "/accounts", claims=claims))["statusCode"] == 200
