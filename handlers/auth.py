@@ -13,7 +13,10 @@ Holding under attack:
   guesses cannot overtake it: 5 login or MFA attempts per identity and client address per
   15 minutes, and 50 per identity from all addresses together. A stranger guessing from
   elsewhere does not lock the user out of their own address; a distributed guesser is
-  capped for everyone. Tokens issued reset the counters.
+  capped, except on an address or device the user has signed in from before (90 days;
+  a device is the `trustedDevice` token a sign-in answers with), so ten addresses of
+  guesses cannot lock the user out of their own. Tokens issued reset the counter of their
+  address (the identity-wide count of a guesser stands until its window ends).
 - **No answer tells whether an e-mail is registered**: register answers 202 for new and
   known e-mails alike, a wrong code reads the same as an unknown user, a password reset is
   "on its way" either way, login failures are all 401.
@@ -29,6 +32,8 @@ Holding under attack:
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 import unicodedata
 from typing import Any, Callable
@@ -63,6 +68,7 @@ MAX_SENDS = 10  # e-mails Cognito sends for one client address, per window
 MAX_IDENTITY_SENDS = 3  # e-mails to one address, per window
 MAX_CODE_TRIES = 10  # confirmation and reset codes tried for one identity, per window
 WINDOW = 15 * 60
+KNOWN_FOR = 90 * 86400  # an address or device that signed in stays known this long after its last sign-in
 # Cognito error -> (status, code, message). The message is ours, never Cognito's: its
 # wording differs for unknown users, wrong passwords and disabled users.
 STATUS = {
@@ -164,11 +170,39 @@ def _login_keys(event: Event, email: str) -> tuple[str, str]:
     return f"login#{email}#{client_address(event)}", f"login#{email}"
 
 
-def _attempt(event: Event, email: str) -> None:
-    """Reserve one login/MFA attempt, or answer 423 (the same for every e-mail)."""
+def _known_keys(event: Event, email: str, device: str | None) -> list[str]:
+    """Where a successful sign-in of this identity from this address (and this device, the
+    `trustedDevice` token a sign-in answered with) is remembered; the token only as a hash."""
+    keys = [f"known#{email}#address#{client_address(event)}"]
+    if device:
+        keys.append(f"known#{email}#device#{hashlib.sha256(device.encode()).hexdigest()}")
+    return keys
+
+
+def _known(event: Event, email: str, device: str | None, address: bool = True) -> bool:
+    """Has this identity signed in from this address or device before (within KNOWN_FOR)?
+    With `address=False`, from this device only."""
+    stamp = int(time.time())
+    for key in _known_keys(event, email, device)[0 if address else 1:]:
+        item = table("RATE_LIMITS_TABLE").get_item(Key={"key": key}, ConsistentRead=True).get("Item")
+        if item is not None and int(item["ttl"]) > stamp:
+            return True
+    return False
+
+
+def _attempt(event: Event, email: str, device: str | None = None) -> bool:
+    """Reserve one login/MFA attempt, or answer 423 (the same for every e-mail).
+
+    The identity-wide cap stops a guesser spread over many addresses, but it must not let
+    that guesser lock the user out: an address or device the user has signed in from
+    before is held only to its own per-address limit. Returns whether the attempt counted
+    against the identity-wide cap (a sign-in gives it back)."""
     near, wide = _login_keys(event, email)
-    if _take(near, MAX_FAILURES) and _take(wide, MAX_IDENTITY_FAILURES):
-        return
+    if _take(near, MAX_FAILURES):
+        if _known(event, email, device):
+            return False
+        if _take(wide, MAX_IDENTITY_FAILURES):
+            return True
     stamp = int(time.time())
     table("ACCOUNT_LOCKOUTS_TABLE").put_item(  # for support: who was locked, from where
         Item={"userId": f"login#{email}", "email": email, "address": client_address(event),
@@ -187,10 +221,33 @@ def _code_allowed(email: str, purpose: str) -> None:
         raise HttpError(429, "too_many_requests", "too many codes tried: try again in 15 minutes")
 
 
-def _signed_in(event: Event, email: str, result: dict[str, Any]) -> Response:
+def _give_back(key: str) -> None:
+    """Return one attempt to a counter (a sign-in is not a failure); never below zero."""
+    counters = table("RATE_LIMITS_TABLE")
+    try:
+        counters.update_item(Key={"key": key}, UpdateExpression="ADD attempts :minus", ConditionExpression="attempts > :zero",
+                             ExpressionAttributeValues={":minus": -1, ":zero": 0})
+    except counters.meta.client.exceptions.ConditionalCheckFailedException:
+        pass  # the window ended (or was never opened) meanwhile
+
+
+def _signed_in(event: Event, email: str, result: dict[str, Any], device: str | None = None,
+               counted: bool = False) -> Response:
+    """Tokens (or the MFA challenge). With tokens, the counters start over, and this address
+    and device become known: `trustedDevice` (the one sent, or a new one) goes back to the
+    client, which sends it with its next logins."""
     tokens = _tokens(result)
     if "accessToken" in tokens:
-        _clear(*_login_keys(event, email))
+        near, wide = _login_keys(event, email)
+        _clear(near)  # this address starts over; a guesser's identity-wide count stands
+        if counted:
+            _give_back(wide)
+        # a token is kept only if a sign-in issued it: a client-chosen one could be guessable
+        device = device if device and _known(event, email, device, address=False) else secrets.token_urlsafe(32)
+        until = int(time.time()) + KNOWN_FOR
+        for key in _known_keys(event, email, device):
+            table("RATE_LIMITS_TABLE").put_item(Item={"key": key, "ttl": until})
+        tokens["trustedDevice"] = device
         publish("listbackup.auth", "User Login", {"email": email})
     return respond(200, tokens)
 
@@ -243,7 +300,8 @@ def login(event: Event) -> Response:
     data = body(event)
     email = _email(data)
     password = field(data, "password", max_length=256, strip=False)
-    _attempt(event, email)
+    device = field(data, "trustedDevice", required=False, max_length=128)
+    counted = _attempt(event, email, device)
     result = _cognito(
         "admin_initiate_auth",
         UserPoolId=config("MAIN_USER_POOL_ID"),
@@ -252,7 +310,7 @@ def login(event: Event) -> Response:
         AuthParameters={"USERNAME": email, "PASSWORD": password},
         ContextData=_context(event),
     )
-    return _signed_in(event, email, result)
+    return _signed_in(event, email, result, device, counted)
 
 
 def _context(event: Event) -> dict[str, Any]:
@@ -274,7 +332,8 @@ def mfa_challenge(event: Event) -> Response:
     code = field(data, "code", max_length=16)
     if not code.isdigit():
         raise INVALID_CODE
-    _attempt(event, email)  # codes are guessed like passwords: the same counters
+    device = field(data, "trustedDevice", required=False, max_length=128)
+    counted = _attempt(event, email, device)  # codes are guessed like passwords: the same counters
     try:
         result = _cognito(
             "admin_respond_to_auth_challenge",
@@ -289,7 +348,7 @@ def mfa_challenge(event: Event) -> Response:
         if exc.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
         raise HttpError(401, "not_authorized", "the login session is unknown or expired: log in again") from exc
-    return _signed_in(event, email, result)
+    return _signed_in(event, email, result, device, counted)
 
 
 @http

@@ -98,6 +98,31 @@ def test_guessing_from_many_addresses_is_capped_for_the_identity(aws: Platform) 
     assert _login(aws, "ada@example.com", WRONG, address="203.0.113.200")["statusCode"] == 423
 
 
+def test_guessing_from_many_addresses_does_not_lock_the_user_out_of_a_known_address_or_device(aws: Platform) -> None:
+    """Ten addresses x five guesses reach the identity-wide cap. The user's own address,
+    and her device (the trustedDevice token a sign-in answered with) from new addresses,
+    still sign in, as often as she likes; her sign-ins do not lift the cap for the guesser,
+    and a token no sign-in issued counts for nothing."""
+    sign_up_and_login(aws)  # from 192.0.2.10, her usual address
+    phone = _answer(aws.invoke("auth-login", api_event("POST", "/auth/login", {
+        "email": "ada@example.com", "password": PASSWORD}, address="198.51.100.1")))
+    assert phone[0] == 200 and len(phone[1]["trustedDevice"]) >= 32
+    for address in range(10):
+        for _ in range(5):
+            assert _login(aws, "ada@example.com", WRONG, address=f"203.0.113.{address}")["statusCode"] == 401
+    assert _login(aws, "ada@example.com", PASSWORD, address="198.51.100.99")["statusCode"] == 423
+    for again in range(2):
+        assert _login(aws, "ada@example.com", PASSWORD, address="192.0.2.10")["statusCode"] == 200, again
+        roaming = _answer(aws.invoke("auth-login", api_event("POST", "/auth/login", {
+            "email": "ada@example.com", "password": PASSWORD, "trustedDevice": phone[1]["trustedDevice"]},
+            address=f"198.51.100.{50 + again}")))
+        assert roaming[0] == 200 and roaming[1]["trustedDevice"] == phone[1]["trustedDevice"], roaming
+        assert _login(aws, "ada@example.com", WRONG, address=f"203.0.113.{100 + again}")["statusCode"] == 423
+    made_up = aws.invoke("auth-login", api_event("POST", "/auth/login", {
+        "email": "ada@example.com", "password": PASSWORD, "trustedDevice": "x" * 43}, address="198.51.100.98"))
+    assert made_up["statusCode"] == 423
+
+
 def test_an_unknown_email_locks_like_a_known_one(aws: Platform) -> None:
     sign_up_and_login(aws)
     for email in ("ada@example.com", "nobody@example.com"):
