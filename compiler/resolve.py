@@ -304,7 +304,7 @@ class _Resolver:
         return [
             Edge(r.stack, topic.stack, f"alarms of {r.label} -> topic:{alarms.topic} (stage setting)", where)
             for r in self.index.values()
-            if r.kind.alarms and r.stack != topic.stack
+            if (r.kind.alarms(r.spec) if callable(r.kind.alarms) else r.kind.alarms) and r.stack != topic.stack
         ]
 
     def concurrency(self) -> None:

@@ -21,8 +21,11 @@ Holding under attack:
   known e-mails alike, a wrong code reads the same as an unknown user, a password reset is
   "on its way" either way, login failures are all 401.
 - **The e-mail quota cannot be drained from outside**: the routes that make Cognito send
-  mail (register, password reset) take 10 per client address and 3 per identity per 15
-  minutes (429), all answered alike.
+  mail take 3 per identity per 15 minutes; a password reset 10 per client address; a
+  sign-up (mail to an identity nobody confirmed) 3 per client address and 100 for all
+  addresses together, so sign-ups never use the quota resets and MFA need (429, all
+  answered alike). Staging and prod send with SES (its quota alarmed), not Cognito's
+  50 mails a day.
 - **A password reset or change takes the account back**: it ends every session (Cognito
   revokes the refresh tokens; the revocation record rejects the access and ID tokens issued
   before); a change hands the caller a fresh session.
@@ -64,8 +67,13 @@ from shared import (
 
 MAX_FAILURES = 5  # per identity and client address, per window
 MAX_IDENTITY_FAILURES = 50  # per identity, all addresses together
-MAX_SENDS = 10  # e-mails Cognito sends for one client address, per window
+MAX_SENDS = 10  # reset e-mails Cognito sends for one client address, per window
 MAX_IDENTITY_SENDS = 3  # e-mails to one address, per window
+# Sign-up mail goes to identities nobody has confirmed: a smaller budget, per client address
+# and for the whole stage, so sign-ups (real or forged) never take the mail quota that
+# resets and MFA of existing users need (at most 9,600 of the quota's mails a day).
+MAX_UNKNOWN_SENDS = 3  # sign-up e-mails for one client address, per window
+MAX_ALL_UNKNOWN_SENDS = 100  # sign-up e-mails for every address together, per window
 MAX_CODE_TRIES = 10  # confirmation and reset codes tried for one identity, per window
 WINDOW = 15 * 60
 KNOWN_FOR = 90 * 86400  # an address or device that signed in stays known this long after its last sign-in
@@ -212,7 +220,12 @@ def _attempt(event: Event, email: str, device: str | None = None) -> bool:
 
 
 def _mail_allowed(event: Event, email: str, purpose: str) -> None:
-    if not (_take(f"{purpose}#{client_address(event)}", MAX_SENDS) and _take(f"{purpose}#{email}", MAX_IDENTITY_SENDS)):
+    """One more e-mail Cognito will send for `purpose` (register: to an unknown identity)."""
+    unknown = purpose == "register"
+    allowed = (_take(f"{purpose}#{client_address(event)}", MAX_UNKNOWN_SENDS if unknown else MAX_SENDS)
+               and _take(f"{purpose}#{email}", MAX_IDENTITY_SENDS)
+               and (not unknown or _take(f"{purpose}#*", MAX_ALL_UNKNOWN_SENDS)))
+    if not allowed:
         raise HttpError(429, "too_many_requests", "too many requests: try again in 15 minutes")
 
 

@@ -90,7 +90,9 @@ def test_every_wildcard_is_documented_and_everything_else_names_the_stage(stage:
     # ids AWS picks: scoped to the account, since no name can be known before creation
     id_scoped = ("userpool/*", "certificate/*", "distribution/*", "origin-access-control/*", "backup-plan:*",
                  "discoverer/*", "::/apis", "::/apis/*", "::/tags/*", "event-source-mapping:*", "hostedzone/", "change/*",
-                 "managedruleset/*", "changeSet/platformc-")
+                 "managedruleset/*", "changeSet/platformc-",
+                 # a service-linked role: one per account, its name fixed by AWS
+                 ":role/aws-service-role/email.cognito-idp.amazonaws.com/AWSServiceRoleForAmazonCognitoIdpEmailService")
     for marker in ("deploy-role", "review-role", "execution-role"):
         for statement in (s for s in _statements(_role(template, marker)) if s["Effect"] == "Allow"):
             assert not any(a == "*" or a.endswith(":*") for a in statement["Action"]), statement
@@ -117,6 +119,24 @@ def test_the_execution_role_allows_only_the_services_the_stage_declares(tmp_path
     assert {a.split(":")[0] for a in actions} == {"dynamodb", "cloudwatch"}
     [trust] = _role(template, "deploy-role")["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Condition"]["StringEquals"][f"{ISSUER}:sub"] == "repo:acme/platform:environment:dev"
+
+
+def test_a_pool_sending_with_ses_lets_the_execution_role_create_cognitos_mail_role_only(tmp_path: Path) -> None:
+    """Cognito creates its e-mail service-linked role with the caller's credentials when a
+    pool first sends with SES: the execution role may create that one role, named and
+    conditioned on its service, and only in stages whose pools send with SES."""
+    pool = ("user_pools:\n  main:\n    stages:\n      prod: {email: {sender: ses, identity: example.com, "
+            "from_address: noreply@example.com, daily_quota: 1000}}\n")
+    files = {"delivery.yaml": "delivery:\n  github: {}\n", "pool.yaml": pool}
+    result = compile_spec(tmp_path, files, platform=platform("{alarms: {enabled: false}}") + "repository: acme/platform\n")
+    linked = {stage: [s for s in _statements(_role(json.loads(result.outputs[f"{stage}/delivery.json"]), "execution-role"))
+                      if "iam:CreateServiceLinkedRole" in s["Action"]] for stage in ("dev", "prod")}
+    assert linked["dev"] == []
+    [statement] = linked["prod"]
+    assert statement["Action"] == ["iam:CreateServiceLinkedRole"]
+    assert statement["Condition"] == {"StringEquals": {"iam:AWSServiceName": "email.cognito-idp.amazonaws.com"}}
+    assert _text(statement["Resource"]).endswith(
+        ":role/aws-service-role/email.cognito-idp.amazonaws.com/AWSServiceRoleForAmazonCognitoIdpEmailService\"}]")
 
 
 def test_delivery_without_a_repository_is_an_error_at_the_delivery(tmp_path: Path) -> None:

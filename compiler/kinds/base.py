@@ -177,8 +177,9 @@ class Kind:
     access: Mapping[str, tuple[Grant, ...]] = field(default_factory=dict)
     # environment variable suffix -> attribute: `<NAME>_<SUFFIX>` for each accessed resource
     env: Mapping[str, str] = field(default_factory=dict)
-    # emits CloudWatch alarms: depends on the stage's alarm topic when alarms are on
-    alarms: bool = False
+    # emits CloudWatch alarms: depends on the stage's alarm topic when alarms are on (a
+    # callable: whether this resource's spec emits any)
+    alarms: bool | Callable[[Any], bool] = False
     # encrypts with the stage's key when the stage names one (`kms:`): depends on its stack
     encrypts: bool = False
     # what the resource draws on a stage dashboard (kinds/dashboard.py lays them out)
@@ -192,6 +193,9 @@ class Kind:
     # what the IAM roles this kind creates may ever need, beyond the access levels of what a
     # role reaches: the stage's permissions boundary is made of these (kinds/delivery.py)
     role_needs: tuple[Permission, ...] = field(default=())
+    # what CloudFormation's execution role needs to deploy this resource beyond its kind's
+    # own management actions (kinds/delivery.py SERVICES), given its spec
+    deploy_needs: Callable[[Any], Sequence[Permission]] | None = None
     # resources it generates that references may name: part -> what it is (`queue:x.dlq`);
     # a part's attributes are `<part>_<attribute>` in `attributes`
     parts: Mapping[str, str] = field(default_factory=dict)

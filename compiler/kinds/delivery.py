@@ -268,6 +268,9 @@ def _permissions(ctx: Context) -> list[Permission]:
     found: list[Permission] = []
     for section in sorted(sections):
         found += SERVICES.get(section, ())
+    for resource in (r for stack in ctx.stacks() for r in stack.resources):
+        if needs := resource.kind.deploy_needs:
+            found += [need for need in needs(resource.spec) if need not in found]
     if sections & WITH_ROLES:
         found += ROLE_MANAGEMENT
     if sections & WITH_LOGS:

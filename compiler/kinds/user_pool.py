@@ -15,11 +15,13 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import Field
-from troposphere import Ref, cognito
+from troposphere import Ref, Sub, cognito
 
 from .. import naming
-from ..model import Duration, SpecModel, StageSettings, StatefulSpec, matching
-from .base import Attr, Context, Grant, Kind, PhysicalName, Resource
+from ..cfn import alarm
+from ..diagnostics import KeyPath
+from ..model import Duration, Email, SpecModel, StageSettings, StatefulSpec, matching
+from .base import ACCOUNT, ARN, Attr, CheckEnv, Context, Grant, Kind, Permission, PhysicalName, Resource
 
 
 Requirement = Literal["lowercase", "uppercase", "numbers", "symbols"]
@@ -56,6 +58,39 @@ class Client(SpecModel):
     refresh_token: Duration = Field(30 * DAY, ge=HOUR, le=3650 * DAY)
 
 
+Domain = Annotated[str, matching(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", "a domain such as listbackup.ai")]
+COGNITO_DAILY_MAILS = 50  # what Cognito's own sender allows per account and day
+
+
+class Mail(SpecModel):
+    sender: Literal["cognito", "ses"] = Field(
+        "cognito", description="who sends sign-up, reset and MFA mail: Cognito's own sender (50 mails a day for the "
+        "whole account: fine for dev) or SES from your verified identity (staging, prod)")
+    identity: Domain | Email | None = Field(None, description="ses: the verified SES identity (a domain or an address) "
+                                                             "in the pool's region")
+    from_address: str | None = Field(None, max_length=256, description="ses: the From header, e.g. 'ListBackup "
+                                     "<noreply@listbackup.ai>'; an address of `identity`")
+    daily_quota: int | None = Field(None, ge=1, description="ses: the account's 24-hour SES sending quota (`aws sesv2 "
+                                    "get-account`, Max24HourSend): the alarm fires on an hour that sends more than "
+                                    "1/24 of it")
+
+
+def check_mail(spec: "Spec", env: CheckEnv) -> list[tuple[KeyPath, str]]:
+    mail = spec.email
+    if mail.sender == "cognito":
+        return [(("email", f), "only with `sender: ses`") for f in ("identity", "from_address", "daily_quota")
+                if getattr(mail, f) is not None]
+    problems: list[tuple[KeyPath, str]] = [(("email",), f"`sender: ses` needs `{f}`")
+                                           for f in ("identity", "from_address", "daily_quota") if getattr(mail, f) is None]
+    if mail.identity and mail.from_address:
+        address = re.search(r"<([^<>]+)>\s*$", mail.from_address)
+        sent_as = (address.group(1) if address else mail.from_address).strip().lower()
+        allowed = sent_as == mail.identity.lower() if "@" in mail.identity else sent_as.endswith("@" + mail.identity.lower())
+        if not allowed:
+            problems.append((("email", "from_address"), f"'{sent_as}' is not an address of the SES identity '{mail.identity}'"))
+    return problems
+
+
 class Group(SpecModel):
     precedence: int = Field(ge=0)
     description: str | None = Field(None, max_length=2048)
@@ -71,6 +106,8 @@ class Spec(StatefulSpec):
         default_factory=list, description="standard attributes every user must have, besides email"
     )
     client: Client = Field(default_factory=lambda: Client(), description="the one app client (no secret), its auth flows and token lifetimes")
+    email: Mail = Field(default_factory=lambda: Mail(), description="the sender of the pool's mail, and with SES the "
+                        "alarm on its quota")
     groups: dict[GroupName, Group] = Field(default_factory=dict, description="user groups by name")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 
@@ -107,10 +144,49 @@ POOL_ADMIN = tuple(sorted(POOL_ATTRIBUTES + POOL_USERS + POOL_GROUPS + POOL_LOGI
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
-    return [
+    found = [
         PhysicalName("cognito-user-pool", naming_.physical(name), naming.USER_POOL),
         PhysicalName(f"cognito-client:{name}", naming_.physical(name, "-app"), naming.USER_POOL),
     ]
+    if spec.email.sender == "ses" and settings.alarms.enabled:
+        found.append(PhysicalName("cloudwatch-alarm", naming_.physical(name, "-email-quota"), naming.ALARM))
+    return found
+
+
+def _email(resource: Resource, ctx: Context) -> tuple[dict[str, object], list[object]]:
+    """The pool's EmailConfiguration and, with SES, the alarm on the account's quota.
+
+    Cognito's own sender allows 50 mails a day for the whole account: one client address
+    could drain sign-up and reset mail for everyone in about an hour. With SES the quota is
+    the account's own (tens of thousands a day); an hour that sends more than 1/24 of it is
+    on course to run it dry within a day, and every user's reset and MFA mail with it."""
+    mail: Mail = resource.spec.email
+    if mail.sender == "cognito":
+        return {}, []
+    assert mail.identity and mail.from_address and mail.daily_quota
+    config = cognito.EmailConfiguration(
+        EmailSendingAccount="DEVELOPER",
+        SourceArn=Sub(f"arn:${{AWS::Partition}}:ses:${{AWS::Region}}:${{AWS::AccountId}}:identity/{mail.identity}"),
+        From=mail.from_address,
+    )
+    alarms: list[object] = []
+    if ctx.settings.alarms.enabled:
+        hourly = -(-mail.daily_quota // 24)
+        alarms.append(alarm(
+            resource.logical_id + "EmailQuotaAlarm", ctx.name(resource, "-email-quota"),
+            f"SES sent more than {hourly} mails in an hour, 1/24 of the account's 24-hour quota ({mail.daily_quota}): "
+            "at this rate the quota runs out within a day, and sign-up, reset and MFA mail stops for every user",
+            ctx.alarm_actions(), threshold=hourly, period=3600, Namespace="AWS/SES", MetricName="Send", Statistic="Sum"))
+    return {"EmailConfiguration": config}, alarms
+
+
+# Setting a pool's sender to SES makes Cognito create its e-mail service-linked role (once
+# per account), with the caller's credentials: CloudFormation's execution role.
+SES_SENDER = Permission(
+    "CognitoEmailRole", ("iam:CreateServiceLinkedRole",),
+    (f"{ARN}:iam::{ACCOUNT}:role/aws-service-role/email.cognito-idp.amazonaws.com/"
+     "AWSServiceRoleForAmazonCognitoIdpEmailService",),
+    (("StringEquals", "iam:AWSServiceName", "email.cognito-idp.amazonaws.com"),))
 
 
 def synthesize(resource: Resource, ctx: Context) -> list[object]:
@@ -146,6 +222,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
             ],
         ],
     }
+    email, alarms = _email(resource, ctx)
+    props.update(email)
     if spec.mfa != "off":
         props["EnabledMfas"] = ["SOFTWARE_TOKEN_MFA"]
     if spec.threat_protection != "off":
@@ -180,7 +258,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         )
         for name, group in sorted(spec.groups.items())
     ]
-    return [pool, client, *groups]
+    return [pool, client, *groups, *alarms]
 
 
 KIND = Kind(
@@ -196,6 +274,9 @@ KIND = Kind(
     },
     names=names,
     synthesize=synthesize,
+    checks=(check_mail,),
+    alarms=lambda spec: spec.email.sender == "ses",  # the quota alarm
+    deploy_needs=lambda spec: (SES_SENDER,) if spec.email.sender == "ses" else (),
     access={
         "client": (),
         "read": (Grant(POOL_READ),),

@@ -152,12 +152,29 @@ def test_mail_sending_routes_are_rate_limited_per_address_and_identity(aws: Plat
     answers = [aws.invoke("auth-password-reset", api_event("POST", "/auth/password/reset", {"email": "ada@example.com"}))["statusCode"]
                for _ in range(4)]
     assert answers == [202, 202, 202, 429]  # 3 mails to one address per window
-    many = [aws.invoke("auth-register", api_event("POST", "/auth/register", {"email": f"u{i}@example.com", "password": PASSWORD, "name": "U"},
-                                                   address="203.0.113.5"))["statusCode"] for i in range(11)]
-    assert many == [202] * 10 + [429]  # 10 per client address per window
+    resets = [aws.invoke("auth-password-reset", api_event("POST", "/auth/password/reset", {"email": f"r{i}@example.com"},
+                                                          address="203.0.113.9"))["statusCode"] for i in range(11)]
+    assert resets == [202] * 10 + [429]  # 10 per client address per window
     elsewhere = aws.invoke("auth-register", api_event("POST", "/auth/register", {"email": "z@example.com", "password": PASSWORD, "name": "Z"},
                                                       address="198.51.100.1"))
     assert elsewhere["statusCode"] == 202
+
+
+def test_sign_ups_have_a_smaller_mail_budget_than_existing_users(aws: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sign-up mail goes to identities nobody confirmed: 3 per client address, and a budget
+    for all addresses together; once a distributed flood has spent it, sign-ups wait, and
+    an existing user's password reset still gets its mail."""
+    sign_up_and_login(aws, "ada@example.com")
+    many = [aws.invoke("auth-register", api_event("POST", "/auth/register", {"email": f"u{i}@example.com", "password": PASSWORD, "name": "U"},
+                                                   address="203.0.113.5"))["statusCode"] for i in range(4)]
+    assert many == [202] * 3 + [429]
+    with aws.running("auth-register") as (_, auth):
+        monkeypatch.setattr(auth, "MAX_ALL_UNKNOWN_SENDS", 8)  # the stage-wide budget, small enough to spend here
+        spread = [auth.register(api_event("POST", "/auth/register", {"email": f"f{i}@example.com", "password": PASSWORD, "name": "F"},
+                                          address=f"198.51.100.{i}"), None)["statusCode"] for i in range(8)]
+    assert spread == [202] * 4 + [429] * 4  # 1 sign-up above and 3 from 203.0.113.5 spent 4 of the 8
+    reset = aws.invoke("auth-password-reset", api_event("POST", "/auth/password/reset", {"email": "ada@example.com"}, address="192.0.2.77"))
+    assert reset["statusCode"] == 202
 
 
 # ------------------------------------------------------------------------ malformed input

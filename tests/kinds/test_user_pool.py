@@ -83,3 +83,32 @@ def test_threat_protection_is_enforced_unless_a_reason_says_otherwise(tmp_path: 
                                                     "    reasons: {threat_protection: dev pool without real users}\n"})
     pool = template(off, "dev", "c")["Resources"]["MainUserPool"]["Properties"]
     assert "UserPoolAddOns" not in pool and "UserPoolTier" not in pool
+
+
+SES = ("user_pools:\n  main:\n    email: {sender: ses, identity: example.com, from_address: 'Example <noreply@example.com>', "
+       "daily_quota: 24000}\n")
+
+
+def test_ses_sends_the_pools_mail_with_an_alarm_on_its_quota(tmp_path: Path) -> None:
+    """Cognito's own sender allows 50 mails a day per account; SES sends from the verified
+    identity, an hour above 1/24 of the quota alarms, and the execution role may create
+    the service-linked role Cognito needs for SES, nothing wider."""
+    result = compile_spec(tmp_path, {"c.yaml": SES})
+    resources = template(result, "prod", "c")["Resources"]
+    assert resources["MainUserPool"]["Properties"]["EmailConfiguration"] == {
+        "EmailSendingAccount": "DEVELOPER", "From": "Example <noreply@example.com>",
+        "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/example.com"}}
+    quota = resources["MainUserPoolEmailQuotaAlarm"]["Properties"]
+    assert (quota["Namespace"], quota["MetricName"], quota["Statistic"], quota["Period"], quota["Threshold"]) == (
+        "AWS/SES", "Send", "Sum", 3600, 1000)
+    default = compile_spec(tmp_path / "default", {"c.yaml": "user_pools:\n  main: {}\n"})
+    assert "EmailConfiguration" not in template(default, "prod", "c")["Resources"]["MainUserPool"]["Properties"]
+
+
+def test_ses_settings_are_checked(tmp_path: Path) -> None:
+    out = errors_of(tmp_path, {"c.yaml": "user_pools:\n  main:\n    email: {sender: ses, identity: example.com}\n"})
+    assert "`sender: ses` needs `from_address`" in out and "`sender: ses` needs `daily_quota`" in out
+    out = errors_of(tmp_path / "b", {"c.yaml": SES.replace("noreply@example.com", "noreply@example.org")})
+    assert "'noreply@example.org' is not an address of the SES identity 'example.com'" in out
+    out = errors_of(tmp_path / "c", {"c.yaml": "user_pools:\n  main:\n    email: {daily_quota: 10}\n"})
+    assert "daily_quota" in out and "only with `sender: ses`" in out
