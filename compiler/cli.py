@@ -291,6 +291,33 @@ def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool
         sys.exit(EXIT_RISK)
 
 
+@main.command("risk-approval")
+@click.option("--head", "judged", required=True, metavar="SHA", help="The head commit the risk gate diffed.")
+@click.option("--pull", "pull_file", required=True, type=click.File("r"),
+              help="The pull request as the API returns it (`gh api repos/O/R/pulls/N`).")
+@click.option("--reviews", "reviews_file", required=True, type=click.File("r"),
+              help="Its reviews (`gh api --paginate repos/O/R/pulls/N/reviews --jq '.[]'`).")
+@_handle_errors
+def risk_approval(judged: str, pull_file: Any, reviews_file: Any) -> None:
+    """Exit 0 if a review approves the risky change of commit --head, else 1 (the risk gate).
+
+    The approval must name the commit: the pull request's head is still --head, and a
+    writer other than the author approved exactly that commit with a review saying
+    `infra-risk-approved` (their latest approve / request-changes / dismissed review).
+    """
+    import json
+
+    from . import approval
+
+    try:
+        verdict = approval.decide(json.load(pull_file), approval.read_reviews(reviews_file.read()), judged)
+    except (ValueError, AttributeError, TypeError) as exc:
+        raise click.ClickException(f"the pull request or its reviews are not the API's JSON: {exc}") from exc
+    click.echo(verdict.reason)
+    if not verdict.approved:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--stage", default="dev", show_default=True, help="A stage of platform.yaml.")
 @spec_option

@@ -74,8 +74,64 @@ def test_the_risk_gate_runs_only_the_bases_code() -> None:
     assert "--new refs/pr/head" in scripts and "make venv" in scripts
     assert '"$PR_NUMBER"' in scripts and gate["jobs"]["gate"]["env"]["PR_NUMBER"] == "${{ github.event.pull_request.number }}"
     assert "pr-number" not in scripts  # nothing the head wrote says where the comment goes
-    drop = next(s for s in steps if "remove-label" in s.get("run", ""))
-    assert "synchronize" in drop["if"]  # a new push needs a new approval
+
+
+def _verdict(tmp_path: Path, verdict: str, pull: dict[str, Any], reviews: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """The gate's API-reading and verdict steps as the workflow runs them, with `gh` answering
+    `pull` and `reviews` (what GitHub's API would) and the trusted compiler in trusted/.venv."""
+    steps = _gate()["jobs"]["gate"]["steps"]
+    fetch = next(s for s in steps if s.get("name", "").startswith("The pull request and its reviews"))
+    decide = next(s for s in steps if s.get("name") == "The verdict")
+    (tmp_path / "trusted" / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / "trusted" / ".venv" / "bin" / "platformc").symlink_to(BIN / "platformc")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "pull.api").write_text(json.dumps(pull))
+    (tmp_path / "reviews.api").write_text("".join(json.dumps(r) + "\n" for r in reviews))
+    gh = tmp_path / "bin" / "gh"  # answers like `gh api`: the pull request, or its reviews one per line
+    gh.write_text('#!/bin/sh\ncase "$*" in *reviews*) cat "$GH_FAKE/reviews.api" ;; *) cat "$GH_FAKE/pull.api" ;; esac\n')
+    gh.chmod(0o755)
+    (tmp_path / "verdict.txt").write_text(verdict + "\n")
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "GH_FAKE": str(tmp_path), "GH_REPO": "acme/platform",
+           "PR_NUMBER": "7", "HEAD_SHA": "a" * 40}
+    script = fetch["run"] + "\n" + decide["run"]
+    return subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env)
+
+
+HEAD, OLD = "a" * 40, "b" * 40
+PULL = {"head": {"sha": HEAD}, "user": {"login": "mallory"}, "labels": [{"name": "infra-risk-approved"}]}
+
+
+def _review(login: str, state: str = "APPROVED", commit: str = HEAD, body: str = "infra-risk-approved: the table goes",
+            association: str = "MEMBER", at: str = "2026-12-01T10:00:00Z", id_: int = 1) -> dict[str, Any]:
+    return {"id": id_, "user": {"login": login}, "state": state, "commit_id": commit, "body": body,
+            "author_association": association, "submitted_at": at}
+
+
+@pytest.mark.parametrize("case, pull, reviews, passes", [
+    ("safe diff", PULL, [], True),
+    ("the label alone approves nothing", PULL, [], False),
+    ("an approval of the head commit", PULL, [_review("ada")], True),
+    ("an approval of an older commit", PULL, [_review("ada", commit=OLD)], False),
+    ("the author approving herself", PULL, [_review("mallory", association="OWNER")], False),
+    ("an approval without the risk marker", PULL, [_review("ada", body="LGTM")], False),
+    ("a reviewer who cannot write", PULL, [_review("eve", association="CONTRIBUTOR")], False),
+    ("approved, then changes requested", PULL, [_review("ada"), _review("ada", "CHANGES_REQUESTED", id_=2,
+                                                                         at="2026-12-01T11:00:00Z")], False),
+    ("an approval later dismissed", PULL, [_review("ada"), _review("ada", "DISMISSED", id_=2, at="2026-12-01T11:00:00Z")], False),
+    ("a comment after the approval keeps it", PULL, [_review("ada"), _review("ada", "COMMENTED", body="", id_=2,
+                                                                               at="2026-12-01T11:00:00Z")], True),
+    ("a run that judged a head since replaced", {**PULL, "head": {"sha": "c" * 40}}, [_review("ada")], False),
+])
+def test_the_risk_gate_passes_only_on_an_approval_of_the_commit_it_judged(
+        tmp_path: Path, case: str, pull: dict[str, Any], reviews: list[dict[str, Any]], passes: bool) -> None:
+    """The approval names the commit and is read through the API when the verdict is made:
+    a label (from the event or the API), an approval of another commit, a self-approval, or
+    a run that judged a head a new push replaced (a queued reopened/labeled run) fail."""
+    proc = _verdict(tmp_path, "risky=0" if case == "safe diff" else "risky=4", pull, reviews)
+    assert (proc.returncode == 0) == passes, (case, proc.stdout + proc.stderr)
+    gate = _gate()
+    assert "labels" not in json.dumps(gate["jobs"]["gate"]["env"])  # nothing of the event's labels decides
+    assert not any("remove-label" in s.get("run", "") for s in gate["jobs"]["gate"]["steps"])
 
 
 def test_the_gate_reads_the_heads_generated_templates_as_data(tmp_path: Path) -> None:
