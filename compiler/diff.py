@@ -15,7 +15,7 @@ findings: a verdict, its cause, what happens, and the fix in words.
   changed, a stack removed while others import from it.
 - BROADENS: access widens (compiler/access.py): a role, trust policy, resource policy or
   Lambda permission allows what it did not, a route or authorizer checks less. A review
-  risk (exit 4, the reviewer's label approves it), not a deploy hazard: deploy executes it.
+  risk (exit 4, a reviewer's approval of the commit lets it through the gate), not a deploy hazard: deploy executes it.
 - STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
   deletes one index per update), which `platformc deploy` applies one after another.
 
