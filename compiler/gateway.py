@@ -192,13 +192,17 @@ def load_apis(templates: dict[str, dict[str, Any]], exports: dict[str, str], cli
                 method, _, path = key.partition(" ")
                 api.routes.append(Route(method if path else "ANY", path, function, props.get("AuthorizationType") == "JWT",
                                         tuple(props.get("AuthorizationScopes", []))))
+            elif resource["Type"] == "AWS::ApiGatewayV2::ApiMapping":  # a custom domain names the API too
+                for domain in _named(templates, stack, props.get("DomainName")):
+                    apis[domain] = api
     _origin_headers(templates, apis, client)
-    return list(apis.values())
+    return list({id(api): api for api in apis.values()}.values())
 
 
 def _origin_headers(templates: dict[str, dict[str, Any]], apis: dict[tuple[str, str], Api], client: Any) -> None:
     """The headers a distribution in front of an API adds (its secrets read from the emulator):
-    the API is the resource whose export (or Ref) the origin's domain is made from."""
+    the API is the resource whose export (or Ref) the origin's domain is made from, or the
+    custom domain mapped to it."""
     secrets = client("secretsmanager")
     for stack, template in templates.items():
         for resource in template["Resources"].values():

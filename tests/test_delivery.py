@@ -89,7 +89,7 @@ def test_every_wildcard_is_documented_and_everything_else_names_the_stage(stage:
     prefix = f"{PLATFORM['service']}-{stage}-"
     # ids AWS picks: scoped to the account, since no name can be known before creation
     id_scoped = ("userpool/*", "certificate/*", "distribution/*", "origin-access-control/*", "backup-plan:*",
-                 "discoverer/*", "::/apis", "::/apis/*", "::/tags/*", "event-source-mapping:*", "hostedzone/", "change/*",
+                 "discoverer/*", "::/apis", "::/apis/*", "::/tags/*", "::/domainnames", "::/domainnames/*", "event-source-mapping:*", "hostedzone/", "change/*",
                  "managedruleset/*", "changeSet/platformc-",
                  # a service-linked role: one per account, its name fixed by AWS
                  ":role/aws-service-role/email.cognito-idp.amazonaws.com/AWSServiceRoleForAmazonCognitoIdpEmailService")

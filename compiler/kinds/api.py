@@ -6,12 +6,16 @@ only the app's origins). With `auth: user-pool:main` every route of the API uses
 authorizer (issuer and audience from the pool) unless the route says `auth: none`.
 Routes themselves are declared on functions.
 
-An HTTP API cannot turn its execute-api endpoint off while CloudFront uses it as the origin,
-and takes no WAF: with `origin_secret: secret:NAME` a distribution in front sends the
-secret's value in `X-Origin-Verify` (CloudFront overwrites any the viewer sends), every
-function behind the API gets read access to it (`ORIGIN_SECRET_ARN`), and the handlers
-answer 403 to a request without it, so WAF, rate limits and headers cannot be skipped by
-calling the endpoint directly.
+An HTTP API takes no WAF, so the distribution in front of it is the only way in:
+- `origin_domain: certificate:NAME` gives the API a regional custom domain (the
+  certificate's domain, in the API's region, with a Route 53 alias in the stage's zone),
+  which the distribution uses as its origin, and turns the execute-api endpoint off
+  (`DisableExecuteApiEndpoint`): the `<id>.execute-api...` URL answers nothing;
+- `origin_secret: secret:NAME`: the distribution sends the secret's value in
+  `X-Origin-Verify` (CloudFront overwrites any the viewer sends), every function behind the
+  API gets read access to it (`ORIGIN_SECRET_ARN`), and the handlers answer 403 to a
+  request without it, so WAF, rate limits and headers cannot be skipped by calling the
+  custom domain (or, without one, the execute-api endpoint) directly.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ import re
 from typing import Annotated, Callable, Literal
 
 from pydantic import AfterValidator, Field
-from troposphere import GetAtt, Ref, apigatewayv2, logs
+from troposphere import GetAtt, Ref, apigatewayv2, logs, route53
 
 from .. import naming
 from ..cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
 from ..model import Duration, LogRetentionDays, RefTo, SpecModel, StageSettings, StatefulSpec
 from ..model import Ref as SpecRef
-from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource
+from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource, SpecProblem
+from .certificate import domain_of
 
 
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -85,6 +90,9 @@ class Spec(StatefulSpec):  # retains its access-log group
     origin_secret: Annotated[SpecRef, RefTo("secret", why="`origin_secret:` names a secret")] | None = Field(
         None, description="secret:NAME: only requests carrying it in X-Origin-Verify are served (a distribution in "
                           "front adds it); the execute-api endpoint alone then answers 403")
+    origin_domain: Annotated[SpecRef, RefTo("certificate", why="`origin_domain:` names a certificate")] | None = Field(
+        None, description="certificate:NAME (in the API's region): a regional custom domain, the certificate's domain, "
+                          "for the distribution in front to use as its origin; the execute-api endpoint is then off")
 
 
 def check_cors(spec: Spec, env: CheckEnv) -> list[tuple[KeyPath, str]]:
@@ -150,9 +158,46 @@ def _alarms(resource: Resource, ctx: Context, api: apigatewayv2.Api) -> list[obj
     ]
 
 
+def origin_host(api: SpecRef, ctx: Context) -> object | None:
+    """The host the distribution in front of `api` connects to: its custom domain (a Ref,
+    which carries the deploy order), or None when the API only has its execute-api endpoint."""
+    return ctx.ref(api, "origin_domain") if ctx.resource(api).spec.origin_domain is not None else None
+
+
+def _origin_domain(resource: Resource, ctx: Context, api: apigatewayv2.Api, stage: apigatewayv2.Stage) -> list[object]:
+    """The regional custom domain CloudFront connects to, mapped to the `$default` stage,
+    with its Route 53 alias; the certificate must be in the API's region."""
+    spec: Spec = resource.spec
+    assert spec.origin_domain is not None
+    certificate = ctx.resource(spec.origin_domain)
+    region = next(stack.region for stack in ctx.stacks() if stack.id == certificate.stack)
+    if region != ctx.region:
+        raise SpecProblem(("origin_domain",), f"{spec.origin_domain} is in {region}: a regional custom domain takes a "
+                                              f"certificate of the API's region ({ctx.region})", certificate)
+    zone = ctx.settings.hosted_zone_id
+    if zone is None:
+        raise SpecProblem(("origin_domain",), f"the origin domain's DNS record needs `hosted_zone_id` in the settings of stage {ctx.stage}")
+    domain = apigatewayv2.DomainName(
+        resource.logical_id + "OriginDomain",
+        DomainName=domain_of(certificate, ctx),
+        DomainNameConfigurations=[apigatewayv2.DomainNameConfiguration(
+            CertificateArn=ctx.ref(spec.origin_domain, "arn"), EndpointType="REGIONAL", SecurityPolicy="TLS_1_2")],
+        Tags=ctx.tag_map(resource),
+    )
+    mapping = apigatewayv2.ApiMapping(resource.logical_id + "OriginMapping", ApiId=Ref(api), DomainName=Ref(domain),
+                                      Stage=Ref(stage))
+    record = route53.RecordSetType(
+        resource.logical_id + "OriginRecord", HostedZoneId=zone, Name=domain_of(certificate, ctx), Type="A",
+        AliasTarget=route53.AliasTarget(DNSName=GetAtt(domain, "RegionalDomainName"),
+                                        HostedZoneId=GetAtt(domain, "RegionalHostedZoneId")))
+    return [domain, mapping, record]
+
+
 def synthesize(resource: Resource, ctx: Context) -> list[object]:
     spec: Spec = resource.spec
     props: dict[str, object] = {"Name": ctx.name(resource), "ProtocolType": "HTTP", "Tags": ctx.tag_map(resource)}
+    if spec.origin_domain is not None:
+        props["DisableExecuteApiEndpoint"] = True  # the custom domain is the only way in
     if spec.description:
         props["Description"] = spec.description
     if spec.cors:
@@ -187,6 +232,8 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         Tags=ctx.tag_map(resource),
     )
     out: list[object] = [api, log_group, stage, *_alarms(resource, ctx, api)]
+    if spec.origin_domain is not None:
+        out += _origin_domain(resource, ctx, api, stage)
     if spec.auth is not None:
         out.append(
             apigatewayv2.Authorizer(
@@ -212,6 +259,7 @@ KIND = Kind(
         "id": Attr(description="API id"),
         "endpoint": Attr("ApiEndpoint", description="https://<id>.execute-api.<region>.amazonaws.com"),
         "authorizer_id": Attr(part="Authorizer", description="JWT authorizer id (APIs with `auth:`)"),
+        "origin_domain": Attr(part="OriginDomain", description="its custom domain name (APIs with `origin_domain:`)"),
     },
     names=names,
     synthesize=synthesize,

@@ -127,7 +127,8 @@ SERVICES: dict[str, tuple[Permission, ...]] = {
     ),
     "apis": (
         Permission("HttpApis", ("apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"),
-                   (f"{A}:apigateway:*::/apis", f"{A}:apigateway:*::/apis/*", f"{A}:apigateway:*::/tags/*")),
+                   (f"{A}:apigateway:*::/apis", f"{A}:apigateway:*::/apis/*", f"{A}:apigateway:*::/tags/*",
+                    f"{A}:apigateway:*::/domainnames", f"{A}:apigateway:*::/domainnames/*")),
         Permission("AccessLogDelivery", ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
                                          "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
                                          "logs:DescribeResourcePolicies"), ("*",)),
@@ -222,7 +223,7 @@ HOSTED_ZONE = ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSe
 # Kinds whose resources include roles, log groups, alarms or DNS records.
 WITH_ROLES = {"functions", "buckets", "backup_plans"}
 WITH_LOGS = {"functions", "apis"}
-WITH_DNS = {"certificates", "distributions"}
+WITH_DNS = {"certificates", "distributions", "apis"}  # apis: an origin domain's alias record
 READ_VERBS = ("Describe", "Get", "List", "GET")
 # Reads of data (or of code) rather than of configuration: never granted to the review role.
 # A distribution's config carries its origins' custom headers resolved, the API's origin

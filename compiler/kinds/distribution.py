@@ -21,7 +21,7 @@ from troposphere import GetAtt, Select, Split, cloudfront, route53
 
 from .. import naming
 from ..model import Ref, RefTo, ResourceSpec, StageSettings
-from .api import implied_origin_secret, origin_secret
+from .api import implied_origin_secret, origin_host, origin_secret
 from .base import Attr, Context, Kind, PhysicalName, Resource, SpecProblem
 from .certificate import Domain
 
@@ -50,8 +50,10 @@ class Spec(ResourceSpec):
 def _origin(resource: Resource, ctx: Context) -> tuple[cloudfront.Origin, list[object], dict[str, object]]:
     spec: Spec = resource.spec
     if spec.origin.kind == "api":
-        host = Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))  # https://<id>.execute-api...
-        secret = origin_secret(ctx.resource(spec.origin))
+        api = ctx.resource(spec.origin)
+        # its custom domain (the execute-api endpoint is then off), else https://<id>.execute-api...
+        host = origin_host(spec.origin, ctx) or Select(2, Split("/", ctx.ref(spec.origin, "endpoint")))
+        secret = origin_secret(api)
         headers = {} if secret is None else {"OriginCustomHeaders": [cloudfront.OriginCustomHeader(
             # by name (same account and region): CloudFormation resolves it when the distribution deploys
             HeaderName="X-Origin-Verify", HeaderValue="{{resolve:secretsmanager:" + ctx.name(ctx.resource(secret)) + "}}")]}

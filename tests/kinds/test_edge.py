@@ -150,3 +150,34 @@ def test_the_access_log_bucket_must_not_log_into_itself_nor_across_regions(tmp_p
            "us-west-2: S3 delivers server access logs only within a region" in out
     out = errors_of(tmp_path, FILES, platform=settings.replace("access_logs: logs", "access_logs: log"))
     assert "error[E305]: stage dev sends access logs to bucket:log, which no spec declares" in out
+
+
+ORIGIN = {**FILES, "app.yaml": "user_pools:\n  p: {}\napis:\n  main: {auth: user-pool:p, origin_domain: certificate:origin}\n"
+          "certificates:\n  origin: {domain: origin.api.example.com}\nbuckets:\n  assets: {cdn: true}\n"}
+
+
+def test_an_origin_domain_is_cloudfronts_only_way_in(tmp_path: Path) -> None:
+    """With `origin_domain:` the distribution connects to the API's regional custom domain,
+    and the execute-api endpoint is off: the <id>.execute-api URL answers nothing, so WAF
+    and the edge's limits cannot be skipped through it."""
+    result = compile_spec(tmp_path, ORIGIN, platform=PLATFORM)
+    app = template(result, "prod", "app")["Resources"]
+    assert app["MainHttpApi"]["Properties"]["DisableExecuteApiEndpoint"] is True
+    domain = app["MainHttpApiOriginDomain"]["Properties"]
+    assert domain["DomainName"] == "origin.api.example.com"
+    assert domain["DomainNameConfigurations"] == [{"CertificateArn": {"Ref": "OriginCertificate"}, "EndpointType": "REGIONAL",
+                                                   "SecurityPolicy": "TLS_1_2"}]
+    assert app["MainHttpApiOriginMapping"]["Properties"] == {
+        "ApiId": {"Ref": "MainHttpApi"}, "DomainName": {"Ref": "MainHttpApiOriginDomain"}, "Stage": {"Ref": "MainHttpApiDefaultStage"}}
+    record = app["MainHttpApiOriginRecord"]["Properties"]
+    assert (record["Name"], record["Type"], record["HostedZoneId"]) == ("origin.api.example.com", "A", "Z0123456789ABC")
+    [origin] = template(result, "prod", "edge")["Resources"]["ApiDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    assert origin["DomainName"] == {"Fn::ImportValue": "listbackup-prod-api-main:origin-domain"}
+    without = template(compile_spec(tmp_path / "without", FILES, platform=PLATFORM), "prod", "app")["Resources"]
+    assert "DisableExecuteApiEndpoint" not in without["MainHttpApi"]["Properties"]
+
+
+def test_an_origin_domain_needs_a_certificate_of_the_apis_region(tmp_path: Path) -> None:
+    files = {**ORIGIN, "app.yaml": ORIGIN["app.yaml"].replace("origin_domain: certificate:origin", "origin_domain: certificate:api")}
+    out = errors_of(tmp_path, files, platform=PLATFORM)
+    assert "certificate:api is in us-east-1: a regional custom domain takes a certificate of the API's region (us-west-2)" in out
