@@ -8,6 +8,11 @@ stage's throttling. Requests become payload format 2.0 events; the function runs
 worker (`runtime`); its answer is mapped back as API Gateway maps it. A distribution in front
 of the API (CloudFront) adds its origin headers, so the handlers' origin check holds locally.
 
+Bodies are read as API Gateway reads them: at most 10 MB (413 before any function runs), a
+`Content-Length` that is a number and arrives in full (else 400, or 408 after
+`Handler.timeout` seconds), or `Transfer-Encoding: chunked`, parsed (never both); after any
+such error the connection is closed, so no leftover byte is read as a second request.
+
 Run by `platformc up` as `python -m compiler.gateway`; binds 127.0.0.1 only.
 """
 
@@ -41,6 +46,18 @@ FORBIDDEN = (403, {"message": "Forbidden"})
 THROTTLED = (429, {"message": "Too Many Requests"})
 INTERNAL = (500, {"message": "Internal Server Error"})
 UNAVAILABLE = (503, {"message": "Service Unavailable"})
+BAD_REQUEST = (400, {"message": "Bad Request"})
+TIMED_OUT = (408, {"message": "Request Timeout"})
+TOO_LARGE = (413, {"message": "Request Entity Too Large"})
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload quota for HTTP APIs
+
+
+class BodyError(Exception):
+    """A request body the gateway refuses: (status, message)."""
+
+    def __init__(self, answer: tuple[int, dict[str, str]]):
+        super().__init__(answer[1]["message"])
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -268,8 +285,9 @@ class Authorizer:
         audience = claims.get("aud") if claims.get("token_use") == "id" else claims.get("client_id")
         if claims.get("iss") != api.issuer or str(audience) not in api.audience:
             return None
-        if float(claims.get("exp", 0)) <= now or float(claims.get("nbf", 0)) > now:
-            return None
+        expires, not_before = _seconds(claims.get("exp")), _seconds(claims.get("nbf", 0))
+        if expires is None or not_before is None or expires <= now or not_before > now:
+            return None  # also an `exp` or `nbf` that is not a number: API Gateway answers 401
         scopes = str(claims.get("scope", "")).split()
         if route.scopes and not set(route.scopes) & set(scopes):
             return None
@@ -298,6 +316,11 @@ def _cors_headers(cors: dict[str, Any] | None, origin: str | None, preflight: bo
     return headers
 
 
+def _seconds(value: Any) -> float | None:
+    """A NumericDate claim (RFC 7519): a JSON number, never a string or a boolean."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 class Gateway(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -309,6 +332,7 @@ class Gateway(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Gateway
     protocol_version = "HTTP/1.1"
+    timeout = 30.0  # seconds a read of the request may wait (socket timeout): a short body is a 408, not a hung thread
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
@@ -333,8 +357,11 @@ class Handler(BaseHTTPRequestHandler):
         api = self.server.api
         url = urlsplit(self.path)
         origin = self.headers.get("origin")
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        try:
+            raw = self._body()
+        except BodyError as refused:
+            self.close_connection = True  # what is left of the request is never read as another one
+            return self._send(*refused.answer)
         if self.command == "OPTIONS" and api.cors and self.headers.get("access-control-request-method"):
             return self._send(204, b"", _cors_headers(api.cors, origin, preflight=True))
         cors = _cors_headers(api.cors, origin, preflight=False)
@@ -356,6 +383,55 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write(f"{route.function}: {failed.kind}: {failed}\n")
             return self._send(*(UNAVAILABLE if failed.kind == "timeout" else INTERNAL), cors)
         self._respond(result, cors)
+
+    def _body(self) -> bytes:
+        """The request's body, as API Gateway would take it (see the module docstring)."""
+        length, chunked = self.headers.get("content-length"), self.headers.get("transfer-encoding")
+        if chunked is not None:
+            if length is not None or chunked.strip().lower() != "chunked":
+                raise BodyError(BAD_REQUEST)  # both framings (request smuggling), or an encoding we do not read
+            return self._chunks()
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise BodyError(BAD_REQUEST)
+        if int(length) > MAX_BODY:
+            raise BodyError(TOO_LARGE)
+        return self._read(int(length))
+
+    def _read(self, size: int) -> bytes:
+        try:
+            data = self.rfile.read(size)
+        except TimeoutError:
+            raise BodyError(TIMED_OUT) from None
+        if len(data) < size:  # the client closed before sending it all
+            raise BodyError(BAD_REQUEST)
+        return data
+
+    def _line(self) -> bytes:
+        try:
+            line = self.rfile.readline(1024)
+        except TimeoutError:
+            raise BodyError(TIMED_OUT) from None
+        if not line.endswith(b"\r\n"):
+            raise BodyError(BAD_REQUEST)
+        return line[:-2]
+
+    def _chunks(self) -> bytes:
+        body = bytearray()
+        while True:
+            size = self._line().split(b";", 1)[0].strip()
+            if not size or any(c not in b"0123456789abcdefABCDEF" for c in size):
+                raise BodyError(BAD_REQUEST)
+            if int(size, 16) == 0:
+                while self._line():  # trailers, up to the empty line
+                    pass
+                return bytes(body)
+            if len(body) + int(size, 16) > MAX_BODY:
+                raise BodyError(TOO_LARGE)
+            body += self._read(int(size, 16))
+            if self._line():  # each chunk ends with CRLF
+                raise BodyError(BAD_REQUEST)
 
     def _event(self, route: Route, params: dict[str, str], path: str, query: str, raw: bytes,
                claims: dict[str, Any] | None, api: Api) -> dict[str, Any]:

@@ -1,16 +1,16 @@
-"""iamcheck: whether a function's role allows the AWS calls it makes — the check the local
-platform applies to every call a handler makes, and the handler contract tests reuse.
+"""iamcheck: which IAM actions, on which resources, an AWS call needs — what the local
+platform checks every call a handler makes against (compiler/runtime.py, with the IAM
+evaluator of compiler/iampolicy.py), and the handler contract tests reuse.
 
-A call is (IAM action, the name or id of what it acts on); a role is its policy statements
-(actions, resource ARNs) as deployed. The mapping from an API call to its IAM actions is the
-part AWS documents per service; the cases the handlers use are listed here.
+A call is (IAM action, the name or id of what it acts on); `resources` turns the name into
+the ARN AWS authorises, by service and region. The mapping from an API call to its IAM
+actions is the part AWS documents per service; the cases the handlers use are listed here.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 # Cognito APIs called with the app client or a user's tokens: no IAM permission applies.
 COGNITO_PUBLIC = frozenset({
@@ -43,6 +43,39 @@ def targets(service: str, operation: str, params: dict[str, Any]) -> list[Call]:
     return [(action, "")]
 
 
+def resources(service: str, operation: str, params: dict[str, Any], region: str, account: str,
+              known: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) for each authorisation a call needs, by service and region:
+    the ARN AWS authorises it against ("*" for actions that act on no resource). `known` are
+    ARNs the role names, to find a secret's ARN (its random suffix) from its name, as AWS
+    looks the secret up before it authorises."""
+    def arn(name: str, build: str) -> str:
+        return name if name.startswith("arn:") else build
+
+    found: list[tuple[str, str]] = []
+    for action, target in targets(service, operation, params):
+        if service == "dynamodb" and target:
+            table = arn(target, f"arn:aws:dynamodb:{region}:{account}:table/{target}")
+            index = params.get("IndexName") if target == params.get("TableName") else None
+            found.append((action, f"{table}/index/{index}" if index else table))
+        elif service == "s3" and target:
+            key = params.get("Key")
+            found.append((action, f"arn:aws:s3:::{target}/{key}" if key is not None else f"arn:aws:s3:::{target}"))
+        elif service == "sqs" and target:
+            found.append((action, f"arn:aws:sqs:{region}:{account}:{target}"))
+        elif service == "events" and target:
+            found.append((action, arn(target, f"arn:aws:events:{region}:{account}:event-bus/{target}")))
+        elif service == "cognito-idp" and target:
+            found.append((action, f"arn:aws:cognito-idp:{region}:{account}:userpool/{target}"))
+        elif service == "secretsmanager" and target:
+            prefix = f"arn:aws:secretsmanager:{region}:{account}:secret:{target}-"
+            named = sorted(k for k in known if k.startswith(prefix) and len(k) == len(prefix) + 6)
+            found.append((action, arn(target, named[0] if named else prefix + "??????")))
+        else:
+            found.append((action, target if target.startswith("arn:") else "*"))
+    return found
+
+
 def covers(arn: str, target: str) -> bool:
     """Whether a policy resource (an ARN, maybe with a wildcard tail) names the target."""
     return arn == "*" or target == arn or bool(re.search(rf"[:/]{re.escape(target)}(/|$)", arn))
@@ -52,41 +85,3 @@ def public(action: str) -> bool:
     """Calls no IAM policy governs (made with a user's tokens or the app client)."""
     service, operation = action.split(":", 1)
     return service == "cognito-idp" and operation in COGNITO_PUBLIC
-
-
-@dataclass
-class Role:
-    """A function's permissions: (actions, resource ARNs) per Allow statement."""
-
-    statements: list[tuple[set[str], list[str]]] = field(default_factory=list)
-
-    @classmethod
-    def from_documents(cls, documents: list[dict[str, Any]]) -> "Role":
-        statements = []
-        for document in documents:
-            for statement in document.get("Statement", []):
-                if statement.get("Effect", "Allow") != "Allow":
-                    continue
-                actions = statement.get("Action", [])
-                resources = statement.get("Resource", [])
-                statements.append((set([actions] if isinstance(actions, str) else actions),
-                                   [str(r) for r in ([resources] if isinstance(resources, str) else resources)]))
-        return cls(statements)
-
-    @property
-    def granted(self) -> set[str]:
-        return {action for actions, _ in self.statements for action in actions}
-
-    def allows(self, call: Call) -> bool:
-        action, target = call
-        return public(action) or any(action in actions and any(covers(arn, target) for arn in arns)
-                                     for actions, arns in self.statements)
-
-    def denial(self, call: Call) -> str | None:
-        """Why the role refuses the call (AWS's AccessDenied, in words), or None."""
-        if self.allows(call):
-            return None
-        action, target = call
-        if action not in self.granted:
-            return f"the role does not allow {action}"
-        return f"the role allows {action} only on other resources, not on {target or 'this resource'}"

@@ -4,9 +4,11 @@ function, with the environment, timeout and role the deployed function has.
 A worker is `python -m compiler.runtime`: it imports the handler module from handlers/ with
 the function's environment (as moto's Lambda holds it after deploy: every reference
 resolved), points boto3 at the emulator, and answers one invocation at a time over a pipe.
-Every AWS call the handler makes is checked against the function's role as deployed (its
-inline policies, read back from the emulator's IAM): a call the role does not allow fails
-with AccessDenied, as on AWS, and the log says which action and resource were missing. A
+Every AWS call the handler makes, through any session or client, is checked against the
+function's role as deployed (its policies and permissions boundary, read back from the
+emulator's IAM, evaluated as IAM does: compiler/iampolicy.py): a call the role does not
+allow fails with AccessDenied, as on AWS, and the log says which action and resource, and
+why. A worker inherits only PATH, LANG and TZ from the shell that started it. A
 crash, `sys.exit` or leaked state stays inside the worker; the pool replaces a dead worker,
 and restarts them all when a handler file changes on disk (the next request runs the new code).
 """
@@ -25,9 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .iamcheck import Role, targets
+from .iamcheck import public, resources
+from .iampolicy import statements
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+ACCOUNT = "123456789012"  # the emulator's account
+# What a worker inherits from the developer's shell: what Lambda's runtime also sets, no more
+# (never their tokens, AWS profiles or proxies); the function's own environment comes on top.
+INHERITED = ("PATH", "LANG", "TZ", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,9 @@ class FunctionConfig:
     handler: str  # module.function
     timeout: float  # seconds
     environment: dict[str, str]
-    policies: list[dict[str, Any]]  # the role's policy documents, as deployed
+    policies: list[dict[str, Any]]  # the role's policy documents (inline and attached), as deployed
     region: str
+    boundary: dict[str, Any] | None = None  # its permissions boundary's document
 
     @classmethod
     def read(cls, name: str, lam: Any, iam: Any, region: str) -> "FunctionConfig":
@@ -46,9 +54,18 @@ class FunctionConfig:
         role = config["Role"].rsplit("/", 1)[-1]
         policies = [iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"]
                     for p in iam.list_role_policies(RoleName=role)["PolicyNames"]]
+        policies += [_managed(iam, p["PolicyArn"]) for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
         policies = [_document(p) for p in policies]
+        bounded = iam.get_role(RoleName=role)["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
         return cls(name, config["Handler"], float(config.get("Timeout", 3)),
-                   dict(config.get("Environment", {}).get("Variables", {})), policies, region)
+                   dict(config.get("Environment", {}).get("Variables", {})), policies, region,
+                   _document(_managed(iam, bounded)) if bounded else None)
+
+
+def _managed(iam: Any, arn: str) -> Any:
+    """A managed policy's default version's document."""
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -128,11 +145,12 @@ class Pool:
         return max((p.stat().st_mtime for p in self.handlers.rglob("*.py")), default=0.0)
 
     def _spawn(self, function: FunctionConfig) -> Worker:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env = {k: os.environ[k] for k in INHERITED if k in os.environ}
         env.update(function.environment)
         env.update(LOCAL_CREDENTIALS, AWS_ENDPOINT_URL=self.endpoint, AWS_REGION=function.region,
                    AWS_DEFAULT_REGION=function.region, AWS_LAMBDA_FUNCTION_NAME=function.name,
                    PLATFORMC_HANDLER=function.handler, PLATFORMC_POLICIES=json.dumps(function.policies),
+                   PLATFORMC_BOUNDARY=json.dumps(function.boundary), PLATFORMC_ACCOUNT=ACCOUNT,
                    PYTHONPATH=os.pathsep.join([str(self.handlers.resolve()), str(Path(__file__).resolve().parent.parent)]))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = (self.logs / f"{function.name}.log").open("a")
@@ -175,25 +193,66 @@ class Pool:
 # ---------------------------------------------------------------------------- the worker
 
 
-def _guard(policies: list[dict[str, Any]], function: str) -> None:
-    """Refuse, as IAM would, every call the role does not allow."""
-    import boto3
+def _guard(policies: list[dict[str, Any]], boundary: dict[str, Any] | None, function: str, account: str) -> None:
+    """Refuse, as IAM would, every call the role does not allow: in any client of any boto3
+    or botocore session the handler creates (the check sits in botocore's one path to AWS),
+    read as IAM reads a policy (Deny wins, conditions hold, resource ARNs by service and
+    region; compiler/iampolicy.py), within the role's permissions boundary."""
+    from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
-    role = Role.from_documents(policies)
+    from .iampolicy import Request, allowed, decide
 
-    def check(params: dict[str, Any], model: Any, **_: Any) -> None:
-        for call in targets(model.service_model.signing_name, model.name, params):
-            why = role.denial(call)
-            if why is not None:
-                action, target = call
-                message = f"{function} is not authorized to perform: {action} on resource: {target or '*'} ({why})"
+    known = [str(r) for statement in statements(policies) for r in _resources(statement)]
+    send = BaseClient._make_api_call
+    tags: dict[str, dict[str, str]] = {}
+
+    def resource_tags(client: Any, service: str, arn: str) -> dict[str, str]:
+        """`aws:ResourceTag/<key>` of the resource, as IAM puts them in the request context
+        (read once per resource from the emulator, unchecked: IAM reads them itself)."""
+        if service not in TAG_READERS or arn == "*":
+            return {}
+        if arn not in tags:
+            operation, argument, read = TAG_READERS[service]
+            try:
+                tags[arn] = read(send(client, operation, argument(arn)))
+            except ClientError:
+                tags[arn] = {}
+        return {f"aws:ResourceTag/{key}": value for key, value in tags[arn].items()}
+
+    def checked(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        model = client.meta.service_model
+        region = client.meta.region_name or os.environ.get("AWS_REGION", "us-east-1")
+        for action, arn in resources(model.signing_name, operation, params, region, account, known):
+            if public(action):
+                continue
+            request = Request(action, arn, {"aws:RequestedRegion": region, **resource_tags(client, model.signing_name, arn)})
+            if not allowed(policies, request, boundary):
+                why = ("an explicit Deny" if decide(policies, request) == "deny" else
+                       "its permissions boundary" if decide(policies, request) == "allow" else "no statement that allows it")
+                message = f"{function} is not authorized to perform: {action} on resource: {arn} ({why})"
                 print(f"AccessDenied: {message}", file=sys.stderr, flush=True)
-                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, model.name)
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, operation)
+        return send(client, operation, params)
 
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build", check)
+    BaseClient._make_api_call = checked
+
+
+# Services whose resources the stage's policies select by tag (their ids are AWS's pick):
+# how to read a resource's tags -> {key: value}. A pool's tags come from DescribeUserPool
+# (UserPoolTags), which AWS and moto both answer; moto 5.2.5 has no cognito-idp
+# ListTagsForResource.
+TAG_READERS: dict[str, tuple[str, Any, Any]] = {
+    "cognito-idp": ("DescribeUserPool", lambda arn: {"UserPoolId": arn.rsplit("/", 1)[-1]},
+                    lambda answer: dict(answer["UserPool"].get("UserPoolTags") or {})),
+    "kms": ("ListResourceTags", lambda arn: {"KeyId": arn},
+            lambda answer: {t["TagKey"]: t["TagValue"] for t in answer.get("Tags", [])}),
+}
+
+
+def _resources(statement: Any) -> list[Any]:
+    value = statement.get("Resource", []) if isinstance(statement, dict) else []
+    return value if isinstance(value, list) else [value]
 
 
 def serve(requests: IO[str], answers: IO[str]) -> None:
@@ -201,7 +260,8 @@ def serve(requests: IO[str], answers: IO[str]) -> None:
 
     module_name, function_name = os.environ["PLATFORMC_HANDLER"].rsplit(".", 1)
     name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", module_name)
-    _guard(json.loads(os.environ.get("PLATFORMC_POLICIES", "[]")), name)
+    boundary = json.loads(os.environ.get("PLATFORMC_BOUNDARY", "null"))
+    _guard(json.loads(os.environ.get("PLATFORMC_POLICIES", "[]")), boundary, name, os.environ.get("PLATFORMC_ACCOUNT", ACCOUNT))
     handler = getattr(importlib.import_module(module_name), function_name)
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()

@@ -77,3 +77,51 @@ def test_an_unknown_operator_is_never_passed() -> None:
     policy = _doc({"Effect": "Allow", "Action": "*", "Resource": "*", "Condition": {"DateLessThan": {"aws:CurrentTime": "2030"}}})
     with pytest.raises(ValueError, match="DateLessThan"):
         decide([policy], Request("s3:GetObject", "*", {"aws:CurrentTime": "2026"}))
+
+
+@pytest.mark.usefixtures("local_credentials")
+def test_the_local_platforms_call_check_reads_policies_as_iam_does(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """compiler/runtime.py's guard (what every worker installs) on real calls to the moto
+    server: an explicit Deny wins, a condition must hold, the resource ARN carries the
+    client's region, and the permissions boundary caps what the role allows."""
+    import boto3
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    from compiler import runtime
+
+    def client(service: str, region: str = "us-west-2") -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint)
+
+    for name in ("guard-notes", "guard-audit"):
+        client("dynamodb").create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=[
+            {"AttributeName": "id", "KeyType": "HASH"}], AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    queue = client("sqs").create_queue(QueueName="guard-queue")["QueueUrl"]
+    policies = [_doc(
+        {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+         "Resource": ["arn:aws:dynamodb:us-west-2:123456789012:table/guard-*"]},
+        {"Effect": "Deny", "Action": "dynamodb:PutItem", "Resource": "arn:aws:dynamodb:*:*:table/guard-audit"},
+        {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}})]
+    item = {"id": {"S": "1"}}
+
+    def outcome(call: Any) -> str:
+        try:
+            call()
+            return "allowed"
+        except ClientError as exc:
+            message = exc.response["Error"]["Message"]
+            return message.rsplit("(", 1)[-1].rstrip(")") if "not authorized" in message else message
+
+    original = BaseClient._make_api_call
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)  # the guard's patch ends with the test
+    runtime._guard(policies, _doc({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}), "fn", "123456789012")
+    assert outcome(lambda: client("dynamodb").put_item(TableName="guard-notes", Item=item)) == "allowed"
+    assert outcome(lambda: client("dynamodb").put_item(TableName="guard-audit", Item=item)) == "an explicit Deny"
+    assert outcome(lambda: client("dynamodb", "us-east-1").get_item(TableName="guard-notes", Key=item)) == \
+        "no statement that allows it"  # the ARN of us-east-1's table
+    assert outcome(lambda: client("sqs").send_message(QueueUrl=queue, MessageBody="x")) == "no statement that allows it"
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", original)  # a second worker: a narrower boundary
+    runtime._guard(policies, _doc({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}), "fn", "123456789012")
+    assert outcome(lambda: client("dynamodb").put_item(TableName="guard-notes", Item=item)) == "its permissions boundary"

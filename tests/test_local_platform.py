@@ -105,7 +105,8 @@ def test_protected_routes_refuse_missing_and_bad_tokens(api: str) -> None:
     token = sign_up(api, "claims@example.com")
     claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "=="))
     key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))  # the emulator's signing key
-    for changed in ({"exp": int(time.time()) - 60}, {"aud": "another-client"}, {"iss": claims["iss"] + "x"}):
+    for changed in ({"exp": int(time.time()) - 60}, {"aud": "another-client"}, {"iss": claims["iss"] + "x"},
+                    {"exp": "tomorrow"}, {"exp": None}, {"exp": True}, {"nbf": "now"}):  # not NumericDates
         forged = jwt.encode({"alg": "RS256", "kid": "dummy"}, {**claims, **changed}, key)  # signed by the pool's key
         assert call(api, "GET", "/users/me", token=forged)[0] == 401, changed
     assert call(api, "GET", "/users/me", token=token + "x")[0] == 401  # a broken signature
@@ -178,6 +179,8 @@ functions:
   leave: {handler: app.leave, api: api:main, routes: [{route: GET /exit, auth: none}]}
   slow: {handler: app.slow, api: api:main, timeout: 1s, routes: [{route: GET /slow, auth: none}]}
   limited: {handler: app.hello, api: api:limited, routes: [{route: GET /hello, auth: none}]}
+  sessions: {handler: app.sessions, api: api:main, access: {table:notes: read}, routes: [{route: GET /sessions, auth: none}]}
+  environ: {handler: app.environ, api: api:main, routes: [{route: GET /environ, auth: none}]}
   worker: {handler: app.work, timeout: 1s, consumes: {queue: queue:work, batch_size: 5}}
   listener:
     handler: app.listen
@@ -215,6 +218,27 @@ def slow(event, context):
 
 def listen(event, context):
     boto3.client("sqs").send_message(QueueUrl=os.environ["HEARD_QUEUE_URL"], MessageBody=json.dumps(event))
+
+def sessions(event, context):  # a write through every kind of session a handler can make
+    import botocore.session
+    made = {
+        "default": lambda: boto3.client("dynamodb"),
+        "boto3 session": lambda: boto3.session.Session().client("dynamodb"),
+        "botocore session": lambda: botocore.session.get_session().create_client(
+            "dynamodb", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"]),
+        "resource": lambda: boto3.resource("dynamodb").meta.client,
+    }
+    answers = {}
+    for how, client in made.items():
+        try:
+            client().put_item(TableName=os.environ["NOTES_TABLE"], Item={"id": {"S": how}})
+            answers[how] = "written"
+        except Exception as exc:
+            answers[how] = "denied" if "AccessDenied" in str(exc) else repr(exc)
+    return answers
+
+def environ(event, context):
+    return sorted(os.environ)
 
 def work(event, context):
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"] == "poison"]}
@@ -266,7 +290,73 @@ def test_a_call_the_role_does_not_allow_is_access_denied_and_logged(app: tuple[s
     base, root = app
     assert call(base, "POST", "/notes")[:2] == (500, {"message": "Internal Server Error"})
     log = (root / "logs" / "localapp-dev-write.log").read_text()
-    assert "AccessDenied: localapp-dev-write is not authorized to perform: dynamodb:PutItem on resource: localapp-dev-notes" in log
+    assert ("AccessDenied: localapp-dev-write is not authorized to perform: dynamodb:PutItem on resource: "
+            "arn:aws:dynamodb:us-west-2:123456789012:table/localapp-dev-notes (no statement that allows it)") in log
+
+
+def test_every_session_a_handler_makes_is_checked_against_its_role(app: tuple[str, Path]) -> None:
+    """The check sits in botocore's one path to AWS: a handler's own boto3 or botocore
+    session is held to the role like the default one."""
+    base, _ = app
+    status, answers, _ = call(base, "GET", "/sessions")
+    assert status == 200 and answers == {"default": "denied", "boto3 session": "denied", "botocore session": "denied",
+                                         "resource": "denied"}, answers
+
+
+def test_a_worker_gets_a_minimal_environment(app: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the developer's tokens, profiles or proxies: PATH, LANG, TZ, the function's own
+    environment and what Lambda sets (region, name, the emulator's credentials)."""
+    base, _ = app
+    for name in ("GITHUB_TOKEN", "NPM_TOKEN", "HTTPS_PROXY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "do-not-leak")
+    status, names, _ = call(base, "GET", "/environ")
+    assert status == 200
+    assert not {"GITHUB_TOKEN", "NPM_TOKEN", "HTTPS_PROXY", "AWS_SESSION_TOKEN", "HOME"} & set(names), names
+    assert {"PATH", "AWS_REGION", "AWS_LAMBDA_FUNCTION_NAME", "STAGE"} <= set(names)
+
+
+def _raw(base: str, request: bytes, wait: float = 10.0) -> bytes:
+    """Send bytes as they are on one connection; everything the gateway answers until it closes."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as connection:
+        connection.sendall(request)
+        answer = b""
+        try:
+            while chunk := connection.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass
+    return answer
+
+
+def test_request_bodies_are_framed_as_api_gateway_frames_them(app: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 MB at most (413 before the function runs); a Content-Length that is not a number or
+    is negative is a 400; one larger than what arrives is a 408 after the read timeout, never
+    a hung thread; a chunked body is parsed, never read as a second request; both framings
+    at once are refused; after a refusal the connection closes."""
+    from compiler.gateway import Handler
+
+    base, _ = app
+    head = "POST /echo/x HTTP/1.1\r\nHost: local\r\nConnection: close\r\n"
+    too_big = _raw(base, (head + f"Content-Length: {10 * 1024 * 1024 + 1}\r\n\r\n").encode())
+    assert too_big.startswith(b"HTTP/1.1 413")
+    for length in ("abc", "-5", "1e3", ""):
+        answer = _raw(base, (head + f"Content-Length: {length}\r\n\r\n").encode())
+        assert answer.startswith(b"HTTP/1.1 400"), (length, answer[:80])
+    monkeypatch.setattr(Handler, "timeout", 1.0)
+    short = _raw(base, (head + "Content-Length: 100\r\n\r\n0123456789").encode())
+    assert short.startswith(b"HTTP/1.1 408"), short[:80]
+    chunked = ("POST /echo/x HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+               "GET /hello HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n").encode()
+    answers = _raw(base, chunked)
+    assert answers.count(b"HTTP/1.1 200") == 2 and b'"body": "hello world"' in answers, answers[:400]
+    smuggled = _raw(base, (head + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                           "GET /hello HTTP/1.1\r\nHost: local\r\n\r\n").encode())
+    assert smuggled.startswith(b"HTTP/1.1 400") and smuggled.count(b"HTTP/1.1") == 1, smuggled[:200]
+    assert call(base, "GET", "/hello")[0] == 200  # and the gateway still serves
 
 
 def test_a_crash_an_exit_or_a_timeout_leaves_the_gateway_serving(app: tuple[str, Path]) -> None:
