@@ -299,7 +299,7 @@ def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool
               help="Its reviews (`gh api --paginate repos/O/R/pulls/N/reviews --jq '.[]'`).")
 @_handle_errors
 def risk_approval(judged: str, pull_file: Any, reviews_file: Any) -> None:
-    """Exit 0 if a review approves the risky change of commit --head, else 1 (the risk gate).
+    """The risk gate's verdict: exit 0 if a review approves commit --head.
 
     The approval must name the commit: the pull request's head is still --head, and a
     writer other than the author approved exactly that commit with a review saying

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .iamcheck import public, resources
-from .iampolicy import statements
+from .iampolicy import Request, allowed, decide, statements
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 ACCOUNT = "123456789012"  # the emulator's account
@@ -200,8 +200,6 @@ def _guard(policies: list[dict[str, Any]], boundary: dict[str, Any] | None, func
     region; compiler/iampolicy.py), within the role's permissions boundary."""
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
-
-    from .iampolicy import Request, allowed, decide
 
     known = [str(r) for statement in statements(policies) for r in _resources(statement)]
     send = BaseClient._make_api_call
