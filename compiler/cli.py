@@ -299,7 +299,9 @@ def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool
               help="Its reviews (`gh api --paginate repos/O/R/pulls/N/reviews --jq '.[]'`).")
 @_handle_errors
 def risk_approval(judged: str, pull_file: Any, reviews_file: Any) -> None:
-    """The risk gate's verdict: exit 0 if a review approves commit --head.
+    """The risk gate's verdict on commit --head.
+
+    Exit 0 if a review approves the risks of commit --head, else 1.
 
     The approval must name the commit: the pull request's head is still --head, and a
     writer other than the author approved exactly that commit with a review saying
