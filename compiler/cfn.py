@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Mapping
 
 from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
-from troposphere import Sub, Tags, awslambda, cloudwatch
+from troposphere import Sub, Tags, awslambda, cloudwatch, encode_to_dict
 from troposphere.validators import integer
 
 DAY = 86_400
@@ -120,3 +122,23 @@ def trust_policy(service: str) -> PolicyDocument:
         Version="2012-10-17",
         Statement=[Statement(Effect=Allow, Principal=Principal("Service", service), Action=[Action("sts", "AssumeRole")])],
     )
+
+
+# IAM's size quotas, in characters of the policy JSON without whitespace (IAM User Guide,
+# "IAM and AWS STS quotas"): all inline policies of one role together, and one managed policy.
+ROLE_INLINE_CHARS = 10_240
+MANAGED_POLICY_CHARS = 6_144
+# The longest values CloudFormation may put in for the pseudo parameters of an Fn::Sub.
+_LONGEST = {"${AWS::Partition}": "aws-us-gov", "${AWS::AccountId}": "0" * 12, "${AWS::Region}": "x" * 14}
+
+
+def policy_chars(document: Any) -> int:
+    """How many characters IAM counts for a policy document (or statement) as deployed: its
+    compact JSON, each Fn::Sub resolved with the longest pseudo-parameter values; another
+    intrinsic (Ref, GetAtt, ImportValue) counts as its own JSON text, about the length of the
+    ARN or name it stands for."""
+    text = json.dumps(encode_to_dict(document), separators=(",", ":"), sort_keys=True)
+    text = re.sub(r'\{"Fn::Sub":("(?:[^"\\]|\\.)*")\}', r"\1", text)
+    for name, value in _LONGEST.items():
+        text = text.replace(name, value)
+    return len(text)

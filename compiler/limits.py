@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 import orjson
 
+from .cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
 from .diagnostics import Diagnostic, Where
 from .resolve import Resolved
 
@@ -51,6 +52,7 @@ def check(resolved: Resolved, rendered: Mapping[str, str]) -> list[Diagnostic]:
                     help="everything in this file is off in this stage: move it beside resources that exist there",
                 )
             )
+        diags += _policy_sizes(template, plan.name, resolved.stage, where)
         if size > MAX_BYTES:
             diags.append(
                 Diagnostic(
@@ -61,6 +63,26 @@ def check(resolved: Resolved, rendered: Mapping[str, str]) -> list[Diagnostic]:
                 )
             )
     return diags
+
+
+def _policy_sizes(template: dict[str, Any], stack: str, stage: str, where: Where) -> list[Diagnostic]:
+    """IAM's size quotas (whitespace not counted; cfn.policy_chars): a role's inline policies
+    together, and each managed policy. CloudFormation would fail the stack at that resource."""
+    found = []
+    for logical, resource in sorted(template.get("Resources", {}).items()):
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::IAM::Role":
+            size, limit, what = sum(policy_chars(p.get("PolicyDocument")) for p in props.get("Policies") or []), ROLE_INLINE_CHARS, \
+                "inline policies of role"
+        elif resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            size, limit, what = policy_chars(props.get("PolicyDocument")), MANAGED_POLICY_CHARS, "managed policy"
+        else:
+            continue
+        if size > limit:
+            found.append(Diagnostic(
+                "E315", f"the {what} {logical} of {stack} hold {size:,} characters in stage {stage}; IAM allows {limit:,}",
+                where, help="narrow the resource's `access:` (fewer resources or levels), or split it into two functions"))
+    return found
 
 
 def upload_required(text: str) -> bool:

@@ -124,5 +124,9 @@ class Stage:
 
 
 def policy_documents(stage: Stage, stack: str, role: dict[str, Any]) -> list[dict[str, Any]]:
-    """A role's inline policies, resolved."""
-    return [stage.value(stack, policy["PolicyDocument"]) for policy in role["Properties"].get("Policies", [])]
+    """A role's identity policies as IAM reads them, resolved: its inline policies and the
+    managed policies of its stack attached to it (`ManagedPolicyArns`: Refs)."""
+    props, resources = role["Properties"], stage.templates[stack]["Resources"]
+    attached = [resources[arn["Ref"]]["Properties"]["PolicyDocument"] for arn in props.get("ManagedPolicyArns", [])
+                if isinstance(arn, dict) and resources.get(arn.get("Ref"), {}).get("Type") == "AWS::IAM::ManagedPolicy"]
+    return [stage.value(stack, document) for document in [*(p["PolicyDocument"] for p in props.get("Policies", [])), *attached]]

@@ -31,7 +31,7 @@ def _bootstrapped(name: str) -> tuple[Stage, str, dict[str, Any], dict[str, Any]
     assert len(found) == 1, f"stage {name} has no single execution role"
     stack, _, role = found[0]
     (boundary,) = [r for _, _, r in stage.resources("AWS::IAM::ManagedPolicy")
-                   if stage.value(stack, r["Properties"]["ManagedPolicyName"]) == stage.boundary.rsplit("/", 1)[1]]
+                   if stage.value(stack, r["Properties"].get("ManagedPolicyName", "")) == stage.boundary.rsplit("/", 1)[1]]
     return stage, stack, role, stage.value(stack, boundary["Properties"]["PolicyDocument"])
 
 

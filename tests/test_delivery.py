@@ -32,8 +32,13 @@ def _bootstrap_template(out: Path, stage: str) -> dict[str, Any]:
 
 
 def _role(template: dict[str, Any], marker: str) -> dict[str, Any]:
+    """The role's properties; its `Policies` as IAM reads them: the inline ones, then the
+    managed policies of the template attached to it."""
     [role] = [r for r in template["Resources"].values() if (r.get("Metadata") or {}).get("Delivery") == marker]
-    return dict(role["Properties"])
+    props = dict(role["Properties"])
+    attached = [{"PolicyName": arn["Ref"], "PolicyDocument": template["Resources"][arn["Ref"]]["Properties"]["PolicyDocument"]}
+                for arn in props.get("ManagedPolicyArns", [])]
+    return {**props, "Policies": [*props.get("Policies", []), *attached]}
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:

@@ -65,3 +65,39 @@ def test_export_names_are_unique_across_stages_of_a_region(tmp_path: Path) -> No
     result = compile_spec(tmp_path, {"a.yaml": "tables:\n  t: {hash_key: id:S, export: [name, arn]}\n"})
     names = [n for stage in ("dev", "prod") for n in json.loads(result.outputs[f"{stage}/manifest.json"])["exports"]]
     assert len(names) == len(set(names)) == 4
+
+
+def test_iam_policy_sizes_are_checked_as_iam_counts_them(tmp_path: Path) -> None:
+    """A role's inline policies hold 10,240 characters in all, whitespace not counted: a
+    function with read access to sixty tables (a statement per table and its indexes) is
+    refused at compile time, not by CloudFormation halfway through a deploy."""
+    def spec(n: int) -> str:
+        access = ", ".join(f"table:t{i}: read" for i in range(n))
+        return _tables(n) + f"functions:\n  reader: {{handler: app.run, access: {{{access}}}}}\n"
+
+    for root in (tmp_path / "ok", tmp_path / "bad"):
+        (root / "handlers").mkdir(parents=True)
+        (root / "handlers" / "app.py").write_text("def run(event, context):\n    return None\n")
+    assert compile_spec(tmp_path / "ok", {"big.yaml": spec(10)}, platform=NO_ALARMS)
+    out = errors_of(tmp_path / "bad", {"big.yaml": spec(60)}, platform=NO_ALARMS)
+    assert "error[E315]: the inline policies of role ReaderFunctionRole of listbackup-dev-big hold" in out
+    assert "IAM allows 10,240" in out
+
+
+def test_the_execution_roles_grants_fit_iams_quotas_in_every_stage() -> None:
+    """The delivery kind packs the execution role's grants into managed policies: every
+    role and managed policy of the generated stages fits (E315 finds none)."""
+    from compiler.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
+    from tests.conftest import REPO
+
+    checked = 0
+    for path in sorted((REPO / "generated").glob("*/*.json")):
+        for resource in json.loads(path.read_text()).get("Resources", {}).values():
+            props = resource.get("Properties") or {}
+            if resource["Type"] == "AWS::IAM::Role":
+                assert sum(policy_chars(p["PolicyDocument"]) for p in props.get("Policies", [])) <= ROLE_INLINE_CHARS, path
+                checked += 1
+            elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+                assert policy_chars(props["PolicyDocument"]) <= MANAGED_POLICY_CHARS, path
+                checked += 1
+    assert checked

@@ -40,6 +40,7 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, iam
 
 from .. import naming
+from ..cfn import MANAGED_POLICY_CHARS, policy_chars
 from ..model import ResourceSpec, StageSettings
 from . import bucket
 from .base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Attr, Context, Kind, Permission, PhysicalName, Resource, SpecProblem
@@ -224,12 +225,15 @@ HOSTED_ZONE = ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSe
 WITH_ROLES = {"functions", "buckets", "backup_plans"}
 WITH_LOGS = {"functions", "apis"}
 WITH_DNS = {"certificates", "distributions", "apis"}  # apis: an origin domain's alias record
+MAX_MANAGED_POLICIES = 10  # IAM's default quota of managed policies attached to one role
 READ_VERBS = ("Describe", "Get", "List", "GET")
 # Reads of data (or of code) rather than of configuration: never granted to the review role.
 # A distribution's config carries its origins' custom headers resolved, the API's origin
 # secret among them; drift detection reads the distribution without it (DetectStackDrift).
 NOT_READ = {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "lambda:GetFunction",
             "cloudfront:GetDistributionConfig"}
+POLICY_WRITES = ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                 "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy")
 # Refused to the execution role whatever else allows it: a role written without the stage's
 # boundary, the boundary taken off a role, the boundary policy itself changed, and the three
 # delivery roles (no stack can widen its own deployer).
@@ -237,8 +241,7 @@ DENIES = (
     Permission("OnlyBoundedRoles", (*ROLE_WRITES, "iam:AttachRolePolicy", "iam:DetachRolePolicy"), (f"{A}:iam::{ACCT}:role/*",),
                (("StringNotEquals", "iam:PermissionsBoundary", BOUNDARY),)),
     Permission("BoundaryStaysOn", ("iam:DeleteRolePermissionsBoundary",), (f"{A}:iam::{ACCT}:role/*",)),
-    Permission("BoundaryIsFixed", ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
-                                   "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"), (BOUNDARY,)),
+    Permission("BoundaryIsFixed", POLICY_WRITES, (BOUNDARY,)),
 )
 
 
@@ -261,6 +264,25 @@ def _statement(permission: Permission, ctx: Context, effect: Any = Allow, action
         props["Condition"] = Condition([OPERATORS[operator](key, fill(value) if isinstance(value, str) else value)
                                         for operator, key, value in permission.conditions])
     return Statement(**props)
+
+
+def _packed(statements: list[Statement], resource: Resource, ctx: Context) -> list[iam.ManagedPolicy]:
+    """The statements as managed policies of at most IAM's 6,144 characters each (as
+    deployed, cfn.policy_chars), filled in order."""
+    packs: list[list[Statement]] = [[]]
+    for statement in statements:
+        if packs[-1] and policy_chars(PolicyDocument(Version="2012-10-17", Statement=[*packs[-1], statement])) > MANAGED_POLICY_CHARS:
+            packs.append([])
+        packs[-1].append(statement)
+    if len(packs) > MAX_MANAGED_POLICIES:
+        raise SpecProblem((), f"the execution role's grants need {len(packs)} managed policies; IAM attaches at most "
+                              f"{MAX_MANAGED_POLICIES} to a role: split the stage's kinds across accounts or raise the quota")
+    # unnamed: CloudFormation names each `<bootstrap stack>-<logical id>-<suffix>` (how many
+    # there are depends on the stage's kinds, which a name declared in advance cannot know)
+    return [iam.ManagedPolicy(
+        f"{resource.logical_id}ExecutionPolicy{i}",
+        Description=f"What CloudFormation may do in {ctx.naming.stack('')}* stacks, part {i} of {len(packs)} (platformc)",
+        PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=pack)) for i, pack in enumerate(packs, 1)]
 
 
 def _permissions(ctx: Context) -> list[Permission]:
@@ -399,17 +421,23 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
         Description=f"The permissions boundary of every role the {prefix}* stacks create (platformc)",
         PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[_statement(p, ctx) for p in _bounds(ctx)]),
     )
+    execution_name = ctx.name(resource, "-cloudformation")
+    grants = _packed([_statement(p, ctx) for p in permissions], resource, ctx)
+    own_policies = Permission("ItsPoliciesAreFixed", POLICY_WRITES,
+                              (f"{A}:iam::{ACCT}:policy/{ctx.naming.stack(resource.stack)}-*",))
     execution = iam.Role(
         resource.logical_id + "ExecutionRole",
-        RoleName=ctx.name(resource, "-cloudformation"),
+        RoleName=execution_name,
         Description=f"CloudFormation deploys {prefix}* stacks with this role (platformc)",
         AssumeRolePolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[Statement(
             Effect=Allow, Principal=Principal("Service", "cloudformation.amazonaws.com"),
             Action=[Action("sts", "AssumeRole")],
             Condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))]),
-        Policies=[iam.Policy(PolicyName="stage-resources", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
-            *(_statement(p, ctx) for p in permissions),
-            *(_statement(p, ctx, Deny) for p in DENIES),
+        # its grants: managed policies (a role's inline policies hold 10,240 characters in all);
+        # inline, the denies, which no change to those policies can lift
+        ManagedPolicyArns=[Ref(policy) for policy in grants],
+        Policies=[iam.Policy(PolicyName="never", PolicyDocument=PolicyDocument(Version="2012-10-17", Statement=[
+            *(_statement(p, ctx, Deny) for p in (*DENIES, own_policies)),
             Statement(Sid="NeverTheDeliveryRoles", Effect=Deny, Action=[Action("iam", "*")], Resource=delivery_roles),
         ]))],
         Tags=ctx.tags(resource),
@@ -469,7 +497,7 @@ def synthesize(resource: Resource, ctx: Context) -> list[object]:
     )
     for role, marker in ((execution, "execution-role"), (deploy, "deploy-role"), (review, "review-role")):
         role.Metadata = {"Delivery": marker}
-    return [*out, boundary, execution, deploy, review]
+    return [*out, boundary, *grants, execution, deploy, review]
 
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:
