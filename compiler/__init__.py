@@ -15,7 +15,7 @@ def __getattr__(name: str) -> Any:
     """The pipeline is imported on first use: commands that never compile (a warm `lint`,
     `down`, `--version`) do not pay for the models and troposphere."""
     if name in __all__:
-        from . import pipeline
+        from .build import pipeline
 
         return getattr(pipeline, name)
     raise AttributeError(name)

@@ -14,7 +14,7 @@ policy rules and deploy read the same facts instead of keeping their own:
 - **data**: what a resource holds that is lost with it, and how its delete behaves.
 
 Conditional update rules that a table row cannot express (DynamoDB's one-index-per-update
-rule, a user pool's immutable schema) live in `compiler/updates.py`, beside their sources.
+rule, a user pool's immutable schema) live in `compiler/review/updates.py`, beside their sources.
 """
 
 from __future__ import annotations

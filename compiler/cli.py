@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 import click
 
-from . import heap, naming
+from .build import heap
+from . import naming
 from .diagnostics import InternalError, SpecError, render_json, render_text
 from .naming import ALL, HANDLERS_DIR
 
@@ -30,7 +31,7 @@ def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None) ->
     builds the kinds' models (tens of thousands of long-lived objects): the cyclic collector
     is paused for it as pipeline.build pauses it for the build (~20 ms of rescans)."""
     with heap.paused():
-        from .pipeline import build as run
+        from .build.pipeline import build as run
     return run(spec_dir, stage, display_root=display_root)
 
 EXIT_FINDINGS = 1
@@ -101,7 +102,7 @@ def compile_cmd(stage: str, spec_dir: Path, out_dir: Path, fmt: str) -> None:
 
     A failed compile writes nothing: OUT stays exactly as it was.
     """
-    from .emit import write
+    from .build.emit import write
 
     result = build(spec_dir, stage, display_root=Path.cwd())
     changed = write(out_dir, result.outputs, list(result.stages))
@@ -119,7 +120,7 @@ def compile_cmd(stage: str, spec_dir: Path, out_dir: Path, fmt: str) -> None:
 @_handle_errors
 def check(spec_dir: Path, out_dir: Path, fmt: str) -> None:
     """Fail (exit 1) when OUT differs from what the spec compiles to, for every stage."""
-    from .emit import freshness
+    from .build.emit import freshness
 
     result = build(spec_dir, ALL, display_root=Path.cwd())
     drift = freshness(out_dir, result.outputs, list(result.stages))
@@ -152,11 +153,11 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
     linted by cfn-lint again (cache in .cache/platformc/lint, keyed by template hash,
     cfn-lint version and region); the policy rules always run (they take milliseconds).
     """
-    from . import lint as lint_mod
+    from .gates import lint as lint_mod
 
     report = lint_mod.run(out_dir, stage, jobs=jobs, use_cache=not no_cache, config_path=config_path)
     if fmt == "sarif" and report.error is None:
-        from .sarif import render
+        from .gates.sarif import render
 
         text = render(report)
     else:
@@ -189,7 +190,7 @@ def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path |
     and they are listed here. A platform waiver that skips nothing fails too. checkov
     runs pinned, in its own virtualenv under .cache/platformc (created on first use).
     """
-    from . import security as security_mod
+    from .gates import security as security_mod
 
     try:
         report = security_mod.run(out_dir, stage, program=program, use_cache=not no_cache,
@@ -236,13 +237,13 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
     """
     import json
 
-    from .diff import committed, committed_stages, compare, resolve_ref
+    from .review.diff import committed, committed_stages, compare, resolve_ref
     from .manifest import FILE as MANIFEST
     from .manifest import Manifest
 
     diffs = []
     if against == "deployed":  # the live stacks, as deploy sees them (and refuses)
-        from .deploy import DeployError
+        from .delivery.deploy import DeployError
 
         if new_ref is not None:
             raise click.BadParameter("--against deployed compares with OUT/<stage>; it takes no --new", param_hint="--new")
@@ -278,7 +279,7 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
 
 
 def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool) -> None:
-    from . import diff_render
+    from .review import diff_render
 
     if fmt == "markdown":
         click.echo(diff_render.markdown(diffs), nl=False)
@@ -309,7 +310,7 @@ def risk_approval(judged: str, pull_file: Any, reviews_file: Any) -> None:
     """
     import json
 
-    from . import approval
+    from .review import approval
 
     try:
         verdict = approval.decide(json.load(pull_file), approval.read_reviews(reviews_file.read()), judged)
@@ -330,7 +331,7 @@ def graph(stage: str, spec_dir: Path, out_dir: Path) -> None:
 
     `compile` writes it too; this command also prints it.
     """
-    from .emit import GRAPH, write_file
+    from .build.emit import GRAPH, write_file
 
     result = build(spec_dir, stage, display_root=Path.cwd())
     text = result.outputs[f"{stage}/{GRAPH}"]
@@ -351,7 +352,7 @@ def schema(root: Path, check_only: bool) -> None:
     VS Code (YAML extension) and other yaml-language-server editors complete and check it.
     The `<!-- fields: SECTION -->` tables of docs/spec.md are regenerated in place.
     """
-    from . import schema as schemas
+    from .build import schema as schemas
 
     if check_only:
         stale = schemas.stale(root)
@@ -378,8 +379,8 @@ def package(spec_dir: Path, out_dir: Path) -> None:
     (nothing else); same code, same bytes. The keys are those the templates reference;
     OUT/artifacts.json lists each zip's sha256.
     """
-    from .package import handler_modules
-    from .package import package as build_artifacts
+    from .delivery.package import handler_modules
+    from .delivery.package import package as build_artifacts
 
     result = build(spec_dir, ALL, display_root=Path.cwd())
     written = build_artifacts(spec_dir.parent / "handlers", out_dir, handler_modules(result.resolved.values()))
@@ -399,8 +400,8 @@ def _deployer(
     stage: str, out_dir: Path, yes: bool, endpoint_url: str | None, local: bool = False, allow_risk: bool = False,
     err: bool = False, ci_implies_yes: bool = True,
 ) -> Any:
-    from .deploy import Deployer
-    from .local import LocalDeployer
+    from .delivery.deploy import Deployer
+    from .local.emulator import LocalDeployer
 
     return (LocalDeployer if local else Deployer)(
         out_dir, stage, endpoint_url=endpoint_url, yes=yes or (ci_implies_yes and bool(os.environ.get("CI"))),
@@ -459,8 +460,8 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
     A change that DynamoDB allows only one index at a time is applied as several updates.
     Stacks of the stage that left the spec stop the deploy; --prune deletes them first.
     """
-    from . import deploy_summary
-    from .deploy import DeployError, Interrupted
+    from .delivery import deploy_summary
+    from .delivery.deploy import DeployError, Interrupted
 
     try:
         deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk,
@@ -494,7 +495,7 @@ def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None,
     before the first deploy, and again after each change to the `delivery:` spec, which
     `deploy` reports but never applies. Same change-set path and review gate as deploy.
     """
-    from .deploy import DeployError, Interrupted
+    from .delivery.deploy import DeployError, Interrupted
 
     try:
         deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, allow_risk=allow_risk)
@@ -526,7 +527,7 @@ def drift(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None
     """
     import json
 
-    from .deploy import DeployError
+    from .delivery.deploy import DeployError
 
     try:
         report = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None).drift()
@@ -554,7 +555,7 @@ def new_service(name: str, api: str | None, spec_dir: Path) -> None:
     The spec must compile first (the routes join one of its APIs). Nothing is overwritten.
     Then `make compile STAGE=all` and `make test`: it compiles, lints and its test passes.
     """
-    from . import scaffold
+    from .spec import scaffold
 
     result = build(spec_dir, ALL, display_root=Path.cwd())
     index = result.resolved[result.stages[0]].index
@@ -587,7 +588,7 @@ def rollback(function: str, stage: str, to_version: str | None, yes: bool, endpo
     it publishes, and says so. Each function keeps its newest versions (docs/deploy.md).
     In a protected stage it names both versions and asks first, unless --yes.
     """
-    from .deploy import DeployError
+    from .delivery.deploy import DeployError
 
     try:
         deployer = _deployer(stage, out_dir, yes, endpoint_url, local=endpoint_url is not None, ci_implies_yes=False)
@@ -608,7 +609,7 @@ def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_di
 
     Asks first (listing the stacks) unless --yes; a protected stage also needs --i-mean-it.
     """
-    from .deploy import DeployError
+    from .delivery.deploy import DeployError
 
     try:
         _report(_deployer(stage, out_dir, yes, endpoint_url, ci_implies_yes=False).destroy(force_protected=force))
@@ -635,10 +636,10 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: 
     """
     import importlib.util
 
-    from . import local
-    from .deploy import DeployError
-    from .package import handler_modules
-    from .package import package as build_artifacts
+    from .local import emulator as local
+    from .delivery.deploy import DeployError
+    from .delivery.package import handler_modules
+    from .delivery.package import package as build_artifacts
 
     if importlib.util.find_spec("moto") is None:
         raise click.ClickException("the local platform needs the AWS emulator, which this install lacks: "
@@ -685,7 +686,7 @@ def token(stage: str, email: str, password: str | None, name: str, groups: tuple
     Local only: talks to the AWS emulator `up` started. Then call a protected route with
     `curl -H "Authorization: Bearer $ID_TOKEN" http://127.0.0.1:PORT/users/me`.
     """
-    from . import local
+    from .local import emulator as local
 
     try:
         tokens = local.sign_in(stage, out_dir, email, password, name, groups)
@@ -709,9 +710,9 @@ def invoke(function: str, stage: str, event_file: Any, spec_dir: Path, out_dir: 
     it: the handler from the handlers folder beside SPEC, the environment and role the
     function has on the local AWS (`up` first), every AWS call checked against the role.
     """
-    from . import local
+    from .local import emulator as local
     from .manifest import Manifest
-    from .runtime import FunctionConfig, Invocation, Pool
+    from .local.runtime import FunctionConfig, Invocation, Pool
 
     manifest = Manifest.read(out_dir, stage)
     if manifest is None:
@@ -746,7 +747,7 @@ def invoke(function: str, stage: str, event_file: Any, spec_dir: Path, out_dir: 
 @_handle_errors
 def logs(function: str, stage: str, follow: bool, remote: bool, out_dir: Path) -> None:
     """Print a function's log lines: local runs (`up`, `invoke`), or with --aws its CloudWatch Logs."""
-    from . import local
+    from .local import emulator as local
     from .manifest import Manifest
 
     manifest = Manifest.read(out_dir, stage)
@@ -778,8 +779,8 @@ def logs(function: str, stage: str, follow: bool, remote: bool, out_dir: Path) -
 @_handle_errors
 def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
     """Print the outputs of the stage's deployed stacks (on AWS, or with --local on the local AWS)."""
-    from . import local
-    from .deploy import DeployError
+    from .local import emulator as local
+    from .delivery.deploy import DeployError
 
     try:
         endpoint = local.endpoint() if on_local else None
@@ -798,7 +799,7 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 @_handle_errors
 def down() -> None:
     """Stop what `up` started: the gateway, its function workers and the local AWS (its state goes with it)."""
-    from . import local
+    from .local import emulator as local
 
     click.echo("the gateway and the local AWS stopped" if local.stop() else "no local AWS was running")
 

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from compiler.diagnostics import render_text
-from compiler.pipeline import ALL, BuildError, build
+from compiler.build.pipeline import ALL, BuildError, build
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def _stages_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     process has threads (the servers of other tests) decides whether a build forks, and a
     test's collectors would not see what a forked worker did; the forked path is tested in
     fresh interpreters (tests/test_determinism.py) and by every `platformc` subprocess."""
-    from compiler import pipeline
+    from compiler.build import pipeline
 
     monkeypatch.setattr(pipeline, "_can_fork", lambda: False)
 
@@ -59,7 +59,7 @@ def endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port), shared by the deploy tests."""
     from moto.server import ThreadedMotoServer
 
-    from compiler.local import free_port
+    from compiler.local.emulator import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

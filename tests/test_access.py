@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler import access
+from compiler.review import access
 from compiler.manifest import Manifest
 from tests.conftest import REPO
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from compiler import updates
+from compiler.review import updates
 from compiler.awstypes import FACTS, _schema_index, _schemas, create_only, schema_create_only
-from compiler.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare
+from compiler.review.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare
 from compiler.manifest import Manifest
 from tests.conftest import REPO
 

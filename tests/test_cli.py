@@ -58,8 +58,9 @@ def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytes
                                               expected: bool) -> None:
     """Locally, a change deploy refuses (a replaced table) needs a way past it other than
     losing every local datum: `up --allow-risk` is deploy's --allow-risk."""
-    from compiler import cli, local
-    from compiler.deploy import DeployError
+    from compiler import cli
+    from compiler.local import emulator as local
+    from compiler.delivery.deploy import DeployError
 
     monkeypatch.chdir(tmp_path)
     write_spec(tmp_path, {"data.yaml": "tables:\n  items: {hash_key: id:S}\n"})
@@ -80,7 +81,7 @@ def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytes
 def test_destroy_asks_even_in_ci_and_a_closed_stdin_answers_no(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CI=true no longer skips destroy's question; with nothing on standard input the answer
     is no: exit 1 and nothing deleted (it was exit 123, and CI deleted without asking)."""
-    from compiler.emit import write
+    from compiler.build.emit import write
     from tests.conftest import compile_spec
 
     result = compile_spec(tmp_path, {"data.yaml": "tables:\n  t: {hash_key: id:S}\n"})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import lint
-from compiler.emit import write
+from compiler.gates import lint
+from compiler.build.emit import write
 from tests.conftest import compile_spec, errors_of, template
 
 FILES = {

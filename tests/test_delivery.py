@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from compiler.awstypes import WILDCARD_REASONS
-from compiler.deploy import DeployError
+from compiler.delivery.deploy import DeployError
 from compiler.manifest import Manifest
 from tests.conftest import REPO, compile_spec, platform
 from tests.test_deploy import _client, _deployer, _platform

@@ -14,11 +14,11 @@ from typing import Any
 import boto3
 import pytest
 
-from compiler.deploy import Deployer, DeployError
-from compiler.local import LocalDeployer
-from compiler.emit import write
-from compiler.package import package
-from compiler.pipeline import build
+from compiler.delivery.deploy import Deployer, DeployError
+from compiler.local.emulator import LocalDeployer
+from compiler.build.emit import write
+from compiler.delivery.package import package
+from compiler.build.pipeline import build
 from tests.conftest import REPO, platform, write_spec
 
 REGION = "us-west-2"
@@ -128,7 +128,7 @@ def test_functions_roles_and_mappings(dev: dict[str, Any], endpoint: str) -> Non
     assert role["Arn"] == worker["Role"]
     # moto would run event source mappings in Docker: the local consumers run them from the templates
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
-    from compiler.consumers import load_mappings
+    from compiler.local.consumers import load_mappings
 
     templates = {p.stem: json.loads(p.read_text()) for p in (REPO / "generated" / "dev").glob("*.json") if p.stem != "manifest"}
     exports = {e["Name"]: e["Value"] for e in _client(endpoint, "cloudformation").list_exports()["Exports"]}
@@ -267,7 +267,7 @@ def test_two_new_indexes_deploy_as_two_updates(tmp_path: Path) -> None:
     service are asserted with botocore's Stubber: the templates sent, in order."""
     from botocore.stub import ANY, Stubber
 
-    from compiler import updates
+    from compiler.review import updates
 
     out, artifacts = _platform(tmp_path)
     deployed = (out / "dev" / "data.json").read_text()

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from compiler.deploy import Deployer
+from compiler.delivery.deploy import Deployer
 from tests.test_deploy import REGION, _client, _platform, stubbed_deploy
 
 

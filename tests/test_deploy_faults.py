@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import boto3
 import pytest
 
-from compiler.deploy import Deployer, DeployError, Interrupted
-from compiler.local import LocalDeployer
+from compiler.delivery.deploy import Deployer, DeployError, Interrupted
+from compiler.local.emulator import LocalDeployer
 from tests.test_deploy import DATA, _client, _platform, stubbed_deploy
 
 ACCOUNT = "123456789012"  # moto's account for the credentials below
@@ -260,8 +260,8 @@ def test_update_rollback_failed_is_explained_with_the_step_out(tmp_path: Path) -
 def test_parallel_stacks_ask_one_question_at_a_time_next_to_their_change_set(endpoint: str, tmp_path: Path) -> None:
     out, artifacts = _service(tmp_path, "asking")
     (tmp_path / "spec" / "more.yaml").write_text("tables:\n  more: {hash_key: id:S}\n")  # a second stack on level 0
-    from compiler.emit import write
-    from compiler.pipeline import build
+    from compiler.build.emit import write
+    from compiler.build.pipeline import build
 
     result = build(tmp_path / "spec", "all", display_root=tmp_path)
     write(out, result.outputs, list(result.stages))

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compiler import load
-from compiler.pipeline import build
+from compiler.spec import load
+from compiler.build.pipeline import build
 from tests.conftest import REPO
 
 
@@ -46,8 +46,8 @@ def test_output_has_no_absolute_paths_or_timestamps() -> None:
 _BOTH_WAYS = r"""
 import json, os, sys
 from pathlib import Path
-from compiler import pipeline
-from compiler.pipeline import BuildError, build
+from compiler.build import pipeline
+from compiler.build.pipeline import BuildError, build
 
 marks = Path(sys.argv[2])
 render = pipeline._render

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import EXIT_RISK, main
-from compiler.diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, compare, create_only, property_changes
-from compiler.diff_render import text as render_text
+from compiler.review.diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, compare, create_only, property_changes
+from compiler.review.diff_render import text as render_text
 from compiler.manifest import Manifest
 from tests.conftest import write_spec
 
@@ -256,7 +256,7 @@ def test_json_held_in_a_string_is_compared_as_json() -> None:
 
 
 def test_long_values_show_where_they_differ() -> None:
-    from compiler.diff import Diff, PropertyChange, ResourceChange, StackChange
+    from compiler.review.diff import Diff, PropertyChange, ResourceChange, StackChange
 
     old, new = "x" * 300 + "alpha" + "y" * 300, "x" * 300 + "omega" + "y" * 300
     actions = [f"cognito-idp:Admin{i}" for i in range(30)]

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from compiler.cli import main
-from compiler.deploy import Deployer
+from compiler.delivery.deploy import Deployer
 from tests.test_deploy import _client, _deployer, _platform
 
 

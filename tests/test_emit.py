@@ -111,7 +111,7 @@ def test_internal_error_shows_a_traceback_and_exit_123(project: Path, monkeypatc
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("compiler.pipeline.synth", broken)
+    monkeypatch.setattr("compiler.build.pipeline.synth", broken)
     result = _run("compile")
     assert result.exit_code == 123
     assert "internal error" in result.output
@@ -120,7 +120,7 @@ def test_internal_error_shows_a_traceback_and_exit_123(project: Path, monkeypatc
 def test_check_and_the_freshness_test_share_one_definition(tmp_path: Path) -> None:
     """A stage folder the platform no longer has is drift for `platformc check` and for
     tests/test_golden.py alike (both call emit.freshness)."""
-    from compiler.emit import freshness, write
+    from compiler.build.emit import freshness, write
 
     result = compile_spec(tmp_path, {"a.yaml": "queues:\n  q: {}\n"})
     write(tmp_path / "generated", result.outputs, list(result.stages))
@@ -131,7 +131,7 @@ def test_check_and_the_freshness_test_share_one_definition(tmp_path: Path) -> No
 
 
 def test_one_file_is_replaced_atomically(tmp_path: Path) -> None:
-    from compiler.emit import write_file
+    from compiler.build.emit import write_file
 
     write_file(tmp_path, "dev/graph.md", "first\n")
     write_file(tmp_path, "dev/graph.md", "second\n")
@@ -152,13 +152,13 @@ CANONICAL_CASES = [
 
 @pytest.mark.parametrize("data", CANONICAL_CASES, ids=range(len(CANONICAL_CASES)))
 def test_canonical_text_is_json_dumps_byte_for_byte(data: object) -> None:
-    from compiler.emit import canonical
+    from compiler.build.emit import canonical
 
     assert canonical(data) == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def test_canonical_text_of_every_committed_template_is_json_dumps() -> None:
-    from compiler.emit import canonical
+    from compiler.build.emit import canonical
     from tests.conftest import REPO
 
     paths = sorted(REPO.glob("generated/*/*.json")) + sorted(REPO.glob("tests/**/generated/*/*.json"))
@@ -169,16 +169,16 @@ def test_canonical_text_of_every_committed_template_is_json_dumps() -> None:
 
 
 def test_the_fast_walk_gives_exactly_what_troposphere_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """compiler.todict replaces troposphere's to_dict in the compile, and emit encodes a
+    """compiler.kinds.todict replaces troposphere's to_dict in the compile, and emit encodes a
     template in one orjson pass (todict.shallow as its default): over every template of the
     repository's spec and the full golden (every kind, every stage) both agree with
     troposphere, value for value and byte for byte, and a missing required property still
     fails the same way."""
     from troposphere import sqs
 
-    from compiler import emit
-    from compiler.pipeline import build
-    from compiler.todict import encode, template_dict
+    from compiler.build import emit
+    from compiler.build.pipeline import build
+    from compiler.kinds.todict import encode, template_dict
 
     compared = []
     one_pass = emit.canonical_template
@@ -212,7 +212,7 @@ def test_one_pass_encoding_falls_back_where_orjson_writes_numbers_differently(th
     json.dumps' path, so the bytes are json.dumps' in every case."""
     from troposphere import cloudwatch
 
-    from compiler.emit import canonical_template
+    from compiler.build.emit import canonical_template
 
     template = Template()
     template.add_resource(cloudwatch.Alarm("A", ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=1, Statistic="Sum", Threshold=threshold))
@@ -221,7 +221,7 @@ def test_one_pass_encoding_falls_back_where_orjson_writes_numbers_differently(th
 
 
 def test_the_faster_constructor_mirrors_troposphere_and_builds_the_same_bytes() -> None:
-    """compiler.construct replaces troposphere's BaseAWSObject constructor during compiles.
+    """compiler.build.construct replaces troposphere's BaseAWSObject constructor during compiles.
     It mirrors one exact version of it: an upgrade of troposphere changes the source and
     fails here until construct.py is compared with it again. With either constructor every
     stage of the repository's spec and of the full golden compiles to the same bytes."""
@@ -230,8 +230,8 @@ def test_the_faster_constructor_mirrors_troposphere_and_builds_the_same_bytes() 
 
     import troposphere
 
-    from compiler import construct
-    from compiler.pipeline import build
+    from compiler.build import construct
+    from compiler.build.pipeline import build
 
     source = inspect.getsource(construct.ORIGINAL)
     assert troposphere.__version__ == construct.VERSION

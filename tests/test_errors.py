@@ -17,8 +17,8 @@ from click.testing import CliRunner
 
 from compiler.cli import main
 from compiler.diagnostics import render_text
-from compiler.load import PLATFORM_FILE
-from compiler.pipeline import BuildError, build
+from compiler.spec.load import PLATFORM_FILE
+from compiler.build.pipeline import BuildError, build
 
 ERRORS = Path(__file__).parent / "errors"
 CASES = sorted(p.name for p in ERRORS.iterdir() if p.is_dir())

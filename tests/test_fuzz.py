@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from compiler.diagnostics import render_text
-from compiler.lint import _lint_text
-from compiler.load import PLATFORM_FILE, discover
-from compiler.pipeline import BuildError, build
+from compiler.gates.lint import _lint_text
+from compiler.spec.load import PLATFORM_FILE, discover
+from compiler.build.pipeline import BuildError, build
 from tests.conftest import REPO
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261129"))

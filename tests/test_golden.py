@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from compiler.emit import compare, freshness, write
+from compiler.build.emit import compare, freshness, write
 from compiler.kinds import KINDS
-from compiler.load import PLATFORM_FILE
-from compiler.lint import run as lint
-from compiler.pipeline import build
+from compiler.spec.load import PLATFORM_FILE
+from compiler.gates.lint import run as lint
+from compiler.build.pipeline import build
 from tests.conftest import REPO
 
 CASES = sorted(p.name for p in (Path(__file__).parent / "golden").iterdir() if p.is_dir())

@@ -81,14 +81,14 @@ def test_an_unknown_operator_is_never_passed() -> None:
 
 @pytest.mark.usefixtures("local_credentials")
 def test_the_local_platforms_call_check_reads_policies_as_iam_does(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """compiler/runtime.py's guard (what every worker installs) on real calls to the moto
+    """compiler/local/runtime.py's guard (what every worker installs) on real calls to the moto
     server: an explicit Deny wins, a condition must hold, the resource ARN carries the
     client's region, and the permissions boundary caps what the role allows."""
     import boto3
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
 
-    from compiler import runtime
+    from compiler.local import runtime
 
     def client(service: str, region: str = "us-west-2") -> Any:
         return boto3.client(service, region_name=region, endpoint_url=endpoint)

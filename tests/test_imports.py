@@ -15,8 +15,8 @@ PACKAGE = REPO / "compiler"
 # or a path pays only for what it uses), or a cycle still to remove (issue 10, step 2).
 LAZY = {
     ("compiler/cli.py", "*"): "start-up: each command imports what it needs",
-    ("compiler/__init__.py", ""): "start-up: the package imports the pipeline on first use (PEP 562)",
-    ("compiler/lint.py", "load"): "start-up: the warm lint path must not import the YAML loader",
+    ("compiler/__init__.py", "build"): "start-up: the package imports the pipeline on first use (PEP 562)",
+    ("compiler/gates/lint.py", "spec.load"): "start-up: the warm lint path must not import the YAML loader",
 }
 
 
@@ -52,4 +52,40 @@ def test_no_module_imports_another_inside_a_function_to_dodge_a_cycle() -> None:
                     if (isinstance(inner, ast.ImportFrom) and inner.level > 0 and (rel, "*") not in LAZY
                             and (rel, inner.module or "") not in LAZY):
                         found.append(f"{rel}:{inner.lineno} {'.' * inner.level}{inner.module or ''}")
+    assert found == []
+
+
+# The parts of the compiler in pipeline order; a module imports from its own part, from the
+# shared modules at the top of compiler/, and from parts before its own: never one after it.
+PARTS = ("kinds", "rules", "spec", "build", "review", "gates", "delivery", "local", "cli")
+SHARED = ("awstypes", "diagnostics", "iampolicy", "manifest", "model", "naming")
+
+
+def _part(module: str) -> str:
+    """compiler.build.emit -> build; compiler.naming -> "" (shared); compiler.cli -> cli."""
+    parts = module.split(".")
+    if len(parts) < 2 or parts[1] in ("__init__", "__main__"):
+        return "root"
+    return "" if parts[1] in SHARED else parts[1]
+
+
+def test_each_part_imports_only_the_parts_before_it() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(REPO).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        package = module if rel.name == "__init__" else module.rpartition(".")[0]
+        mine = _part(module)
+        assert mine in (*PARTS, "", "root"), f"{module}: a part test_imports.PARTS does not list"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.level > 0):
+                continue
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            targets = [".".join(base + node.module.split("."))] if node.module else [".".join(base + [a.name]) for a in node.names]
+            for target in targets:
+                theirs = _part(target)
+                if mine == "root" or theirs in ("", mine):
+                    continue
+                if mine == "" or PARTS.index(theirs) > PARTS.index(mine):
+                    found.append(f"{rel}.py:{node.lineno} ({mine or 'shared'}) imports {target} ({theirs})")
     assert found == []

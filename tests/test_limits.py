@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler import limits
+from compiler.build import limits
 from tests.conftest import PLATFORM, compile_spec, errors_of
 
 
@@ -87,7 +87,7 @@ def test_iam_policy_sizes_are_checked_as_iam_counts_them(tmp_path: Path) -> None
 def test_the_execution_roles_grants_fit_iams_quotas_in_every_stage() -> None:
     """The delivery kind packs the execution role's grants into managed policies: every
     role and managed policy of the generated stages fits (E315 finds none)."""
-    from compiler.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
+    from compiler.kinds.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
     from tests.conftest import REPO
 
     checked = 0

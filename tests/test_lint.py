@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler import lint
-from compiler.emit import write
+from compiler.gates import lint
+from compiler.build.emit import write
 from tests.conftest import REPO, compile_spec
 
 SPEC = "buckets:\n  data: {}\n"
@@ -96,13 +96,13 @@ def test_a_warm_lint_imports_neither_the_models_nor_troposphere_nor_cfn_lint(tmp
 
 
 def test_rules_loaded_once_find_what_cfn_lints_own_api_finds() -> None:
-    """The rules are loaded once per process (compiler.lint._cfn_rules); findings on several
+    """The rules are loaded once per process (compiler.gates.lint._cfn_rules); findings on several
     templates in a row are exactly `cfnlint.api.lint`'s, which loads them afresh each time."""
     import json
 
     from cfnlint.api import lint as api_lint
 
-    from compiler.lint import _cfn_lint
+    from compiler.gates.lint import _cfn_lint
 
     broken = json.dumps({"Parameters": {"Unused": {"Type": "String"}}, "Resources": {
         "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"AccessControl": "Everyone", "Nope": 1}},

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from compiler.diagnostics import SpecError
-from compiler.load import load_file, load_tree, scan_handlers
-from compiler.package import package
+from compiler.spec.load import load_file, load_tree, scan_handlers
+from compiler.delivery.package import package
 from tests.conftest import errors_of
 
 
@@ -151,7 +151,7 @@ def test_a_handler_linked_from_outside_the_repository_is_neither_scanned_nor_pac
 
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
-    from compiler.load import SIZE_LIMIT
+    from compiler.spec.load import SIZE_LIMIT
 
     body = "queues:\n  q: {}\n" + "# padding\n" * (SIZE_LIMIT // 10 + 1)
     out = errors_of(tmp_path, {"big.yaml": body})

@@ -22,9 +22,9 @@ from typing import Any, Iterator
 import boto3
 import pytest
 
-from compiler.gateway import serve
-from compiler.local import LocalDeployer, free_port, running
-from compiler.package import package
+from compiler.local.gateway import serve
+from compiler.local.emulator import LocalDeployer, free_port, running
+from compiler.delivery.package import package
 from tests.conftest import REPO, platform, write_spec
 
 PASSWORD = "Correct-Horse-9-Battery"
@@ -251,8 +251,8 @@ def app(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     write_spec(root, {"app.yaml": APP}, platform=platform("{alarms: {enabled: false}}", "{protect: true}", service="localapp", tags=None))
     (root / "handlers").mkdir()
     (root / "handlers" / "app.py").write_text(CODE)
-    from compiler.emit import write
-    from compiler.pipeline import build
+    from compiler.build.emit import write
+    from compiler.build.pipeline import build
 
     result = build(root / "spec", "all", display_root=root)
     write(root / "generated", result.outputs, list(result.stages))
@@ -336,7 +336,7 @@ def test_request_bodies_are_framed_as_api_gateway_frames_them(app: tuple[str, Pa
     is negative is a 400; one larger than what arrives is a 408 after the read timeout, never
     a hung thread; a chunked body is parsed, never read as a second request; both framings
     at once are refused; after a refusal the connection closes."""
-    from compiler.gateway import Handler
+    from compiler.local.gateway import Handler
 
     base, _ = app
     head = "POST /echo/x HTTP/1.1\r\nHost: local\r\nConnection: close\r\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from compiler.load import scan_handlers
-from compiler.package import package
+from compiler.spec.load import scan_handlers
+from compiler.delivery.package import package
 from tests.conftest import compile_spec, template
 
 SPEC = {"f.yaml": "functions:\n  a: {handler: api.handler}\n  b: {handler: jobs.worker.run}\n"}
@@ -89,7 +89,7 @@ def test_repository_artifacts_are_reproducible_and_referenced(tmp_path: Path, mo
 def test_a_spec_without_functions_packages_nothing_and_says_so(tmp_path: Path) -> None:
     """No handler module to pack (a data-only platform, `up` before the first function):
     an empty list of artifacts, not a crash on the missing output folder."""
-    from compiler.package import package
+    from compiler.delivery.package import package
 
     (tmp_path / "handlers").mkdir()
     assert package(tmp_path / "handlers", tmp_path / "out" / "artifacts", set()) == {}

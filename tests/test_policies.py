@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from compiler.awstypes import WILDCARD_ALLOWED
-from compiler.pipeline import build
+from compiler.build.pipeline import build
 from tests.conftest import REPO
 
 OUTPUTS = build(REPO / "spec", "all", display_root=REPO).outputs

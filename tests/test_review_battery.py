@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.diff import RISKS, compare
+from compiler.review.diff import RISKS, compare
 from compiler.diagnostics import render_text
 from compiler.manifest import Manifest
-from compiler.pipeline import BuildError, build
+from compiler.build.pipeline import BuildError, build
 from tests.conftest import REPO
 
 CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "review" / "mutations.yaml").read_text())

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from compiler import lint
-from compiler.emit import write
+from compiler.gates import lint
+from compiler.build.emit import write
 from compiler.rules import BY_ID, RULES, run
 from tests.conftest import REPO, compile_spec, errors_of
 
@@ -180,7 +180,7 @@ def test_repository_spec_passes_every_rule() -> None:
 
 
 def test_sarif_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from compiler.sarif import render
+    from compiler.gates.sarif import render
 
     result = compile_spec(tmp_path, {"b.yaml": "buckets:\n  b: {}\n"})
     write(tmp_path / "generated", result.outputs, list(result.stages))

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from compiler import schema
+from compiler.build import schema
 from compiler.kinds import KINDS
-from compiler.load import PLATFORM_FILE, discover
+from compiler.spec.load import PLATFORM_FILE, discover
 from tests.conftest import REPO, errors_of
 
 FIRST_LINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from compiler import security
+from compiler.gates import security
 from compiler.cli import EXIT_FINDINGS, main
 from tests.conftest import REPO, platform, write_spec
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compiler.pipeline import build
+from compiler.build.pipeline import build
 from tests.bench.synthetic import generate
 from tests.conftest import REPO
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from compiler import versions
+from compiler.delivery import versions
 from compiler.cli import main
-from compiler.deploy import DeployError
+from compiler.delivery.deploy import DeployError
 from compiler.naming import KEEP_VERSIONS, LIVE_ALIAS
 from tests.conftest import REPO
 from tests.test_deploy import _client, _deployer, _platform
@@ -52,8 +52,8 @@ def test_every_function_has_a_retained_version_and_triggers_invoke_its_live_alia
 
 
 def _compile(root: Path) -> dict[str, Any]:
-    from compiler.emit import write
-    from compiler.pipeline import build
+    from compiler.build.emit import write
+    from compiler.build.pipeline import build
 
     result = build(root / "spec", "all", display_root=root)
     write(root / "generated", result.outputs, list(result.stages))
@@ -77,9 +77,9 @@ def test_a_changed_function_publishes_a_new_version_an_unchanged_one_does_not(tm
 
 
 def _redeploy(root: Path, endpoint: str, artifacts: Path, lines: list[str], code: str) -> list[Any]:
-    from compiler.emit import write
-    from compiler.package import package
-    from compiler.pipeline import build
+    from compiler.build.emit import write
+    from compiler.delivery.package import package
+    from compiler.build.pipeline import build
 
     (root / "handlers" / "jobs.py").write_text(code)
     result = build(root / "spec", "all", display_root=root)

@@ -138,7 +138,7 @@ def test_the_gate_reads_the_heads_generated_templates_as_data(tmp_path: Path) ->
     """A head that rewrites the Makefile and the compiler, plants a pr-number file and a
     symlink, and deletes a table: the base's `platformc diff --new` still says DATA LOSS,
     and reads no file the symlink points at."""
-    from compiler.emit import write
+    from compiler.build.emit import write
     from tests.conftest import compile_spec
 
     def git(*args: str) -> str:
@@ -233,7 +233,7 @@ def test_the_deploy_workflows_steps_deploy_dev_on_the_moto_server(endpoint: str,
     """The package job's and the stage job's commands, run as the workflow runs them (CI set,
     GitHub's output files), against the emulator (`--endpoint-url`, the local adaptation)
     after the administrator's one-time bootstrap."""
-    from compiler.local import LocalDeployer
+    from compiler.local.emulator import LocalDeployer
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")

@@ -6,25 +6,7 @@ order comes from sorted keys instead.
 
 from __future__ import annotations
 
-from . import (
-    alarm,
-    api,
-    backup_plan,
-    bucket,
-    bus,
-    certificate,
-    dashboard,
-    delivery,
-    distribution,
-    function,
-    key,
-    queue,
-    secret,
-    table,
-    topic,
-    user_pool,
-    web_acl,
-)
+from . import alarm, api, backup_plan, bucket, bus, certificate, dashboard, delivery, distribution, function, key, queue, secret, table, topic, user_pool, web_acl
 from .base import Attr, Kind, PhysicalName, Resource
 
 KINDS: tuple[Kind, ...] = (

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo
 
 from .. import naming
-from ..cfn import alarm, dimensions
+from .cfn import alarm, dimensions
 from ..diagnostics import KeyPath
 from ..model import Duration, Ref, ResourceSpec, StageSettings, _parse_ref, known_kinds, matching, reference_kind
 from .base import Attr, CheckEnv, Context, Kind, PhysicalName, Resource

@@ -28,7 +28,7 @@ from pydantic import AfterValidator, Field
 from troposphere import GetAtt, Ref, apigatewayv2, logs, route53
 
 from .. import naming
-from ..cfn import alarm, dimensions, math
+from .cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
 from ..model import Duration, LogRetentionDays, RefTo, SpecModel, StageSettings, StatefulSpec
 from ..model import Ref as SpecRef

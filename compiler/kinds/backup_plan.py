@@ -15,7 +15,7 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, backup, iam
 
 from .. import naming
-from ..cfn import bounded, trust_policy
+from .cfn import bounded, trust_policy
 from ..model import Duration, StageSettings, StatefulSpec, matching
 from .base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Attr, Context, Kind, Permission, PhysicalName, Resource
 

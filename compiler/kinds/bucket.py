@@ -16,7 +16,7 @@ from pydantic import Field
 from troposphere import AccountId, GetAtt, Join, Ref, Sub, iam, s3
 
 from .. import naming
-from ..cfn import bounded, trust_policy
+from .cfn import bounded, trust_policy
 from ..diagnostics import KeyPath
 from ..model import Ref as SpecRef
 from ..model import RefTo, SpecModel, StageSettings, StatefulSpec, matching

@@ -40,7 +40,7 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, Sub, iam
 
 from .. import naming
-from ..cfn import MANAGED_POLICY_CHARS, policy_chars
+from .cfn import MANAGED_POLICY_CHARS, policy_chars
 from ..model import ResourceSpec, StageSettings
 from . import bucket
 from .base import ACCOUNT, ARN, STAGE_KEYS, STAGE_TAGGED, Attr, Context, Kind, Permission, PhysicalName, Resource, SpecProblem

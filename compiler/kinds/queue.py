@@ -14,7 +14,7 @@ from pydantic import Field
 from troposphere import GetAtt, sqs
 
 from .. import naming
-from ..cfn import DAY, alarm, arn, dimensions
+from .cfn import DAY, alarm, arn, dimensions
 from ..diagnostics import KeyPath
 from ..model import Duration, StageSettings, StatefulSpec
 from .base import Attr, Chart, CheckEnv, Context, Grant, Kind, PhysicalName, Resource

@@ -13,7 +13,7 @@ from pydantic import Field, StringConstraints
 from troposphere import Ref, dynamodb
 
 from .. import naming
-from ..cfn import alarm, dimensions, math
+from .cfn import alarm, dimensions, math
 from ..diagnostics import KeyPath
 from ..model import SpecModel, StageSettings, StatefulSpec, matching
 from .base import Attr, Chart, CheckEnv, Context, Grant, Kind, PhysicalName, Resource

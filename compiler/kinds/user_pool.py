@@ -18,7 +18,7 @@ from pydantic import Field
 from troposphere import Ref, Sub, cognito
 
 from .. import naming
-from ..cfn import alarm
+from .cfn import alarm
 from ..diagnostics import KeyPath
 from ..model import Duration, Email, SpecModel, StageSettings, StatefulSpec, matching
 from .base import ACCOUNT, ARN, Attr, CheckEnv, Context, Grant, Kind, Permission, PhysicalName, Resource

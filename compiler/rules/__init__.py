@@ -10,19 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import (
-    authorization,
-    dlq_alarm,
-    encryption,
-    iam_wildcard,
-    log_retention,
-    pitr,
-    public_bucket,
-    queue_dlq,
-    retain,
-    routes_authorized,
-    tls_only,
-)
+from . import authorization, dlq_alarm, encryption, iam_wildcard, log_retention, pitr, public_bucket, queue_dlq, retain, routes_authorized, tls_only
 from .base import Rule, Template, Unit
 
 RULES: tuple[Rule, ...] = (

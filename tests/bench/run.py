@@ -47,8 +47,8 @@ SIZES = (1, 10) if QUICK else (1, 10, 100)
 WORK = r"""
 import json, resource, sys, time
 from pathlib import Path
-from compiler.pipeline import build
-from compiler.emit import write
+from compiler.build.pipeline import build
+from compiler.build.emit import write
 t0 = time.perf_counter()
 result = build(Path(sys.argv[1]), "dev", display_root=Path(sys.argv[1]).parent)
 write(Path(sys.argv[2]), result.outputs, list(result.stages))
@@ -63,7 +63,7 @@ print(json.dumps({"work": work, "stacks": len(stacks), "resources": sum(len(s.re
 ALL_STAGES = r"""
 import sys
 from pathlib import Path
-from compiler.pipeline import build
+from compiler.build.pipeline import build
 build(Path(sys.argv[1]), "all", display_root=Path(sys.argv[1]).parent, parallel=sys.argv[2] == "1")
 """
 

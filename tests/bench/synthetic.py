@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from compiler.kinds import BY_REF, BY_SECTION
-from compiler.load import PLATFORM_FILE, discover
+from compiler.spec.load import PLATFORM_FILE, discover
 
 ROUTE = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE|OPTIONS|HEAD|ANY) /")
 REF = re.compile(r"\b(" + "|".join(sorted(BY_REF)) + r"):([a-z][a-z0-9-]*)")

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import boto3
 
-from compiler.iamcheck import Call, covers, public, targets
+from compiler.local.iamcheck import Call, covers, public, targets
 from tests.conftest import REPO
 
 REGION = "us-west-2"

@@ -15,7 +15,7 @@ import pytest
 
 from compiler.kinds import BY_REF
 from compiler.kinds.function.spec import levels
-from compiler.pipeline import build
+from compiler.build.pipeline import build
 from tests.conftest import REPO
 from tests.handlers.platform import USED
 

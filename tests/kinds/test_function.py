@@ -51,8 +51,8 @@ def test_function_defaults(root: Path) -> None:
     assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.12", ["arm64"], "users.get_me")
     assert (fn["MemorySize"], fn["Timeout"]) == (512, 10)
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    from compiler.load import scan_handlers
-    from compiler.package import artifact_key
+    from compiler.spec.load import scan_handlers
+    from compiler.delivery.package import artifact_key
 
     bundle = scan_handlers(root / "handlers").bundles["users"]
     assert fn["Code"] == {"S3Bucket": "listbackup-dev-deployment", "S3Key": artifact_key(bundle)}

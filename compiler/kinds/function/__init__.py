@@ -18,8 +18,8 @@ from troposphere import GetAtt, Ref, awslambda, logs, sqs
 
 from ... import naming
 from ...model import StageSettings
-from ...todict import encode
-from ...cfn import FunctionLoggingConfig, alarm, deletion_policies, dimensions
+from ..todict import encode
+from ..cfn import FunctionLoggingConfig, alarm, deletion_policies, dimensions
 from ..api import implied_origin_secret, origin_secret
 from .. import queue
 from ..base import Attr, Chart, Context, Kind, PhysicalName, Resource

@@ -13,7 +13,7 @@ from awacs.aws import Action, Allow, PolicyDocument, Statement
 from troposphere import GetAtt, Join, iam
 
 from ...awstypes import TRACING_ACTIONS
-from ...cfn import bounded, trust_policy
+from ..cfn import bounded, trust_policy
 from ...model import Ref
 from ...naming import camel
 from ..api import origin_secret

@@ -9,18 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from ...diagnostics import KeyPath
-from ...model import (
-    Duration,
-    LogRetentionDays,
-    Name,
-    Ref,
-    RefField,
-    RefTo,
-    SpecModel,
-    StageSettings,
-    StatefulSpec,
-    matching,
-)
+from ...model import Duration, LogRetentionDays, Name, Ref, RefField, RefTo, SpecModel, StageSettings, StatefulSpec, matching
 from ..base import CheckEnv, Problem
 
 API_TIMEOUT = 29  # HTTP API integrations are cut at 30 s; 29 leaves the function room to answer

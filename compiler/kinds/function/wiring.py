@@ -13,7 +13,7 @@ from typing import Any
 
 from troposphere import GetAtt, Join, Ref, Sub, apigatewayv2, awslambda, events
 
-from ...cfn import SqsScalingConfig
+from ..cfn import SqsScalingConfig
 from ...naming import camel
 from ..base import Context, Resource, SpecProblem
 from .spec import API_TIMEOUT, Route, Spec

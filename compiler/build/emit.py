@@ -20,8 +20,8 @@ import orjson
 
 from . import graph
 from .limits import upload_required
-from .todict import shallow, template_dict, template_sections
-from .manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
+from ..kinds.todict import shallow, template_dict, template_sections
+from ..manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
 from .resolve import Resolved
 from .synth import CrossRegion, Synthesis
 

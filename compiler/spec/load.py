@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import yaml
 
-from .diagnostics import Diagnostic, KeyPath, Span, Where
+from ..diagnostics import Diagnostic, KeyPath, Span, Where
 
 PLATFORM_FILE = "platform.yaml"
 _STR = "tag:yaml.org,2002:str"

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from . import heap, limits, naming
-from .diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
+from . import heap, limits
+from .. import naming
+from ..diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
-from .kinds.base import CheckEnv
-from .load import SourceFile, load_tree, scan_handlers
+from ..kinds.base import CheckEnv
+from ..spec.load import SourceFile, load_tree, scan_handlers
 from .resolve import Resolved, resolve
 from .synth import synth
-from .validate import validate
+from ..spec.validate import validate
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection

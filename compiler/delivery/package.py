@@ -15,10 +15,10 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
-from . import naming
-from .diagnostics import SpecError
-from .load import Bundle, scan_handlers
-from .resolve import Resolved
+from .. import naming
+from ..diagnostics import SpecError
+from ..spec.load import Bundle, scan_handlers
+from ..build.resolve import Resolved
 
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 MODE = 0o100644  # a regular file, rw-r--r--

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from .manifest import FILE as MANIFEST
-from .manifest import Manifest
-from .model import Waiver
+from ..manifest import FILE as MANIFEST
+from ..manifest import Manifest
+from ..model import Waiver
 
 CHECKOV = "3.3.30"  # pinned: check ids and their verdicts are part of the gate
 CACHE = Path(".cache/platformc")

@@ -13,7 +13,7 @@ Bodies are read as API Gateway reads them: at most 10 MB (413 before any functio
 `Handler.timeout` seconds), or `Transfer-Encoding: chunked`, parsed (never both); after any
 such error the connection is closed, so no leftover byte is read as a second request.
 
-Run by `platformc up` as `python -m compiler.gateway`; binds 127.0.0.1 only.
+Run by `platformc up` as `python -m compiler.local.gateway`; binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import consumers as consumers_
-from .local import free_port, function_name
-from .manifest import Manifest
+from .emulator import free_port, function_name
+from ..manifest import Manifest
 from .runtime import FunctionConfig, Invocation, Pool
 
 HOST = "127.0.0.1"
@@ -546,7 +546,7 @@ def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m compiler.gateway", description="Serve a stage's HTTP APIs on 127.0.0.1.")
+    parser = argparse.ArgumentParser(prog="python -m compiler.local.gateway", description="Serve a stage's HTTP APIs on 127.0.0.1.")
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--out", type=Path, default=Path("generated"))
     parser.add_argument("--endpoint", required=True, help="the emulator (moto server) the stage is deployed on")

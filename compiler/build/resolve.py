@@ -12,12 +12,12 @@ import functools
 from dataclasses import dataclass
 from typing import Mapping
 
-from . import naming
-from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
-from .kinds import BY_REF, Resource
-from .kinds.base import CheckEnv
-from .model import Platform, Ref, StageSettings, find_refs
-from .stage import StageSpec
+from .. import naming
+from ..diagnostics import Diagnostic, KeyPath, Where, did_you_mean
+from ..kinds import BY_REF, Resource
+from ..kinds.base import CheckEnv
+from ..model import Platform, Ref, StageSettings, find_refs
+from ..spec.stage import StageSpec
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .diff import Diff
-from .diff_render import text as render
+from ..review.diff import Diff
+from ..review.diff_render import text as render
 
 __all__ = ["DriftReport", "ResourceDrift"]
 

@@ -22,8 +22,8 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import to_jsonable_python
 
 from .emit import write_file
-from .kinds import KINDS, Kind
-from .model import NAME_PATTERN, Platform
+from ..kinds import KINDS, Kind
+from ..model import NAME_PATTERN, Platform
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = "docs/schema"

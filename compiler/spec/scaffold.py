@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import NAME_PATTERN
+from ..model import NAME_PATTERN
 
 LOCKOUTS = "account-lockouts"  # handlers/shared.py's caller() reads it: revoked tokens
 

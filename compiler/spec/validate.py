@@ -18,13 +18,13 @@ from typing import Any, Callable, Iterable
 from pydantic import BaseModel, ValidationError
 
 from . import credentials
-from .diagnostics import Diagnostic, KeyPath, Where, did_you_mean
-from .kinds import BY_REF, BY_SECTION, Kind
-from .kinds.base import CheckEnv
+from ..diagnostics import Diagnostic, KeyPath, Where, did_you_mean
+from ..kinds import BY_REF, BY_SECTION, Kind
+from ..kinds.base import CheckEnv
 from .load import PLATFORM_FILE, SourceFile
-from .model import NAME_PATTERN, Platform, Ref, ResourceSpec
-from .naming import stack_id
-from .rules import BY_ID as RULE_IDS
+from ..model import NAME_PATTERN, Platform, Ref, ResourceSpec
+from ..naming import stack_id
+from ..rules import BY_ID as RULE_IDS
 from .stage import Declared, StackSpec, StageSpec
 
 STACK_KEYS = ("description", "region", "defaults")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kinds.base import CheckEnv, Kind
-from .model import Platform, Ref, StageSettings
+from ..kinds.base import CheckEnv, Kind
+from ..model import Platform, Ref, StageSettings
 
 
 @dataclass(frozen=True)

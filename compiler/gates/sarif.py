@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from .lint import Finding, Report
-from .rules import BY_ID
+from ..rules import BY_ID
 
 LEVELS = {"error": "error", "warning": "warning", "informational": "note"}
 

@@ -1,5 +1,5 @@
 """iamcheck: which IAM actions, on which resources, an AWS call needs — what the local
-platform checks every call a handler makes against (compiler/runtime.py, with the IAM
+platform checks every call a handler makes against (compiler/local/runtime.py, with the IAM
 evaluator of compiler/iampolicy.py), and the handler contract tests reuse.
 
 A call is (IAM action, the name or id of what it acts on); `resources` turns the name into

@@ -1,7 +1,7 @@
 """runtime: Lambda functions run locally, each invocation in a worker process of its own
 function, with the environment, timeout and role the deployed function has.
 
-A worker is `python -m compiler.runtime`: it imports the handler module from handlers/ with
+A worker is `python -m compiler.local.runtime`: it imports the handler module from handlers/ with
 the function's environment (as moto's Lambda holds it after deploy: every reference
 resolved), points boto3 at the emulator, and answers one invocation at a time over a pipe.
 Every AWS call the handler makes, through any session or client, is checked against the
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .iamcheck import public, resources
-from .iampolicy import Request, allowed, decide, statements
+from ..iampolicy import Request, allowed, decide, statements
 
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 ACCOUNT = "123456789012"  # the emulator's account
@@ -154,7 +154,7 @@ class Pool:
                    PYTHONPATH=os.pathsep.join([str(self.handlers.resolve()), str(Path(__file__).resolve().parent.parent)]))
         self.logs.mkdir(parents=True, exist_ok=True)
         log = (self.logs / f"{function.name}.log").open("a")
-        process = subprocess.Popen([sys.executable, "-m", "compiler.runtime"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        process = subprocess.Popen([sys.executable, "-m", "compiler.local.runtime"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=log, text=True, env=env)  # in the gateway's process group: stopped with it
         log.close()
         worker = Worker(process, time.time())

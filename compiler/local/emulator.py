@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import versions
-from .deploy import Deployer
-from .drift import ResourceDrift
-from .lifecycle import INTERRUPTED, StackResult
-from .manifest import Manifest
-from .versions import Live
+from ..delivery import versions
+from ..delivery.deploy import Deployer
+from ..delivery.drift import ResourceDrift
+from ..delivery.lifecycle import INTERRUPTED, StackResult
+from ..manifest import Manifest
+from ..delivery.versions import Live
 
 STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
@@ -79,7 +79,7 @@ def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, time
     GATEWAY_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = GATEWAY_LOG.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "compiler.gateway", "--stage", stage, "--out", str(out_dir), "--endpoint", endpoint,
+        [sys.executable, "-m", "compiler.local.gateway", "--stage", stage, "--out", str(out_dir), "--endpoint", endpoint,
          "--handlers", str(handlers), "--logs", str(LOGS), *([] if throttle else ["--no-throttle"])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
@@ -238,7 +238,7 @@ def _alive(pid: int) -> bool:
 
 # Modelled by moto, but left out locally: a record set points at the stage's hosted zone,
 # which exists only in the real account; moto runs an event source mapping by invoking the
-# function in Docker, which `up` does not need — the local consumers (compiler/consumers.py)
+# function in Docker, which `up` does not need — the local consumers (compiler/local/consumers.py)
 # run the mappings of generated/<stage> instead.
 LOCAL_EXCLUDED = frozenset({"AWS::Route53::RecordSet", "AWS::Lambda::EventSourceMapping"})
 

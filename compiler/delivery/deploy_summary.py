@@ -10,7 +10,7 @@ import json
 from typing import Any, Mapping, Sequence
 
 from .lifecycle import StackResult
-from .manifest import Manifest
+from ..manifest import Manifest
 
 
 def summary(manifest: Manifest, results: Sequence[StackResult], shown: Mapping[str, list[dict[str, Any]]],

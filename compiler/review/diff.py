@@ -13,7 +13,7 @@ findings: a verdict, its cause, what happens, and the fix in words.
   inside a parent) still held when CloudFormation creates the new resource (it creates
   before it deletes), an immutable user pool schema, an export in use removed, moved or
   changed, a stack removed while others import from it.
-- BROADENS: access widens (compiler/access.py): a role, trust policy, resource policy or
+- BROADENS: access widens (compiler/review/access.py): a role, trust policy, resource policy or
   Lambda permission allows what it did not, a route or authorizer checks less. A review
   risk (exit 4, a reviewer's approval of the commit lets it through the gate), not a deploy hazard: deploy executes it.
 - STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import access, updates
-from .awstypes import STATEFUL, create_only, facts
-from .manifest import FILE as MANIFEST
-from .manifest import Manifest, template_file
+from ..awstypes import STATEFUL, create_only, facts
+from ..manifest import FILE as MANIFEST
+from ..manifest import Manifest, template_file
 
 REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
 BROADENS = "BROADENS"

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-from .diagnostics import Diagnostic, KeyPath, Where
-from .kinds import BY_REF
-from .model import NAME_PATTERN, reference_kind
+from ..diagnostics import Diagnostic, KeyPath, Where
+from ..kinds import BY_REF
+from ..model import NAME_PATTERN, reference_kind
 
 PATTERNS = (
     ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),

@@ -15,12 +15,14 @@ from typing import Any, Callable
 from troposphere import Export as CfnExport
 from troposphere import GetAtt, ImportValue, Output, Parameter, Ref, Sub, Template
 
-from . import awstypes, cfn, construct
-from .diagnostics import Diagnostic, InternalError, KeyPath, Where
-from .kinds import Resource
-from .kinds.base import SpecProblem
-from .model import Ref as SpecRef
-from .naming import camel
+from .. import awstypes
+from ..kinds import cfn
+from . import construct
+from ..diagnostics import Diagnostic, InternalError, KeyPath, Where
+from ..kinds import Resource
+from ..kinds.base import SpecProblem
+from ..model import Ref as SpecRef
+from ..naming import camel
 from .resolve import Resolved, StackPlan
 
 TEMPLATE_VERSION = "2010-09-09"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .naming import KEEP_VERSIONS, LIVE_ALIAS as ALIAS
+from ..naming import KEEP_VERSIONS, LIVE_ALIAS as ALIAS
 
 __all__ = ["ALIAS", "KEEP_VERSIONS", "Live", "RollbackError", "live_aliases", "published", "prune", "rollback", "settle"]
 

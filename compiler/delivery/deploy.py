@@ -36,11 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import naming, updates, versions
+from .. import naming
+from ..review import updates
+from . import versions
 from .lifecycle import INTERRUPTED, TERMINAL_OK, Lifecycle, StackResult, rollback_failed_help, summary
-from .diff import DESTRUCTIVE, Diff, compare
+from ..review.diff import DESTRUCTIVE, Diff, compare
 from .drift import DriftReport, ResourceDrift, property_differences
-from .manifest import ExportEntry, Manifest, path_of
+from ..manifest import ExportEntry, Manifest, path_of
 from .versions import Live
 
 __all__ = ["DeployError", "Deployer", "Interrupted", "StackResult"]

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .local import function_name, function_targets, relay_queue
+from .emulator import function_name, function_targets, relay_queue
 from .runtime import FunctionConfig, Invocation, Pool
 
 

@@ -27,10 +27,10 @@ from typing import Any
 import orjson
 import yaml
 
-from . import rules
-from .manifest import FILE as MANIFEST
-from .manifest import Manifest
-from .rules import RULES
+from .. import rules
+from ..manifest import FILE as MANIFEST
+from ..manifest import Manifest
+from ..rules import RULES
 
 CACHE_DIR = Path(".cache/platformc/lint")
 PARALLEL_FROM = 4  # below this many templates, starting a second process costs more than it saves
@@ -199,7 +199,7 @@ def _source_of(template: dict[str, Any], resource: str | None, spec_root: Path) 
 @functools.lru_cache(maxsize=None)
 def _spec_file(path: Path, display: str) -> Any:
     """A spec file parsed once per run, however many findings point into it."""
-    from .load import load_file
+    from ..spec.load import load_file
 
     return load_file(path, display, display)[0]
 

@@ -11,8 +11,8 @@ from typing import Any, Mapping
 
 import orjson
 
-from .cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
-from .diagnostics import Diagnostic, Where
+from ..kinds.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
+from ..diagnostics import Diagnostic, Where
 from .resolve import Resolved
 
 MAX_RESOURCES = 500
