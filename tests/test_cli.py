@@ -58,7 +58,7 @@ def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytes
                                               expected: bool) -> None:
     """Locally, a change deploy refuses (a replaced table) needs a way past it other than
     losing every local datum: `up --allow-risk` is deploy's --allow-risk."""
-    from compiler import cli
+    from compiler.cli import local_cmds
     from compiler.local import emulator as local
     from compiler.delivery.deploy import DeployError
 
@@ -72,7 +72,7 @@ def test_up_passes_allow_risk_to_the_deployer(tmp_path: Path, monkeypatch: pytes
         raise DeployError("stopped here by the test")
 
     monkeypatch.setattr(local, "start", lambda: "http://127.0.0.1:9")
-    monkeypatch.setattr(cli, "_deployer", deployer)
+    monkeypatch.setattr(local_cmds, "_deployer", deployer)
     result = CliRunner().invoke(main, ["up", "--stage", "dev", *flags])
     assert "stopped here by the test" in result.output
     assert seen["allow_risk"] is expected and seen["local"] is True
