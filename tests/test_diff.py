@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import EXIT_RISK, main
-from compiler.review.diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, compare, create_only, property_changes
+from compiler.awstypes import create_only
+from compiler.review.diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, compare, property_changes
 from compiler.review.diff_render import text as render_text
 from compiler.manifest import Manifest
 from tests.conftest import write_spec

@@ -25,255 +25,28 @@ the new manifest. Pure comparison over JSON; the only I/O is `committed()`, whic
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-import subprocess
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from . import access, updates
 from ..awstypes import STATEFUL, create_only, facts
-from ..manifest import FILE as MANIFEST
-from ..manifest import Manifest, template_file
+from ..manifest import Manifest
+from .committed import committed, committed_stages, resolve_ref
+from .findings import BLOCKED, BROADENS, CASCADE, CREATE_ONLY, DATA, DATA_LOSS, DESTRUCTIVE, Diff, EXPORT_IN_USE, Finding, IMMUTABLE_SCHEMA, INDEX_RULE, KEY_TYPE, MOVE, NAME_COLLISION, PRODUCER_REMOVED, PropertyChange, REPLACE, RETAINED, RISKS, ResourceChange, STACK_LEFT, STEPS, StackChange, TYPE_CHANGE, UNIQUE_IN_PARENT
+from .properties import at_path, property_changes, references
 
-REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
-BROADENS = "BROADENS"
-DESTRUCTIVE = (REPLACE, DATA_LOSS, BLOCKED)  # what deploy refuses without --allow-risk
-RISKS = (*DESTRUCTIVE, BROADENS)  # what the review gate stops on (exit 4)
+# The review gate's one entry point: compare (here) and what it returns (findings), the
+# property comparison (properties) and the committed templates (committed).
+__all__ = ['BLOCKED', 'BROADENS', 'CASCADE', 'CREATE_ONLY', 'DATA', 'DATA_LOSS', 'DESTRUCTIVE', 'Diff', 'EXPORT_IN_USE', 'Finding', 'IMMUTABLE_SCHEMA', 'INDEX_RULE', 'KEY_TYPE', 'MOVE', 'NAME_COLLISION', 'PRODUCER_REMOVED', 'PropertyChange', 'REPLACE', 'RETAINED', 'RISKS', 'ResourceChange', 'STACK_LEFT', 'STEPS', 'StackChange', 'TYPE_CHANGE', 'UNIQUE_IN_PARENT', 'committed', 'committed_stages', 'compare', 'property_changes', 'resolve_ref']
 
-# Causes: stable words, listed with their fixes in docs/review.md.
-CREATE_ONLY = "create-only property"
-TYPE_CHANGE = "type change"
-KEY_TYPE = "key attribute type"
-CASCADE = "cascade"
-INDEX_RULE = "index update rule"
-NAME_COLLISION = "name collision"
-UNIQUE_IN_PARENT = "unique-in-parent collision"
-IMMUTABLE_SCHEMA = "immutable schema"
-EXPORT_IN_USE = "export in use"
-PRODUCER_REMOVED = "producer removed"
-MOVE = "move between stacks"
-STACK_LEFT = "stack left the spec"
-DATA = "data"
-
-LIST_KEYS = ("IndexName", "AttributeName", "Key", "Id", "Sid", "PolicyName", "Name", "GroupName")
 IMPORT_STEPS = (
     "carry it across with resource import: (1) deploy the old stack with the resource removed and "
     "DeletionPolicy Retain (protected stages already retain it), (2) create the new stack's change set with "
     "ChangeSetType IMPORT and ResourcesToImport naming it, (3) deploy the rest of the new stack "
     "(docs/review.md, 'Moving a resource between stacks')"
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    verdict: str
-    cause: str
-    message: str
-    fix: str = ""
-
-    @property
-    def note(self) -> str:
-        return f"{self.message}. Fix: {self.fix}" if self.fix else self.message
-
-
-@dataclass(frozen=True)
-class PropertyChange:
-    path: str
-    old: Any
-    new: Any
-    replaces: bool = False
-
-
-class _Judged:
-    """Verdicts (one badge each, in finding order) and notes of a record with findings."""
-
-    findings: tuple[Finding, ...]
-
-    @property
-    def verdicts(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f.verdict for f in self.findings if f.verdict))
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return tuple(f.note for f in self.findings)
-
-
-@dataclass(frozen=True)
-class ResourceChange(_Judged):
-    logical_id: str
-    type: str
-    action: str  # "add", "remove", "modify"
-    source: str | None
-    changes: tuple[PropertyChange, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    properties: tuple[tuple[str, Any], ...] = ()  # an added resource's key properties
-    access: tuple[str, ...] = ()  # an added resource's policies, in full
-
-
-@dataclass(frozen=True)
-class StackChange(_Judged):
-    stack: str
-    action: str  # "add", "remove", "modify"
-    resources: tuple[ResourceChange, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    steps: int = 1  # updates deploy applies to this stack
-
-
-@dataclass(frozen=True)
-class Diff:
-    stage: str
-    against: str
-    stacks: tuple[StackChange, ...] = field(default=())
-
-    @property
-    def verdicts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for stack in self.stacks:
-            for verdict in [*stack.verdicts, *(v for r in stack.resources for v in r.verdicts)]:
-                counts[verdict] = counts.get(verdict, 0) + 1
-        return counts
-
-    @property
-    def risky(self) -> bool:
-        return any(v in RISKS for v in self.verdicts)
-
-    def findings(self) -> Iterator[tuple[str, str | None, Finding]]:
-        """(stack, logical id or None, finding) for every finding of the stage."""
-        for stack in self.stacks:
-            yield from ((stack.stack, None, f) for f in stack.findings)
-            yield from ((stack.stack, r.logical_id, f) for r in stack.resources for f in r.findings)
-
-    def to_json(self) -> dict[str, Any]:
-        def finding(f: Finding) -> dict[str, str]:
-            return {"verdict": f.verdict, "cause": f.cause, "message": f.message, "fix": f.fix}
-
-        def resource(r: ResourceChange) -> dict[str, Any]:
-            return {
-                "logical_id": r.logical_id, "type": r.type, "action": r.action, "source": r.source,
-                "changes": [vars(c) for c in r.changes], "verdicts": list(r.verdicts), "notes": list(r.notes),
-                "findings": [finding(f) for f in r.findings],
-                "properties": dict(r.properties), "access": list(r.access),
-            }
-
-        stacks = [
-            {
-                "stack": s.stack, "action": s.action, "steps": s.steps, "verdicts": list(s.verdicts), "notes": list(s.notes),
-                "findings": [finding(f) for f in s.findings], "resources": [resource(r) for r in s.resources],
-            }
-            for s in self.stacks
-        ]
-        return {"stage": self.stage, "against": self.against, "verdicts": self.verdicts, "stacks": stacks}
-
-
-# ------------------------------------------------------------------------------------ properties
-
-
-def _keyed(items: list[Any]) -> str | None:
-    """The field that names the items of a list of mappings, if one does."""
-    if not items or not all(isinstance(i, dict) for i in items):
-        return None
-    for key in LIST_KEYS:
-        values = [i.get(key) for i in items]
-        if all(isinstance(v, str) for v in values) and len(set(values)) == len(values):
-            return key
-    return None
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}{key}" if path.endswith("#") else f"{path}.{key}" if path else key
-
-
-def property_changes(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
-    """Changed leaves between two property trees; named list items are matched by name,
-    other lists of mappings as sequences, and JSON held in a string (a dashboard body,
-    an event pattern) is compared as JSON: `DashboardBody#widgets[3].properties.title`."""
-    if old != new and _holds_text(old) and _holds_text(new) and (before := _embedded_json(old)) is not None and (
-            after := _embedded_json(new)) is not None:
-        return property_changes(before, after, f"{path}#")
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in sorted(set(old) | set(new)):
-            sub = _join(path, key)
-            if key not in old:
-                out.append((sub, None, new[key]))
-            elif key not in new:
-                out.append((sub, old[key], None))
-            else:
-                out += property_changes(old[key], new[key], sub)
-        return out
-    if isinstance(old, list) and isinstance(new, list) and old != new:
-        key = _keyed(old)
-        key = key if key == _keyed(new) else None
-        if key:
-            by_old = {i[key]: i for i in old}
-            by_new = {i[key]: i for i in new}
-            return property_changes(by_old, by_new, path) if set(by_old) | set(by_new) else []
-        if any(isinstance(i, (dict, list)) for i in [*old, *new]):
-            return _sequence_changes(old, new, path)
-    return [] if old == new else [(path, old, new)]
-
-
-def _holds_text(value: Any) -> bool:
-    return isinstance(value, str) or isinstance(value, dict) and len(value) == 1 and ("Fn::Join" in value or "Fn::Sub" in value)
-
-
-def _sequence_changes(old: list[Any], new: list[Any], path: str) -> list[tuple[str, Any, Any]]:
-    """Items inserted, removed or changed in place, by position (new positions)."""
-    canon = [json.dumps(i, sort_keys=True) for i in old], [json.dumps(i, sort_keys=True) for i in new]
-    out: list[tuple[str, Any, Any]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *canon, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "replace" and i2 - i1 == j2 - j1:
-            for k in range(i2 - i1):
-                out += property_changes(old[i1 + k], new[j1 + k], f"{path}[{j1 + k}]")
-            continue
-        out += [(f"{path}[{i}]", old[i], None) for i in range(i1, i2)]
-        out += [(f"{path}[{j}]", None, new[j]) for j in range(j1, j2)]
-    return out
-
-
-def _embedded_json(value: Any) -> Any:
-    """The JSON object or array a string holds (a Join or Sub shown with `${...}` for its
-    intrinsics), or None."""
-    text = value if isinstance(value, str) else access.show(value)
-    if not text or text.lstrip()[:1] not in ("{", "["):
-        return None
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, (dict, list)) else None
-
-
-def _refs(value: Any) -> Iterator[tuple[str, str]]:
-    """("local", logical id) and ("import", export name) referenced anywhere in a value."""
-    if isinstance(value, dict):
-        if "Ref" in value and isinstance(value["Ref"], str):
-            yield "local", value["Ref"]
-        elif "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
-            yield "local", str(value["Fn::GetAtt"][0])
-        elif "Fn::ImportValue" in value and isinstance(value["Fn::ImportValue"], str):
-            yield "import", value["Fn::ImportValue"]
-        elif "Fn::Sub" in value:
-            text = value["Fn::Sub"][0] if isinstance(value["Fn::Sub"], list) else value["Fn::Sub"]
-            for part in str(text).split("${")[1:]:
-                yield "local", part.split("}")[0].split(".")[0]
-        for item in value.values():
-            yield from _refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _refs(item)
-
-
-def _get(props: dict[str, Any], dotted: str) -> Any:
-    value: Any = props
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 # ------------------------------------------------------------------------------------ the stage
@@ -322,13 +95,13 @@ class _Stage:
         return {
             name
             for name, (stack, value) in old_exports.items()
-            if any(kind == "local" and (stack, ref) in self.fresh for kind, ref in _refs(value))
+            if any(kind == "local" and (stack, ref) in self.fresh for kind, ref in references(value))
         }
 
     def touches_replaced(self, stack: str, value: Any) -> str | None:
         """The replaced resource (or changed export) a value refers to, if any."""
         changed = self.changed_exports()
-        for kind, ref in _refs(value):
+        for kind, ref in references(value):
             if kind == "local" and (stack, ref) in self.fresh:
                 return ref
             if kind == "import" and ref in changed:
@@ -378,7 +151,7 @@ def _replace(stage: _Stage, stack: str, logical: str, cause: str, why: str) -> N
     name = facts(stage.resources("old", stack)[logical]["Type"]).name
     old_props = stage.resources("old", stack)[logical].get("Properties") or {}
     new_props = stage.resources("new", stack)[logical].get("Properties") or {}
-    if not (name and _get(old_props, name) is not None and _get(old_props, name) == _get(new_props, name)):
+    if not (name and at_path(old_props, name) is not None and at_path(old_props, name) == at_path(new_props, name)):
         stage.fresh.add((stack, logical))
 
 
@@ -392,7 +165,7 @@ def _identities(stage: _Stage, side: str, stack: str, logical: str, resource: di
     info = facts(resource["Type"])
     found: list[tuple[str, str, str]] = []
     if info.name:
-        value = _get(props, info.name)
+        value = at_path(props, info.name)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 found.append((NAME_COLLISION, json.dumps([resource["Type"], item]), f"custom name ({info.name} {item})"))
@@ -509,7 +282,7 @@ def _added(logical: str, resource: dict[str, Any], region: str) -> ResourceChang
     create-only and key properties, and its access in full."""
     kind, props = resource["Type"], resource.get("Properties") or {}
     paths = [p for p in (facts(kind).name,) if p] + sorted(create_only(kind, region)) + list(KEY_PROPERTIES.get(kind, ()))
-    shown = tuple(leaf for p in dict.fromkeys(paths) if _get(props, p) is not None for leaf in _leaves(p, _get(props, p)))
+    shown = tuple(leaf for p in dict.fromkeys(paths) if at_path(props, p) is not None for leaf in _leaves(p, at_path(props, p)))
     shown += tuple((k, resource[k]) for k in ("DeletionPolicy",) if k in resource)
     policies = tuple(access.policy_lines(resource)) if kind in access.ACCESS_TYPES else ()
     return ResourceChange(logical, kind, "add", (resource.get("Metadata") or {}).get("Source"), properties=shown, access=policies)
@@ -695,46 +468,3 @@ def compare(
     return Diff(stage, against, tuple(stacks))
 
 
-# ------------------------------------------------------------------------------------ git
-
-
-def committed(out_dir: Path, stage: str, ref: str) -> tuple[Manifest | None, dict[str, dict[str, Any]]]:
-    """The manifest and templates of `out_dir/<stage>` as committed at `ref` (nothing if absent)."""
-    top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=out_dir.parent, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    prefix = out_dir.resolve().relative_to(Path(top).resolve()).as_posix()
-
-    def show(path: str) -> str | None:
-        proc = subprocess.run(["git", "show", f"{ref}:{prefix}/{stage}/{path}"], cwd=top, capture_output=True, text=True)
-        return proc.stdout if proc.returncode == 0 else None
-
-    text = show(MANIFEST)
-    if text is None:
-        return None, {}
-    manifest = Manifest.from_json(text)
-    templates = {}
-    for stack in manifest.stacks:
-        if (body := show(template_file(stack))) is not None:
-            templates[stack] = json.loads(body)
-    return manifest, templates
-
-
-def committed_stages(out_dir: Path, ref: str) -> list[str]:
-    """The stage folders of `out_dir` at `ref` that hold a manifest, sorted."""
-    top = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=out_dir.parent, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    prefix = out_dir.resolve().relative_to(Path(top).resolve()).as_posix()
-    proc = subprocess.run(["git", "ls-tree", "-r", "--name-only", ref, "--", f"{prefix}/"], cwd=top,
-                          capture_output=True, text=True)
-    names = proc.stdout.splitlines() if proc.returncode == 0 else []
-    return sorted({n.split("/")[-2] for n in names if n.endswith(f"/{MANIFEST}") and n.count("/") == prefix.count("/") + 2})
-
-
-def resolve_ref(repo: Path, ref: str) -> str:
-    """Fail early, with git's own message, on a ref that does not exist."""
-    proc = subprocess.run(["git", "rev-parse", "--short", "--verify", f"{ref}^{{commit}}"], cwd=repo, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ValueError(f"unknown git ref '{ref}': {proc.stderr.strip()}")
-    return proc.stdout.strip()

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Callable, Sequence
 
-from .diff import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
+from .findings import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
 
 SIGN = {"add": "+", "remove": "-", "modify": "~"}
 COLOR = {BROADENS: "bright_red", REPLACE: "yellow", DATA_LOSS: "red", BLOCKED: "magenta", RETAINED: "cyan", STEPS: "blue", "add": "green", "remove": "red", "modify": "yellow"}
