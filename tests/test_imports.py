@@ -90,3 +90,14 @@ def test_each_part_imports_only_the_parts_before_it() -> None:
                 if mine == "" or PARTS.index(theirs) > PARTS.index(mine):
                     found.append(f"{rel}.py:{node.lineno} ({mine or 'shared'}) imports {target} ({theirs})")
     assert found == []
+
+
+def test_a_long_module_says_why_it_is_one_module() -> None:
+    """About 450 lines is where a module stops being read whole: past it, its docstring says
+    why it stays one module ("Why one module ..."), or it is split along its seams."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 480 and "Why one module" not in (ast.get_docstring(ast.parse(text)) or ""):
+            long.append(f"{path.relative_to(REPO)}: {len(text.splitlines())} lines")
+    assert long == []

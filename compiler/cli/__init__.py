@@ -9,7 +9,6 @@ Exit codes: 0 clean; 1 findings (spec errors, stale generated/, lint findings);
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 import traceback
@@ -19,9 +18,8 @@ from typing import Any, Callable
 import click
 
 from ..build import heap
-from .. import naming
 from ..diagnostics import InternalError, SpecError, render_json, render_text
-from ..naming import ALL, HANDLERS_DIR
+from ..naming import ALL
 
 heap.freeze_at_exit()  # the last collection at exit costs a fifth of a 1x compile
 

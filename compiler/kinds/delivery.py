@@ -28,6 +28,9 @@ One `delivery:` resource per stage makes:
 
 Deploy never changes the stack holding this (the deploy role is denied it): an
 administrator's `platformc bootstrap --stage S` does, once and after each change to it.
+
+Why one module of this length: a kind is one vertical slice (kinds/queue.py's model); the
+three delivery roles, the boundary and the per-kind permissions are that slice.
 """
 
 from __future__ import annotations

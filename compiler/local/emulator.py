@@ -8,6 +8,9 @@ models only some resource types: `adapt` leaves the others out, and `up` lists t
 `LocalDeployer` is `deploy.Deployer` with the emulator's workarounds, each an override of
 one of the deployer's hooks, each with the moto limitation it works around. The real path
 (CREATE change sets, termination protection, list_imports) stays in `Deployer`.
+
+Why one module of this length: every adaptation of moto sits here, each named with the
+limitation it works around, so the whole difference from the AWS path is read in one place.
 """
 
 from __future__ import annotations

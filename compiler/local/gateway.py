@@ -14,6 +14,10 @@ Bodies are read as API Gateway reads them: at most 10 MB (413 before any functio
 such error the connection is closed, so no leftover byte is read as a second request.
 
 Run by `platformc up` as `python -m compiler.local.gateway`; binds 127.0.0.1 only.
+
+Why one module of this length: it is one request's path through API Gateway (framing, routing,
+JWT authorizer, CORS, throttling, the payload 2.0 mapping both ways); split, that path would be
+read across files.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..manifest import Manifest, template_file
 
 REPLACE, DATA_LOSS, BLOCKED, RETAINED, STEPS = "REPLACE", "DATA LOSS", "BLOCKED", "RETAINED", "STEPS"
 BROADENS = "BROADENS"

@@ -5,6 +5,9 @@ turns `2024-01-01` into a date, and forgets positions. We compose nodes with a p
 `SafeLoader` subclass (the global one is never touched), build plain dicts/lists/scalars
 ourselves, and record for every key path the span of its key and of its value, 1-based,
 converted in exactly one place (`_span`).
+
+Why one module of this length: the YAML loader and every guard on what it reads (size, depth,
+alias bombs, encodings, symlinks, duplicate keys) with the positions they report.
 """
 
 from __future__ import annotations

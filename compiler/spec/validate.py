@@ -4,6 +4,9 @@ Per-stage overrides (`stages: {prod: {...}}` on any resource) are merged into th
 *before* validation, so each stage's model is complete and checked on its own; an error in
 an override points at the override. Errors of every file, resource and stage are collected
 and returned together: nothing here raises on bad input.
+
+Why one module of this length: one pass over the files per stage (defaults, overrides, unsafe
+choices and their reasons, waivers, references to kinds), whose diagnostics share positions.
 """
 
 from __future__ import annotations
