@@ -35,7 +35,7 @@ def _stages_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Builds inside pytest's process render their stages one after another. Whether that
     process has threads (the servers of other tests) decides whether a build forks, and a
     test's collectors would not see what a forked worker did; the forked path is tested in
-    fresh interpreters (tests/test_determinism.py) and by every `platformc` subprocess."""
+    fresh interpreters (tests/build/test_determinism.py) and by every `platformc` subprocess."""
     from compiler.build import pipeline
 
     monkeypatch.setattr(pipeline, "_can_fork", lambda: False)

@@ -1,6 +1,6 @@
 """Error goldens: one failing spec per error class, with the exact rendered diagnostics.
 
-Each case is tests/errors/<case>/spec/ (its spec files; tests/errors/platform.yaml is the
+Each case is tests/spec/errors/<case>/spec/ (its spec files; tests/spec/errors/platform.yaml is the
 platform of every case that has none of its own), an optional handlers/ folder, and
 expected.txt (what the user sees, paths relative to the case). `pytest --update-golden`
 rewrites expected.txt. The CLI test below checks the contract around it: exit 1, no

@@ -14,7 +14,7 @@ from compiler.review import access
 from compiler.manifest import Manifest
 from tests.conftest import REPO
 
-PAIRS: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "review" / "access.yaml").read_text())
+PAIRS: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "access.yaml").read_text())
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p["name"] for p in PAIRS])

@@ -1,5 +1,5 @@
 """The execution role cannot make an administrator: read as IAM reads it, over the generated
-templates of every stage (compiler/iampolicy.py evaluates; tests/iam_world.py resolves).
+templates of every stage (compiler/iampolicy.py evaluates; tests/delivery/iam_world.py resolves).
 
 Every role a stage creates carries the stage's permissions boundary; the execution role may
 write a role only with that boundary on it, may not take it off, may not change the boundary
@@ -17,7 +17,7 @@ import pytest
 
 from compiler.iampolicy import Request, allowed, decide
 from tests.conftest import REPO
-from tests.iam_world import ACCOUNT, Stage, policy_documents
+from tests.delivery.iam_world import ACCOUNT, Stage, policy_documents
 
 STAGES = sorted(p.parent.name for p in (REPO / "generated").glob("*/manifest.json"))
 # AWS's limit for a managed policy document, whitespace not counted (IAM quotas)

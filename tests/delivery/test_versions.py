@@ -15,7 +15,7 @@ from compiler.cli import main
 from compiler.delivery.deploy import DeployError
 from compiler.naming import KEEP_VERSIONS, LIVE_ALIAS
 from tests.conftest import REPO
-from tests.test_deploy import _client, _deployer, _platform
+from tests.delivery.test_deploy import _client, _deployer, _platform
 
 
 pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator

@@ -1,7 +1,7 @@
 """Goldens: the committed generated/ is the golden output of spec/; a wiring case; one
 small case per kind.
 
-tests/golden/<case>/spec -> tests/golden/<case>/generated, byte for byte, linted clean.
+tests/build/golden/<case>/spec -> tests/build/golden/<case>/generated, byte for byte, linted clean.
 tests/kinds/fixtures/<section>/spec (with the shared fixtures/platform.yaml and the folder's
 handlers/) -> tests/kinds/fixtures/<section>/generated likewise: a kind's change
 regenerates its own golden, not a shared one. `pytest --update-golden` rewrites the case
@@ -24,7 +24,7 @@ from compiler.build.pipeline import build
 from tests.conftest import REPO
 
 CASES = sorted(p.name for p in (Path(__file__).parent / "golden").iterdir() if p.is_dir())
-FIXTURES = Path(__file__).parent / "kinds" / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "kinds" / "fixtures"
 
 
 def _diff(expected: Path, text: str) -> str:

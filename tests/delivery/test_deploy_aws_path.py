@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from compiler.delivery.deploy import Deployer
-from tests.test_deploy import REGION, _client, _platform, stubbed_deploy
+from tests.delivery.test_deploy import REGION, _client, _platform, stubbed_deploy
 
 
 pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator

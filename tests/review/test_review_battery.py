@@ -21,7 +21,7 @@ from compiler.manifest import Manifest
 from compiler.build.pipeline import BuildError, build
 from tests.conftest import REPO
 
-CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "review" / "mutations.yaml").read_text())
+CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "mutations.yaml").read_text())
 
 
 def _apply(spec: Path, edit: dict[str, Any]) -> None:

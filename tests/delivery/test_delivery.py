@@ -15,7 +15,7 @@ from compiler.awstypes import WILDCARD_REASONS
 from compiler.delivery.deploy import DeployError
 from compiler.manifest import Manifest
 from tests.conftest import REPO, compile_spec, platform
-from tests.test_deploy import _client, _deployer, _platform
+from tests.delivery.test_deploy import _client, _deployer, _platform
 
 PLATFORM = yaml.safe_load((REPO / "spec" / "platform.yaml").read_text())
 ISSUER = "token.actions.githubusercontent.com"

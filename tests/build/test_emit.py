@@ -119,7 +119,7 @@ def test_internal_error_shows_a_traceback_and_exit_123(project: Path, monkeypatc
 
 def test_check_and_the_freshness_test_share_one_definition(tmp_path: Path) -> None:
     """A stage folder the platform no longer has is drift for `platformc check` and for
-    tests/test_golden.py alike (both call emit.freshness)."""
+    tests/build/test_golden.py alike (both call emit.freshness)."""
     from compiler.build.emit import freshness, write
 
     result = compile_spec(tmp_path, {"a.yaml": "queues:\n  q: {}\n"})
@@ -192,7 +192,7 @@ def test_the_fast_walk_gives_exactly_what_troposphere_gives(monkeypatch: pytest.
         return text
 
     monkeypatch.setattr(emit, "canonical_template", both)
-    for root in (REPO, REPO / "tests" / "golden" / "full"):
+    for root in (REPO, REPO / "tests" / "build" / "golden" / "full"):
         build(root / "spec", "all", display_root=root)
     assert len(compared) > 60
     missing = sqs.QueuePolicy("P", Queues=["u"])  # PolicyDocument is required
@@ -242,7 +242,7 @@ def test_the_faster_constructor_mirrors_troposphere_and_builds_the_same_bytes() 
         for installed in (True, False):
             construct.install() if installed else construct.uninstall()
             outputs[installed] = [build(root / "spec", "all", display_root=root).outputs
-                                  for root in (REPO, REPO / "tests" / "golden" / "full")]
+                                  for root in (REPO, REPO / "tests" / "build" / "golden" / "full")]
     finally:
         construct.install()
     assert outputs[True] == outputs[False]

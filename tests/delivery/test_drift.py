@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from compiler.cli import main
 from compiler.delivery.deploy import Deployer
-from tests.test_deploy import _client, _deployer, _platform
+from tests.delivery.test_deploy import _client, _deployer, _platform
 
 
 pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
@@ -86,7 +86,7 @@ def test_resource_drift_comes_from_cloudformations_drift_detection(tmp_path: Pat
 def test_deploys_refusal_names_the_diff_that_shows_the_refused_change(endpoint: str, tmp_path: Path) -> None:
     """Diff and deploy share one baseline: `platformc diff --against deployed` judges the
     change against the live stacks, exactly what deploy refused, and deploy's message says so."""
-    from tests.test_deploy import DATA
+    from tests.delivery.test_deploy import DATA
 
     out, artifacts = _platform(tmp_path, service="baseline")
     _deployer(out, "prod", endpoint, artifacts, []).deploy()

@@ -26,7 +26,7 @@ import pytest
 
 from compiler.delivery.deploy import Deployer, DeployError, Interrupted
 from compiler.local.emulator import LocalDeployer
-from tests.test_deploy import DATA, _client, _platform, stubbed_deploy
+from tests.delivery.test_deploy import DATA, _client, _platform, stubbed_deploy
 
 ACCOUNT = "123456789012"  # moto's account for the credentials below
 
