@@ -223,3 +223,28 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
     for stack, values in sorted(found.items()):
         for key, value in sorted(values.items()):
             click.echo(f"{stack}.{key} = {value}")
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@out_option
+@_handle_errors
+def adopt(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None:
+    """Plan the take-over of resources that already exist under the stage's names.
+
+    For every table, bucket, queue, user pool, secret, log group, bus and backup vault the
+    stage's templates name: whether it exists, which stack holds it (another tool's, one of
+    ours, or none), and what the take-over does (adopt, import, move, create). Reads only:
+    nothing is changed (docs/adopt.md).
+    """
+    from ..delivery import adopt as adopt_
+    from ..delivery.deploy import DeployError
+
+    try:
+        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None)
+        deployer.check_account()
+        click.echo(adopt_.render(adopt_.plan(deployer), stage, fmt), nl=False)
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -94,6 +94,18 @@ class StageAccess:
         detail = cfn.describe_stack_resource(StackName=self.stack_name(stack), LogicalResourceId=live.version_id)
         return str(detail["StackResourceDetail"]["PhysicalResourceId"]).rsplit(":", 1)[-1]
 
+    def holder(self, cfn: Any, physical_id: str) -> tuple[str, str] | None:
+        """(stack name, logical id) of the stack that holds a physical resource, or None
+        (emulator hook: DescribeStackResources by physical id)."""
+        try:
+            found = cfn.describe_stack_resources(PhysicalResourceId=physical_id).get("StackResources", [])
+        except cfn.exceptions.ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        live = [r for r in found if r.get("ResourceStatus") != "DELETE_COMPLETE"]
+        return (str(live[0]["StackName"]), str(live[0]["LogicalResourceId"])) if live else None
+
     def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
         """Per export, the stack ids (or names, for stacks outside the manifest) that import it now."""
         ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}

@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any
 
 from ..delivery import versions
@@ -539,6 +540,26 @@ class LocalDeployer(Deployer):
             for export in _imports(self.deployed_template(regional, entry.name)) & set(exports):
                 found[export].append(stack)
         return found
+
+
+    def holder(self, cfn: Any, physical_id: str) -> tuple[str, str] | None:
+        """moto 5.2.5's DescribeStackResources ignores PhysicalResourceId (it answers with the
+        resources of some stack): the emulator reads every live stack's resources instead. And
+        its stacks record a queue's URL on sqs.<region>.amazonaws.com while its SQS answers
+        with the endpoint's host: a URL is compared by its path (account and queue name)."""
+        def same(recorded: object) -> bool:
+            if physical_id.startswith("http") and isinstance(recorded, str) and recorded.startswith("http"):
+                return urlsplit(recorded).path == urlsplit(physical_id).path
+            return recorded == physical_id
+
+        paginator = cfn.get_paginator("list_stacks")
+        live = sorted(s["StackName"] for page in paginator.paginate() for s in page["StackSummaries"]
+                      if s["StackStatus"] != "DELETE_COMPLETE")
+        for name in live:
+            for resource in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]:
+                if same(resource.get("PhysicalResourceId")) and resource.get("ResourceStatus") != "DELETE_COMPLETE":
+                    return name, str(resource["LogicalResourceId"])
+        return None
 
 
 def _imports(value: object) -> set[str]:

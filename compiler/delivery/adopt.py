@@ -1,0 +1,188 @@
+"""adopt: which of a stage's resources already exist, and who holds them — the plan of a take-over.
+
+ListBackup.ai runs on stacks another tool deployed, under the physical names our specs
+declare; a first deploy would fail at the first name that exists. This module finds, for
+every resource of generated/<stage> that holds data or carries a custom name, the live
+resource of that name (through its service's API, in the stack's region) and the stack that
+holds it (`DescribeStackResources` by physical id), and says what a take-over does with it:
+
+- `create`: nothing of that name exists: deploy creates it;
+- `ours`: our stack of the same name already holds it at the same logical id;
+- `move`: another of this stage's stacks holds it (a resource moved between spec files);
+- `adopt`: another tool's stack holds it: retained, removed from that stack, imported into ours;
+- `import`: it exists and no stack holds it: imported into ours.
+
+This step plans only: it reads, and changes nothing (docs/adopt.md says what executes the
+plan and what is still to build). CloudFormation imports a resource by its identifier, which
+is not always its name: a queue by its URL, a user pool by the id AWS gave it (found by name),
+a secret by its ARN; `Located.identifier` is that value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .. import awstypes
+from ..manifest import Manifest
+from .stage import StageAccess
+
+# What CloudFormation imports each adoptable type by (the resource provider schemas'
+# primaryIdentifier), and how the live resource of a name is found: (service, finder).
+IDENTIFIER = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::SQS::Queue": "QueueUrl",
+    "AWS::Cognito::UserPool": "UserPoolId",
+    "AWS::SecretsManager::Secret": "Id",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Backup::BackupVault": "BackupVaultName",
+}
+
+
+@dataclass(frozen=True)
+class Located:
+    """One declared resource and what exists of it."""
+
+    stack: str  # our stack id
+    logical_id: str
+    type: str
+    name: str  # the physical name the template declares
+    action: str  # create | ours | move | adopt | import
+    identifier: str | None = None  # what CloudFormation imports it by (None: nothing exists)
+    held_by: str | None = None  # the stack that holds it now
+    held_as: str | None = None  # its logical id there
+
+    @property
+    def key(self) -> str:
+        """The property CloudFormation imports it by."""
+        return IDENTIFIER[self.type]
+
+    @property
+    def where(self) -> str:
+        if self.identifier is None:
+            return "nothing of that name"
+        return f"{self.held_by}/{self.held_as}" if self.held_by else "no stack (unmanaged)"
+
+
+def _table(client: Callable[[str], Any], name: str) -> str | None:
+    ddb = client("dynamodb")
+    try:
+        return str(ddb.describe_table(TableName=name)["Table"]["TableName"])
+    except ddb.exceptions.ResourceNotFoundException:
+        return None
+
+
+def _bucket(client: Callable[[str], Any], name: str) -> str | None:
+    s3 = client("s3")
+    owned = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}  # only the caller's own buckets
+    return name if name in owned else None
+
+
+def _queue(client: Callable[[str], Any], name: str) -> str | None:
+    sqs = client("sqs")
+    try:
+        return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        return None
+
+
+def _user_pool(client: Callable[[str], Any], name: str) -> str | None:
+    idp = client("cognito-idp")
+    found = [p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+             for p in page["UserPools"] if p["Name"] == name]
+    return str(found[0]) if found else None
+
+
+def _secret(client: Callable[[str], Any], name: str) -> str | None:
+    sm = client("secretsmanager")
+    try:
+        return str(sm.describe_secret(SecretId=name)["ARN"])
+    except sm.exceptions.ResourceNotFoundException:
+        return None
+
+
+def _log_group(client: Callable[[str], Any], name: str) -> str | None:
+    logs = client("logs")
+    groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
+    return name if any(g["logGroupName"] == name for g in groups) else None
+
+
+def _bus(client: Callable[[str], Any], name: str) -> str | None:
+    events = client("events")
+    try:
+        return str(events.describe_event_bus(Name=name)["Name"])
+    except events.exceptions.ResourceNotFoundException:
+        return None
+
+
+def _vault(client: Callable[[str], Any], name: str) -> str | None:
+    backup = client("backup")
+    try:
+        return str(backup.describe_backup_vault(BackupVaultName=name)["BackupVaultName"])
+    except (backup.exceptions.ResourceNotFoundException, backup.exceptions.AccessDeniedException):
+        return None
+
+
+FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::S3::Bucket": _bucket,
+    "AWS::SQS::Queue": _queue,
+    "AWS::Cognito::UserPool": _user_pool,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::Events::EventBus": _bus,
+    "AWS::Backup::BackupVault": _vault,
+}
+
+
+def plan(access: StageAccess) -> list[Located]:
+    """Every adoptable resource of the stage's templates, located; in deploy order."""
+    manifest: Manifest = access.manifest
+    ours = {entry.name: stack for stack, entry in manifest.stacks.items()}
+    located = []
+    for stack in (s for level in manifest.levels for s in level):
+        entry = manifest.stacks[stack]
+        region = entry.region
+
+        def client(service: str, region: str = region) -> Any:
+            return access.client(service, region)
+
+        cfn = access.client("cloudformation", region)
+        for logical, resource in sorted(access.generated(stack).get("Resources", {}).items()):
+            finder = FINDERS.get(resource["Type"])
+            path = awstypes.facts(resource["Type"]).name
+            name = resource.get("Properties", {}).get(path) if path else None
+            if finder is None or not isinstance(name, str):
+                continue
+            identifier = finder(client, name)
+            if identifier is None:
+                located.append(Located(stack, logical, resource["Type"], name, "create"))
+                continue
+            holder = access.holder(cfn, identifier)  # a stack's physical id is the import identifier
+            if holder is None:
+                action = "import"
+            elif holder == (entry.name, logical):
+                action = "ours"
+            elif holder[0] in ours:
+                action = "move"
+            else:
+                action = "adopt"
+            located.append(Located(stack, logical, resource["Type"], name, action, identifier,
+                                   holder[0] if holder else None, holder[1] if holder else None))
+    return located
+
+
+def render(located: list[Located], stage: str, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps({"stage": stage, "resources": [{**asdict(r), "key": r.key} for r in located]},
+                          indent=2, sort_keys=True) + "\n"
+    counts = {action: sum(1 for r in located if r.action == action) for action in ("adopt", "import", "move", "ours", "create")}
+    lines = [f"adopt plan for stage {stage} (nothing is changed): " +
+             ", ".join(f"{n} {action}" for action, n in counts.items() if n)]
+    for r in located:
+        held = f" ({r.key} {r.identifier})" if r.identifier and r.identifier != r.name else ""
+        lines.append(f"  {r.action:<6} {r.stack}/{r.logical_id} {r.type} {r.name}{held}: now {r.where}")
+    return "\n".join(lines) + "\n"
