@@ -11,7 +11,7 @@ import click
 
 from .. import naming
 from ..naming import ALL
-from . import main, _handle_errors, build, spec_option, out_option, _deployer, _report, EXIT_DRIFT, EXIT_INTERRUPTED
+from . import main, _handle_errors, build, spec_option, out_option, _deployer, _report, EXIT_DRIFT, EXIT_INTERRUPTED, EXIT_RISK
 
 
 @main.command()
@@ -236,8 +236,9 @@ def adopt(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None
 
     For every table, bucket, queue, user pool, secret, log group, bus and backup vault the
     stage's templates name: whether it exists, which stack holds it (another tool's, one of
-    ours, or none), and what the take-over does (adopt, import, move, create). Reads only:
-    nothing is changed (docs/adopt.md).
+    ours, or none), what the take-over does (adopt, import, move, create), and how each
+    differs from the template; exit 4 when a difference would replace a resource after its
+    import (BLOCKED). Reads only: nothing is changed (docs/adopt.md).
     """
     from ..delivery import adopt as adopt_
     from ..delivery.deploy import DeployError
@@ -245,6 +246,9 @@ def adopt(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None
     try:
         deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None)
         deployer.check_account()
-        click.echo(adopt_.render(adopt_.plan(deployer), stage, fmt), nl=False)
+        located = adopt_.plan(deployer)
+        click.echo(adopt_.render(located, stage, fmt), nl=False)
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
+    if any(r.verdict for r in located):
+        sys.exit(EXIT_RISK)

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 from .. import awstypes
 from ..manifest import Manifest
+from ..review.findings import BLOCKED
+from ..review.properties import property_changes
 from .stage import StageAccess
 
 # What CloudFormation imports each adoptable type by (the resource provider schemas'
@@ -54,6 +56,16 @@ class Located:
     identifier: str | None = None  # what CloudFormation imports it by (None: nothing exists)
     held_by: str | None = None  # the stack that holds it now
     held_as: str | None = None  # its logical id there
+    # how it differs from our template, path: old -> new (as the holder's template or the
+    # service declares it): `replaces` would replace it on the update after the import
+    # (create-only properties: BLOCKED), `updates` that update applies in place
+    replaces: tuple[str, ...] = ()
+    updates: tuple[str, ...] = ()
+    compared: str = ""  # what it was compared with, or why it was not
+
+    @property
+    def verdict(self) -> str | None:
+        return BLOCKED if self.replaces else None
 
     @property
     def key(self) -> str:
@@ -138,6 +150,40 @@ FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
 }
 
 
+def _table_live(client: Callable[[str], Any], name: str) -> dict[str, Any]:
+    """A table's import-relevant configuration as DynamoDB describes it."""
+    table = client("dynamodb").describe_table(TableName=name)["Table"]
+    keys = {k["AttributeName"] for k in table["KeySchema"]}
+    return {"KeySchema": table["KeySchema"],
+            "AttributeDefinitions": [a for a in table["AttributeDefinitions"] if a["AttributeName"] in keys]}
+
+
+# Unmanaged resources have no template to compare with: what their service says, per type.
+LIVE: dict[str, Callable[[Callable[[str], Any], str], dict[str, Any]]] = {"AWS::DynamoDB::Table": _table_live}
+
+
+def _held_template(cfn: Any, stack: str) -> dict[str, Any] | None:
+    body = cfn.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+    if isinstance(body, dict):
+        return body
+    try:
+        return dict(json.loads(body))
+    except ValueError:
+        return None  # a YAML template (intrinsics as tags): not compared here
+
+
+def _compare(old: dict[str, Any], new: dict[str, Any], type_: str, region: str,
+             only: frozenset[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(replacing, in-place) differences from `old` to `new` properties; `only`: the properties
+    `old` knows (a service's description is partial)."""
+    replacing = awstypes.create_only(type_, region)
+    found = property_changes({k: v for k, v in old.items() if only is None or k in only},
+                             {k: v for k, v in new.items() if only is None or k in only})
+    shown = [(path, f"{path}: {json.dumps(a, sort_keys=True)} -> {json.dumps(b, sort_keys=True)}") for path, a, b in found]
+    top = [(path.split(".")[0].split("[")[0].split("#")[0], text) for path, text in shown]
+    return tuple(t for p, t in top if p in replacing), tuple(t for p, t in top if p not in replacing)
+
+
 def plan(access: StageAccess) -> list[Located]:
     """Every adoptable resource of the stage's templates, located; in deploy order."""
     manifest: Manifest = access.manifest
@@ -170,14 +216,33 @@ def plan(access: StageAccess) -> list[Located]:
                 action = "move"
             else:
                 action = "adopt"
+            new = resource.get("Properties", {})
+            replaces: tuple[str, ...] = ()
+            updates: tuple[str, ...] = ()
+            compared = ""
+            if holder is not None and action != "ours":
+                held = _held_template(cfn, holder[0])
+                old = ((held or {}).get("Resources", {}).get(holder[1]) or {}).get("Properties") if held else None
+                if old is None:
+                    compared = f"{holder[0]}'s template could not be read as JSON"
+                else:
+                    replaces, updates = _compare(old, new, resource["Type"], region)
+                    compared = f"{holder[0]}'s template"
+            elif holder is None and resource["Type"] in LIVE:
+                live = LIVE[resource["Type"]](client, name)
+                replaces, updates = _compare(live, new, resource["Type"], region, frozenset(live))
+                compared = "its live configuration (" + ", ".join(sorted(live)) + ")"
+            elif holder is None:
+                compared = "not compared: its live configuration is not read for this type yet"
             located.append(Located(stack, logical, resource["Type"], name, action, identifier,
-                                   holder[0] if holder else None, holder[1] if holder else None))
+                                   holder[0] if holder else None, holder[1] if holder else None,
+                                   replaces, updates, compared))
     return located
 
 
 def render(located: list[Located], stage: str, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps({"stage": stage, "resources": [{**asdict(r), "key": r.key} for r in located]},
+        return json.dumps({"stage": stage, "resources": [{**asdict(r), "key": r.key, "verdict": r.verdict} for r in located]},
                           indent=2, sort_keys=True) + "\n"
     counts = {action: sum(1 for r in located if r.action == action) for action in ("adopt", "import", "move", "ours", "create")}
     lines = [f"adopt plan for stage {stage} (nothing is changed): " +
@@ -185,4 +250,9 @@ def render(located: list[Located], stage: str, fmt: str = "text") -> str:
     for r in located:
         held = f" ({r.key} {r.identifier})" if r.identifier and r.identifier != r.name else ""
         lines.append(f"  {r.action:<6} {r.stack}/{r.logical_id} {r.type} {r.name}{held}: now {r.where}")
+        for change in r.replaces:
+            lines.append(f"      {BLOCKED}: {change}: the update after the import would replace it "
+                         f"(keep the live value in the spec)")
+        for change in r.updates:
+            lines.append(f"      update in place: {change}")
     return "\n".join(lines) + "\n"

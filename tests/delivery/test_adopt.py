@@ -17,9 +17,9 @@ from tests.delivery.test_deploy import _client, _deployer, _platform
 pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
 
 
-def _plan(out: Path, endpoint: str) -> dict[str, dict[str, Any]]:
+def _plan(out: Path, endpoint: str, exit_code: int = 0) -> dict[str, dict[str, Any]]:
     result = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out), "--format", "json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return {f"{r['stack']}/{r['logical_id']}": r for r in json.loads(result.output)["resources"]}
 
 
@@ -29,25 +29,28 @@ def test_the_plan_says_who_holds_each_resource_and_changes_nothing(endpoint: str
                                                                                     "VisibilityTimeout": 60}}}}
     cfn, ddb = _client(endpoint, "cloudformation"), _client(endpoint, "dynamodb")
     cfn.create_stack(StackName="taken-serverless-dev", TemplateBody=json.dumps(old))  # another tool's stack
-    ddb.create_table(TableName="taken-dev-items", BillingMode="PAY_PER_REQUEST",  # made by hand
-                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-    ddb.put_item(TableName="taken-dev-items", Item={"id": {"S": "customer-1"}})
+    ddb.create_table(TableName="taken-dev-items", BillingMode="PAY_PER_REQUEST",  # made by hand, keyed otherwise
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    ddb.put_item(TableName="taken-dev-items", Item={"pk": {"S": "customer-1"}})
     stacks_before = sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"])
 
-    plan = _plan(out, endpoint)
+    plan = _plan(out, endpoint, exit_code=4)  # the table's key differs: BLOCKED
     table, queue, dlq = plan["data/ItemsTable"], plan["data/WorkQueue"], plan["data/WorkQueueDlq"]
     assert (table["action"], table["identifier"], table["held_by"]) == ("import", "taken-dev-items", None)
+    assert table["verdict"] == "BLOCKED" and any(c.startswith("KeySchema") for c in table["replaces"]), table
+    assert queue["verdict"] is None and "VisibilityTimeout: 60 -> 120" in queue["updates"], queue  # in place
     assert (queue["action"], queue["held_by"], queue["held_as"], queue["key"]) == ("adopt", "taken-serverless-dev", "WorkQueue", "QueueUrl")
     assert queue["identifier"].endswith("/taken-dev-work")  # a queue is imported by its URL
     assert (dlq["action"], dlq["identifier"]) == ("create", None)
     assert plan["app/WorkerFunctionLogs"]["action"] == "create"
     assert sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"]) == stacks_before  # nothing changed
-    assert ddb.get_item(TableName="taken-dev-items", Key={"id": {"S": "customer-1"}})["Item"]
+    assert ddb.get_item(TableName="taken-dev-items", Key={"pk": {"S": "customer-1"}})["Item"]
 
     text = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out)]).output
     assert text.startswith("adopt plan for stage dev (nothing is changed): 1 adopt, 1 import")
     assert "adopt  data/WorkQueue AWS::SQS::Queue taken-dev-work (QueueUrl " in text
+    assert "BLOCKED: KeySchema" in text and "the update after the import would replace it" in text
 
 
 def test_a_deployed_stage_is_ours(endpoint: str, tmp_path: Path) -> None:
