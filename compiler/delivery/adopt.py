@@ -62,6 +62,7 @@ class Located:
     replaces: tuple[str, ...] = ()
     updates: tuple[str, ...] = ()
     compared: str = ""  # what it was compared with, or why it was not
+    data: str | None = None  # a cheap count of what it holds (the fingerprint the take-over checks)
 
     @property
     def verdict(self) -> str | None:
@@ -158,6 +159,37 @@ def _table_live(client: Callable[[str], Any], name: str) -> dict[str, Any]:
             "AttributeDefinitions": [a for a in table["AttributeDefinitions"] if a["AttributeName"] in keys]}
 
 
+def _count_items(client: Callable[[str], Any], identifier: str) -> str:
+    count = client("dynamodb").describe_table(TableName=identifier)["Table"].get("ItemCount", 0)
+    return f"about {count} items (DynamoDB updates ItemCount about every 6 hours)"
+
+
+def _count_objects(client: Callable[[str], Any], identifier: str) -> str:
+    s3, count = client("s3"), 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=identifier, PaginationConfig={"MaxItems": 10_000}):
+        count += page.get("KeyCount", 0)
+    return f"{count} objects" if count < 10_000 else "at least 10000 objects (counting stopped)"
+
+
+def _count_messages(client: Callable[[str], Any], identifier: str) -> str:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=identifier, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return (f"about {int(attributes.get('ApproximateNumberOfMessages', 0)) + int(attributes.get('ApproximateNumberOfMessagesNotVisible', 0))}"
+            " messages")
+
+
+def _count_users(client: Callable[[str], Any], identifier: str) -> str:
+    pool = client("cognito-idp").describe_user_pool(UserPoolId=identifier)["UserPool"]
+    return f"about {pool.get('EstimatedNumberOfUsers', 0)} users"
+
+
+# What a data resource holds, counted cheaply (approximate where AWS only approximates).
+COUNTS: dict[str, Callable[[Callable[[str], Any], str], str]] = {
+    "AWS::DynamoDB::Table": _count_items, "AWS::S3::Bucket": _count_objects,
+    "AWS::SQS::Queue": _count_messages, "AWS::Cognito::UserPool": _count_users,
+}
+
+
 # Unmanaged resources have no template to compare with: what their service says, per type.
 LIVE: dict[str, Callable[[Callable[[str], Any], str], dict[str, Any]]] = {"AWS::DynamoDB::Table": _table_live}
 
@@ -236,7 +268,8 @@ def plan(access: StageAccess) -> list[Located]:
                 compared = "not compared: its live configuration is not read for this type yet"
             located.append(Located(stack, logical, resource["Type"], name, action, identifier,
                                    holder[0] if holder else None, holder[1] if holder else None,
-                                   replaces, updates, compared))
+                                   replaces, updates, compared,
+                                   COUNTS[resource["Type"]](client, identifier) if resource["Type"] in COUNTS else None))
     return located
 
 
@@ -249,7 +282,8 @@ def render(located: list[Located], stage: str, fmt: str = "text") -> str:
              ", ".join(f"{n} {action}" for action, n in counts.items() if n)]
     for r in located:
         held = f" ({r.key} {r.identifier})" if r.identifier and r.identifier != r.name else ""
-        lines.append(f"  {r.action:<6} {r.stack}/{r.logical_id} {r.type} {r.name}{held}: now {r.where}")
+        holds = f"; holds {r.data}" if r.data else ""
+        lines.append(f"  {r.action:<6} {r.stack}/{r.logical_id} {r.type} {r.name}{held}: now {r.where}{holds}")
         for change in r.replaces:
             lines.append(f"      {BLOCKED}: {change}: the update after the import would replace it "
                          f"(keep the live value in the spec)")

@@ -40,6 +40,8 @@ def test_the_plan_says_who_holds_each_resource_and_changes_nothing(endpoint: str
     assert (table["action"], table["identifier"], table["held_by"]) == ("import", "taken-dev-items", None)
     assert table["verdict"] == "BLOCKED" and any(c.startswith("KeySchema") for c in table["replaces"]), table
     assert queue["verdict"] is None and "VisibilityTimeout: 60 -> 120" in queue["updates"], queue  # in place
+    assert table["data"].startswith("about ") and table["data"].endswith(" items (DynamoDB updates ItemCount about every 6 hours)")
+    assert queue["data"] == "about 0 messages" and dlq["data"] is None  # a fingerprint of what each holds
     assert (queue["action"], queue["held_by"], queue["held_as"], queue["key"]) == ("adopt", "taken-serverless-dev", "WorkQueue", "QueueUrl")
     assert queue["identifier"].endswith("/taken-dev-work")  # a queue is imported by its URL
     assert (dlq["action"], dlq["identifier"]) == ("create", None)
