@@ -56,10 +56,10 @@ def test_the_plan_says_who_holds_each_resource_and_changes_nothing(endpoint: str
 
 
 def test_a_deployed_stage_is_ours(endpoint: str, tmp_path: Path) -> None:
-    out, artifacts = _platform(tmp_path, service="owned")
+    out, artifacts = _platform(tmp_path, service="ownplan")
     assert {r.status for r in _deployer(out, "dev", endpoint, artifacts, []).deploy()} == {"created"}
     plan = _plan(out, endpoint)
-    assert (plan["data/ItemsTable"]["action"], plan["data/ItemsTable"]["held_by"]) == ("ours", "owned-dev-data")
+    assert (plan["data/ItemsTable"]["action"], plan["data/ItemsTable"]["held_by"]) == ("ours", "ownplan-dev-data")
     assert plan["data/WorkQueue"]["action"] == "ours"
 
 
