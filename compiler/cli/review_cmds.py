@@ -99,11 +99,13 @@ def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path |
 @click.option("--color/--no-color", default=None,
               help="Color the text format (default: on a terminal, unless NO_COLOR is set).")
 @click.option("--endpoint-url", default=None, help="With --against deployed: a local AWS emulator (the one `up` starts).")
+@click.option("--link", default=None, metavar="URL",
+              help="markdown: where the full diff is, named when the comment is cut to fit (60,000 characters).")
 @spec_option
 @out_option
 @_handle_errors
 def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bool, color: bool | None,
-         endpoint_url: str | None, spec_dir: Path, out_dir: Path) -> None:
+         endpoint_url: str | None, link: str | None, spec_dir: Path, out_dir: Path) -> None:
     """Show what deploying the current spec would change, compared with OUT at a git ref.
 
     Each finding has a verdict and a cause (docs/review.md lists them with their fixes):
@@ -133,7 +135,7 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
                      for name in names]
         except DeployError as exc:
             raise click.ClickException(str(exc)) from exc
-        _show_diffs(diffs, fmt, color, allow_risk)
+        _show_diffs(diffs, fmt, color, allow_risk, link)
         return
     shas = {}
     for option, ref in (("--against", against), ("--new", new_ref)):
@@ -155,14 +157,14 @@ def diff(stage: str, against: str, new_ref: str | None, fmt: str, allow_risk: bo
             new = {stack: json.loads(result.outputs[f"{name}/{stack}.json"]) for stack in result.resolved[name].stacks}
             new_manifest = Manifest.from_json(result.outputs[f"{name}/{MANIFEST}"])
             diffs.append(compare(name, f"{against} ({base_sha})", old, new, old_manifest, new_manifest))
-    _show_diffs(diffs, fmt, color, allow_risk)
+    _show_diffs(diffs, fmt, color, allow_risk, link)
 
 
-def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool) -> None:
+def _show_diffs(diffs: list[Any], fmt: str, color: bool | None, allow_risk: bool, link: str | None = None) -> None:
     from ..review import diff_render
 
     if fmt == "markdown":
-        click.echo(diff_render.markdown(diffs), nl=False)
+        click.echo(diff_render.markdown(diffs, full=link), nl=False)
     elif fmt == "json":
         click.echo(diff_render.as_json(diffs), nl=False)
     else:

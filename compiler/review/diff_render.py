@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any, Callable, Sequence
 
 from .findings import BLOCKED, BROADENS, DATA_LOSS, REPLACE, RETAINED, RISKS, STEPS, Diff, Finding, PropertyChange, ResourceChange
@@ -120,25 +121,77 @@ def _text_change(change: PropertyChange) -> list[str]:
     return [f"      {c.path}: {_pair(c.old, c.new)}{mark}" for c in _expanded(change)]
 
 
-def markdown(diffs: Sequence[Diff]) -> str:
-    out = ["## Infrastructure diff", "", f"**{_summary(diffs)}**", ""]
-    for diff in diffs:
-        out.append(f"### Stage `{diff.stage}` (against `{diff.against}`)")
-        if not diff.stacks:
-            out += ["", "No changes.", ""]
+MAX_COMMENT = 60_000  # characters of the PR comment (GitHub refuses a comment over 65,536)
+
+
+def markdown(diffs: Sequence[Diff], limit: int = MAX_COMMENT, full: str | None = None) -> str:
+    """The PR comment: every risk of every stage first, in full; then per stage its changes
+    folded in `<details>` (a stage with the same changes as one before it says so, or lists
+    only what it adds). Over `limit`, the per-resource details go first, then table rows,
+    each with where the full diff is (`full`: e.g. the workflow artifact's link); the risks
+    always stay."""
+    head = ["## Infrastructure diff", "", f"**{_summary(diffs)}**", ""]
+    found = [(diff.stage, where, f) for diff in diffs for where, f in risks(diff)]
+    head += [f"### Risks ({len(found)})", ""] if found else ["No change widens access, replaces, loses data or is blocked.", ""]
+    head += [f"- **{f.verdict}** `{stage}` `{where}` ({f.cause}): {f.note}" for stage, where, f in found]
+    stages = [_md_stage(diff) for diff in diffs]
+    where = f" The full diff: {full}" if full else " The full diff: `platformc diff --stage all`."
+    for keep_details, keep_rows in ((True, None), (False, None), *((False, n) for n in (200, 100, 50, 20, 5, 0))):
+        body = _md_stages(diffs, stages, keep_details, keep_rows, where)
+        text = "\n".join([*head, "", *body]).rstrip() + "\n"
+        if len(text) <= limit:
+            return text
+    return text  # the risks alone: never cut
+
+
+def _md_stage(diff: Diff) -> tuple[list[str], list[str]]:
+    """(table rows, detail blocks) of one stage."""
+    rows = []
+    for stack in diff.stacks:
+        rows.append(f"| {SIGN[stack.action]} | `{stack.stack}` | | | {_badges(stack.verdicts)} | |")
+        for r in stack.resources:
+            source = f"`{r.source}`" if r.source else ""
+            rows.append(f"| {SIGN[r.action]} | `{stack.stack}` | `{r.logical_id}` | `{r.type}` | {_badges(r.verdicts)} | {source} |")
+    details = [_md_details(stack.stack, [_finding(f) for f in stack.findings], stack.resources) for stack in diff.stacks]
+    return rows, [d for d in details if d]
+
+
+def _generic(row: str, stage: str) -> str:
+    """A table row with what differs between stages by construction taken out: the stage's
+    name, and the digest a function version's logical id carries (its definition differs per
+    stage: kinds/function `version_and_alias`)."""
+    return re.sub(r"(Version)[0-9a-f]{10}`", r"\1…`", re.sub(rf"\b{re.escape(stage)}\b", "<stage>", row))
+
+
+def _md_stages(diffs: Sequence[Diff], stages: Sequence[tuple[list[str], list[str]]], keep_details: bool,
+               keep_rows: int | None, where: str) -> list[str]:
+    out: list[str] = []
+    shown: list[tuple[str, set[str]]] = []  # stages already shown: name, rows with the stage's name generic
+    for diff, (rows, details) in zip(diffs, stages):
+        generic = [_generic(row, diff.stage) for row in rows]
+        title = f"### Stage `{diff.stage}` (against `{diff.against}`)"
+        if not rows:
+            out += [title, "", "No changes.", ""]
             continue
-        if found := risks(diff):
-            out += ["", f"**Risks ({len(found)})**", ""]
-            out += [f"- **{f.verdict}** `{where}` ({f.cause}): {f.note}" for where, f in found]
-        out += ["", "| | stack | resource | type | verdict | spec |", "|---|---|---|---|---|---|"]
-        for stack in diff.stacks:
-            out.append(f"| {SIGN[stack.action]} | `{stack.stack}` | | | {_badges(stack.verdicts)} | |")
-            for r in stack.resources:
-                source = f"`{r.source}`" if r.source else ""
-                out.append(f"| {SIGN[r.action]} | `{stack.stack}` | `{r.logical_id}` | `{r.type}` | {_badges(r.verdicts)} | {source} |")
-        details = [_md_details(stack.stack, [_finding(f) for f in stack.findings], stack.resources) for stack in diff.stacks]
-        out += ["", *[d for d in details if d]]
-    return "\n".join(out).rstrip() + "\n"
+        like = next(((name, seen) for name, seen in shown if seen <= set(generic)), None)
+        shown.append((diff.stage, set(generic)))
+        extra = [row for row, g in zip(rows, generic) if like is None or g not in like[1]]
+        if like is not None and not extra:
+            out += [title, "", f"The same {len(rows)} changes as `{like[0]}`.", ""]
+            continue
+        summary = (f"{diff.stage}: as {like[0]}, plus {len(extra)} change(s)" if like is not None
+                   else f"{diff.stage}: {len(rows)} change(s)")
+        listed = extra if keep_rows is None else extra[:keep_rows]
+        out += [title, "", f"<details><summary>{summary}</summary>", "",
+                "| | stack | resource | type | verdict | spec |", "|---|---|---|---|---|---|", *listed]
+        if len(listed) < len(extra):
+            out += ["", f"… and {len(extra) - len(listed)} more row(s), left out to fit the comment.{where}"]
+        if keep_details and like is None:
+            out += ["", *details]
+        elif details:
+            out += ["", f"Per-resource details left out{' to fit the comment' if like is None else ''}.{where}"]
+        out += ["", "</details>", ""]
+    return out
 
 
 def _badges(verdicts: Sequence[str]) -> str:

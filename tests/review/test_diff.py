@@ -175,8 +175,8 @@ def test_risks_come_first_with_their_reasons_in_every_format(history) -> None:
     assert {line.split()[0] for line in risks} == {REPLACE, BLOCKED, "DATA"}  # "DATA LOSS" splits in two
     assert all("dynamodb/UsersTable (" in line and ": " in line for line in risks)
     markdown = CliRunner().invoke(main, ["diff", "--format", "markdown"]).output
-    head = markdown.split("| | stack |")[0]  # before the first table
-    assert "**Risks (" in head and "- **BLOCKED** `dynamodb/UsersTable`" in head and "<details>" not in head
+    head = markdown.split("<details>")[0]  # before anything folded
+    assert "### Risks (" in head and "- **BLOCKED** `dev` `dynamodb/UsersTable`" in head and "| | stack |" not in head
     code, report = change({}, "--stage", "dev")
     assert code == EXIT_RISK
     assert {r["verdict"] for r in report["risks"]} >= {REPLACE, DATA_LOSS, BLOCKED}
