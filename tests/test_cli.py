@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from importlib.metadata import version
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main, use_colour
-from tests.conftest import write_spec
+from tests.conftest import REPO, write_spec
 
 
 def test_version_names_the_installed_package() -> None:
@@ -92,3 +93,46 @@ def test_destroy_asks_even_in_ci_and_a_closed_stdin_answers_no(tmp_path: Path, m
     run = CliRunner().invoke(main, ["destroy", "--stage", "dev", "--out", str(tmp_path / "generated")], input="")
     assert run.exit_code == 1, run.output
     assert "not confirmed: nothing deleted" in run.output
+
+
+AWS_COMMANDS = [
+    ["deploy", "--stage", "dev"], ["bootstrap", "--stage", "dev", "--yes"], ["drift", "--stage", "dev"],
+    ["rollback", "health", "--stage", "dev", "--yes"], ["destroy", "--stage", "dev", "--yes"],
+    ["outputs", "--stage", "dev"], ["logs", "health", "--stage", "dev", "--aws"], ["adopt", "--stage", "dev"],
+    ["diff", "--stage", "dev", "--against", "deployed"],
+]
+
+
+@pytest.mark.parametrize("args", AWS_COMMANDS, ids=lambda a: a[0])
+def test_no_aws_credentials_is_one_line_and_exit_1_never_an_internal_error(
+        args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command that talks to AWS, run where no credentials can be found (no environment,
+    no files, no instance role): one line that says what was looked for and how to set it."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, (result.exit_code, result.output[-2000:])
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert "no AWS credentials found" in result.output, result.output[-500:]
+
+
+def test_every_aws_error_a_user_causes_reads_as_one_line() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoRegionError
+
+    from compiler.delivery.errors import aws_user_error
+
+    def client_error(code: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, "GetCallerIdentity")
+
+    assert "expired" in str(aws_user_error(client_error("ExpiredToken")))
+    assert "refused" in str(aws_user_error(client_error("AccessDenied")))
+    assert "throttling" in str(aws_user_error(client_error("ThrottlingException")))
+    assert "could not be reached" in str(aws_user_error(EndpointConnectionError(endpoint_url="https://sts.example")))
+    assert "AWS_REGION" in str(aws_user_error(NoRegionError()))
+    assert aws_user_error(client_error("ValidationError")) is None  # ours to explain, or a bug
+    assert aws_user_error(KeyError("x")) is None

@@ -19,6 +19,7 @@ import click
 
 from ..build import heap
 from ..diagnostics import InternalError, SpecError, render_json, render_text
+from ..delivery.errors import aws_user_error
 from ..naming import ALL
 
 heap.freeze_at_exit()  # the last collection at exit costs a fifth of a 1x compile
@@ -54,6 +55,9 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except (InternalError, Exception) as exc:  # noqa: BLE001 - the last line of defence
             if isinstance(exc, (click.exceptions.Exit, click.ClickException, SystemExit)):
                 raise
+            if (problem := aws_user_error(exc)) is not None:  # credentials, region, access, network
+                click.echo(f"platformc: {problem}", err=True)
+                sys.exit(EXIT_FINDINGS)
             traceback.print_exc()
             click.echo(f"platformc: internal error ({type(exc).__name__}); please report it with the spec", err=True)
             sys.exit(EXIT_INTERNAL)

@@ -42,6 +42,7 @@ from ..manifest import ExportEntry, Manifest
 __all__ = ["DeployError", "Deployer", "Interrupted", "StackResult"]
 
 
+from .errors import aws_user_error
 from .stage import DeployError, Interrupted, StageAccess
 
 class Deployer(StageAccess):
@@ -347,7 +348,7 @@ class Deployer(StageAccess):
         except DeployError as exc:
             return StackResult(stack, "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - one stack's AWS error must not hide the others'
-            return StackResult(stack, "failed", f"{type(exc).__name__}: {exc}")
+            return StackResult(stack, "failed", aws_user_error(exc) or f"{type(exc).__name__}: {exc}")
 
     def destroy(self, force_protected: bool = False) -> list[StackResult]:
         if self.manifest.protect and not force_protected:
