@@ -75,12 +75,16 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: 
 @click.option("--password", default=None, help="Default: a generated one, printed.")
 @click.option("--name", default="Local User", show_default=True)
 @click.option("--group", "groups", multiple=True, help="Add the user to this group of the pool (repeatable).")
+@click.option("--export", "as_exports", is_flag=True,
+              help="Print `export ID_TOKEN=... ACCESS_TOKEN=...` lines for `eval \"$(platformc token ... --export)\"`.")
 @out_option
 @_handle_errors
-def token(stage: str, email: str, password: str | None, name: str, groups: tuple[str, ...], out_dir: Path) -> None:
+def token(stage: str, email: str, password: str | None, name: str, groups: tuple[str, ...], as_exports: bool,
+          out_dir: Path) -> None:
     """Create (or reuse) a confirmed user in the stage's local user pool and print its tokens.
 
-    Local only: talks to the AWS emulator `up` started. Then call a protected route with
+    Local only: talks to the AWS emulator `up` started. With --export, for a shell:
+    `eval "$(platformc token --stage dev --email you@example.com --export)"`, then
     `curl -H "Authorization: Bearer $ID_TOKEN" http://127.0.0.1:PORT/users/me`.
     """
     from ..local import emulator as local
@@ -89,6 +93,12 @@ def token(stage: str, email: str, password: str | None, name: str, groups: tuple
         tokens = local.sign_in(stage, out_dir, email, password, name, groups)
     except local.LocalError as exc:
         raise click.ClickException(str(exc)) from exc
+    if as_exports:  # for a shell to eval: quoted, one variable a line
+        import shlex
+
+        for name_, key in (("ID_TOKEN", "id_token"), ("ACCESS_TOKEN", "access_token"), ("REFRESH_TOKEN", "refresh_token")):
+            click.echo(f"export {name_}={shlex.quote(str(tokens[key]))}")
+        return
     click.echo(json.dumps(tokens, indent=2))
 
 

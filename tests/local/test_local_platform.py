@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -442,6 +443,10 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
         token = json.loads(subprocess.run([*platformc, "token", "--stage", "dev", "--email", "new@example.com"], cwd=tmp_path,
                                           env=env, capture_output=True, text=True, check=True, timeout=60).stdout)["id_token"]
         assert call(url, "GET", "/users/me", token=token)[0] in (200, 201)
+        exported = subprocess.run(["bash", "-c", f'eval "$({shlex.join(platformc)} token --stage dev --email new@example.com '
+                                  f'--export)" && printf %s "$ID_TOKEN"'], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, check=True, timeout=60).stdout  # what a shell gets from --export
+        assert call(url, "GET", "/users/me", token=exported)[0] == 200
         run = [*platformc]
         bad = {"Records": [{"messageId": "m1", "body": "not json"}]}
         invoked = subprocess.run([*run, "invoke", "sync-worker", "--stage", "dev", "--event", "-"], input=json.dumps(bad),
