@@ -19,10 +19,12 @@ from . import main, _handle_errors, build, spec_option, out_option, _deployer, _
 @click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C stops everything.")
 @click.option("--no-throttle", is_flag=True, help="Serve without the stage's throttling (for local load tests).")
 @click.option("--allow-risk", is_flag=True, help="Apply changes that replace, lose data or are blocked (local data only).")
+@click.option("--port", type=int, default=None,
+              help="The API's port (default: the one this stage's API had last time, if free, else any free one).")
 @spec_option
 @out_option
 @_handle_errors
-def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: Path, out_dir: Path) -> None:
+def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, port: int | None, spec_dir: Path, out_dir: Path) -> None:
     """Run the stage on 127.0.0.1: a local AWS (moto server) with the stage deployed, and
     its HTTP APIs served by a local API gateway (JWT auth against the local user pool).
 
@@ -58,7 +60,7 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, spec_dir: 
         for key, value in sorted(outputs.items()):
             click.echo(f"  {stack}.{key} = {value}")
     _report(results)
-    for line in local.start_gateway(stage, out_dir, endpoint, handlers, throttle=not no_throttle):
+    for line in local.start_gateway(stage, out_dir, endpoint, handlers, throttle=not no_throttle, port=port):
         click.echo(line)
     click.echo(f"a signed-in user: platformc token --stage {stage} --email you@example.com; stop: platformc down")
     if attach:

@@ -39,6 +39,7 @@ STATE = Path(".cache/platformc/local.json")
 LOG = Path(".cache/platformc/local.log")
 GATEWAY_LOG = Path(".cache/platformc/gateway.log")
 LOGS = Path(".cache/platformc/logs")  # one file per function: its workers' output
+PORTS = Path(".cache/platformc/ports.json")  # stage -> the port its API was last served on (outlives `down`)
 HOST = "127.0.0.1"
 
 
@@ -75,16 +76,38 @@ def start() -> str:
     return endpoint
 
 
+def _free(port: int) -> bool:
+    """Whether the gateway could listen on `port` now (as its server does: SO_REUSEADDR, so a
+    port the last `up` left in TIME_WAIT counts as free)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def api_port(stage: str, asked: int | None) -> int:
+    """The port of the stage's (first) API: the one asked for; else the one it was served on
+    last time, if free, so a front end's URL stays the same across `up`s; else a free one."""
+    if asked:
+        return asked
+    remembered = json.loads(PORTS.read_text()).get(stage) if PORTS.exists() else None
+    return int(remembered) if isinstance(remembered, int) and _free(remembered) else free_port()
+
+
 def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, timeout: float = 60.0,
-                  throttle: bool = True) -> list[str]:
+                  throttle: bool = True, port: int | None = None) -> list[str]:
     """(Re)start the local API gateway and queue consumers for the stage's deployed templates;
-    its "API name URL" and "consumer ..." lines."""
+    its "API name URL" and "consumer ..." lines. The first API is served on `api_port`."""
     stop_gateway()
+    port = api_port(stage, port)
     GATEWAY_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = GATEWAY_LOG.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "compiler.local.gateway", "--stage", stage, "--out", str(out_dir), "--endpoint", endpoint,
-         "--handlers", str(handlers), "--logs", str(LOGS), *([] if throttle else ["--no-throttle"])],
+         "--handlers", str(handlers), "--logs", str(LOGS), "--port", str(port), *([] if throttle else ["--no-throttle"])],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
     )
@@ -94,6 +117,8 @@ def start_gateway(stage: str, out_dir: Path, endpoint: str, handlers: Path, time
         if any(line.startswith("API ") for line in lines):
             state = json.loads(STATE.read_text()) if STATE.exists() else {}
             STATE.write_text(json.dumps({**state, "gateway": {"pid": process.pid, "apis": lines}}))
+            ports = json.loads(PORTS.read_text()) if PORTS.exists() else {}
+            PORTS.write_text(json.dumps({**ports, stage: port}, sort_keys=True))
             return lines
         if process.poll() is not None:
             break

@@ -433,10 +433,12 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
     _repository_copy(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     platformc = [sys.executable, "-m", "compiler"]
-    up = subprocess.run([*platformc, "up", "--stage", "dev"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    port = free_port()
+    up = subprocess.run([*platformc, "up", "--stage", "dev", "--port", str(port)], cwd=tmp_path, env=env, capture_output=True,
+                        text=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
     url = next(line.split()[-1] for line in up.stdout.splitlines() if line.startswith("API "))
-    assert url.startswith("http://127.0.0.1:")
+    assert url == f"http://127.0.0.1:{port}"
     state = json.loads((tmp_path / ".cache" / "platformc" / "local.json").read_text())
     try:
         assert call(url, "GET", "/health")[0] == 200
@@ -463,6 +465,12 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
         down = subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
     _assert_stopped(state)
+    again = subprocess.run([*platformc, "up", "--stage", "dev"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    try:  # the next `up` serves the stage's API where it was: a front end's URL stays
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"API listbackup-dev-main {url}" in again.stdout
+    finally:
+        subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_up_attach_streams_the_logs_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
