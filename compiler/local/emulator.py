@@ -567,6 +567,19 @@ class LocalDeployer(Deployer):
         return found
 
 
+    def outputs(self, stacks: list[str] | None = None) -> dict[str, dict[str, str]]:
+        """moto 5.2.5 models no HTTP API, so an API's outputs read `local-unmodelled:...`: each
+        stack holding an API also shows `<Api>LocalUrl`, where the local gateway serves it."""
+        found = super().outputs(stacks)
+        state = json.loads(STATE.read_text()) if STATE.exists() else {}
+        urls = dict(line.split()[1:3] for line in state.get("gateway", {}).get("apis", []) if line.startswith("API "))
+        for stack, values in found.items():
+            for logical, resource in sorted(self.generated(stack).get("Resources", {}).items()):
+                name = (resource.get("Properties") or {}).get("Name")
+                if resource.get("Type") == "AWS::ApiGatewayV2::Api" and name in urls:
+                    values[f"{logical}LocalUrl"] = urls[name]
+        return found
+
     def holder(self, cfn: Any, physical_id: str) -> tuple[str, str] | None:
         """moto 5.2.5's DescribeStackResources ignores PhysicalResourceId (it answers with the
         resources of some stack): the emulator reads every live stack's resources instead. And

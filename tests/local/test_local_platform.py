@@ -461,6 +461,7 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
                                capture_output=True, text=True, timeout=60)
         pool_id = json.loads(shown.stdout)["infrastructure-cognito"]["MainUserPoolId"]
         assert pool_id.startswith("us-west-2_")  # the emulated pool's real id, not a placeholder
+        assert json.loads(shown.stdout)["api-gateway"]["MainHttpApiLocalUrl"] == url  # where the gateway serves it
     finally:
         down = subprocess.run([*platformc, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0, down.stderr
