@@ -115,6 +115,9 @@ def test_no_aws_credentials_is_one_line_and_exit_1_never_an_internal_error(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     monkeypatch.chdir(REPO)
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # as in a fresh process: no session other tests made
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, (result.exit_code, result.output[-2000:])
     assert "Traceback" not in result.output and "internal error" not in result.output
