@@ -315,15 +315,19 @@ def login(event: Event) -> Response:
     password = field(data, "password", max_length=256, strip=False)
     device = field(data, "trustedDevice", required=False, max_length=128)
     counted = _attempt(event, email, device)
-    result = _cognito(
+    return _signed_in(event, email, _password_auth(event, email, password), device, counted)
+
+
+def _password_auth(event: Event, username: str, password: str) -> dict[str, Any]:
+    """Cognito's server-side password sign-in (IAM-authorised), with the client's context."""
+    return _cognito(
         "admin_initiate_auth",
         UserPoolId=config("MAIN_USER_POOL_ID"),
         ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
         AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
         ContextData=_context(event),
     )
-    return _signed_in(event, email, result, device, counted)
 
 
 def _context(event: Event) -> dict[str, Any]:
@@ -501,13 +505,6 @@ def change_password(event: Event) -> Response:
     revoke(user_id, "password-changed")
     found = claims(event)
     username = str(found.get("username") or found.get("cognito:username") or found.get("email") or user_id)
-    result = _cognito(
-        "admin_initiate_auth",
-        UserPoolId=config("MAIN_USER_POOL_ID"),
-        ClientId=config("MAIN_USER_POOL_CLIENT_ID"),
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": proposed},
-        ContextData=_context(event),
-    )
+    result = _password_auth(event, username, proposed)
     publish("listbackup.auth", "Password Changed", {"userId": user_id})
     return respond(200, {"changed": True, **_tokens(result)})
