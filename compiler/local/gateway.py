@@ -152,7 +152,8 @@ class Functions:
             return self._found[name]
 
 
-def _exports(cfn: Any) -> dict[str, str]:
+def stack_exports(cfn: Any) -> dict[str, str]:
+    """Every export of the emulator's stacks: name -> value."""
     return {e["Name"]: e["Value"] for page in cfn.get_paginator("list_exports").paginate() for e in page["Exports"]}
 
 
@@ -534,7 +535,7 @@ def serve(out_dir: Path, stage: str, endpoint: str, handlers: Path, logs: Path, 
         return session.client(service, region_name=region, endpoint_url=endpoint)
 
     templates = {s: json.loads(manifest.template_path(out_dir, s).read_text()) for s in manifest.stacks}
-    exports = _exports(client("cloudformation"))
+    exports = stack_exports(client("cloudformation"))
     functions = Functions(client, region)
     pool = Pool(endpoint, handlers, logs)
     authorizer = Authorizer(endpoint)

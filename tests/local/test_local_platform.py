@@ -449,6 +449,13 @@ def test_up_serves_the_api_and_down_leaves_no_process(tmp_path: Path) -> None:
                                   f'--export)" && printf %s "$ID_TOKEN"'], cwd=tmp_path, env=env, capture_output=True,
                                   text=True, check=True, timeout=60).stdout  # what a shell gets from --export
         assert call(url, "GET", "/users/me", token=exported)[0] == 200
+        routed = subprocess.run([*platformc, "invoke", "users-get-me", "--stage", "dev", "--as", "new@example.com"], cwd=tmp_path,
+                                env=env, capture_output=True, text=True, timeout=60)  # the gateway builds the event
+        assert routed.returncode == 0 and "GET /users/me -> 200" in routed.stderr, routed.stderr
+        assert json.loads(routed.stdout)["email"] == "new@example.com"
+        anonymous = subprocess.run([*platformc, "invoke", "users-get-me", "--stage", "dev"], cwd=tmp_path, env=env,
+                                   capture_output=True, text=True, timeout=60)
+        assert "GET /users/me -> 401" in anonymous.stderr  # no --as: the authorizer refuses, as API Gateway would
         run = [*platformc]
         bad = {"Records": [{"messageId": "m1", "body": "not json"}]}
         invoked = subprocess.run([*run, "invoke", "sync-worker", "--stage", "dev", "--event", "-"], input=json.dumps(bad),
