@@ -122,9 +122,14 @@ def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None,
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INTERRUPTED)
-    for stack, outputs in sorted(deployer.outputs(deployer.manifest.bootstrap_stacks).items()):
-        for key, value in sorted(outputs.items()):
-            click.echo(f"  {stack}.{key} = {value}")
+    _echo_outputs(deployer.outputs(deployer.manifest.bootstrap_stacks), "  ")
+
+
+def _echo_outputs(found: dict[str, dict[str, str]], indent: str = "") -> None:
+    """`stack.Key = value`, a line each, sorted."""
+    for stack, values in sorted(found.items()):
+        for key, value in sorted(values.items()):
+            click.echo(f"{indent}{stack}.{key} = {value}")
 
 
 @main.command()
@@ -220,9 +225,7 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
     if fmt == "json":
         click.echo(json.dumps(found, indent=2, sort_keys=True))
         return
-    for stack, values in sorted(found.items()):
-        for key, value in sorted(values.items()):
-            click.echo(f"{stack}.{key} = {value}")
+    _echo_outputs(found)
 
 
 @main.command()

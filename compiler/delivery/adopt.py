@@ -102,11 +102,15 @@ def _queue(client: Callable[[str], Any], name: str) -> str | None:
         return None
 
 
-def _user_pool(client: Callable[[str], Any], name: str) -> str | None:
-    idp = client("cognito-idp")
+def pool_id(idp: Any, name: str) -> str | None:
+    """The id of the user pool named `name` (AWS picks pool ids; names are ours), or None."""
     found = [p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
              for p in page["UserPools"] if p["Name"] == name]
     return str(found[0]) if found else None
+
+
+def _user_pool(client: Callable[[str], Any], name: str) -> str | None:
+    return pool_id(client("cognito-idp"), name)
 
 
 def _secret(client: Callable[[str], Any], name: str) -> str | None:

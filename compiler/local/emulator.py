@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
 
-from ..delivery import versions
+from ..delivery import adopt, versions
 from ..delivery.deploy import Deployer
 from ..delivery.drift import ResourceDrift
 from ..delivery.lifecycle import INTERRUPTED, StackResult
@@ -155,8 +155,7 @@ def sign_in(stage: str, out_dir: Path, email: str, password: str | None, name: s
                 clients.append(resource["Properties"]["ClientName"])
     idp = boto3.client("cognito-idp", endpoint_url=endpoint(), region_name=manifest.region,
                        aws_access_key_id="local", aws_secret_access_key="local")
-    deployed = {p["Name"]: p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]}
-    pool_id = next((deployed[p] for p in pools if p in deployed), None)
+    pool_id = next((found for name in pools if (found := adopt.pool_id(idp, name)) is not None), None)
     if pool_id is None:
         raise LocalError(f"stage {stage} has no user pool on the local AWS: run `make up STAGE={stage}` first")
     client_id = next(c["ClientId"] for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
@@ -434,10 +433,8 @@ class Emulator:
     def _userpool(self, props: dict[str, Any]) -> dict[str, str]:
         idp = self.client("cognito-idp")
         name = props["UserPoolName"]
-        found = [p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
-                 for p in page["UserPools"] if p["Name"] == name]
-        if found:
-            pool_id = str(found[0])
+        if (found := adopt.pool_id(idp, name)) is not None:
+            pool_id = found
         else:
             args = self._args("cognito-idp", "CreateUserPool", props)
             pool_id = str(idp.create_user_pool(PoolName=name, **args)["UserPool"]["Id"])
