@@ -23,6 +23,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CFN_DOCS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference"
 
@@ -190,13 +191,21 @@ def _schema_index(region: str) -> dict[str, str]:
 
 
 @functools.cache
+def _schema(resource_type: str, region: str) -> dict[str, Any]:
+    """The resource provider schema of a type ({} for a type the region does not list)."""
+    digest = _schema_index(region).get(resource_type)
+    return dict(json.loads((_schemas() / "resources" / f"{digest}.json").read_text())) if digest else {}
+
+
 def schema_create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
     """Top-level createOnlyProperties of the provider schema alone."""
-    digest = _schema_index(region).get(resource_type)
-    if not digest:
-        return frozenset()
-    schema = json.loads((_schemas() / "resources" / f"{digest}.json").read_text())
+    schema = _schema(resource_type, region)
     return frozenset(p.split("/")[2] for p in schema.get("createOnlyProperties", []) if p.startswith("/properties/"))
+
+
+def required(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
+    """Top-level properties the provider schema requires."""
+    return frozenset(_schema(resource_type, region).get("required", []))
 
 
 @functools.cache

@@ -59,7 +59,10 @@ def endpoint() -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port), shared by the deploy tests."""
     from moto.server import ThreadedMotoServer
 
+    from compiler.local import motopatch
     from compiler.local.emulator import free_port
+
+    motopatch.apply()  # CloudFormation's behaviours that moto lacks, as `platformc up`'s server has them
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

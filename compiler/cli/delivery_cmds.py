@@ -232,26 +232,42 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--yes", is_flag=True,
+              help="Perform the take-over after the plan: retain, remove, import, converge, drift (docs/adopt.md).")
 @out_option
 @_handle_errors
-def adopt(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None:
-    """Plan the take-over of resources that already exist under the stage's names.
+def adopt(stage: str, endpoint_url: str | None, fmt: str, yes: bool, out_dir: Path) -> None:
+    """Plan, then with --yes perform, the take-over of resources that exist under the stage's names.
 
     For every table, bucket, queue, user pool, secret, log group, bus and backup vault the
     stage's templates name: whether it exists, which stack holds it (another tool's, one of
     ours, or none), what the take-over does (adopt, import, move, create), and how each
     differs from the template; exit 4 when a difference would replace a resource after its
-    import (BLOCKED). Reads only: nothing is changed (docs/adopt.md).
+    import (BLOCKED). Without --yes it only reads. With --yes (never implied by CI): each
+    holding stack retains and releases them, our stacks import them, a deploy converges on
+    the spec (needs `make package`), then drift detection; data counts are checked around
+    every step. A failure or Ctrl-C leaves every resource in one stack or retained; run it
+    again to finish (docs/adopt.md).
     """
     from ..delivery import adopt as adopt_
-    from ..delivery.deploy import DeployError
+    from ..delivery.deploy import DeployError, Interrupted
+    from ..delivery.takeover import Takeover
 
     try:
-        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None)
+        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None, err=fmt == "json")
         deployer.check_account()
         located = adopt_.plan(deployer)
         click.echo(adopt_.render(located, stage, fmt), nl=False)
+        if any(r.verdict for r in located):
+            sys.exit(EXIT_RISK)
+        if not yes:
+            return
+        takeover = Takeover(deployer)
+        takeover.run()
     except DeployError as exc:
         raise click.ClickException(str(exc)) from exc
-    if any(r.verdict for r in located):
-        sys.exit(EXIT_RISK)
+    except Interrupted as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    _report(takeover.results, err=fmt == "json")
+    click.echo(f"take-over of stage {stage} done", err=fmt == "json")

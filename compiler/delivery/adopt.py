@@ -62,7 +62,11 @@ class Located:
     replaces: tuple[str, ...] = ()
     updates: tuple[str, ...] = ()
     compared: str = ""  # what it was compared with, or why it was not
-    data: str | None = None  # a cheap count of what it holds (the fingerprint the take-over checks)
+    count: int | None = None  # a cheap count of what it holds (the fingerprint the take-over checks)
+
+    @property
+    def data(self) -> str | None:
+        return COUNTS[self.type].text(self.count) if self.count is not None else None
 
     @property
     def verdict(self) -> str | None:
@@ -163,34 +167,56 @@ def _table_live(client: Callable[[str], Any], name: str) -> dict[str, Any]:
             "AttributeDefinitions": [a for a in table["AttributeDefinitions"] if a["AttributeName"] in keys]}
 
 
-def _count_items(client: Callable[[str], Any], identifier: str) -> str:
-    count = client("dynamodb").describe_table(TableName=identifier)["Table"].get("ItemCount", 0)
-    return f"about {count} items (DynamoDB updates ItemCount about every 6 hours)"
+def _count_items(client: Callable[[str], Any], identifier: str) -> int:
+    return int(client("dynamodb").describe_table(TableName=identifier)["Table"].get("ItemCount", 0))
 
 
-def _count_objects(client: Callable[[str], Any], identifier: str) -> str:
+def _count_objects(client: Callable[[str], Any], identifier: str) -> int:
     s3, count = client("s3"), 0
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=identifier, PaginationConfig={"MaxItems": 10_000}):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=identifier, PaginationConfig={"MaxItems": OBJECTS_COUNTED}):
         count += page.get("KeyCount", 0)
-    return f"{count} objects" if count < 10_000 else "at least 10000 objects (counting stopped)"
+    return count
 
 
-def _count_messages(client: Callable[[str], Any], identifier: str) -> str:
+def _count_messages(client: Callable[[str], Any], identifier: str) -> int:
     attributes = client("sqs").get_queue_attributes(QueueUrl=identifier, AttributeNames=[
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return (f"about {int(attributes.get('ApproximateNumberOfMessages', 0)) + int(attributes.get('ApproximateNumberOfMessagesNotVisible', 0))}"
-            " messages")
+    return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0))
 
 
-def _count_users(client: Callable[[str], Any], identifier: str) -> str:
-    pool = client("cognito-idp").describe_user_pool(UserPoolId=identifier)["UserPool"]
-    return f"about {pool.get('EstimatedNumberOfUsers', 0)} users"
+def _count_users(client: Callable[[str], Any], identifier: str) -> int:
+    return int(client("cognito-idp").describe_user_pool(UserPoolId=identifier)["UserPool"].get("EstimatedNumberOfUsers", 0))
 
 
-# What a data resource holds, counted cheaply (approximate where AWS only approximates).
-COUNTS: dict[str, Callable[[Callable[[str], Any], str], str]] = {
-    "AWS::DynamoDB::Table": _count_items, "AWS::S3::Bucket": _count_objects,
-    "AWS::SQS::Queue": _count_messages, "AWS::Cognito::UserPool": _count_users,
+OBJECTS_COUNTED = 10_000  # a bucket's objects are counted up to this many
+
+
+@dataclass(frozen=True)
+class Count:
+    """How a data resource's fingerprint is read and worded, and whether a drop stops a take-over."""
+
+    read: Callable[[Callable[[str], Any], str], int]
+    unit: str
+    approximate: bool = False
+    note: str = ""
+    checked: bool = True
+
+    def short(self, n: int) -> str:
+        if self.read is _count_objects and n >= OBJECTS_COUNTED:
+            return f"at least {OBJECTS_COUNTED} {self.unit} (counting stopped)"
+        return f"{'about ' if self.approximate else ''}{n} {self.unit}"
+
+    def text(self, n: int) -> str:
+        return self.short(n) + (f" ({self.note})" if self.note else "")
+
+
+# What a data resource holds, counted cheaply (approximate where AWS only approximates). A
+# queue's messages are shown, not checked: the running application consumes them meanwhile.
+COUNTS: dict[str, Count] = {
+    "AWS::DynamoDB::Table": Count(_count_items, "items", True, "DynamoDB updates ItemCount about every 6 hours"),
+    "AWS::S3::Bucket": Count(_count_objects, "objects"),
+    "AWS::SQS::Queue": Count(_count_messages, "messages", True, checked=False),
+    "AWS::Cognito::UserPool": Count(_count_users, "users", True),
 }
 
 
@@ -235,8 +261,8 @@ def plan(access: StageAccess) -> list[Located]:
         cfn = access.client("cloudformation", region)
         for logical, resource in sorted(access.generated(stack).get("Resources", {}).items()):
             finder = FINDERS.get(resource["Type"])
-            path = awstypes.facts(resource["Type"]).name
-            name = resource.get("Properties", {}).get(path) if path else None
+            paths = awstypes.name_paths(resource["Type"])  # a user pool's name is a label: AWS lets names repeat
+            name = resource.get("Properties", {}).get(paths[0]) if paths else None
             if finder is None or not isinstance(name, str):
                 continue
             identifier = finder(client, name)
@@ -273,13 +299,14 @@ def plan(access: StageAccess) -> list[Located]:
             located.append(Located(stack, logical, resource["Type"], name, action, identifier,
                                    holder[0] if holder else None, holder[1] if holder else None,
                                    replaces, updates, compared,
-                                   COUNTS[resource["Type"]](client, identifier) if resource["Type"] in COUNTS else None))
+                                   COUNTS[resource["Type"]].read(client, identifier) if resource["Type"] in COUNTS else None))
     return located
 
 
 def render(located: list[Located], stage: str, fmt: str = "text") -> str:
     if fmt == "json":
-        return json.dumps({"stage": stage, "resources": [{**asdict(r), "key": r.key, "verdict": r.verdict} for r in located]},
+        return json.dumps({"stage": stage, "resources": [{**asdict(r), "key": r.key, "verdict": r.verdict, "data": r.data}
+                                                         for r in located]},
                           indent=2, sort_keys=True) + "\n"
     counts = {action: sum(1 for r in located if r.action == action) for action in ("adopt", "import", "move", "ours", "create")}
     lines = [f"adopt plan for stage {stage} (nothing is changed): " +

@@ -83,11 +83,13 @@ class Lifecycle:
         current = stacks[0]
         return None if current["StackStatus"] == "REVIEW_IN_PROGRESS" else dict(current)
 
-    def create_change_set(self, cfn: Any, name: str, change_set: str, args: dict[str, Any], update: bool) -> dict[str, Any] | None:
-        """Create a change set and wait until it is described; None when it holds no changes
-        (then it is already deleted). A FAILED set for another reason is returned as is."""
+    def create_change_set(self, cfn: Any, name: str, change_set: str, args: dict[str, Any], update: bool,
+                          kind: str | None = None) -> dict[str, Any] | None:
+        """Create a change set (`kind`: IMPORT, else UPDATE or CREATE by `update`) and wait
+        until it is described; None when it holds no changes (then it is already deleted). A
+        FAILED set for another reason is returned as is."""
         try:
-            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType="UPDATE" if update else "CREATE", **args)
+            cfn.create_change_set(ChangeSetName=change_set, ChangeSetType=kind or ("UPDATE" if update else "CREATE"), **args)
         except cfn.exceptions.ClientError as exc:
             if any(text in str(exc) for text in NO_CHANGES):  # some endpoints refuse instead of failing the set
                 return None

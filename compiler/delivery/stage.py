@@ -106,6 +106,15 @@ class StageAccess:
         live = [r for r in found if r.get("ResourceStatus") != "DELETE_COMPLETE"]
         return (str(live[0]["StackName"]), str(live[0]["LogicalResourceId"])) if live else None
 
+    def importable(self, resource_type: str) -> bool:
+        """Whether a take-over imports resources of this type through an IMPORT change set
+        (every adoptable type, on AWS; emulator hook)."""
+        return True
+
+    def importable_note(self, resource_type: str) -> str:
+        """What happens instead to a resource that is not importable (emulator hook)."""
+        return ""
+
     def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
         """Per export, the stack ids (or names, for stacks outside the manifest) that import it now."""
         ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
@@ -272,7 +281,18 @@ class StageAccess:
         if len(body.encode()) <= 51_200 and not (final and entry.upload_required):
             return {"TemplateBody": body}
         digest = entry.sha256 if final else hashlib.sha256(body.encode()).hexdigest()
-        key = f"templates/{self.stage}/{stack}-{digest[:20]}.json"
+        return self._put_template(f"templates/{self.stage}/{stack}-{digest[:20]}.json", body)
+
+    def template_upload(self, stack_name: str, body: str) -> dict[str, str]:
+        """A template for a change set on any stack (a take-over's steps): inline up to
+        CloudFormation's 51,200 bytes, else through the deployment bucket (emulator hook)."""
+        if len(body.encode()) <= 51_200:
+            return {"TemplateBody": body}
+        self.ensure_bucket()
+        digest = hashlib.sha256(body.encode()).hexdigest()
+        return self._put_template(f"templates/{self.stage}/adopt/{stack_name}-{digest[:20]}.json", body)
+
+    def _put_template(self, key: str, body: str) -> dict[str, str]:
         self.client("s3").put_object(**self._owned(), Key=key, Body=body.encode(), ChecksumSHA256=_checksum(body.encode()))
         region = self.manifest.region
         base = self.endpoint_url or f"https://{self.bucket}.s3.{region}.amazonaws.com"

@@ -59,7 +59,7 @@ def start() -> str:
     STATE.parent.mkdir(parents=True, exist_ok=True)
     log = LOG.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [sys.executable, "-m", "compiler.local.motopatch", "-H", HOST, "-p", str(port)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     endpoint = f"http://{HOST}:{port}"
@@ -552,16 +552,17 @@ class LocalDeployer(Deployer):
             self.echo(f"{stack}: the emulator has no termination protection (skipped)")
 
     def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
-        """moto 5.2.5 has no list_imports: what it would answer, from the templates the
-        stage's stacks hold now (each read once; a stack imports what its template says)."""
+        """moto 5.2.5 has no list_imports: what it would answer, from the templates every live
+        stack of the region holds now (each read once; a stack imports what its template
+        says), named as the AWS path names them: our stacks by id, others by name."""
         found: dict[str, list[str]] = {export: [] for export in exports}
-        for stack, entry in sorted(self.manifest.stacks.items()) if exports else []:
-            regional = self.client("cloudformation", entry.region)
-            if self.lifecycle.describe(regional, entry.name) is None:
-                continue
-            for export in _imports(self.deployed_template(regional, entry.name)) & set(exports):
-                found[export].append(stack)
-        return found
+        ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}
+        live = sorted(s["StackName"] for page in cfn.get_paginator("list_stacks").paginate() if exports
+                      for s in page["StackSummaries"] if s["StackStatus"] not in ("DELETE_COMPLETE", "REVIEW_IN_PROGRESS"))
+        for name in live:
+            for export in _imports(self.deployed_template(cfn, name)) & set(exports):
+                found[export].append(ids.get(name, name))
+        return {export: sorted(users) for export, users in found.items()}
 
 
     def outputs(self, stacks: list[str] | None = None) -> dict[str, dict[str, str]]:
@@ -577,6 +578,22 @@ class LocalDeployer(Deployer):
                     values[f"{logical}LocalUrl"] = urls[name]
         return found
 
+    def template_upload(self, stack_name: str, body: str) -> dict[str, str]:
+        """The emulator takes a template of any size inline (no deployment bucket needed)."""
+        return {"TemplateBody": body}
+
+    def importable(self, resource_type: str) -> bool:
+        """An IMPORT change set joins the existing resource to the stack through motopatch,
+        for the types moto's CloudFormation models and motopatch can find (`_existing`)."""
+        return resource_type in IMPORTED and resource_type in modelled_types()
+
+    def importable_note(self, resource_type: str) -> str:
+        if resource_type in EMULATED:
+            return (f"not imported on the emulator (moto's CloudFormation does not model {resource_type}): the "
+                    "emulator makes it through its API at deploy and finds this one again by its name, so it keeps "
+                    "its id and data")
+        return f"not imported on the emulator, which leaves {resource_type} out (moto does not model it): it stays as it is"
+
     def holder(self, cfn: Any, physical_id: str) -> tuple[str, str] | None:
         """moto 5.2.5's DescribeStackResources ignores PhysicalResourceId (it answers with the
         resources of some stack): the emulator reads every live stack's resources instead. And
@@ -591,10 +608,19 @@ class LocalDeployer(Deployer):
         live = sorted(s["StackName"] for page in paginator.paginate() for s in page["StackSummaries"]
                       if s["StackStatus"] != "DELETE_COMPLETE")
         for name in live:
-            for resource in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]:
+            try:
+                resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+            except cfn.exceptions.ClientError:  # moto resolves a stack's resources lazily: one whose import is
+                continue  # gone cannot be listed (AWS lists it); it is skipped
+            for resource in resources:
                 if same(resource.get("PhysicalResourceId")) and resource.get("ResourceStatus") != "DELETE_COMPLETE":
                     return name, str(resource["LogicalResourceId"])
         return None
+
+
+# What the emulator's IMPORT change sets can join to a stack (compiler/local/motopatch.py).
+IMPORTED = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup",
+                      "AWS::Events::EventBus"})
 
 
 def _imports(value: object) -> set[str]:

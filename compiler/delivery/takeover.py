@@ -1,0 +1,423 @@
+"""takeover: `platformc adopt --yes` — adopt's plan, performed, with no resource ever deleted.
+
+For each stack that holds resources of ours (another tool's, or one of this stage's when a
+resource moved between spec files), in the plan's order:
+
+- (a) retain: an update that sets `DeletionPolicy` and `UpdateReplacePolicy` to `Retain` on the
+  resources that leave it, and changes nothing else (skipped when they already are);
+- (b) remove: an update that removes them and the outputs that name them. What else in that
+  stack refers to them (a function's environment, a role's policy) gets the value itself
+  (a table's name, a queue's ARN, read from the service), and so does an output that another
+  stack imports (CloudFormation refuses to remove or change an export in use; its value
+  stays the same), so the old application keeps working until its cut-over.
+
+then, for each of our stacks that takes resources, (c) import: an `IMPORT` change set. Its
+template is the stack as deployed (nothing, for a new stack) plus each imported resource
+with `Retain` policies and only the properties that must match the live resource — the
+create-only ones (which the plan compared), the required ones, and a table's keys and
+billing mode — so that (d) converge, an ordinary deploy of generated/<stage> judged by the
+review gate, sets every other property of the spec explicitly. Then (e) CloudFormation's
+drift detection on the adopted resources.
+
+State lives in CloudFormation only: each run plans again (`adopt.plan`) and does what is
+left — a resource already retained skips (a), one no stack holds is imported, one already
+in our stack only converges. Each step is one CloudFormation operation that either completes
+or rolls back, so after a failure or Ctrl-C every resource is in exactly one stack, or
+retained and in none; never deleted. Around every step the data fingerprint (items, objects,
+users; adopt.COUNTS) is read again, and any drop stops the run.
+
+Not used: CloudFormation's stack refactoring (`CreateStackRefactor`), which moves resources
+between stacks in one operation; no emulator here models it (docs/adopt.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import awstypes
+from . import adopt
+from .adopt import Located
+from .deploy import Deployer
+from .lifecycle import TERMINAL_OK, StackResult, summary
+from .stage import DeployError, Interrupted
+
+RETAINED = ("Retain", "RetainExceptOnCreate")
+# A stack another tool deployed may hold IAM resources with custom names, or macros.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+# Imported alongside the create-only and required properties: a table's key attributes and
+# billing mode (CloudFormation's default, PROVISIONED, would need a throughput).
+IMPORT_KEEPS = {"AWS::DynamoDB::Table": ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput")}
+STEPS = ("retain", "remove", "import", "converge", "drift")
+
+
+class TakeoverError(DeployError):
+    """The take-over stopped; the message says where, and that the next run resumes."""
+
+
+def _partition(region: str) -> str:
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def _table_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    table = client("dynamodb").describe_table(TableName=identifier)["Table"]
+    found = {"Ref": identifier, "Arn": table["TableArn"]}
+    return {**found, "StreamArn": table["LatestStreamArn"]} if table.get("LatestStreamArn") else found
+
+
+def _bucket_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier, "Arn": f"arn:{_partition(region)}:s3:::{identifier}",
+            "DomainName": f"{identifier}.s3.amazonaws.com", "RegionalDomainName": f"{identifier}.s3.{region}.amazonaws.com",
+            "DualStackDomainName": f"{identifier}.s3.dualstack.{region}.amazonaws.com"}
+
+
+def _queue_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    arn = client("sqs").get_queue_attributes(QueueUrl=identifier, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"Ref": identifier, "QueueUrl": identifier, "Arn": arn, "QueueName": identifier.rsplit("/", 1)[-1]}
+
+
+def _pool_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    arn = client("cognito-idp").describe_user_pool(UserPoolId=identifier)["UserPool"]["Arn"]
+    provider = f"cognito-idp.{region}.amazonaws.com/{identifier}"
+    return {"Ref": identifier, "UserPoolId": identifier, "Arn": arn, "ProviderName": provider, "ProviderURL": f"https://{provider}"}
+
+
+def _secret_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier, "Id": identifier}
+
+
+def _log_group_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    groups = client("logs").describe_log_groups(logGroupNamePrefix=identifier)["logGroups"]
+    arn = next(g["arn"] for g in groups if g["logGroupName"] == identifier)
+    return {"Ref": identifier, "Arn": arn if arn.endswith(":*") else f"{arn}:*"}  # CloudFormation's Arn ends in :*
+
+
+def _bus_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier, "Name": identifier, "Arn": client("events").describe_event_bus(Name=identifier)["Arn"]}
+
+
+def _vault_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    arn = client("backup").describe_backup_vault(BackupVaultName=identifier)["BackupVaultArn"]
+    return {"Ref": identifier, "BackupVaultName": identifier, "BackupVaultArn": arn}
+
+
+# What Ref and Fn::GetAtt of each adoptable type return, read from the live resource: what
+# stays in the old stack gets these values when the resource leaves it.
+VALUES: dict[str, Callable[[Callable[[str], Any], str, str], dict[str, str]]] = {
+    "AWS::DynamoDB::Table": _table_values, "AWS::S3::Bucket": _bucket_values, "AWS::SQS::Queue": _queue_values,
+    "AWS::Cognito::UserPool": _pool_values, "AWS::SecretsManager::Secret": _secret_values,
+    "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Backup::BackupVault": _vault_values,
+}
+
+_SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
+
+
+def references(value: Any) -> set[str]:
+    """The logical ids (and parameters) a template value refers to: Ref, Fn::GetAtt, Fn::Sub."""
+    if isinstance(value, list):
+        return set().union(*(references(v) for v in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+        return {value["Ref"]}
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        return {(target.split(".")[0] if isinstance(target, str) else str(target[0]))}
+    if set(value) == {"Fn::Sub"}:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        return {m.group(1) for m in _SUB.finditer(text) if m.group(1) not in variables} | references(variables)
+    return set().union(*(references(v) for v in value.values())) if value else set()
+
+
+def _substitute(value: Any, values: Callable[[str, str], str]) -> Any:
+    """`value` with each Ref, GetAtt and ${...} of a leaving resource replaced by its value
+    (`values(logical, attribute)`, attribute "Ref" for Ref; KeyError: not a leaving one)."""
+    if isinstance(value, list):
+        return [_substitute(v, values) for v in value]
+    if not isinstance(value, dict):
+        return value
+    try:
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            return values(value["Ref"], "Ref")
+        if set(value) == {"Fn::GetAtt"}:
+            target = value["Fn::GetAtt"]
+            logical, attribute = target.split(".", 1) if isinstance(target, str) else (target[0], target[1])
+            return values(logical, attribute)
+    except KeyError:
+        return value
+    if set(value) == {"Fn::Sub"}:
+        text, variables = (value["Fn::Sub"], None) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+
+        def one(match: re.Match[str]) -> str:
+            if variables and match.group(1) in variables:
+                return match.group(0)
+            try:
+                return values(match.group(1), match.group(2) or "Ref")
+            except KeyError:
+                return match.group(0)
+
+        text = _SUB.sub(one, text)
+        return {"Fn::Sub": text if variables is None else [text, _substitute(variables, values)]}
+    return {k: _substitute(v, values) for k, v in value.items()}
+
+
+def naming(template: dict[str, Any], leaving: set[str]) -> list[str]:
+    """The outputs of a template that name any of the `leaving` resources."""
+    return sorted(key for key, output in (template.get("Outputs") or {}).items() if references(output) & leaving)
+
+
+def detached(template: dict[str, Any], leaving: dict[str, dict[str, str] | Callable[[], dict[str, str]]],
+             keep: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The template without the `leaving` resources (logical id -> their values, or a reader
+    of them) and the outputs that name them, but for the outputs in `keep` (imported by other
+    stacks: their values are written out, so the export stays as it is); whatever else names
+    them gets their values. Returns (template, outputs removed, references left unresolved)."""
+    read: dict[str, dict[str, str]] = {}
+    unresolved: list[str] = []
+
+    def values(logical: str, attribute: str) -> str:
+        if logical not in leaving:
+            raise KeyError(logical)
+        if logical not in read:
+            source = leaving[logical]
+            read[logical] = source() if callable(source) else source
+        if attribute not in read[logical]:
+            unresolved.append(f"{logical}.{attribute}")
+            raise KeyError(logical)
+        return read[logical][attribute]
+
+    resources = {}
+    for logical, resource in template.get("Resources", {}).items():
+        if logical in leaving:
+            continue
+        resource = _substitute(resource, values)
+        if "DependsOn" in resource:
+            needs = resource["DependsOn"] if isinstance(resource["DependsOn"], list) else [resource["DependsOn"]]
+            kept = [n for n in needs if n not in leaving]
+            resource = {k: v for k, v in resource.items() if k != "DependsOn"} | ({"DependsOn": kept} if kept else {})
+        resources[logical] = resource
+    outputs = {key: _substitute(output, values) if key in keep else output
+               for key, output in (template.get("Outputs") or {}).items() if key in keep or not references(output) & set(leaving)}
+    removed = sorted(set(template.get("Outputs") or {}) - set(outputs))
+    result = {**template, "Resources": resources, "Outputs": outputs}
+    if not outputs:
+        del result["Outputs"]
+    left = references({"Resources": resources, "Outputs": outputs, "Conditions": template.get("Conditions")}) & set(leaving)
+    return result, removed, sorted(set(unresolved) | {f"{logical} (in a construct not rewritten)" for logical in left
+                                                      if not any(u.startswith(f"{logical}.") for u in unresolved)})
+
+
+def retained(template: dict[str, Any], logical_ids: list[str]) -> dict[str, Any] | None:
+    """The template with Retain policies on `logical_ids`; None when they already have them."""
+    resources = template["Resources"]
+    if all(resources[r].get("DeletionPolicy") in RETAINED and resources[r].get("UpdateReplacePolicy") == "Retain"
+           for r in logical_ids):
+        return None
+    return {**template, "Resources": {logical: ({**resource, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+                                                if logical in logical_ids else resource)
+                                      for logical, resource in resources.items()}}
+
+
+def import_resource(resource: dict[str, Any], region: str) -> tuple[dict[str, Any], list[str]]:
+    """How a resource of generated/ is declared in an IMPORT change set: Retain policies and
+    the properties that must match the live resource. Returns it and the properties that
+    cannot be imported as declared (a create-only value computed by an intrinsic function)."""
+    type_ = resource["Type"]
+    keep = awstypes.create_only(type_, region) | awstypes.required(type_, region) | set(IMPORT_KEEPS.get(type_, ()))
+    names = {path.split(".")[0] for path in awstypes.name_paths(type_)}
+    props = {k: v for k, v in resource.get("Properties", {}).items() if k in keep or k in names}
+    if type_ == "AWS::DynamoDB::Table":  # only the attributes of the keys kept (CloudFormation checks the count)
+        used = {k["AttributeName"] for k in props.get("KeySchema", [])} | {
+            k["AttributeName"] for index in props.get("LocalSecondaryIndexes", []) for k in index["KeySchema"]}
+        props["AttributeDefinitions"] = [a for a in props.get("AttributeDefinitions", []) if a["AttributeName"] in used]
+    computed = sorted(k for k, v in props.items() if references(v) or (isinstance(v, dict) and any(str(x).startswith("Fn::") for x in v)))
+    return {"Type": type_, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}, computed
+
+
+@dataclass
+class Takeover:
+    """Performs the plan (module docstring). `echo` lines say each step as it starts and ends."""
+
+    deployer: Deployer
+    results: list[StackResult] = field(default_factory=list)
+    _step: str = "planning"
+
+    def run(self) -> list[Located]:
+        d = self.deployer
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            d.stopping.set()
+            raise Interrupted(f"interrupted during {self._step}: every resource is in one stack, or retained and in "
+                              f"none (CloudFormation finishes or rolls back an operation it started); run "
+                              f"`platformc adopt --stage {d.stage} --yes` again: it goes on from where this stopped") from None
+
+    # ------------------------------------------------------------------ the steps
+    def _run(self) -> list[Located]:
+        d = self.deployer
+        d.check_account()
+        located = adopt.plan(d)
+        if blocked := [r for r in located if r.verdict]:
+            raise TakeoverError("nothing was changed: the plan has BLOCKED differences (" +
+                                ", ".join(f"{r.stack}/{r.logical_id}" for r in blocked) + "); keep the live values in the spec")
+        before = {(r.stack, r.logical_id): r.count for r in located if r.count is not None and adopt.COUNTS[r.type].checked}
+        sources: dict[str, list[Located]] = {}
+        for r in located:
+            if r.action in ("adopt", "move") and r.held_by:
+                sources.setdefault(r.held_by, []).append(r)
+        prepared = {holder: self._prepare(holder, leaving) for holder, leaving in sources.items()}  # all checked first
+        taking = [r for r in located if r.action in ("adopt", "move", "import")]
+        for r in taking:
+            self._import_resource(r)  # checked before any change too
+        if not taking:
+            d.echo("take-over: nothing to retain, remove or import")
+        for holder, leaving in sources.items():
+            region, template, removal = prepared[holder]
+            logical_ids = sorted(r.held_as or "" for r in leaving)
+            with_retain = retained(template, logical_ids)
+            self._step = f"step (a), retaining {', '.join(logical_ids)} in {holder}"
+            if with_retain is None:
+                d.echo(f"(a) {holder}: {', '.join(logical_ids)} already retained (an earlier run)")
+            else:
+                self._update(holder, region, with_retain, "(a) retain")
+            self._step = f"step (b), removing {', '.join(logical_ids)} from {holder}"
+            self._update(holder, region, removal, "(b) remove")
+            self._check(before, leaving, "(b)")
+        for stack in [s for level in d.manifest.levels for s in level]:
+            mine = [r for r in taking if r.stack == stack]
+            if mine:
+                self._step = f"step (c), importing into {d.stack_name(stack)}"
+                self._import(stack, mine)
+                self._check(before, mine, "(c)")
+        self._step = "step (d), the deploy that converges on the spec"
+        d.echo("(d) converge: deploy generated/ (the review gate judges each change set)")
+        self.results = d.deploy()
+        if failed := [r for r in self.results if r.status in ("failed", "skipped")]:
+            raise TakeoverError("(d) stopped: " + "; ".join(f"{r.stack} {r.status}: {r.detail}" for r in failed) +
+                                "; the adopted resources are in our stacks; fix the cause and run adopt --yes (or deploy) again")
+        self._check(before, taking, "(d)")
+        self._step = "step (e), drift detection"
+        self._drift(taking)
+        return located
+
+    def _prepare(self, holder: str, leaving: list[Located]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(region, its template now, the template without the leaving resources): refuses
+        before any change when that removal cannot be made safely."""
+        d = self.deployer
+        region = d.manifest.stacks[leaving[0].stack].region
+        cfn = d.client("cloudformation", region)
+        template = adopt._held_template(cfn, holder)
+        if template is None:
+            raise TakeoverError(f"nothing was changed: {holder}'s template is not JSON; convert it (CloudFormation "
+                                "keeps the original as written) or move its resources by hand (docs/review.md)")
+        values = {r.held_as or "": (lambda r=r: VALUES[r.type](lambda s: d.client(s, region), r.identifier or "", region))
+                  for r in leaving}
+        exported = {o["OutputKey"]: o["ExportName"] for o in (d.lifecycle.describe(cfn, holder) or {}).get("Outputs", [])
+                    if o.get("ExportName") and o["OutputKey"] in naming(template, set(values))}
+        importers = d.importers(cfn, sorted(exported.values()))
+        imported = frozenset(key for key, export in exported.items() if importers.get(export))
+        for key in sorted(imported):
+            d.echo(f"{holder}: output {key} (export {exported[key]}) stays, its value written out: "
+                   f"{', '.join(importers[exported[key]])} import it")
+        removal, _, unresolved = detached(template, values, imported)  # type: ignore[arg-type]
+        if unresolved:
+            raise TakeoverError(f"nothing was changed: {holder} refers to what leaves it in ways not rewritten: "
+                                f"{', '.join(unresolved)}")
+        return region, template, removal
+
+    def _import_resource(self, r: Located) -> dict[str, Any]:
+        d = self.deployer
+        declared, computed = import_resource(d.generated(r.stack)["Resources"][r.logical_id], d.manifest.stacks[r.stack].region)
+        if computed:
+            raise TakeoverError(f"nothing was changed: {r.stack}/{r.logical_id} cannot be imported: its "
+                                f"{', '.join(computed)} (must match the live resource) is computed by a function")
+        return declared
+
+    def _update(self, holder: str, region: str, template: dict[str, Any], label: str) -> None:
+        """One update of a stack we do not deploy: its parameters and capabilities kept."""
+        d = self.deployer
+        cfn = d.client("cloudformation", region)
+        current = d.lifecycle.describe(cfn, holder) or {}
+        args: dict[str, Any] = {"StackName": holder, "Capabilities": CAPABILITIES,
+                                "Parameters": [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+                                               for p in current.get("Parameters", [])],
+                                **d.template_upload(holder, json.dumps(template, indent=1, sort_keys=True))}
+        self._change_set(cfn, holder, f"{label} {holder}", args, update=True)
+
+    def _import(self, stack: str, taking: list[Located]) -> None:
+        d = self.deployer
+        entry = d.manifest.stacks[stack]
+        cfn = d.client("cloudformation", entry.region)
+        skipped = [r for r in taking if not d.importable(r.type)]
+        for r in skipped:
+            d.echo(f"(c) {stack}/{r.logical_id}: {d.importable_note(r.type)}")
+        taking = [r for r in taking if r not in skipped]
+        if not taking:
+            return
+        existing = d.describe(stack)
+        base = d.deployed_template(cfn, entry.name) if existing else {
+            "AWSTemplateFormatVersion": "2010-09-09", "Description": d.generated(stack).get("Description", ""), "Resources": {}}
+        template = {**base, "Resources": {**base["Resources"], **{r.logical_id: self._import_resource(r) for r in taking}}}
+        args: dict[str, Any] = {
+            "StackName": entry.name, "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            "ResourcesToImport": [{"ResourceType": r.type, "LogicalResourceId": r.logical_id,
+                                   "ResourceIdentifier": {r.key: r.identifier}} for r in taking],
+            **d.template_upload(entry.name, json.dumps(template, indent=1, sort_keys=True))}
+        if existing:
+            args["Parameters"] = [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in existing.get("Parameters", [])]
+        if not entry.bootstrap and (role := d.execution_role()) is not None:
+            args["RoleARN"] = role
+        self._change_set(cfn, entry.name, f"(c) import into {entry.name}", args, update=existing is not None, kind="IMPORT")
+
+    def _change_set(self, cfn: Any, name: str, label: str, args: dict[str, Any], update: bool, kind: str | None = None) -> None:
+        d = self.deployer
+        change_set = f"platformc-adopt-{int(time.time() * 1000)}"
+        described = d.lifecycle.create_change_set(cfn, name, change_set, args, update, kind)
+        if described is None:
+            d.echo(f"{label}: no changes")
+            return
+        if described["Status"] == "FAILED":
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+            raise TakeoverError(f"{label}: change set failed: {described.get('StatusReason', '')}; nothing of it was applied")
+        d.echo(summary(label, described))
+        cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
+        status = d.lifecycle.wait(cfn, name, label)
+        if status not in TERMINAL_OK:
+            raise TakeoverError(f"{label}: {status}; CloudFormation rolled it back, so every resource is where it was "
+                                "before this step; fix the cause and run adopt --yes again")
+        d.echo(f"{label}: done ({status})")
+
+    def _check(self, before: dict[tuple[str, str], int], resources: list[Located], step: str) -> None:
+        """The data fingerprint again: a drop stops the run."""
+        d = self.deployer
+        for r in resources:
+            was = before.get((r.stack, r.logical_id))
+            if was is None or r.identifier is None:
+                continue
+            region = d.manifest.stacks[r.stack].region
+            now = adopt.COUNTS[r.type].read(lambda s: d.client(s, region), r.identifier)
+            words = adopt.COUNTS[r.type]
+            d.echo(f"{step} data check {r.stack}/{r.logical_id}: {words.short(now)} (before: {words.short(was)})")
+            if now < was:
+                raise TakeoverError(f"data check after {step}: {r.name} held {words.short(was)} before the take-over and "
+                                    f"{words.short(now)} now: stopped; nothing further was changed (the resource is "
+                                    "where this step left it; find out what removed the data before running adopt again)")
+
+    def _drift(self, taking: list[Located]) -> None:
+        d = self.deployer
+        stacks = sorted({r.stack for r in taking})
+        if not stacks:
+            return
+        drifts, unchecked = d.resource_drift(stacks)
+        if unchecked:
+            d.echo(f"(e) drift: {unchecked}")
+            return
+        adopted = {(r.stack, r.logical_id) for r in taking}
+        found = [x for x in drifts if (x.stack, x.logical_id) in adopted]
+        for drift in found:
+            d.echo(f"(e) drift {drift.stack}/{drift.logical_id}: {drift.status} {'; '.join(drift.differences)}")
+        if not found:
+            d.echo(f"(e) drift: none on the {len(adopted)} adopted resources")

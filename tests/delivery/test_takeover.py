@@ -1,0 +1,297 @@
+"""`platformc adopt --yes`: the take-over of a running platform, end to end, on a moto server on
+127.0.0.1 (patched by compiler/local/motopatch.py where moto lacks CloudFormation's behaviour).
+
+The platform runs as the Serverless Framework deploys it: one stack per service
+(`<service>-infrastructure-dynamodb-dev`, ...), holding tables, the data bucket and FIFO
+queues under the names our spec declares, with outputs other stacks import and resources
+that refer to them; its user pool exists outside any stack (moto's CloudFormation does not
+model user pools). Customers' items, objects, users and messages are in them. The take-over
+must keep every identifier and every byte of data, leave the old stacks working, and put each
+resource in our stack; interrupted after any step, it must finish on the next run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from compiler.build.emit import write
+from compiler.build.pipeline import build
+from compiler.cli import main
+from compiler.delivery.package import package
+from compiler.delivery.stage import Interrupted
+from compiler.delivery.takeover import Takeover, detached, import_resource, retained
+from compiler.local.emulator import LocalDeployer
+from tests.conftest import write_spec
+from tests.delivery.test_deploy import REGION, _client
+
+pytestmark = pytest.mark.usefixtures("local_credentials")
+
+SPEC = {
+    "dynamodb.yaml": """\
+        description: DynamoDB tables of the data tier
+        tables:
+          users:
+            hash_key: userId:S
+            indexes:
+              EmailIndex: {hash_key: email:S}
+          sources:
+            hash_key: sourceId:S
+        """,
+    "s3.yaml": "description: buckets\nbuckets:\n  data: {versioning: true, encryption: s3}\n",
+    "sqs.yaml": """\
+        description: SQS work queues
+        defaults:
+          queues: {fifo: true, content_based_deduplication: true, retention: 14d}
+        queues:
+          sync: {visibility_timeout: 5m, max_receives: 3}
+        """,
+    "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n",
+    "app.yaml": "description: app\nfunctions:\n  reader: {handler: jobs.run, timeout: 20s, access: {table:users: read}}\n",
+}
+
+
+def _spec(root: Path, service: str) -> tuple[Path, Path]:
+    platform = f"service: {service}\nregion: {REGION}\nstages:\n  dev:\n    protect: false\n    alarms: {{enabled: false}}\n"
+    write_spec(root, SPEC, platform=platform)
+    (root / "handlers").mkdir(exist_ok=True)
+    (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {}\n")
+    result = build(root / "spec", "dev", display_root=root)
+    write(root / "generated", result.outputs, list(result.stages))
+    package(root / "handlers", root / "artifacts")
+    return root / "generated", root / "artifacts"
+
+
+def _table(name: str, key: str, indexes: dict[str, str] | None = None) -> dict[str, Any]:
+    attributes = [key, *(indexes or {}).values()]
+    table: dict[str, Any] = {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+        "KeySchema": [{"AttributeName": key, "KeyType": "HASH"}]}
+    if indexes:
+        table["GlobalSecondaryIndexes"] = [{"IndexName": index, "KeySchema": [{"AttributeName": a, "KeyType": "HASH"}],
+                                            "Projection": {"ProjectionType": "ALL"}} for index, a in indexes.items()]
+    return {"Type": "AWS::DynamoDB::Table", "Properties": table}
+
+
+def _serverless(endpoint: str, service: str) -> None:
+    """The stage as the Serverless Framework left it, holding customers' data."""
+    cfn = _client(endpoint, "cloudformation")
+    export = f"{service}-infrastructure-dynamodb-dev-UsersTableName"
+    dynamodb = {"Resources": {
+        "UsersTable": _table(f"{service}-dev-users", "userId", {"EmailIndex": "email"}),
+        "SourcesTable": _table(f"{service}-dev-sources", "sourceId"),
+        # what stays refers to what leaves: a policy by ARN, a parameter by name
+        "ReaderRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": f"{service}-dev-{REGION}-lambdaRole", "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            "Policies": [{"PolicyName": "tables", "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "dynamodb:GetItem",
+                "Resource": [{"Fn::GetAtt": ["UsersTable", "Arn"]}, {"Fn::Sub": "${UsersTable.Arn}/index/*"}]}]}}]}},
+        "UsersTableParameter": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": f"/{service}/dev/users-table", "Type": "String", "Value": {"Ref": "UsersTable"}}}},
+        "Outputs": {
+            "UsersTableName": {"Value": {"Ref": "UsersTable"}, "Export": {"Name": export}},
+            "SourcesTableArn": {"Value": {"Fn::GetAtt": ["SourcesTable", "Arn"]},
+                                "Export": {"Name": f"{service}-infrastructure-dynamodb-dev-SourcesTableArn"}}}}
+    cfn.create_stack(StackName=f"{service}-infrastructure-dynamodb-dev", TemplateBody=json.dumps(dynamodb))
+    api = {"Resources": {"UsersTableName": {"Type": "AWS::SSM::Parameter", "Properties": {  # imports an export
+        "Name": f"/{service}/dev/api/users-table", "Type": "String", "Value": {"Fn::ImportValue": export}}}}}
+    cfn.create_stack(StackName=f"{service}-api-users-dev", TemplateBody=json.dumps(api))
+    s3 = {"Resources": {"DataBucket": {"Type": "AWS::S3::Bucket", "Properties": {
+        "BucketName": f"{service}-dev-data", "VersioningConfiguration": {"Status": "Enabled"},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}}}}}
+    cfn.create_stack(StackName=f"{service}-infrastructure-s3-dev", TemplateBody=json.dumps(s3))
+    sqs = {"Resources": {
+        "SyncQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"{service}-dev-sync.fifo", "FifoQueue": True, "ContentBasedDeduplication": True,
+            "VisibilityTimeout": 300, "MessageRetentionPeriod": 1209600,
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["SyncDlq", "Arn"]}, "maxReceiveCount": 3}}},
+        "SyncDlq": {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": f"{service}-dev-sync-dlq.fifo", "FifoQueue": True, "MessageRetentionPeriod": 1209600}}}}
+    cfn.create_stack(StackName=f"{service}-infrastructure-sqs-dev", TemplateBody=json.dumps(sqs))
+    idp = _client(endpoint, "cognito-idp")
+    pool = idp.create_user_pool(PoolName=f"{service}-dev-main")["UserPool"]["Id"]
+    for n in range(3):  # customers: their items, files, logins and pending work
+        _client(endpoint, "dynamodb").put_item(TableName=f"{service}-dev-users", Item={
+            "userId": {"S": f"u-{n}"}, "email": {"S": f"c{n}@example.com"}})
+        _client(endpoint, "s3").put_object(Bucket=f"{service}-dev-data", Key=f"accounts/a-{n}/backup.json", Body=b"{}")
+        idp.admin_create_user(UserPoolId=pool, Username=f"c{n}@example.com")
+    queue = _client(endpoint, "sqs").get_queue_url(QueueName=f"{service}-dev-sync.fifo")["QueueUrl"]
+    _client(endpoint, "sqs").send_message(QueueUrl=queue, MessageBody="sync a-1", MessageGroupId="a-1")
+
+
+def _state(endpoint: str, service: str) -> dict[str, Any]:
+    """Every identifier and every piece of customer data the take-over must keep."""
+    ddb, s3, sqs, idp = (_client(endpoint, s) for s in ("dynamodb", "s3", "sqs", "cognito-idp"))
+    pools = [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == f"{service}-dev-main"]
+    queue = sqs.get_queue_url(QueueName=f"{service}-dev-sync.fifo")["QueueUrl"]
+    return {
+        "tables": {t: (ddb.describe_table(TableName=f"{service}-dev-{t}")["Table"]["TableArn"],
+                       sorted(json.dumps(i, sort_keys=True) for i in ddb.scan(TableName=f"{service}-dev-{t}")["Items"]))
+                   for t in ("users", "sources")},
+        "objects": sorted((o["Key"], o["ETag"]) for o in s3.list_objects_v2(Bucket=f"{service}-dev-data")["Contents"]),
+        "queues": (queue, sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])
+                   ["Attributes"]),
+        "pool": (pools, sorted(u["Username"] for u in idp.list_users(UserPoolId=pools[0])["Users"])),
+    }
+
+
+def _holders(endpoint: str, service: str) -> dict[str, list[str]]:
+    """Physical id -> the stacks holding it (moto's DescribeStackResources ignores the
+    physical id, so every stack is listed)."""
+    cfn, found = _client(endpoint, "cloudformation"), {}
+    for stack in (s for page in cfn.get_paginator("describe_stacks").paginate() for s in page["Stacks"]):
+        if stack["StackName"].startswith(f"{service}-"):
+            for r in cfn.list_stack_resources(StackName=stack["StackName"])["StackResourceSummaries"]:
+                found.setdefault(r["PhysicalResourceId"].rsplit("/", 1)[-1], []).append(stack["StackName"])
+    return found
+
+
+DATA = ("users", "sources", "data", "sync.fifo", "sync-dlq.fifo")  # name suffixes of what is taken over
+
+
+def _assert_taken_over(endpoint: str, service: str, before: dict[str, Any]) -> None:
+    assert _state(endpoint, service) == before  # identifiers, items, objects, users, messages
+    holders = _holders(endpoint, service)
+    ours = {"users": "dynamodb", "sources": "dynamodb", "data": "s3", "sync.fifo": "sqs", "sync-dlq.fifo": "sqs"}
+    for suffix, stack in ours.items():
+        assert holders[f"{service}-dev-{suffix}"] == [f"{service}-dev-{stack}"], (suffix, holders)
+    cfn, ssm = _client(endpoint, "cloudformation"), _client(endpoint, "ssm")
+    # the old application still works: what referred to a table now holds its value
+    assert ssm.get_parameter(Name=f"/{service}/dev/users-table")["Parameter"]["Value"] == f"{service}-dev-users"
+    exports = {e["Name"]: e["Value"] for e in cfn.list_exports()["Exports"]}
+    assert exports[f"{service}-infrastructure-dynamodb-dev-UsersTableName"] == f"{service}-dev-users"  # still imported
+    assert f"{service}-infrastructure-dynamodb-dev-SourcesTableArn" not in exports  # imported by nobody: removed
+    policy = cfn.get_template(StackName=f"{service}-infrastructure-dynamodb-dev")["TemplateBody"]
+    assert before["tables"]["users"][0] in json.dumps(policy)  # the role's policy names the table's ARN
+    # our stacks converged on the spec: the app imports the table from ours
+    assert exports[f"{service}-dev-table-users:name"] == f"{service}-dev-users"
+
+
+def test_the_take_over_keeps_every_identifier_and_item(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, artifacts = _spec(tmp_path, "lbtake")
+    _serverless(endpoint, "lbtake")
+    before = _state(endpoint, "lbtake")
+    # the first deploy stops at the first name that exists: the problem adopt solves
+    lines: list[str] = []
+    first = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lines.append, artifacts=artifacts, poll=0.01)
+    assert any(r.status == "failed" for r in first.deploy())
+    assert _state(endpoint, "lbtake") == before
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".build").mkdir()
+    (tmp_path / ".build" / "artifacts").symlink_to(artifacts)
+    result = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out), "--yes"])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "adopt  dynamodb/UsersTable AWS::DynamoDB::Table lbtake-dev-users: now lbtake-infrastructure-dynamodb-dev/UsersTable" in text
+    for step in ("(a) retain lbtake-infrastructure-dynamodb-dev: done", "(b) remove lbtake-infrastructure-dynamodb-dev: done",
+                 "(c) import into lbtake-dev-dynamodb: done", "(d) converge", "(e) drift: the emulator"):
+        assert step in text, step
+    assert "(c) cognito/MainUserPool: not imported on the emulator" in text
+    assert "(d) data check dynamodb/UsersTable: about 3 items (before: about 3 items)" in text
+    assert "(d) data check s3/DataBucket: 3 objects (before: 3 objects)" in text
+    assert "output UsersTableName (export lbtake-infrastructure-dynamodb-dev-UsersTableName) stays" in text
+    _assert_taken_over(endpoint, "lbtake", before)
+
+    # the next plan finds everything in our stacks (the emulator's user pool stays outside any)
+    again = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out), "--format", "json"])
+    actions = {f"{r['stack']}/{r['logical_id']}": r["action"] for r in json.loads(again.output)["resources"]}
+    assert {a for k, a in actions.items() if k != "cognito/MainUserPool"} == {"ours"}, actions
+
+
+def test_interrupted_after_each_step_the_next_run_finishes(endpoint: str, tmp_path: Path) -> None:
+    """Ctrl-C as each step ends: every resource stays in one stack, or retained in none, with
+    its data; the next run reads where things are from CloudFormation and goes on."""
+    out, artifacts = _spec(tmp_path, "lbstop")
+    _serverless(endpoint, "lbstop")
+    before = _state(endpoint, "lbstop")
+    steps = ["(a) retain lbstop-infrastructure-dynamodb-dev: done", "(b) remove lbstop-infrastructure-dynamodb-dev: done",
+             "(c) import into lbstop-dev-dynamodb: done", "(d) converge"]
+    runs: list[list[str]] = []
+    for stop_at in steps:
+        lines: list[str] = []
+
+        def echo(line: str, stop_at: str = stop_at, lines: list[str] = lines) -> None:
+            lines.append(line)
+            if line.startswith(stop_at):
+                raise KeyboardInterrupt
+
+        deployer = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=echo, artifacts=artifacts, poll=0.01)
+        with pytest.raises(Interrupted) as stopped:
+            Takeover(deployer).run()
+        assert "run `platformc adopt --stage dev --yes` again" in str(stopped.value)
+        runs.append(lines)
+        assert _state(endpoint, "lbstop") == before
+        holders = _holders(endpoint, "lbstop")
+        assert all(len(holders.get(f"lbstop-dev-{suffix}", [])) <= 1 for suffix in DATA), holders
+    assert "already retained (an earlier run)" in "\n".join(runs[1])  # the second run resumed after (a)
+    lines = []
+    deployer = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lines.append, artifacts=artifacts, poll=0.01)
+    Takeover(deployer).run()
+    _assert_taken_over(endpoint, "lbstop", before)
+
+
+def test_a_drop_in_the_data_stops_the_run(endpoint: str, tmp_path: Path) -> None:
+    out, artifacts = _spec(tmp_path, "lbdrop")
+    _serverless(endpoint, "lbdrop")
+    lines: list[str] = []
+
+    def echo(line: str) -> None:  # someone deletes a customer's item while the take-over runs
+        lines.append(line)
+        if line.startswith("(b) remove lbdrop-infrastructure-dynamodb-dev: done"):
+            _client(endpoint, "dynamodb").delete_item(TableName="lbdrop-dev-users", Key={"userId": {"S": "u-0"}})
+
+    from compiler.delivery.takeover import TakeoverError
+
+    deployer = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=echo, artifacts=artifacts, poll=0.01)
+    with pytest.raises(TakeoverError, match="data check after \\(b\\): lbdrop-dev-users held about 3 items .* about 2 items now: stopped"):
+        Takeover(deployer).run()
+    assert not any(line.startswith("(c)") for line in lines)  # nothing further
+
+
+def test_what_stays_in_the_old_stack_gets_the_leaving_resources_values() -> None:
+    template = {
+        "Resources": {
+            "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"TableName": "t"}},
+            "Fn": {"Type": "AWS::Lambda::Function", "DependsOn": ["Table", "Role"], "Properties": {
+                "Environment": {"Variables": {"TABLE": {"Ref": "Table"},
+                                              "STREAM": {"Fn::Sub": "${Table.StreamArn}|${AWS::Region}|${Other}"}}},
+                "Role": {"Fn::GetAtt": "Table.Arn"}}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"Arn": {"Fn::GetAtt": ["Table", "Unknown"]}}}},
+        "Outputs": {"Name": {"Value": {"Ref": "Table"}}, "Kept": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}},
+                    "Fn": {"Value": {"Ref": "Fn"}}}}
+    values = {"Ref": "t", "Arn": "arn:t", "StreamArn": "arn:t/stream"}
+    result, removed, unresolved = detached(template, {"Table": values}, frozenset({"Kept"}))
+    assert "Table" not in result["Resources"] and removed == ["Name"]
+    fn = result["Resources"]["Fn"]
+    assert fn["DependsOn"] == ["Role"] and fn["Properties"]["Role"] == "arn:t"
+    assert fn["Properties"]["Environment"]["Variables"] == {
+        "TABLE": "t", "STREAM": {"Fn::Sub": "arn:t/stream|${AWS::Region}|${Other}"}}
+    assert result["Outputs"] == {"Kept": {"Value": "arn:t"}, "Fn": {"Value": {"Ref": "Fn"}}}
+    assert unresolved == ["Table.Unknown"]  # refused before any change
+
+
+def test_retain_changes_only_the_policies_and_import_declares_only_what_must_match() -> None:
+    template = {"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "a"}},
+                              "B": {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}}}
+    with_retain = retained(template, ["A"])
+    assert with_retain is not None and with_retain["Resources"]["B"] == template["Resources"]["B"]
+    assert with_retain["Resources"]["A"] == {**template["Resources"]["A"], "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    assert retained(with_retain, ["A", "B"]) is None  # a re-run changes nothing
+    table = {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Delete", "Properties": {
+        "TableName": "t", "BillingMode": "PAY_PER_REQUEST", "SSESpecification": {"SSEEnabled": True},
+        "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}, {"AttributeName": "email", "AttributeType": "S"}],
+        "GlobalSecondaryIndexes": [{"IndexName": "E", "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}]}]}}
+    declared, computed = import_resource(table, "us-east-1")
+    assert computed == [] and (declared["DeletionPolicy"], declared["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert declared["Properties"] == {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", "KeySchema": table["Properties"]["KeySchema"],
+                                      "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-q"}}}
+    assert import_resource(queue, "us-east-1")[1] == ["QueueName"]  # a computed create-only value: refused
