@@ -127,7 +127,7 @@ from . import build_cmds, delivery_cmds, local_cmds, review_cmds  # noqa: E402 -
 
 # One line each in `platformc --help` (click would cut the docstrings' first sentences).
 SUMMARIES = {
-    "adopt": "Plan taking over resources that exist under the stage's names.",
+    "adopt": "Plan, then with --yes perform, the take-over of resources that exist under the stage's names.",
     "bootstrap": "Deploy a stage's bootstrap stack (deploy roles, bucket).",
     "check": "Fail if generated/ differs from what the spec compiles to.",
     "compile": "Compile the spec into CloudFormation templates in generated/.",

@@ -41,7 +41,11 @@ IDENTIFIER = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Events::EventBus": "Name",
     "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::Cognito::UserPoolGroup": "UserPoolId|GroupName",  # compound: the pool's id and the group's name
 }
+# Resources found inside a parent (type -> the property naming the parent, the name property):
+# a group exists only in its user pool, located first.
+CHILDREN = {"AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName")}
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class Located:
     def key(self) -> str:
         """The property CloudFormation imports it by."""
         return IDENTIFIER[self.type]
+
+    @property
+    def resource_identifier(self) -> dict[str, str]:
+        """The identifier as an IMPORT change set names it (property -> value)."""
+        return dict(zip(self.key.split("|"), (self.identifier or "").split("|")))
 
     @property
     def where(self) -> str:
@@ -145,6 +154,18 @@ def _vault(client: Callable[[str], Any], name: str) -> str | None:
         return str(backup.describe_backup_vault(BackupVaultName=name)["BackupVaultName"])
     except (backup.exceptions.ResourceNotFoundException, backup.exceptions.AccessDeniedException):
         return None
+
+
+def _group(client: Callable[[str], Any], name: str, pool: str | None) -> str | None:
+    """`<pool id>|<group name>` of a group of a user pool that exists, or None."""
+    if pool is None:
+        return None
+    idp = client("cognito-idp")
+    try:
+        idp.get_group(UserPoolId=pool, GroupName=name)
+    except idp.exceptions.ResourceNotFoundException:
+        return None
+    return f"{pool}|{name}"
 
 
 FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
@@ -259,17 +280,30 @@ def plan(access: StageAccess) -> list[Located]:
             return access.client(service, region)
 
         cfn = access.client("cloudformation", region)
-        for logical, resource in sorted(access.generated(stack).get("Resources", {}).items()):
-            finder = FINDERS.get(resource["Type"])
-            paths = awstypes.name_paths(resource["Type"])  # a user pool's name is a label: AWS lets names repeat
-            name = resource.get("Properties", {}).get(paths[0]) if paths else None
-            if finder is None or not isinstance(name, str):
+        found: dict[str, str] = {}  # logical id -> identifier, for the children's parents
+        resources = access.generated(stack).get("Resources", {})
+        for logical, resource in sorted(resources.items(), key=lambda item: (item[1]["Type"] in CHILDREN, item[0])):
+            props = resource.get("Properties", {})
+            if resource["Type"] in CHILDREN:
+                parent, name_property = CHILDREN[resource["Type"]]
+                name, reference = props.get(name_property), props.get(parent)
+                pool = found.get(reference.get("Ref", "")) if isinstance(reference, dict) else reference
+                identifier = _group(client, name, pool) if isinstance(name, str) else None
+            else:
+                finder = FINDERS.get(resource["Type"])
+                paths = awstypes.name_paths(resource["Type"])  # a user pool's name is a label: AWS lets names repeat
+                name = props.get(paths[0]) if paths else None
+                if finder is None or not isinstance(name, str):
+                    continue
+                identifier = finder(client, name)
+            if not isinstance(name, str):
                 continue
-            identifier = finder(client, name)
             if identifier is None:
                 located.append(Located(stack, logical, resource["Type"], name, "create"))
                 continue
-            holder = access.holder(cfn, identifier)  # a stack's physical id is the import identifier
+            found[logical] = identifier
+            # a stack's physical id is the import identifier (a group's: its name, as Ref gives it)
+            holder = access.holder(cfn, name if resource["Type"] in CHILDREN else identifier)
             if holder is None:
                 action = "import"
             elif holder == (entry.name, logical):

@@ -48,9 +48,17 @@ from .stage import DeployError, Interrupted
 RETAINED = ("Retain", "RetainExceptOnCreate")
 # A stack another tool deployed may hold IAM resources with custom names, or macros.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-# Imported alongside the create-only and required properties: a table's key attributes and
-# billing mode (CloudFormation's default, PROVISIONED, would need a throughput).
-IMPORT_KEEPS = {"AWS::DynamoDB::Table": ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput")}
+# Imported alongside the create-only and required properties, so that step (d) leaves them
+# alone: a table's key attributes and billing mode (CloudFormation's default, PROVISIONED,
+# would need a throughput); a secret's value and how it is generated (added by the update,
+# GenerateSecretString would give the live secret a new value); a user pool's schema (Cognito
+# refuses to change an existing attribute).
+IMPORT_KEEPS = {
+    "AWS::DynamoDB::Table": ("AttributeDefinitions", "BillingMode", "ProvisionedThroughput"),
+    "AWS::SecretsManager::Secret": ("GenerateSecretString", "SecretString"),
+    "AWS::Cognito::UserPool": ("Schema",),
+}
+PSEUDO = ("AWS::AccountId", "AWS::NoValue", "AWS::Partition", "AWS::Region", "AWS::StackId", "AWS::StackName", "AWS::URLSuffix")
 STEPS = ("retain", "remove", "import", "converge", "drift")
 
 
@@ -104,12 +112,17 @@ def _vault_values(client: Callable[[str], Any], identifier: str, region: str) ->
     return {"Ref": identifier, "BackupVaultName": identifier, "BackupVaultArn": arn}
 
 
+def _group_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier.split("|", 1)[1]}
+
+
 # What Ref and Fn::GetAtt of each adoptable type return, read from the live resource: what
 # stays in the old stack gets these values when the resource leaves it.
 VALUES: dict[str, Callable[[Callable[[str], Any], str, str], dict[str, str]]] = {
     "AWS::DynamoDB::Table": _table_values, "AWS::S3::Bucket": _bucket_values, "AWS::SQS::Queue": _queue_values,
     "AWS::Cognito::UserPool": _pool_values, "AWS::SecretsManager::Secret": _secret_values,
     "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Backup::BackupVault": _vault_values,
+    "AWS::Cognito::UserPoolGroup": _group_values,
 }
 
 _SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
@@ -210,6 +223,13 @@ def detached(template: dict[str, Any], leaving: dict[str, dict[str, str] | Calla
                                                       if not any(u.startswith(f"{logical}.") for u in unresolved)})
 
 
+def _imports(value: Any) -> bool:
+    """Whether a value reads another stack's export (not resolvable in an import)."""
+    if isinstance(value, dict):
+        return "Fn::ImportValue" in value or any(_imports(v) for v in value.values())
+    return isinstance(value, list) and any(_imports(v) for v in value)
+
+
 def retained(template: dict[str, Any], logical_ids: list[str]) -> dict[str, Any] | None:
     """The template with Retain policies on `logical_ids`; None when they already have them."""
     resources = template["Resources"]
@@ -221,10 +241,12 @@ def retained(template: dict[str, Any], logical_ids: list[str]) -> dict[str, Any]
                                       for logical, resource in resources.items()}}
 
 
-def import_resource(resource: dict[str, Any], region: str) -> tuple[dict[str, Any], list[str]]:
+def import_resource(resource: dict[str, Any], region: str, present: frozenset[str] = frozenset()) -> tuple[
+        dict[str, Any], list[str]]:
     """How a resource of generated/ is declared in an IMPORT change set: Retain policies and
     the properties that must match the live resource. Returns it and the properties that
-    cannot be imported as declared (a create-only value computed by an intrinsic function)."""
+    cannot be imported as declared: they refer to something the import's template will not
+    hold (`present`: its resources and parameters; pseudo parameters always resolve)."""
     type_ = resource["Type"]
     keep = awstypes.create_only(type_, region) | awstypes.required(type_, region) | set(IMPORT_KEEPS.get(type_, ()))
     names = {path.split(".")[0] for path in awstypes.name_paths(type_)}
@@ -233,7 +255,7 @@ def import_resource(resource: dict[str, Any], region: str) -> tuple[dict[str, An
         used = {k["AttributeName"] for k in props.get("KeySchema", [])} | {
             k["AttributeName"] for index in props.get("LocalSecondaryIndexes", []) for k in index["KeySchema"]}
         props["AttributeDefinitions"] = [a for a in props.get("AttributeDefinitions", []) if a["AttributeName"] in used]
-    computed = sorted(k for k, v in props.items() if references(v) or (isinstance(v, dict) and any(str(x).startswith("Fn::") for x in v)))
+    computed = sorted(k for k, v in props.items() if references(v) - present - set(PSEUDO) or _imports(v))
     return {"Type": type_, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}, computed
 
 
@@ -270,8 +292,8 @@ class Takeover:
                 sources.setdefault(r.held_by, []).append(r)
         prepared = {holder: self._prepare(holder, leaving) for holder, leaving in sources.items()}  # all checked first
         taking = [r for r in located if r.action in ("adopt", "move", "import")]
-        for r in taking:
-            self._import_resource(r)  # checked before any change too
+        for stack in sorted({r.stack for r in taking}):
+            self._import_template(stack, [r for r in taking if r.stack == stack])  # checked before any change too
         if not taking:
             d.echo("take-over: nothing to retain, remove or import")
         for holder, leaving in sources.items():
@@ -328,13 +350,25 @@ class Takeover:
                                 f"{', '.join(unresolved)}")
         return region, template, removal
 
-    def _import_resource(self, r: Located) -> dict[str, Any]:
+    def _import_template(self, stack: str, taking: list[Located]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Our stack as deployed (nothing, for a new stack) plus the imported resources, and the
+        stack as described (None: new); refuses a resource whose properties that must match
+        cannot be declared."""
         d = self.deployer
-        declared, computed = import_resource(d.generated(r.stack)["Resources"][r.logical_id], d.manifest.stacks[r.stack].region)
-        if computed:
-            raise TakeoverError(f"nothing was changed: {r.stack}/{r.logical_id} cannot be imported: its "
-                                f"{', '.join(computed)} (must match the live resource) is computed by a function")
-        return declared
+        entry = d.manifest.stacks[stack]
+        existing = d.describe(stack)
+        base = d.deployed_template(d.client("cloudformation", entry.region), entry.name) if existing else {
+            "AWSTemplateFormatVersion": "2010-09-09", "Description": d.generated(stack).get("Description", ""), "Resources": {}}
+        present = frozenset(base["Resources"]) | frozenset(base.get("Parameters") or {}) | {r.logical_id for r in taking}
+        resources = dict(base["Resources"])
+        for r in taking:
+            declared, computed = import_resource(d.generated(stack)["Resources"][r.logical_id], entry.region, present)
+            if computed:
+                raise TakeoverError(f"nothing was changed: {stack}/{r.logical_id} cannot be imported: its "
+                                    f"{', '.join(computed)} (must match the live resource) refers to what the import "
+                                    "cannot hold")
+            resources[r.logical_id] = declared
+        return {**base, "Resources": resources}, existing
 
     def _update(self, holder: str, region: str, template: dict[str, Any], label: str) -> None:
         """One update of a stack we do not deploy: its parameters and capabilities kept."""
@@ -357,14 +391,11 @@ class Takeover:
         taking = [r for r in taking if r not in skipped]
         if not taking:
             return
-        existing = d.describe(stack)
-        base = d.deployed_template(cfn, entry.name) if existing else {
-            "AWSTemplateFormatVersion": "2010-09-09", "Description": d.generated(stack).get("Description", ""), "Resources": {}}
-        template = {**base, "Resources": {**base["Resources"], **{r.logical_id: self._import_resource(r) for r in taking}}}
+        template, existing = self._import_template(stack, taking)
         args: dict[str, Any] = {
             "StackName": entry.name, "Capabilities": ["CAPABILITY_NAMED_IAM"],
             "ResourcesToImport": [{"ResourceType": r.type, "LogicalResourceId": r.logical_id,
-                                   "ResourceIdentifier": {r.key: r.identifier}} for r in taking],
+                                   "ResourceIdentifier": r.resource_identifier} for r in taking],
             **d.template_upload(entry.name, json.dumps(template, indent=1, sort_keys=True))}
         if existing:
             args["Parameters"] = [{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in existing.get("Parameters", [])]

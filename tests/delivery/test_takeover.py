@@ -49,7 +49,8 @@ SPEC = {
         queues:
           sync: {visibility_timeout: 5m, max_receives: 3}
         """,
-    "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n",
+    "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n"
+                    "    groups:\n      Admins: {precedence: 1, description: Platform administrators}\n",
     "app.yaml": "description: app\nfunctions:\n  reader: {handler: jobs.run, timeout: 20s, access: {table:users: read}}\n",
 }
 
@@ -116,6 +117,7 @@ def _serverless(endpoint: str, service: str) -> None:
     cfn.create_stack(StackName=f"{service}-infrastructure-sqs-dev", TemplateBody=json.dumps(sqs))
     idp = _client(endpoint, "cognito-idp")
     pool = idp.create_user_pool(PoolName=f"{service}-dev-main")["UserPool"]["Id"]
+    idp.create_group(UserPoolId=pool, GroupName="Admins", Precedence=1)
     for n in range(3):  # customers: their items, files, logins and pending work
         _client(endpoint, "dynamodb").put_item(TableName=f"{service}-dev-users", Item={
             "userId": {"S": f"u-{n}"}, "email": {"S": f"c{n}@example.com"}})
@@ -193,6 +195,7 @@ def test_the_take_over_keeps_every_identifier_and_item(endpoint: str, tmp_path: 
     for step in ("(a) retain lbtake-infrastructure-dynamodb-dev: done", "(b) remove lbtake-infrastructure-dynamodb-dev: done",
                  "(c) import into lbtake-dev-dynamodb: done", "(d) converge", "(e) drift: the emulator"):
         assert step in text, step
+    assert "import cognito/MainUserPoolGroupAdmins AWS::Cognito::UserPoolGroup Admins (UserPoolId|GroupName " in text
     assert "(c) cognito/MainUserPool: not imported on the emulator" in text
     assert "(d) data check dynamodb/UsersTable: about 3 items (before: about 3 items)" in text
     assert "(d) data check s3/DataBucket: 3 objects (before: 3 objects)" in text
@@ -202,7 +205,7 @@ def test_the_take_over_keeps_every_identifier_and_item(endpoint: str, tmp_path: 
     # the next plan finds everything in our stacks (the emulator's user pool stays outside any)
     again = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out), "--format", "json"])
     actions = {f"{r['stack']}/{r['logical_id']}": r["action"] for r in json.loads(again.output)["resources"]}
-    assert {a for k, a in actions.items() if k != "cognito/MainUserPool"} == {"ours"}, actions
+    assert {a for k, a in actions.items() if not k.startswith("cognito/")} == {"ours"}, actions
 
 
 def test_interrupted_after_each_step_the_next_run_finishes(endpoint: str, tmp_path: Path) -> None:
@@ -293,5 +296,74 @@ def test_retain_changes_only_the_policies_and_import_declares_only_what_must_mat
     assert computed == [] and (declared["DeletionPolicy"], declared["UpdateReplacePolicy"]) == ("Retain", "Retain")
     assert declared["Properties"] == {"TableName": "t", "BillingMode": "PAY_PER_REQUEST", "KeySchema": table["Properties"]["KeySchema"],
                                       "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}
-    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-q"}}}
-    assert import_resource(queue, "us-east-1")[1] == ["QueueName"]  # a computed create-only value: refused
+    queue = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${Prefix}-q"}}}
+    assert import_resource(queue, "us-east-1")[1] == ["QueueName"]  # names what the import will not hold: refused
+    assert import_resource(queue, "us-east-1", frozenset({"Prefix"}))[1] == []  # a parameter the stack has
+    group = {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"GroupName": "Admins", "Precedence": 1,
+                                                                  "UserPoolId": {"Ref": "Pool"}}}
+    declared, computed = import_resource(group, "us-east-1", frozenset({"Pool"}))  # its pool is imported with it
+    assert computed == [] and declared["Properties"] == {"GroupName": "Admins", "UserPoolId": {"Ref": "Pool"}}
+
+
+def test_the_aws_path_is_pinned_call_by_call(tmp_path: Path) -> None:
+    """What CloudFormation receives, with botocore's Stubber checking each request against the
+    service's real shapes: (b) an update of the old stack keeping its parameters, then (c) an
+    IMPORT change set creating our stack, the table imported by its name."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from compiler.delivery.adopt import Located
+    from compiler.delivery.deploy import Deployer
+
+    out, artifacts = _spec(tmp_path, "pinned")
+    deployer = Deployer(out, "dev", yes=True, echo=lambda _: None, artifacts=artifacts, poll=0)
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
+    stub = Stubber(cfn)
+    old, ours = "pinned-infrastructure-dynamodb-dev", "pinned-dev-dynamodb"
+    when = "2026-01-01T00:00:00Z"
+
+    def stack(name: str, status: str, **extra: Any) -> dict[str, Any]:
+        return {"Stacks": [{"StackName": name, "StackStatus": status, "CreationTime": when, **extra}]}
+
+    def change_set(name: str, changes: list[tuple[str, str]]) -> None:
+        stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "Changes": [
+            {"Type": "Resource", "ResourceChange": {"Action": action, "LogicalResourceId": logical,
+                                                    "ResourceType": "AWS::DynamoDB::Table"}} for action, logical in changes]},
+            {"StackName": name, "ChangeSetName": ANY})
+        stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+
+    removal = {"Resources": {"Other": {"Type": "AWS::SQS::Queue"}}}
+    stub.add_response("describe_stacks", stack(old, "UPDATE_COMPLETE", Parameters=[{"ParameterKey": "Stage", "ParameterValue": "dev"}]),
+                      {"StackName": old})
+    stub.add_response("create_change_set", {"Id": "arn:cs/1"}, {
+        "StackName": old, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        "Parameters": [{"ParameterKey": "Stage", "UsePreviousValue": True}],
+        "TemplateBody": json.dumps(removal, indent=1, sort_keys=True)})
+    change_set(old, [("Remove", "UsersTable")])
+    stub.add_response("describe_stacks", stack(old, "UPDATE_COMPLETE"), {"StackName": old})
+    stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": old})
+
+    generated = json.loads((out / "dev" / "dynamodb.json").read_text())
+    users = generated["Resources"]["UsersTable"]
+    stub.add_client_error("describe_stacks", "ValidationError", f"Stack with id {ours} does not exist", expected_params={"StackName": ours})
+    imported = {"AWSTemplateFormatVersion": "2010-09-09", "Description": generated["Description"], "Resources": {"UsersTable": {
+        "Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+            "TableName": "pinned-dev-users", "BillingMode": "PAY_PER_REQUEST", "KeySchema": users["Properties"]["KeySchema"],
+            "AttributeDefinitions": [{"AttributeName": "userId", "AttributeType": "S"}]}}}}
+    stub.add_response("create_change_set", {"Id": "arn:cs/2"}, {
+        "StackName": ours, "ChangeSetName": ANY, "ChangeSetType": "IMPORT", "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        "ResourcesToImport": [{"ResourceType": "AWS::DynamoDB::Table", "LogicalResourceId": "UsersTable",
+                               "ResourceIdentifier": {"TableName": "pinned-dev-users"}}],
+        "TemplateBody": json.dumps(imported, indent=1, sort_keys=True)})
+    change_set(ours, [("Import", "UsersTable")])
+    stub.add_response("describe_stacks", stack(ours, "IMPORT_COMPLETE"), {"StackName": ours})
+    stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": ours})
+
+    table = Located("dynamodb", "UsersTable", "AWS::DynamoDB::Table", "pinned-dev-users", "adopt", "pinned-dev-users", old, "UsersTable")
+    with stub:
+        takeover = Takeover(deployer)
+        takeover._update(old, REGION, removal, "(b) remove")
+        takeover._import("dynamodb", [table])
+        stub.assert_no_pending_responses()
