@@ -126,6 +126,22 @@ LABELS: dict[str, str] = {
 
 STATEFUL: frozenset[str] = frozenset(t for t, f in FACTS.items() if f.data)
 
+# The types a take-over (delivery/takeover.py) carries between stacks with resource import, and
+# the property CloudFormation imports each by (the resource provider schemas'
+# primaryIdentifier; "A|B" when compound). A move of one of these is performed by deploy.
+IMPORT_IDENTIFIER: dict[str, str] = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::SQS::Queue": "QueueUrl",
+    "AWS::Cognito::UserPool": "UserPoolId",
+    "AWS::Cognito::UserPoolGroup": "UserPoolId|GroupName",
+    "AWS::SecretsManager::Secret": "Id",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Backup::BackupVault": "BackupVaultName",
+    "AWS::CloudWatch::Alarm": "AlarmName",  # no data, but a custom name: moved with its resource
+}
+
 # Actions AWS offers no resource-level permission for (or that act on no resource yet):
 # `*` is the only valid resource. Every one with its reason; policy rule P005 refuses a `*`
 # resource for any other action, in every role the compiler emits.

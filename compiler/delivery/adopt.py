@@ -30,19 +30,8 @@ from ..review.findings import BLOCKED
 from ..review.properties import property_changes
 from .stage import StageAccess
 
-# What CloudFormation imports each adoptable type by (the resource provider schemas'
-# primaryIdentifier), and how the live resource of a name is found: (service, finder).
-IDENTIFIER = {
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::SQS::Queue": "QueueUrl",
-    "AWS::Cognito::UserPool": "UserPoolId",
-    "AWS::SecretsManager::Secret": "Id",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::Events::EventBus": "Name",
-    "AWS::Backup::BackupVault": "BackupVaultName",
-    "AWS::Cognito::UserPoolGroup": "UserPoolId|GroupName",  # compound: the pool's id and the group's name
-}
+# What CloudFormation imports each adoptable type by (awstypes.IMPORT_IDENTIFIER).
+IDENTIFIER = awstypes.IMPORT_IDENTIFIER
 # Resources found inside a parent (type -> the property naming the parent, the name property):
 # a group exists only in its user pool, located first.
 CHILDREN = {"AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName")}

@@ -264,6 +264,8 @@ class Deployer(StageAccess):
             names = ", ".join(name for name, _ in retired)
             raise DeployError(f"{names} left the spec but still run and hold their names: deploy with --prune to delete "
                               "them first (`platformc diff` shows what they hold), or restore their spec files")
+        if only is None:
+            self.carry_moves(retired)
         for result in self.prune(retired):
             results[result.stack] = result
         if any(r.status == "failed" for r in results.values()):
@@ -293,6 +295,18 @@ class Deployer(StageAccess):
                     for future in futures:
                         result = future.result()
                         results[result.stack] = result
+
+    def carry_moves(self, retired: list[tuple[str, str]]) -> None:
+        """Resources moved between the stage's stacks in the spec (the review gate's MOVE) are
+        carried across before any stack deploys, with their data: retained and removed where
+        they are, imported where the spec puts them (delivery/takeover.py)."""
+        from .takeover import Takeover, moves
+
+        found = moves(self, retired)
+        for r in found:
+            self.echo(f"{r.stack}/{r.logical_id}: moves from {r.held_by}/{r.held_as}; carried across with its data")
+        if found:
+            Takeover(self).carry(found)
 
     def interruption_report(self, results: dict[str, StackResult], only: set[str] | None) -> str:
         wanted = [s for level in self.manifest.levels for s in level if only is None or s in only]

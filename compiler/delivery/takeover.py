@@ -112,6 +112,11 @@ def _vault_values(client: Callable[[str], Any], identifier: str, region: str) ->
     return {"Ref": identifier, "BackupVaultName": identifier, "BackupVaultArn": arn}
 
 
+def _alarm_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    alarms = client("cloudwatch").describe_alarms(AlarmNames=[identifier])["MetricAlarms"]
+    return {"Ref": identifier, "Arn": alarms[0]["AlarmArn"]} if alarms else {"Ref": identifier}
+
+
 def _group_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
     return {"Ref": identifier.split("|", 1)[1]}
 
@@ -122,7 +127,7 @@ VALUES: dict[str, Callable[[Callable[[str], Any], str, str], dict[str, str]]] = 
     "AWS::DynamoDB::Table": _table_values, "AWS::S3::Bucket": _bucket_values, "AWS::SQS::Queue": _queue_values,
     "AWS::Cognito::UserPool": _pool_values, "AWS::SecretsManager::Secret": _secret_values,
     "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Backup::BackupVault": _vault_values,
-    "AWS::Cognito::UserPoolGroup": _group_values,
+    "AWS::Cognito::UserPoolGroup": _group_values, "AWS::CloudWatch::Alarm": _alarm_values,
 }
 
 _SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
@@ -259,6 +264,41 @@ def import_resource(resource: dict[str, Any], region: str, present: frozenset[st
     return {"Type": type_, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}, computed
 
 
+def moves(d: Deployer, retired: list[tuple[str, str]]) -> list[Located]:
+    """The resources of generated/ that another of this stage's deployed stacks (or `retired`
+    ones, which left the spec) holds under the same custom name, or the same stack under
+    another logical id: moved in the spec, carried by deploy (the review gate's MOVE).
+    Only types CloudFormation imports (awstypes.IMPORT_IDENTIFIER) with a literal name."""
+    held: dict[tuple[str, str], tuple[str, str, str]] = {}  # (type, name) -> (stack name, logical id, region)
+    live = [(entry.name, entry.region) for stack, entry in sorted(d.manifest.stacks.items()) if d.describe(stack)]
+    for name, region in live + retired:
+        for logical, resource in d.deployed_template(d.client("cloudformation", region), name).get("Resources", {}).items():
+            path = awstypes.facts(resource["Type"]).name
+            value = (resource.get("Properties") or {}).get(path) if path else None
+            if resource["Type"] in awstypes.IMPORT_IDENTIFIER and isinstance(value, str):
+                held[(resource["Type"], value)] = (name, logical, region)
+    found = []
+    for stack in (s for level in d.manifest.levels for s in level):
+        entry = d.manifest.stacks[stack]
+        for logical, resource in sorted(d.generated(stack).get("Resources", {}).items()):
+            path = awstypes.facts(resource["Type"]).name
+            value = (resource.get("Properties") or {}).get(path) if path else None
+            holder = held.get((resource["Type"], value)) if isinstance(value, str) else None
+            if holder is None or holder[:2] == (entry.name, logical):
+                continue
+            cfn = d.client("cloudformation", holder[2])
+            physical = cfn.describe_stack_resource(StackName=holder[0], LogicalResourceId=holder[1])
+            identifier = str(physical["StackResourceDetail"]["PhysicalResourceId"])
+            count = adopt.COUNTS.get(resource["Type"])
+
+            def client(service: str, region: str = entry.region) -> Any:
+                return d.client(service, region)
+
+            found.append(Located(stack, logical, resource["Type"], str(value), "move", identifier, holder[0], holder[1],
+                                 count=count.read(client, identifier) if count and count.checked else None))
+    return found
+
+
 @dataclass
 class Takeover:
     """Performs the plan (module docstring). `echo` lines say each step as it starts and ends."""
@@ -268,6 +308,7 @@ class Takeover:
     _step: str = "planning"
 
     def run(self) -> list[Located]:
+        """The whole take-over (`adopt --yes`): plan, (a)-(c), then (d) deploy and (e) drift."""
         d = self.deployer
         try:
             return self._run()
@@ -277,6 +318,16 @@ class Takeover:
                               f"none (CloudFormation finishes or rolls back an operation it started); run "
                               f"`platformc adopt --stage {d.stage} --yes` again: it goes on from where this stopped") from None
 
+    def carry(self, moving: list[Located]) -> None:
+        """Steps (a)-(c) for resources that moved between this stage's stacks (deploy's moves)."""
+        d = self.deployer
+        try:
+            self._carry(moving)
+        except KeyboardInterrupt:
+            d.stopping.set()
+            raise Interrupted(f"interrupted during {self._step}: every resource is in one stack, or retained and in "
+                              "none; run the same deploy again: it goes on from where this stopped") from None
+
     # ------------------------------------------------------------------ the steps
     def _run(self) -> list[Located]:
         d = self.deployer
@@ -285,6 +336,22 @@ class Takeover:
         if blocked := [r for r in located if r.verdict]:
             raise TakeoverError("nothing was changed: the plan has BLOCKED differences (" +
                                 ", ".join(f"{r.stack}/{r.logical_id}" for r in blocked) + "); keep the live values in the spec")
+        taking, before = self._carry(located)
+        self._step = "step (d), the deploy that converges on the spec"
+        d.echo("(d) converge: deploy generated/ (the review gate judges each change set)")
+        self.results = d.deploy()
+        if failed := [r for r in self.results if r.status in ("failed", "skipped")]:
+            raise TakeoverError("(d) stopped: " + "; ".join(f"{r.stack} {r.status}: {r.detail}" for r in failed) +
+                                "; the adopted resources are in our stacks; fix the cause and run adopt --yes (or deploy) again")
+        self._check(before, taking, "(d)")
+        self._step = "step (e), drift detection"
+        self._drift(taking)
+        return located
+
+    def _carry(self, located: list[Located]) -> tuple[list[Located], dict[tuple[str, str], int]]:
+        """(a) and (b) per holding stack, (c) per stack of ours, everything checked first; the
+        data checked after each. Returns what was imported and the counts before."""
+        d = self.deployer
         before = {(r.stack, r.logical_id): r.count for r in located if r.count is not None and adopt.COUNTS[r.type].checked}
         sources: dict[str, list[Located]] = {}
         for r in located:
@@ -314,16 +381,7 @@ class Takeover:
                 self._step = f"step (c), importing into {d.stack_name(stack)}"
                 self._import(stack, mine)
                 self._check(before, mine, "(c)")
-        self._step = "step (d), the deploy that converges on the spec"
-        d.echo("(d) converge: deploy generated/ (the review gate judges each change set)")
-        self.results = d.deploy()
-        if failed := [r for r in self.results if r.status in ("failed", "skipped")]:
-            raise TakeoverError("(d) stopped: " + "; ".join(f"{r.stack} {r.status}: {r.detail}" for r in failed) +
-                                "; the adopted resources are in our stacks; fix the cause and run adopt --yes (or deploy) again")
-        self._check(before, taking, "(d)")
-        self._step = "step (e), drift detection"
-        self._drift(taking)
-        return located
+        return taking, before
 
     def _prepare(self, holder: str, leaving: list[Located]) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(region, its template now, the template without the leaving resources): refuses
@@ -341,6 +399,12 @@ class Takeover:
                     if o.get("ExportName") and o["OutputKey"] in naming(template, set(values))}
         importers = d.importers(cfn, sorted(exported.values()))
         imported = frozenset(key for key, export in exported.items() if importers.get(export))
+        if imported and any(r.action == "move" for r in leaving):
+            users = sorted({u for key in imported for u in importers[exported[key]]})
+            raise TakeoverError(f"nothing was changed: {', '.join(exported[k] for k in sorted(imported))} of {holder} "
+                                f"cannot move while {', '.join(users)} import(s) it: {holder} cannot drop an export in use, "
+                                "and the new stack cannot create it while it holds it (the review gate reports this move "
+                                "BLOCKED); keep the resource where it is, or release the export first")
         for key in sorted(imported):
             d.echo(f"{holder}: output {key} (export {exported[key]}) stays, its value written out: "
                    f"{', '.join(importers[exported[key]])} import it")

@@ -18,6 +18,9 @@ findings: a verdict, its cause, what happens, and the fix in words.
   risk (exit 4, a reviewer's approval of the commit lets it through the gate), not a deploy hazard: deploy executes it.
 - STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
   deletes one index per update), which `platformc deploy` applies one after another.
+- MOVE without a verdict: not a risk: a resource of a type CloudFormation imports keeps its
+  custom name in another place; deploy carries it across with its data (retain, remove,
+  import: delivery/takeover.py), so its removal from the old place is no deletion.
 
 Deploy order matters for moves between stacks, so compare takes the stage's levels from
 the new manifest. Pure comparison over JSON; the only I/O is `committed()`, which asks git.
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from . import access, updates
-from ..awstypes import STATEFUL, create_only, facts
+from ..awstypes import IMPORT_IDENTIFIER, STATEFUL, create_only, facts
 from ..manifest import Manifest
 from .committed import committed, committed_stages, resolve_ref
 from .findings import BLOCKED, BROADENS, CASCADE, CREATE_ONLY, DATA, DATA_LOSS, DESTRUCTIVE, Diff, EXPORT_IN_USE, Finding, IMMUTABLE_SCHEMA, INDEX_RULE, KEY_TYPE, MOVE, NAME_COLLISION, PRODUCER_REMOVED, PropertyChange, REPLACE, RETAINED, RISKS, ResourceChange, STACK_LEFT, STEPS, StackChange, TYPE_CHANGE, UNIQUE_IN_PARENT
@@ -65,6 +68,8 @@ class _Stage:
     # Ref and ARN stay the same; their replacement is BLOCKED anyway).
     fresh: set[tuple[str, str]] = field(default_factory=set)
     _exports: dict[str, dict[str, tuple[str, Any]]] = field(default_factory=dict)
+    # (stack, logical) of the old side that deploy carries to a new place (retain, remove, import)
+    carried: set[tuple[str, str]] = field(default_factory=set)
 
     def resources(self, side: str, stack: str) -> dict[str, dict[str, Any]]:
         template = (self.old if side == "old" else self.new).get(stack) or {}
@@ -328,10 +333,30 @@ def _moves(stage: _Stage, changes: dict[str, dict[str, ResourceChange]], region:
                 if key not in held:
                     continue
                 old_stack, old_logical, old_resource = held[key]
+                if kind == NAME_COLLISION and old_resource["Type"] == resource["Type"] in IMPORT_IDENTIFIER:
+                    _carry(stage, changes, stack, logical, resource, old_stack, old_logical, label, region)
+                    break
                 finding = _move_finding(stage, kind, label, stack, logical, old_stack, old_logical, old_resource)
                 if finding:
                     _add(changes, stack, logical, resource, finding, region)
                 break
+
+
+def _carry(stage: _Stage, changes: dict[str, dict[str, ResourceChange]], stack: str, logical: str, resource: dict[str, Any],
+           old_stack: str, old_logical: str, label: str, region: str) -> None:
+    """A resource of a type CloudFormation imports, under the same custom name in a new place:
+    deploy carries it across with its data (delivery/takeover.py: retained, removed from the
+    old stack, imported into the new one), so the move is no risk and its removal no deletion."""
+    stage.carried.add((old_stack, old_logical))
+    where = f"{old_stack}/{old_logical}"
+    _add(changes, stack, logical, resource, Finding("", MOVE, (
+        f"moves from {where} ({label}): deploy carries it across with its data, retained, removed from {old_stack} "
+        f"and imported into {stack}; nothing is deleted"), ""), region)
+    gone = changes.get(old_stack, {}).get(old_logical)
+    if gone is not None and gone.action == "remove":
+        kept = tuple(f for f in gone.findings if f.cause != DATA)
+        changes[old_stack][old_logical] = replace(gone, findings=(*kept, Finding("", MOVE, (
+            f"moves to {stack}/{logical}: retained and removed here, imported there (not deleted)"), "")))
 
 
 def _move_finding(stage: _Stage, kind: str, label: str, stack: str, logical: str, old_stack: str, old_logical: str,
@@ -386,6 +411,9 @@ def _export_findings(stage: _Stage) -> dict[str, list[Finding]]:
         moved_to = new_exports.get(name, (None, None))[0]
         if moved_to not in (None, stack) and not importers:
             old_level, new_level = stage.level(stack), stage.level(moved_to or "")
+            carried = any(kind == "local" and (stack, ref) in stage.carried for kind, ref in references(old_exports[name][1]))
+            if carried:
+                continue  # deploy removes it from the old stack (with the resource) before the new one deploys
             if stack in stage.new and (old_level is None or new_level is None or old_level >= new_level):
                 found.setdefault(stack, []).append(Finding(
                     BLOCKED, MOVE, f"export {name} moves from {stack} to {moved_to}, which deploys before or with {stack} "

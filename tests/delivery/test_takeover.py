@@ -367,3 +367,56 @@ def test_the_aws_path_is_pinned_call_by_call(tmp_path: Path) -> None:
         takeover._update(old, REGION, removal, "(b) remove")
         takeover._import("dynamodb", [table])
         stub.assert_no_pending_responses()
+
+
+def test_deploy_carries_a_table_moved_to_another_spec_file_with_its_items(endpoint: str, tmp_path: Path) -> None:
+    """A table moved between two of our spec files: the review gate calls it a MOVE (no risk),
+    and deploy carries it across (retain, remove, import) before any stack deploys."""
+    from compiler.review.diff import compare
+    from compiler.manifest import Manifest
+
+    from tests.delivery.test_deploy import DATA, _platform
+
+    data = DATA.replace("tables:\n", "tables:\n  archive: {hash_key: id:S}\n")  # a table no function reads
+    out, artifacts = _platform(tmp_path, data=data, service="carried")
+    lines: list[str] = []
+    assert {r.status for r in LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lines.append,
+                                            artifacts=artifacts, poll=0.01).deploy()} == {"created"}
+    ddb = _client(endpoint, "dynamodb")
+    for n in range(3):
+        ddb.put_item(TableName="carried-dev-archive", Item={"id": {"S": f"a-{n}"}})
+    arn = ddb.describe_table(TableName="carried-dev-archive")["Table"]["TableArn"]
+    old = {s: json.loads((out / "dev" / f"{s}.json").read_text()) for s in ("data", "app")}
+    old_manifest = Manifest.read(out, "dev")
+
+    out, artifacts = _platform(tmp_path, data=DATA, service="carried", extra={"catalog.yaml": "tables:\n  archive: {hash_key: id:S}\n"})
+    new = {s: json.loads((out / "dev" / f"{s}.json").read_text()) for s in ("data", "app", "catalog")}
+    diff = compare("dev", "deployed", old, new, old_manifest, Manifest.read(out, "dev"))
+    assert {(f.verdict, f.cause) for _, _, f in diff.findings()} == {("", "move between stacks")}
+
+    lines = []
+    results = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lines.append, artifacts=artifacts, poll=0.01).deploy()
+    # step (b) left the data stack as the spec has it: its deploy is "no changes"
+    assert {r.stack: r.status for r in results} == {"data": "unchanged", "catalog": "updated", "app": "unchanged"}, lines
+    assert "catalog/ArchiveTable: moves from carried-dev-data/ArchiveTable; carried across with its data" in lines
+    assert ddb.describe_table(TableName="carried-dev-archive")["Table"]["TableArn"] == arn
+    assert sorted(i["id"]["S"] for i in ddb.scan(TableName="carried-dev-archive")["Items"]) == ["a-0", "a-1", "a-2"]
+    assert _holders(endpoint, "carried")["carried-dev-archive"] == ["carried-dev-catalog"]
+
+
+def test_a_move_whose_export_is_imported_is_refused_before_any_change(endpoint: str, tmp_path: Path) -> None:
+    from tests.delivery.test_deploy import DATA, _platform
+
+    out, artifacts = _platform(tmp_path, service="pinnedex")
+    assert {r.status for r in LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None,
+                                            artifacts=artifacts, poll=0.01).deploy()} == {"created"}
+    _client(endpoint, "dynamodb").put_item(TableName="pinnedex-dev-items", Item={"id": {"S": "kept"}})
+    moved = DATA.replace("tables:\n  items: {hash_key: id:S}\n", "")
+    out, artifacts = _platform(tmp_path, data=moved, service="pinnedex", extra={"catalog.yaml": "tables:\n  items: {hash_key: id:S}\n"})
+    deployer = LocalDeployer(out, "dev", endpoint_url=endpoint, yes=True, echo=lambda _: None, artifacts=artifacts, poll=0.01)
+    from compiler.delivery.takeover import TakeoverError
+
+    with pytest.raises(TakeoverError, match="nothing was changed: pinnedex-dev-table-items:.* cannot move while app import"):
+        deployer.deploy()
+    assert _holders(endpoint, "pinnedex")["pinnedex-dev-items"] == ["pinnedex-dev-data"]
+    assert _client(endpoint, "dynamodb").scan(TableName="pinnedex-dev-items")["Items"] == [{"id": {"S": "kept"}}]
