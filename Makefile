@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STAGE  ?= dev
 
-.PHONY: venv-locked lock compile lint security check test typecheck diff package bootstrap deploy drift up down bench clean venv help
+.PHONY: venv-locked lock compile lint security check test typecheck diff package bootstrap deploy drift up down adopt-demo bench clean venv help
 
 help:
 	@echo "make compile STAGE=dev|staging|prod|all  write generated/<stage>/ from spec/"
@@ -23,6 +23,7 @@ help:
 	@echo "make deploy STAGE=dev                     package, then change sets level by level (boto3)"
 	@echo "make drift STAGE=dev                      does the deployed stage match generated/? (exit 5 if not)"
 	@echo "make up / make down                       the stage on a local moto server (127.0.0.1)"
+	@echo "make adopt-demo                           take over a Serverless-shaped stage on a local moto server"
 	@echo "make bench                                speed as ratios against references run alongside"
 	@echo "make clean                                remove .venv and caches"
 
@@ -97,6 +98,9 @@ up: $(STAMP)
 
 down: $(STAMP)
 	$(BIN)/platformc down
+
+adopt-demo: $(STAMP)
+	$(BIN)/python -m tests.delivery.adopt_demo
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run

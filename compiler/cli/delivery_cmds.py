@@ -231,7 +231,8 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="The plan as text, as a markdown table (a pull request or change ticket), or as JSON.")
 @click.option("--yes", is_flag=True,
               help="Perform the take-over after the plan: retain, remove, import, converge, drift (docs/adopt.md).")
 @out_option
@@ -254,7 +255,7 @@ def adopt(stage: str, endpoint_url: str | None, fmt: str, yes: bool, out_dir: Pa
     from ..delivery.takeover import Takeover
 
     try:
-        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None, err=fmt == "json")
+        deployer = _deployer(stage, out_dir, True, endpoint_url, local=endpoint_url is not None, err=fmt != "text")
         deployer.check_account()
         located = adopt_.plan(deployer)
         click.echo(adopt_.render(located, stage, fmt), nl=False)
@@ -269,5 +270,5 @@ def adopt(stage: str, endpoint_url: str | None, fmt: str, yes: bool, out_dir: Pa
     except Interrupted as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_INTERRUPTED)
-    _report(takeover.results, err=fmt == "json")
-    click.echo(f"take-over of stage {stage} done", err=fmt == "json")
+    _report(takeover.results, err=fmt != "text")
+    click.echo(f"take-over of stage {stage} done", err=fmt != "text")

@@ -28,6 +28,7 @@ from .. import awstypes
 from ..manifest import Manifest
 from ..review.findings import BLOCKED
 from ..review.properties import property_changes
+from .handover import references
 from .stage import StageAccess
 
 # What CloudFormation imports each adoptable type by (awstypes.IMPORT_IDENTIFIER).
@@ -56,6 +57,10 @@ class Located:
     updates: tuple[str, ...] = ()
     compared: str = ""  # what it was compared with, or why it was not
     count: int | None = None  # a cheap count of what it holds (the fingerprint the take-over checks)
+    # what leaving its stack touches there: the resources that refer to it (step b writes its
+    # values in), and its exports other stacks import ("<export> by <stack, ...>")
+    referred_by: tuple[str, ...] = ()
+    imported: tuple[str, ...] = ()
 
     @property
     def data(self) -> str | None:
@@ -63,7 +68,9 @@ class Located:
 
     @property
     def verdict(self) -> str | None:
-        return BLOCKED if self.replaces else None
+        """BLOCKED: the update after the import would replace it, or it moves between our
+        stacks with an export in use (neither stack could hold the export during the move)."""
+        return BLOCKED if self.replaces or (self.action == "move" and self.imported) else None
 
     @property
     def key(self) -> str:
@@ -256,6 +263,19 @@ def _compare(old: dict[str, Any], new: dict[str, Any], type_: str, region: str,
     return tuple(t for p, t in top if p in replacing), tuple(t for p, t in top if p not in replacing)
 
 
+def _touched(access: StageAccess, cfn: Any, holder: str, logical: str, template: dict[str, Any]) -> tuple[
+        tuple[str, ...], tuple[str, ...]]:
+    """What leaving `holder` touches there: the resources that refer to `logical`, and its
+    exports that other stacks import ("<export> by <stacks>"), as the review gate judges them."""
+    referred = tuple(sorted(other for other, resource in (template.get("Resources") or {}).items()
+                            if other != logical and logical in references(resource)))
+    outputs = {key for key, output in (template.get("Outputs") or {}).items() if logical in references(output)}
+    described = access.lifecycle.describe(cfn, holder) or {}
+    exports = sorted(o["ExportName"] for o in described.get("Outputs", []) if o.get("ExportName") and o["OutputKey"] in outputs)
+    users = access.importers(cfn, exports) if exports else {}
+    return referred, tuple(f"{name} by {', '.join(stacks)}" for name, stacks in sorted(users.items()) if stacks)
+
+
 def plan(access: StageAccess) -> list[Located]:
     """Every adoptable resource of the stage's templates, located; in deploy order."""
     manifest: Manifest = access.manifest
@@ -305,6 +325,8 @@ def plan(access: StageAccess) -> list[Located]:
             replaces: tuple[str, ...] = ()
             updates: tuple[str, ...] = ()
             compared = ""
+            referred: tuple[str, ...] = ()
+            imported: tuple[str, ...] = ()
             if holder is not None and action != "ours":
                 held = _held_template(cfn, holder[0])
                 old = ((held or {}).get("Resources", {}).get(holder[1]) or {}).get("Properties") if held else None
@@ -313,6 +335,7 @@ def plan(access: StageAccess) -> list[Located]:
                 else:
                     replaces, updates = _compare(old, new, resource["Type"], region)
                     compared = f"{holder[0]}'s template"
+                    referred, imported = _touched(access, cfn, holder[0], holder[1], held or {})
             elif holder is None and resource["Type"] in LIVE:
                 live = LIVE[resource["Type"]](client, name)
                 replaces, updates = _compare(live, new, resource["Type"], region, frozenset(live))
@@ -322,7 +345,8 @@ def plan(access: StageAccess) -> list[Located]:
             located.append(Located(stack, logical, resource["Type"], name, action, identifier,
                                    holder[0] if holder else None, holder[1] if holder else None,
                                    replaces, updates, compared,
-                                   COUNTS[resource["Type"]].read(client, identifier) if resource["Type"] in COUNTS else None))
+                                   COUNTS[resource["Type"]].read(client, identifier) if resource["Type"] in COUNTS else None,
+                                   referred, imported))
     return located
 
 
@@ -332,8 +356,10 @@ def render(located: list[Located], stage: str, fmt: str = "text") -> str:
                                                          for r in located]},
                           indent=2, sort_keys=True) + "\n"
     counts = {action: sum(1 for r in located if r.action == action) for action in ("adopt", "import", "move", "ours", "create")}
-    lines = [f"adopt plan for stage {stage} (nothing is changed): " +
-             ", ".join(f"{n} {action}" for action, n in counts.items() if n)]
+    summary = ", ".join(f"{n} {action}" for action, n in counts.items() if n)
+    if fmt == "markdown":
+        return _markdown(located, stage, summary)
+    lines = [f"adopt plan for stage {stage} (nothing is changed): {summary}"]
     for r in located:
         held = f" ({r.key} {r.identifier})" if r.identifier and r.identifier != r.name else ""
         holds = f"; holds {r.data}" if r.data else ""
@@ -343,4 +369,28 @@ def render(located: list[Located], stage: str, fmt: str = "text") -> str:
                          f"(keep the live value in the spec)")
         for change in r.updates:
             lines.append(f"      update in place: {change}")
+        if r.referred_by:
+            lines.append(f"      referred to in {r.held_by} by {', '.join(r.referred_by)}: step (b) writes its values there")
+        for export in r.imported:
+            lines.append(f"      {BLOCKED}: export {export}: it cannot move while imported (release it first)" if r.action == "move"
+                         else f"      export {export}: stays in {r.held_by}, its value written out")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(located: list[Located], stage: str, summary: str) -> str:
+    """The plan as a pull request comment or a change ticket shows it."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    blocked = sum(1 for r in located if r.verdict)
+    lines = [f"### Take-over plan for `{stage}`: {summary}", ""]
+    if blocked:
+        lines += [f"**{blocked} BLOCKED**: `platformc adopt --yes` changes nothing until the spec keeps the live values.", ""]
+    lines += ["| action | resource | type | name | now | holds | differences |", "|---|---|---|---|---|---|---|"]
+    for r in located:
+        notes = [f"**{BLOCKED}** {c}" for c in r.replaces] + [f"update: {c}" for c in r.updates]
+        notes += [f"referred to by {', '.join(r.referred_by)}"] if r.referred_by else []
+        notes += [(f"**{BLOCKED}** " if r.action == "move" else "") + f"export {e}" for e in r.imported]
+        lines.append(f"| {r.action} | `{r.stack}/{r.logical_id}` | `{r.type}` | `{cell(r.name)}` | {cell(r.where)} | "
+                     f"{cell(r.data or '')} | {cell('<br>'.join(notes))} |")
     return "\n".join(lines) + "\n"

@@ -44,6 +44,7 @@ __all__ = ["DeployError", "Deployer", "Interrupted", "StackResult"]
 
 from .errors import aws_user_error
 from .stage import DeployError, Interrupted, StageAccess
+from .takeover import Takeover, moves
 
 class Deployer(StageAccess):
     """A stage's stacks deployed in order through change sets (the module docstring)."""
@@ -300,8 +301,6 @@ class Deployer(StageAccess):
         """Resources moved between the stage's stacks in the spec (the review gate's MOVE) are
         carried across before any stack deploys, with their data: retained and removed where
         they are, imported where the spec puts them (delivery/takeover.py)."""
-        from .takeover import Takeover, moves
-
         found = moves(self, retired)
         for r in found:
             self.echo(f"{r.stack}/{r.logical_id}: moves from {r.held_by}/{r.held_as}; carried across with its data")

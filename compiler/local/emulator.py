@@ -524,9 +524,10 @@ class LocalDeployer(Deployer):
         first: the version refers to it). So: the newest version, published here when it
         does not hold the function's code and configuration yet (as AWS would have)."""
         lam = self.client("lambda", self.manifest.region_of(stack))
-        newest = versions.published(lam, live.function)[-1]
+        published = versions.published(lam, live.function)
+        newest = published[-1] if published else {}  # a function an update added may have none yet
         latest = lam.get_function_configuration(FunctionName=live.function)
-        if newest.get("CodeSha256") != latest.get("CodeSha256") or newest.get("Environment") != latest.get("Environment"):
+        if not published or newest.get("CodeSha256") != latest.get("CodeSha256") or newest.get("Environment") != latest.get("Environment"):
             newest = lam.publish_version(FunctionName=live.function)
         return str(newest["Version"])
 

@@ -18,6 +18,8 @@ does what CloudFormation documents, no more:
 - `keep_on_update`: an update that changes a resource whose type moto cannot update in place
   (AWS::DynamoDB::Table) keeps it in the stack, as it is; moto drops it from the stack's
   resources (it records None).
+- a stack an `IMPORT` change set creates resolves `Fn::ImportValue` in its later updates
+  (moto gives a stack made by a change set no exports to read).
 - outputs on change sets (in `import_change_sets`' execution, for every change set): it refreshes the stack's outputs and the
   region's exports, as `UpdateStack` does; moto registers them only when it creates a stack.
 
@@ -124,6 +126,9 @@ def import_change_sets() -> None:
         change_set_id, stack_id = create(self, stack_name, change_set_name, template, parameters, description,
                                          "UPDATE" if live else "IMPORT", *args, **kwargs)
         change_set = self.change_sets[change_set_id]
+        # a stack moto makes for a change set resolves no Fn::ImportValue (create_stack passes
+        # the region's exports; CreateChangeSet does not): given them, as CloudFormation has them
+        change_set.stack.cross_stack_resources = change_set.stack.resource_map.cross_stack_resources = self.exports
         change_set.change_set_type = "IMPORT"
         change_set.status, change_set.execution_status, change_set.status_reason = "CREATE_COMPLETE", "AVAILABLE", None
         return change_set_id, stack_id

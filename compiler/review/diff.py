@@ -24,6 +24,11 @@ findings: a verdict, its cause, what happens, and the fix in words.
 
 Deploy order matters for moves between stacks, so compare takes the stage's levels from
 the new manifest. Pure comparison over JSON; the only I/O is `committed()`, which asks git.
+
+Why one module of this length: its passes (cascades, changes, moves, exports) read and
+write one context, `_Stage` (both sides, their exports, what is replaced, what is carried),
+in an order where each pass needs the one before; the property comparison, the update
+steps and access already live apart (properties, updates, access).
 """
 
 from __future__ import annotations

@@ -22,8 +22,10 @@ from compiler.build.emit import write
 from compiler.build.pipeline import build
 from compiler.cli import main
 from compiler.delivery.package import package
+from compiler.delivery.adopt import Located
 from compiler.delivery.stage import Interrupted
-from compiler.delivery.takeover import Takeover, detached, import_resource, retained
+from compiler.delivery.handover import detached, import_resource, retained
+from compiler.delivery.takeover import Takeover
 from compiler.local.emulator import LocalDeployer
 from tests.conftest import write_spec
 from tests.delivery.test_deploy import REGION, _client
@@ -200,12 +202,31 @@ def test_the_take_over_keeps_every_identifier_and_item(endpoint: str, tmp_path: 
     assert "(d) data check dynamodb/UsersTable: about 3 items (before: about 3 items)" in text
     assert "(d) data check s3/DataBucket: 3 objects (before: 3 objects)" in text
     assert "output UsersTableName (export lbtake-infrastructure-dynamodb-dev-UsersTableName) stays" in text
+    # the plan said what leaving the old stack touches there
+    assert ("referred to in lbtake-infrastructure-dynamodb-dev by ReaderRole, UsersTableParameter: step (b) writes its "
+            "values there") in text
+    assert ("export lbtake-infrastructure-dynamodb-dev-UsersTableName by lbtake-api-users-dev: stays in "
+            "lbtake-infrastructure-dynamodb-dev, its value written out") in text
     _assert_taken_over(endpoint, "lbtake", before)
 
     # the next plan finds everything in our stacks (the emulator's user pool stays outside any)
     again = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out), "--format", "json"])
     actions = {f"{r['stack']}/{r['logical_id']}": r["action"] for r in json.loads(again.output)["resources"]}
     assert {a for k, a in actions.items() if not k.startswith("cognito/")} == {"ours"}, actions
+
+
+def test_the_plan_as_markdown_puts_what_blocks_first() -> None:
+    from compiler.delivery.adopt import render
+
+    plan = [Located("dynamodb", "UsersTable", "AWS::DynamoDB::Table", "lb-dev-users", "adopt", "lb-dev-users", "old", "Users",
+                    replaces=("KeySchema: a -> b",), count=3, referred_by=("Role",)),
+            Located("sqs", "SyncQueue", "AWS::SQS::Queue", "lb-dev-sync.fifo", "move", "https://q/lb-dev-sync.fifo", "lb-dev-a",
+                    "SyncQueue", imported=("lb-dev-queue-sync:arn by core",))]
+    text = render(plan, "dev", "markdown")
+    assert text.startswith("### Take-over plan for `dev`: 1 adopt, 1 move\n\n**2 BLOCKED**")
+    assert ("| adopt | `dynamodb/UsersTable` | `AWS::DynamoDB::Table` | `lb-dev-users` | old/Users | about 3 items (DynamoDB "
+            "updates ItemCount about every 6 hours) | **BLOCKED** KeySchema: a -> b<br>referred to by Role |") in text
+    assert "| **BLOCKED** export lb-dev-queue-sync:arn by core |" in text
 
 
 def test_interrupted_after_each_step_the_next_run_finishes(endpoint: str, tmp_path: Path) -> None:
@@ -312,7 +333,6 @@ def test_the_aws_path_is_pinned_call_by_call(tmp_path: Path) -> None:
     import boto3
     from botocore.stub import ANY, Stubber
 
-    from compiler.delivery.adopt import Located
     from compiler.delivery.deploy import Deployer
 
     out, artifacts = _spec(tmp_path, "pinned")
