@@ -68,7 +68,7 @@ typecheck: $(STAMP)
 	MYPYPATH=handlers $(BIN)/mypy handlers/*.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/platformc lint
 	$(BIN)/platformc security

@@ -30,6 +30,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden outputs from the current compiler")
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test` spreads the tests over the machine's cores (pytest-xdist): each file runs
+    whole in one worker, so its module fixtures are built once, and the handler tests all in
+    one, since test_grants.py reads what every one of them called (tests/handlers/conftest.py
+    runs it last). (xdist's own `loadgroup` cannot: it renames node ids, which pytest 9 ignores.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/handlers" if path.startswith("tests/handlers/") else path
+
+    return ByFile(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _stages_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """Builds inside pytest's process render their stages one after another. Whether that
@@ -56,14 +71,14 @@ def local_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (a free port), shared by the deploy tests."""
+    """A moto server on 127.0.0.1 (a free port), patched as `platformc up`'s is, shared by the
+    deploy tests (each names its own service)."""
     from moto.server import ThreadedMotoServer
 
     from compiler.local import motopatch
     from compiler.local.emulator import free_port
 
     motopatch.apply()  # CloudFormation's behaviours that moto lacks, as `platformc up`'s server has them
-
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

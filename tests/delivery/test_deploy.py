@@ -36,6 +36,17 @@ def _deployer(out: Path, stage: str, endpoint: str, artifacts: Path, lines: list
 
 
 @pytest.fixture(scope="module")
+def endpoint(endpoint: str) -> str:
+    """The shared moto server, emptied first: this module deploys the repository's stage,
+    whose names are fixed, and checks that every stack is created, whatever modules before
+    it deployed (moto keeps one state per process, which every server in it shares)."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    return endpoint
+
+
+@pytest.fixture(scope="module")
 def dev(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The repository's dev stage, deployed once for the tests that inspect it."""
     artifacts = tmp_path_factory.mktemp("artifacts")
