@@ -138,6 +138,7 @@ IMPORT_IDENTIFIER: dict[str, str] = {
     "AWS::SecretsManager::Secret": "Id",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Events::EventBus": "Name",
+    "AWS::Events::Archive": "ArchiveName",
     "AWS::Backup::BackupVault": "BackupVaultName",
     "AWS::CloudWatch::Alarm": "AlarmName",  # no data, but a custom name: moved with its resource
 }

@@ -240,8 +240,8 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 def adopt(stage: str, endpoint_url: str | None, fmt: str, yes: bool, out_dir: Path) -> None:
     """Plan, then with --yes perform, the take-over of resources that exist under the stage's names.
 
-    For every table, bucket, queue, user pool, secret, log group, bus and backup vault the
-    stage's templates name: whether it exists, which stack holds it (another tool's, one of
+    For every table, bucket, queue, user pool and its groups, secret, log group, bus and
+    its archive, and backup vault the stage's templates name: whether it exists, which stack holds it (another tool's, one of
     ours, or none), what the take-over does (adopt, import, move, create), and how each
     differs from the template; exit 4 when a difference would replace a resource after its
     import (BLOCKED). Without --yes it only reads. With --yes (never implied by CI): each

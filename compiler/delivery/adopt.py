@@ -144,6 +144,14 @@ def _bus(client: Callable[[str], Any], name: str) -> str | None:
         return None
 
 
+def _archive(client: Callable[[str], Any], name: str) -> str | None:
+    events = client("events")
+    try:
+        return str(events.describe_archive(ArchiveName=name)["ArchiveName"])
+    except events.exceptions.ResourceNotFoundException:
+        return None
+
+
 def _vault(client: Callable[[str], Any], name: str) -> str | None:
     backup = client("backup")
     try:
@@ -172,6 +180,7 @@ FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Logs::LogGroup": _log_group,
     "AWS::Events::EventBus": _bus,
+    "AWS::Events::Archive": _archive,
     "AWS::Backup::BackupVault": _vault,
 }
 
@@ -263,6 +272,30 @@ def _compare(old: dict[str, Any], new: dict[str, Any], type_: str, region: str,
     return tuple(t for p, t in top if p in replacing), tuple(t for p, t in top if p not in replacing)
 
 
+def _by_name(value: Any, template: dict[str, Any]) -> Any:
+    """`value` with each Ref and GetAtt target that has a custom name written as that name, so
+    that two templates naming one resource under different logical ids compare equal."""
+    if isinstance(value, list):
+        return [_by_name(v, template) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) in ({"Ref"}, {"Fn::GetAtt"}):
+        target = value.get("Ref") or value["Fn::GetAtt"]
+        logical = target if isinstance(target, str) and "Ref" in value else (
+            target.split(".")[0] if isinstance(target, str) else target[0])
+        resource = (template.get("Resources") or {}).get(logical) or {}
+        paths = awstypes.name_paths(resource.get("Type", ""))
+        name = (resource.get("Properties") or {}).get(paths[0]) if paths else None
+        if isinstance(name, str):
+            label = f"<{resource['Type']} {name}>"
+            if "Ref" in value:
+                return {"Ref": label}
+            attribute = target.split(".", 1)[1] if isinstance(target, str) else target[1]
+            return {"Fn::GetAtt": [label, attribute]}
+        return value
+    return {k: _by_name(v, template) for k, v in value.items()}
+
+
 def _touched(access: StageAccess, cfn: Any, holder: str, logical: str, template: dict[str, Any]) -> tuple[
         tuple[str, ...], tuple[str, ...]]:
     """What leaving `holder` touches there: the resources that refer to `logical`, and its
@@ -333,7 +366,8 @@ def plan(access: StageAccess) -> list[Located]:
                 if old is None:
                     compared = f"{holder[0]}'s template could not be read as JSON"
                 else:
-                    replaces, updates = _compare(old, new, resource["Type"], region)
+                    replaces, updates = _compare(_by_name(old, held or {}), _by_name(new, access.generated(stack)),
+                                                 resource["Type"], region)
                     compared = f"{holder[0]}'s template"
                     referred, imported = _touched(access, cfn, holder[0], holder[1], held or {})
             elif holder is None and resource["Type"] in LIVE:

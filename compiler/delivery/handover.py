@@ -69,6 +69,10 @@ def _bus_values(client: Callable[[str], Any], identifier: str, region: str) -> d
     return {"Ref": identifier, "Name": identifier, "Arn": client("events").describe_event_bus(Name=identifier)["Arn"]}
 
 
+def _archive_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier, "Arn": client("events").describe_archive(ArchiveName=identifier)["ArchiveArn"]}
+
+
 def _vault_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
     arn = client("backup").describe_backup_vault(BackupVaultName=identifier)["BackupVaultArn"]
     return {"Ref": identifier, "BackupVaultName": identifier, "BackupVaultArn": arn}
@@ -88,7 +92,8 @@ def _group_values(client: Callable[[str], Any], identifier: str, region: str) ->
 VALUES: dict[str, Callable[[Callable[[str], Any], str, str], dict[str, str]]] = {
     "AWS::DynamoDB::Table": _table_values, "AWS::S3::Bucket": _bucket_values, "AWS::SQS::Queue": _queue_values,
     "AWS::Cognito::UserPool": _pool_values, "AWS::SecretsManager::Secret": _secret_values,
-    "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Backup::BackupVault": _vault_values,
+    "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Events::Archive": _archive_values,
+    "AWS::Backup::BackupVault": _vault_values,
     "AWS::Cognito::UserPoolGroup": _group_values, "AWS::CloudWatch::Alarm": _alarm_values,
 }
 

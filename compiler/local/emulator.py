@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
 
+from .. import awstypes
 from ..delivery import adopt, versions
 from ..delivery.deploy import Deployer
 from ..delivery.drift import ResourceDrift
@@ -597,9 +598,10 @@ class LocalDeployer(Deployer):
 
     def holder(self, cfn: Any, physical_id: str) -> tuple[str, str] | None:
         """moto 5.2.5's DescribeStackResources ignores PhysicalResourceId (it answers with the
-        resources of some stack): the emulator reads every live stack's resources instead. And
-        its stacks record a queue's URL on sqs.<region>.amazonaws.com while its SQS answers
-        with the endpoint's host: a URL is compared by its path (account and queue name)."""
+        resources of some stack): the emulator reads every live stack's resources instead. Its
+        stacks record a queue's URL on sqs.<region>.amazonaws.com while its SQS answers with the
+        endpoint's host: a URL is compared by its path (account and queue name). And it records
+        no physical id for an event bus or an archive: the name in the stack's template stands in."""
         def same(recorded: object) -> bool:
             if physical_id.startswith("http") and isinstance(recorded, str) and recorded.startswith("http"):
                 return urlsplit(recorded).path == urlsplit(physical_id).path
@@ -613,15 +615,31 @@ class LocalDeployer(Deployer):
                 resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
             except cfn.exceptions.ClientError:  # moto resolves a stack's resources lazily: one whose import is
                 continue  # gone cannot be listed (AWS lists it); it is skipped
+            names: dict[str, str] | None = None  # read only for a resource without a physical id
             for resource in resources:
-                if same(resource.get("PhysicalResourceId")) and resource.get("ResourceStatus") != "DELETE_COMPLETE":
+                recorded = resource.get("PhysicalResourceId")
+                if not recorded:
+                    names = _names(self.deployed_template(cfn, name)) if names is None else names
+                    recorded = names.get(resource["LogicalResourceId"])
+                if same(recorded) and resource.get("ResourceStatus") != "DELETE_COMPLETE":
                     return name, str(resource["LogicalResourceId"])
         return None
 
 
 # What the emulator's IMPORT change sets can join to a stack (compiler/local/motopatch.py).
 IMPORTED = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup",
-                      "AWS::Events::EventBus"})
+                      "AWS::Events::EventBus", "AWS::Events::Archive"})
+
+
+def _names(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> the custom name a template gives it (literal names only)."""
+    found = {}
+    for logical, resource in (template.get("Resources") or {}).items():
+        path = awstypes.facts(resource.get("Type", "")).name
+        value = (resource.get("Properties") or {}).get(path) if path else None
+        if isinstance(value, str):
+            found[logical] = value
+    return found
 
 
 def _imports(value: object) -> set[str]:

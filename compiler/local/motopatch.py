@@ -59,6 +59,10 @@ def _existing(type_: str, props: dict[str, Any], account: str, region: str) -> A
         from moto.events.models import events_backends
 
         return events_backends[account][region].event_buses[props["Name"]]
+    if type_ == "AWS::Events::Archive":
+        from moto.events.models import events_backends
+
+        return events_backends[account][region].archives[props["ArchiveName"]]
     raise KeyError(f"the emulator cannot import {type_}")
 
 

@@ -53,6 +53,7 @@ SPEC = {
         """,
     "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n"
                     "    groups:\n      Admins: {precedence: 1, description: Platform administrators}\n",
+    "eventbridge.yaml": "description: bus\nbuses:\n  events:\n    archive: {retention_days: 30}\n",
     "app.yaml": "description: app\nfunctions:\n  reader: {handler: jobs.run, timeout: 20s, access: {table:users: read}}\n",
 }
 
@@ -117,6 +118,12 @@ def _serverless(endpoint: str, service: str) -> None:
         "SyncDlq": {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": f"{service}-dev-sync-dlq.fifo", "FifoQueue": True, "MessageRetentionPeriod": 1209600}}}}
     cfn.create_stack(StackName=f"{service}-infrastructure-sqs-dev", TemplateBody=json.dumps(sqs))
+    bus = {"Resources": {  # the platform's events and their archive (replayable history)
+        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": f"{service}-dev-events"}},
+        "EventArchive": {"Type": "AWS::Events::Archive", "Properties": {
+            "ArchiveName": f"{service}-dev-events-archive", "SourceArn": {"Fn::GetAtt": ["EventBus", "Arn"]},
+            "RetentionDays": 30}}}}
+    cfn.create_stack(StackName=f"{service}-infrastructure-eventbridge-dev", TemplateBody=json.dumps(bus))
     idp = _client(endpoint, "cognito-idp")
     pool = idp.create_user_pool(PoolName=f"{service}-dev-main")["UserPool"]["Id"]
     idp.create_group(UserPoolId=pool, GroupName="Admins", Precedence=1)
@@ -142,17 +149,22 @@ def _state(endpoint: str, service: str) -> dict[str, Any]:
         "queues": (queue, sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn", "ApproximateNumberOfMessages"])
                    ["Attributes"]),
         "pool": (pools, sorted(u["Username"] for u in idp.list_users(UserPoolId=pools[0])["Users"])),
+        "archive": _client(endpoint, "events").describe_archive(ArchiveName=f"{service}-dev-events-archive")["ArchiveArn"],
     }
 
 
 def _holders(endpoint: str, service: str) -> dict[str, list[str]]:
     """Physical id -> the stacks holding it (moto's DescribeStackResources ignores the
-    physical id, so every stack is listed)."""
+    physical id, so every stack is listed; moto records none for a bus or an archive, so
+    their names are read from the stack's template)."""
     cfn, found = _client(endpoint, "cloudformation"), {}
     for stack in (s for page in cfn.get_paginator("describe_stacks").paginate() for s in page["Stacks"]):
         if stack["StackName"].startswith(f"{service}-"):
+            resources = cfn.get_template(StackName=stack["StackName"])["TemplateBody"]["Resources"]
             for r in cfn.list_stack_resources(StackName=stack["StackName"])["StackResourceSummaries"]:
-                found.setdefault(r["PhysicalResourceId"].rsplit("/", 1)[-1], []).append(stack["StackName"])
+                props = resources[r["LogicalResourceId"]].get("Properties", {})
+                physical = r["PhysicalResourceId"] or props.get("Name") or props.get("ArchiveName", "")
+                found.setdefault(physical.rsplit("/", 1)[-1], []).append(stack["StackName"])
     return found
 
 
@@ -162,9 +174,10 @@ DATA = ("users", "sources", "data", "sync.fifo", "sync-dlq.fifo")  # name suffix
 def _assert_taken_over(endpoint: str, service: str, before: dict[str, Any]) -> None:
     assert _state(endpoint, service) == before  # identifiers, items, objects, users, messages
     holders = _holders(endpoint, service)
-    ours = {"users": "dynamodb", "sources": "dynamodb", "data": "s3", "sync.fifo": "sqs", "sync-dlq.fifo": "sqs"}
+    ours = {"users": "dynamodb", "sources": "dynamodb", "data": "s3", "sync.fifo": "sqs", "sync-dlq.fifo": "sqs",
+            "events": "eventbridge", "events-archive": "eventbridge"}
     for suffix, stack in ours.items():
-        assert holders[f"{service}-dev-{suffix}"] == [f"{service}-dev-{stack}"], (suffix, holders)
+        assert holders.get(f"{service}-dev-{suffix}") == [f"{service}-dev-{stack}"], (suffix, sorted(holders.items()))
     cfn, ssm = _client(endpoint, "cloudformation"), _client(endpoint, "ssm")
     # the old application still works: what referred to a table now holds its value
     assert ssm.get_parameter(Name=f"/{service}/dev/users-table")["Parameter"]["Value"] == f"{service}-dev-users"
