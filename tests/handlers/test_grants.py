@@ -10,6 +10,7 @@ handler: remove it, or list it in REASONS with why it must stay.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +51,7 @@ def test_every_granted_level_is_called_by_its_handler(request: pytest.FixtureReq
         pytest.skip("needs every handler test in the same run (`make test` runs them all)")
     resolved = build(REPO / "spec", "dev", display_root=REPO).resolved["dev"]
     unused = []
+    hints: dict[str, str] = {}
     for resource in sorted(resolved.index.values(), key=lambda r: r.name):
         if resource.kind.ref != "function":
             continue
@@ -59,4 +61,39 @@ def test_every_granted_level_is_called_by_its_handler(request: pytest.FixtureReq
                 for part in _unused(resource.name, ref.kind, level, target):
                     if (resource.name, str(ref), level) not in REASONS:
                         unused.append(f"{resource.name}: {ref} {level}" + (f" (its {part} part)" if part != level else ""))
-    assert unused == [], "granted but never called by the handler tests:\n  " + "\n  ".join(unused)
+                        hints.setdefault(resource.name, _hint(resource.name, resource.spec, f"{ref} {part}"))
+    assert unused == [], ("granted but never called by the handler tests:\n  " + "\n  ".join(unused) +
+                          "\n\nCall each in a handler test (or remove the grant from the spec, or list it in REASONS "
+                          "with why it stays):\n" + "\n".join(hints.values()))
+
+
+def _hint(function: str, spec: Any, grant: str) -> str:
+    """Where a test that exercises `grant` goes, and its shape (tests/handlers/platform.py
+    records every call the handler makes)."""
+    module = str(spec.handler).split(".")[0]
+    path = Path(__file__).parent / f"test_{module}.py"
+    where = f"{path.relative_to(REPO)} ({'add to it' if path.exists() else 'a new file'})"
+    if spec.routes:
+        method, route = spec.routes[0].route.split(" ", 1)
+        event, what = f'api_event("{method}", "{route}", claims=...)', "a request"
+    else:
+        event, what = "{...}", "the event its trigger sends"
+    name = function.replace("-", "_")
+    return (f"  {where}:\n"
+            f"    def test_{name}_uses_what_it_is_granted(aws: Platform) -> None:\n"
+            f"        # {what} that makes it use {grant}\n"
+            f'        response = aws.invoke("{function}", {event})\n'
+            f"        assert ...  # what the call did, read back from the table, bucket, queue or bus")
+
+
+def test_an_unused_grant_is_reported_with_the_test_to_write() -> None:
+    """The failure names the handler test file (there, or to add) and shows a call to make."""
+    resolved = build(REPO / "spec", "dev", display_root=REPO).resolved["dev"]
+    routed = next(r for r in sorted(resolved.index.values(), key=lambda r: r.name)
+                  if r.kind.ref == "function" and r.spec.routes)
+    hint = _hint(routed.name, routed.spec, "table:users write")
+    module = str(routed.spec.handler).split(".")[0]
+    method, route = routed.spec.routes[0].route.split(" ", 1)
+    assert hint.startswith(f"  tests/handlers/test_{module}.py (")
+    assert "# a request that makes it use table:users write" in hint
+    assert f'aws.invoke("{routed.name}", api_event("{method}", "{route}", claims=...))' in hint
