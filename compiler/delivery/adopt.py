@@ -28,7 +28,7 @@ from .. import awstypes
 from ..manifest import Manifest
 from ..review.findings import BLOCKED
 from ..review.properties import property_changes
-from .handover import references
+from .handover import naming, references
 from .stage import StageAccess
 
 # What CloudFormation imports each adoptable type by (awstypes.IMPORT_IDENTIFIER).
@@ -296,17 +296,26 @@ def _by_name(value: Any, template: dict[str, Any]) -> Any:
     return {k: _by_name(v, template) for k, v in value.items()}
 
 
+def exports_in_use(access: StageAccess, cfn: Any, holder: str, template: dict[str, Any], logicals: set[str]) -> dict[
+        str, tuple[str, list[str]]]:
+    """The outputs of `holder` that name any of `logicals` and whose exports other stacks
+    import now: output key -> (export name, importers)."""
+    outputs = set(naming(template, logicals))
+    described = access.lifecycle.describe(cfn, holder) or {}
+    exported = {o["OutputKey"]: o["ExportName"] for o in described.get("Outputs", [])
+                if o.get("ExportName") and o["OutputKey"] in outputs}
+    users = access.importers(cfn, sorted(exported.values())) if exported else {}
+    return {key: (export, users[export]) for key, export in sorted(exported.items()) if users.get(export)}
+
+
 def _touched(access: StageAccess, cfn: Any, holder: str, logical: str, template: dict[str, Any]) -> tuple[
         tuple[str, ...], tuple[str, ...]]:
     """What leaving `holder` touches there: the resources that refer to `logical`, and its
     exports that other stacks import ("<export> by <stacks>"), as the review gate judges them."""
     referred = tuple(sorted(other for other, resource in (template.get("Resources") or {}).items()
                             if other != logical and logical in references(resource)))
-    outputs = {key for key, output in (template.get("Outputs") or {}).items() if logical in references(output)}
-    described = access.lifecycle.describe(cfn, holder) or {}
-    exports = sorted(o["ExportName"] for o in described.get("Outputs", []) if o.get("ExportName") and o["OutputKey"] in outputs)
-    users = access.importers(cfn, exports) if exports else {}
-    return referred, tuple(f"{name} by {', '.join(stacks)}" for name, stacks in sorted(users.items()) if stacks)
+    in_use = exports_in_use(access, cfn, holder, template, {logical})
+    return referred, tuple(f"{export} by {', '.join(stacks)}" for export, stacks in sorted(in_use.values()))
 
 
 def plan(access: StageAccess) -> list[Located]:

@@ -149,6 +149,13 @@ def _substitute(value: Any, values: Callable[[str, str], str]) -> Any:
     return {k: _substitute(v, values) for k, v in value.items()}
 
 
+def custom_name(resource: dict[str, Any]) -> str | None:
+    """The literal custom name a template gives a resource (awstypes `name`), or None."""
+    path = awstypes.facts(resource.get("Type", "")).name
+    value = (resource.get("Properties") or {}).get(path) if path else None
+    return value if isinstance(value, str) else None
+
+
 def naming(template: dict[str, Any], leaving: set[str]) -> list[str]:
     """The outputs of a template that name any of the `leaving` resources."""
     return sorted(key for key, output in (template.get("Outputs") or {}).items() if references(output) & leaving)

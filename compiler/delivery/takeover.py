@@ -35,18 +35,19 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .. import awstypes
 from . import adopt
 from .adopt import Located
-from .handover import VALUES, detached, import_resource, naming, retained
+from .handover import VALUES, custom_name, detached, import_resource, retained
 from .lifecycle import TERMINAL_OK, StackResult, summary
 from .stage import DeployError, Interrupted
 
 if TYPE_CHECKING:  # deploy runs the take-over's steps for moves (Deployer.carry_moves)
     from .deploy import Deployer
 
+T = TypeVar("T")
 # A stack another tool deployed may hold IAM resources with custom names, or macros.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
@@ -64,17 +65,15 @@ def moves(d: Deployer, retired: list[tuple[str, str]]) -> list[Located]:
     live = [(entry.name, entry.region) for stack, entry in sorted(d.manifest.stacks.items()) if d.describe(stack)]
     for name, region in live + retired:
         for logical, resource in d.deployed_template(d.client("cloudformation", region), name).get("Resources", {}).items():
-            path = awstypes.facts(resource["Type"]).name
-            value = (resource.get("Properties") or {}).get(path) if path else None
-            if resource["Type"] in awstypes.IMPORT_IDENTIFIER and isinstance(value, str):
+            value = custom_name(resource)
+            if resource["Type"] in awstypes.IMPORT_IDENTIFIER and value is not None:
                 held[(resource["Type"], value)] = (name, logical, region)
     found = []
     for stack in (s for level in d.manifest.levels for s in level):
         entry = d.manifest.stacks[stack]
         for logical, resource in sorted(d.generated(stack).get("Resources", {}).items()):
-            path = awstypes.facts(resource["Type"]).name
-            value = (resource.get("Properties") or {}).get(path) if path else None
-            holder = held.get((resource["Type"], value)) if isinstance(value, str) else None
+            value = custom_name(resource)
+            holder = held.get((resource["Type"], value)) if value is not None else None
             if holder is None or holder[:2] == (entry.name, logical):
                 continue
             cfn = d.client("cloudformation", holder[2])
@@ -100,24 +99,21 @@ class Takeover:
 
     def run(self) -> list[Located]:
         """The whole take-over (`adopt --yes`): plan, (a)-(c), then (d) deploy and (e) drift."""
-        d = self.deployer
-        try:
-            return self._run()
-        except KeyboardInterrupt:
-            d.stopping.set()
-            raise Interrupted(f"interrupted during {self._step}: every resource is in one stack, or retained and in "
-                              f"none (CloudFormation finishes or rolls back an operation it started); run "
-                              f"`platformc adopt --stage {d.stage} --yes` again: it goes on from where this stopped") from None
+        return self._stoppable(self._run, f"run `platformc adopt --stage {self.deployer.stage} --yes` again")
 
     def carry(self, moving: list[Located]) -> None:
         """Steps (a)-(c) for resources that moved between this stage's stacks (deploy's moves)."""
-        d = self.deployer
+        self._stoppable(lambda: self._carry(moving), "run the same deploy again")
+
+    def _stoppable(self, steps: Callable[[], T], resume: str) -> T:
+        """Ctrl-C: nothing new starts; Interrupted says where it stopped and how to go on."""
         try:
-            self._carry(moving)
+            return steps()
         except KeyboardInterrupt:
-            d.stopping.set()
+            self.deployer.stopping.set()
             raise Interrupted(f"interrupted during {self._step}: every resource is in one stack, or retained and in "
-                              "none; run the same deploy again: it goes on from where this stopped") from None
+                              f"none (CloudFormation finishes or rolls back an operation it started); {resume}: it "
+                              "goes on from where this stopped") from None
 
     # ------------------------------------------------------------------ the steps
     def _run(self) -> list[Located]:
@@ -186,20 +182,16 @@ class Takeover:
                                 "keeps the original as written) or move its resources by hand (docs/review.md)")
         values = {r.held_as or "": (lambda r=r: VALUES[r.type](lambda s: d.client(s, region), r.identifier or "", region))
                   for r in leaving}
-        exported = {o["OutputKey"]: o["ExportName"] for o in (d.lifecycle.describe(cfn, holder) or {}).get("Outputs", [])
-                    if o.get("ExportName") and o["OutputKey"] in naming(template, set(values))}
-        importers = d.importers(cfn, sorted(exported.values()))
-        imported = frozenset(key for key, export in exported.items() if importers.get(export))
-        if imported and any(r.action == "move" for r in leaving):
-            users = sorted({u for key in imported for u in importers[exported[key]]})
-            raise TakeoverError(f"nothing was changed: {', '.join(exported[k] for k in sorted(imported))} of {holder} "
+        in_use = adopt.exports_in_use(d, cfn, holder, template, set(values))
+        if in_use and any(r.action == "move" for r in leaving):
+            users = sorted({u for _, stacks in in_use.values() for u in stacks})
+            raise TakeoverError(f"nothing was changed: {', '.join(e for e, _ in in_use.values())} of {holder} "
                                 f"cannot move while {', '.join(users)} import(s) it: {holder} cannot drop an export in use, "
                                 "and the new stack cannot create it while it holds it (the review gate reports this move "
                                 "BLOCKED); keep the resource where it is, or release the export first")
-        for key in sorted(imported):
-            d.echo(f"{holder}: output {key} (export {exported[key]}) stays, its value written out: "
-                   f"{', '.join(importers[exported[key]])} import it")
-        removal, _, unresolved = detached(template, values, imported)  # type: ignore[arg-type]
+        for key, (export, stacks) in sorted(in_use.items()):
+            d.echo(f"{holder}: output {key} (export {export}) stays, its value written out: {', '.join(stacks)} import it")
+        removal, _, unresolved = detached(template, values, frozenset(in_use))  # type: ignore[arg-type]
         if unresolved:
             raise TakeoverError(f"nothing was changed: {holder} refers to what leaves it in ways not rewritten: "
                                 f"{', '.join(unresolved)}")

@@ -28,10 +28,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
 
-from .. import awstypes
 from ..delivery import adopt, versions
 from ..delivery.deploy import Deployer
 from ..delivery.drift import ResourceDrift
+from ..delivery.handover import custom_name
 from ..delivery.lifecycle import INTERRUPTED, StackResult
 from ..manifest import Manifest
 from ..delivery.versions import Live
@@ -633,13 +633,8 @@ IMPORTED = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queu
 
 def _names(template: dict[str, Any]) -> dict[str, str]:
     """Logical id -> the custom name a template gives it (literal names only)."""
-    found = {}
-    for logical, resource in (template.get("Resources") or {}).items():
-        path = awstypes.facts(resource.get("Type", "")).name
-        value = (resource.get("Properties") or {}).get(path) if path else None
-        if isinstance(value, str):
-            found[logical] = value
-    return found
+    named = {logical: custom_name(resource) for logical, resource in (template.get("Resources") or {}).items()}
+    return {logical: name for logical, name in named.items() if name is not None}
 
 
 def _imports(value: object) -> set[str]:
