@@ -35,6 +35,9 @@ class Facts:
     name: str | None = None  # dotted property path of the custom physical name
     unique_in: tuple[str, tuple[str, ...]] | None = None  # (parent property, key properties)
     create_only: tuple[str, ...] = ()  # immutable properties the provider schema does not list
+    # properties whose change fails the update outright, whatever UpdateReplacePolicy says
+    # (CloudFormation refuses to replace the resource for them): BLOCKED, never REPLACE
+    fails: tuple[str, ...] = ()
     data: str | None = None  # what is lost when the resource is deleted
     delete: str = "deleted"  # "deleted" | "fails if not empty" | "scheduled"
     source: str = ""
@@ -80,6 +83,10 @@ FACTS: dict[str, Facts] = {
         source=f"{CFN_DOCS}/aws-resource-backup-backupvault.html",
     ),
     "AWS::KMS::Key": Facts(
+        # KeySpec, KeyUsage, MultiRegion, Origin: "If you change the value of [it] on an
+        # existing KMS key, the update request fails, regardless of the value of the
+        # UpdateReplacePolicy attribute" (template reference)
+        fails=("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
         data="access to everything encrypted with it (tables, queues, logs, secrets, recovery points)",
         delete="scheduled",  # 7-30 days of PendingDeletion, then gone
         source=f"{CFN_DOCS}/aws-resource-kms-key.html",
@@ -141,6 +148,9 @@ IMPORT_IDENTIFIER: dict[str, str] = {
     "AWS::Events::Archive": "ArchiveName",
     "AWS::Backup::BackupVault": "BackupVaultName",
     "AWS::CloudWatch::Alarm": "AlarmName",  # no data, but a custom name: moved with its resource
+    "AWS::KMS::Key": "KeyId",  # found through the alias that names it (keys have no name)
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::Cognito::UserPoolClient": "UserPoolId|ClientId",  # found by its name in its pool
 }
 
 # Actions AWS offers no resource-level permission for (or that act on no resource yet):

@@ -15,7 +15,8 @@ holds it (`DescribeStackResources` by physical id), and says what a take-over do
 This step plans only: it reads, and changes nothing (docs/adopt.md says what executes the
 plan and what is still to build). CloudFormation imports a resource by its identifier, which
 is not always its name: a queue by its URL, a user pool by the id AWS gave it (found by name),
-a secret by its ARN; `Located.identifier` is that value.
+a secret by its ARN, a KMS key by its id (found through the alias that names it);
+`Located.identifier` is that value.
 """
 
 from __future__ import annotations
@@ -28,14 +29,18 @@ from .. import awstypes
 from ..manifest import Manifest
 from ..review.findings import BLOCKED
 from ..review.properties import property_changes
-from .handover import naming, references
+from .handover import custom_name, naming, references
 from .stage import StageAccess
 
 # What CloudFormation imports each adoptable type by (awstypes.IMPORT_IDENTIFIER).
 IDENTIFIER = awstypes.IMPORT_IDENTIFIER
 # Resources found inside a parent (type -> the property naming the parent, the name property):
-# a group exists only in its user pool, located first.
-CHILDREN = {"AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName")}
+# a group or an app client exists only in its user pool, located first.
+CHILDREN = {"AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName"),
+            "AWS::Cognito::UserPoolClient": ("UserPoolId", "ClientName")}
+# Resources with no name of their own, found through the one that names them (type -> the
+# naming type, its property referring to them): a KMS key through its alias.
+NAMED_BY = {"AWS::KMS::Key": ("AWS::KMS::Alias", "TargetKeyId")}
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,8 @@ class Located:
 
     @property
     def verdict(self) -> str | None:
-        """BLOCKED: the update after the import would replace it, or it moves between our
+        """BLOCKED: the update after the import would replace it (or fail: a property AWS
+        cannot change), or it moves between our
         stacks with an export in use (neither stack could hold the export during the move)."""
         return BLOCKED if self.replaces or (self.action == "move" and self.imported) else None
 
@@ -160,16 +166,44 @@ def _vault(client: Callable[[str], Any], name: str) -> str | None:
         return None
 
 
-def _group(client: Callable[[str], Any], name: str, pool: str | None) -> str | None:
-    """`<pool id>|<group name>` of a group of a user pool that exists, or None."""
-    if pool is None:
+def _alias(client: Callable[[str], Any], name: str) -> str | None:
+    kms = client("kms")
+    found = {a["AliasName"] for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]}
+    return name if name in found else None
+
+
+def _key(client: Callable[[str], Any], alias: str) -> str | None:
+    """The id of the key an alias names, or None."""
+    kms = client("kms")
+    try:
+        return str(kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"])
+    except kms.exceptions.NotFoundException:
         return None
+
+
+def _group(client: Callable[[str], Any], name: str, pool: str) -> str | None:
+    """`<pool id>|<group name>` of a group of a user pool that exists, or None."""
     idp = client("cognito-idp")
     try:
         idp.get_group(UserPoolId=pool, GroupName=name)
     except idp.exceptions.ResourceNotFoundException:
         return None
     return f"{pool}|{name}"
+
+
+def _app_client(client: Callable[[str], Any], name: str, pool: str) -> str | None:
+    """`<pool id>|<client id>` of the app client of that name in a user pool, or None (the
+    first, if the name repeats: Cognito lets it)."""
+    idp = client("cognito-idp")
+    found = [c["ClientId"] for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool, MaxResults=60)
+             for c in page["UserPoolClients"] if c["ClientName"] == name]
+    return f"{pool}|{found[0]}" if found else None
+
+
+CHILD_FINDERS: dict[str, Callable[[Callable[[str], Any], str, str], str | None]] = {
+    "AWS::Cognito::UserPoolGroup": _group,
+    "AWS::Cognito::UserPoolClient": _app_client,
+}
 
 
 FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
@@ -182,6 +216,8 @@ FINDERS: dict[str, Callable[[Callable[[str], Any], str], str | None]] = {
     "AWS::Events::EventBus": _bus,
     "AWS::Events::Archive": _archive,
     "AWS::Backup::BackupVault": _vault,
+    "AWS::KMS::Alias": _alias,
+    "AWS::KMS::Key": _key,  # by the name of the alias that names it (NAMED_BY)
 }
 
 
@@ -246,8 +282,48 @@ COUNTS: dict[str, Count] = {
 }
 
 
-# Unmanaged resources have no template to compare with: what their service says, per type.
-LIVE: dict[str, Callable[[Callable[[str], Any], str], dict[str, Any]]] = {"AWS::DynamoDB::Table": _table_live}
+def _queue_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=identifier, AttributeNames=["All"])["Attributes"]
+    live: dict[str, Any] = {k: int(attributes[k]) for k in (
+        "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
+        "ReceiveMessageWaitTimeSeconds") if k in attributes}
+    for flag in ("FifoQueue", "ContentBasedDeduplication"):
+        if flag in attributes:
+            live[flag] = attributes[flag] == "true"
+    return live
+
+
+def _bucket_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    status = client("s3").get_bucket_versioning(Bucket=identifier).get("Status")
+    return {"VersioningConfiguration": {"Status": status}} if status else {}
+
+
+def _log_group_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    groups = client("logs").describe_log_groups(logGroupNamePrefix=identifier)["logGroups"]
+    days = next((g.get("retentionInDays") for g in groups if g["logGroupName"] == identifier), None)
+    return {"RetentionInDays": days} if days else {}
+
+
+def _key_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    kms = client("kms")
+    key = kms.describe_key(KeyId=identifier)["KeyMetadata"]
+    live = {k: key[k] for k in ("KeySpec", "KeyUsage", "MultiRegion", "Origin", "Enabled", "Description") if k in key}
+    if key.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT":  # rotation exists for symmetric keys only
+        live["EnableKeyRotation"] = bool(kms.get_key_rotation_status(KeyId=identifier)["KeyRotationEnabled"])
+    return live
+
+
+# Unmanaged resources have no template to compare with: what their service says, per type,
+# compared on the properties both sides set (DEFAULTS: what a template leaves out means).
+LIVE: dict[str, Callable[[Callable[[str], Any], str], dict[str, Any]]] = {
+    "AWS::DynamoDB::Table": _table_live, "AWS::SQS::Queue": _queue_live, "AWS::S3::Bucket": _bucket_live,
+    "AWS::Logs::LogGroup": _log_group_live, "AWS::KMS::Key": _key_live,
+}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "AWS::KMS::Key": {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "MultiRegion": False,
+                      "Origin": "AWS_KMS", "Enabled": True, "EnableKeyRotation": False},
+    "AWS::SQS::Queue": {"FifoQueue": False, "ContentBasedDeduplication": False},
+}
 
 
 def _held_template(cfn: Any, stack: str) -> dict[str, Any] | None:
@@ -264,10 +340,12 @@ def _compare(old: dict[str, Any], new: dict[str, Any], type_: str, region: str,
              only: frozenset[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(replacing, in-place) differences from `old` to `new` properties; `only`: the properties
     `old` knows (a service's description is partial)."""
-    replacing = awstypes.create_only(type_, region)
+    fails = frozenset(awstypes.facts(type_).fails)
+    replacing = awstypes.create_only(type_, region) | fails
     found = property_changes({k: v for k, v in old.items() if only is None or k in only},
                              {k: v for k, v in new.items() if only is None or k in only})
-    shown = [(path, f"{path}: {json.dumps(a, sort_keys=True)} -> {json.dumps(b, sort_keys=True)}") for path, a, b in found]
+    shown = [(path, f"{path}: {json.dumps(a, sort_keys=True)} -> {json.dumps(b, sort_keys=True)}"
+                    + (" (cannot be changed: the update fails)" if path in fails else "")) for path, a, b in found]
     top = [(path.split(".")[0].split("[")[0].split("#")[0], text) for path, text in shown]
     return tuple(t for p, t in top if p in replacing), tuple(t for p, t in top if p not in replacing)
 
@@ -318,6 +396,32 @@ def _touched(access: StageAccess, cfn: Any, holder: str, logical: str, template:
     return referred, tuple(f"{export} by {', '.join(stacks)}" for export, stacks in sorted(in_use.values()))
 
 
+def _find(client: Callable[[str], Any], resources: dict[str, Any], logical: str, resource: dict[str, Any],
+          found: dict[str, str]) -> tuple[str | None, str | None]:
+    """(the name a resource is found by, its import identifier or None when nothing of that
+    name exists); (None, None) for a resource that is not found by name. `found`: the
+    identifiers of what was located before (a child's parent)."""
+    type_, props = resource["Type"], resource.get("Properties", {})
+    if type_ in CHILDREN:
+        parent, name_property = CHILDREN[type_]
+        name, reference = props.get(name_property), props.get(parent)
+        pool = found.get(reference.get("Ref", "")) if isinstance(reference, dict) else reference
+        if not isinstance(name, str):
+            return None, None
+        return name, CHILD_FINDERS[type_](client, name, pool) if isinstance(pool, str) else None
+    if type_ in NAMED_BY:
+        naming_type, property_ = NAMED_BY[type_]
+        names = [custom_name(r) for _, r in sorted(resources.items())
+                 if r["Type"] == naming_type and (r.get("Properties") or {}).get(property_) == {"Ref": logical}]
+        name = names[0] if names else None
+    else:
+        paths = awstypes.name_paths(type_)  # a user pool's name is a label: AWS lets names repeat
+        name = props.get(paths[0]) if paths else None
+    if type_ not in FINDERS or not isinstance(name, str):
+        return None, None
+    return name, FINDERS[type_](client, name)
+
+
 def plan(access: StageAccess) -> list[Located]:
     """Every adoptable resource of the stage's templates, located; in deploy order."""
     manifest: Manifest = access.manifest
@@ -334,27 +438,15 @@ def plan(access: StageAccess) -> list[Located]:
         found: dict[str, str] = {}  # logical id -> identifier, for the children's parents
         resources = access.generated(stack).get("Resources", {})
         for logical, resource in sorted(resources.items(), key=lambda item: (item[1]["Type"] in CHILDREN, item[0])):
-            props = resource.get("Properties", {})
-            if resource["Type"] in CHILDREN:
-                parent, name_property = CHILDREN[resource["Type"]]
-                name, reference = props.get(name_property), props.get(parent)
-                pool = found.get(reference.get("Ref", "")) if isinstance(reference, dict) else reference
-                identifier = _group(client, name, pool) if isinstance(name, str) else None
-            else:
-                finder = FINDERS.get(resource["Type"])
-                paths = awstypes.name_paths(resource["Type"])  # a user pool's name is a label: AWS lets names repeat
-                name = props.get(paths[0]) if paths else None
-                if finder is None or not isinstance(name, str):
-                    continue
-                identifier = finder(client, name)
-            if not isinstance(name, str):
+            name, identifier = _find(client, resources, logical, resource, found)
+            if name is None:
                 continue
             if identifier is None:
                 located.append(Located(stack, logical, resource["Type"], name, "create"))
                 continue
             found[logical] = identifier
-            # a stack's physical id is the import identifier (a group's: its name, as Ref gives it)
-            holder = access.holder(cfn, name if resource["Type"] in CHILDREN else identifier)
+            # a stack's physical id is the import identifier (a child's: its own part, as Ref gives it)
+            holder = access.holder(cfn, identifier.split("|")[-1])
             if holder is None:
                 action = "import"
             elif holder == (entry.name, logical):
@@ -380,8 +472,10 @@ def plan(access: StageAccess) -> list[Located]:
                     compared = f"{holder[0]}'s template"
                     referred, imported = _touched(access, cfn, holder[0], holder[1], held or {})
             elif holder is None and resource["Type"] in LIVE:
-                live = LIVE[resource["Type"]](client, name)
-                replaces, updates = _compare(live, new, resource["Type"], region, frozenset(live))
+                live = LIVE[resource["Type"]](client, identifier)
+                declared = {**DEFAULTS.get(resource["Type"], {}), **new}
+                replaces, updates = _compare(live, _by_name(declared, access.generated(stack)), resource["Type"], region,
+                                             frozenset(live) & frozenset(declared))
                 compared = "its live configuration (" + ", ".join(sorted(live)) + ")"
             elif holder is None:
                 compared = "not compared: its live configuration is not read for this type yet"

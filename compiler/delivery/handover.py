@@ -83,6 +83,21 @@ def _alarm_values(client: Callable[[str], Any], identifier: str, region: str) ->
     return {"Ref": identifier, "Arn": alarms[0]["AlarmArn"]} if alarms else {"Ref": identifier}
 
 
+def _key_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier, "KeyId": identifier, "Arn": client("kms").describe_key(KeyId=identifier)["KeyMetadata"]["Arn"]}
+
+
+def _alias_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    return {"Ref": identifier}
+
+
+def _app_client_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
+    pool, client_id = identifier.split("|", 1)
+    described = client("cognito-idp").describe_user_pool_client(UserPoolId=pool, ClientId=client_id)["UserPoolClient"]
+    found = {"Ref": client_id, "ClientId": client_id, "Name": described["ClientName"]}
+    return {**found, "ClientSecret": described["ClientSecret"]} if described.get("ClientSecret") else found
+
+
 def _group_values(client: Callable[[str], Any], identifier: str, region: str) -> dict[str, str]:
     return {"Ref": identifier.split("|", 1)[1]}
 
@@ -95,6 +110,7 @@ VALUES: dict[str, Callable[[Callable[[str], Any], str, str], dict[str, str]]] = 
     "AWS::Logs::LogGroup": _log_group_values, "AWS::Events::EventBus": _bus_values, "AWS::Events::Archive": _archive_values,
     "AWS::Backup::BackupVault": _vault_values,
     "AWS::Cognito::UserPoolGroup": _group_values, "AWS::CloudWatch::Alarm": _alarm_values,
+    "AWS::KMS::Key": _key_values, "AWS::KMS::Alias": _alias_values, "AWS::Cognito::UserPoolClient": _app_client_values,
 }
 
 _SUB = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")

@@ -628,7 +628,7 @@ class LocalDeployer(Deployer):
 
 # What the emulator's IMPORT change sets can join to a stack (compiler/local/motopatch.py).
 IMPORTED = frozenset({"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup",
-                      "AWS::Events::EventBus", "AWS::Events::Archive"})
+                      "AWS::Events::EventBus", "AWS::Events::Archive", "AWS::KMS::Key", "AWS::KMS::Alias"})
 
 
 def _names(template: dict[str, Any]) -> dict[str, str]:

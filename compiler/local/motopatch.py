@@ -14,10 +14,14 @@ does what CloudFormation documents, no more:
   DeletionPolicy or that does not exist. Its execution makes the existing physical resource
   join the stack with its data (moto would create it again: "Table already exists"). moto
   ignores `ResourcesToImport`: the resource is found by the template's name property, which
-  CloudFormation requires to match the identifier imported.
+  CloudFormation requires to match the identifier imported (a KMS key, which has no name, by
+  the alias the same template gives it).
 - `keep_on_update`: an update that changes a resource whose type moto cannot update in place
-  (AWS::DynamoDB::Table) keeps it in the stack, as it is; moto drops it from the stack's
+  (AWS::DynamoDB::Table, AWS::KMS::Key) keeps it in the stack, as it is; moto drops it from the stack's
   resources (it records None).
+- `key_policy_text`: a KMS key a template creates holds its key policy as JSON text, as KMS
+  keeps it; moto keeps the template's object, and every later KMS call on the key (DescribeKey,
+  Encrypt) fails reading it.
 - a stack an `IMPORT` change set creates resolves `Fn::ImportValue` in its later updates
   (moto gives a stack made by a change set no exports to read).
 - outputs on change sets (in `import_change_sets`' execution, for every change set): it refreshes the stack's outputs and the
@@ -35,9 +39,17 @@ from typing import Any, Callable
 RETAINED = ("Retain", "RetainExceptOnCreate")
 
 
-def _existing(type_: str, props: dict[str, Any], account: str, region: str) -> Any:
-    """The moto object of an existing resource of `type_` named as `props` name it (KeyError,
+def _existing(type_: str, props: dict[str, Any], account: str, region: str, named_by: str | None = None) -> Any:
+    """The moto object of an existing resource of `type_` named as `props` name it, or (a KMS
+    key, which has no name) as `named_by`, the alias the template gives it, names it (KeyError,
     or moto's own not-found error, when there is none)."""
+    if type_ in ("AWS::KMS::Key", "AWS::KMS::Alias"):
+        from moto.kms.models import kms_backends
+
+        kms = kms_backends[account][region]
+        alias = props["AliasName"] if type_ == "AWS::KMS::Alias" else named_by or ""
+        key = kms.keys[kms.get_key_id_from_alias(alias) or ""]  # KeyError: no such alias
+        return key.aliases[alias] if type_ == "AWS::KMS::Alias" else key
     if type_ == "AWS::DynamoDB::Table":
         from moto.dynamodb.models import dynamodb_backends
 
@@ -66,6 +78,15 @@ def _existing(type_: str, props: dict[str, Any], account: str, region: str) -> A
     raise KeyError(f"the emulator cannot import {type_}")
 
 
+def _alias_of(template: dict[str, Any], logical: str) -> str | None:
+    """The name of an alias the template gives the resource `logical` (a KMS key), or None."""
+    for resource in (template.get("Resources") or {}).values():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::KMS::Alias" and props.get("TargetKeyId") == {"Ref": logical}:
+            return str(props["AliasName"])
+    return None
+
+
 def retain_on_removal() -> None:
     from moto.cloudformation.parsing import ResourceMap
 
@@ -92,6 +113,23 @@ def keep_on_update() -> None:
         return updated
 
     parsing.parse_and_update_resource = parse_and_update_resource
+
+
+def key_policy_text() -> None:
+    import json
+
+    from moto.kms.models import Key
+
+    create = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str,
+                                        region_name: str, **kwargs: Any) -> Any:
+        key = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        if not isinstance(key.policy, str):
+            key.policy = json.dumps(key.policy)
+        return key
+
+    Key.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment,arg-type]
 
 
 def import_change_sets() -> None:
@@ -123,7 +161,8 @@ def import_change_sets() -> None:
             if "DeletionPolicy" not in resource:
                 raise ValidationError(message=f"The following resource(s) are missing a DeletionPolicy: {logical}")
             try:
-                _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name)
+                _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name,
+                          _alias_of(body, logical))
             except Exception:  # noqa: BLE001 - moto's not-found errors differ per service
                 raise ValidationError(message=f"Resource {logical} of type {resource['Type']} to import does not "
                                               "exist, or the emulator cannot import that type") from None
@@ -144,7 +183,8 @@ def import_change_sets() -> None:
             resources = stack.resource_map
             for logical in resources.build_resource_diff(change_set.template_dict)["Add"]:
                 resource = change_set.template_dict["Resources"][logical]
-                joined = _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name)
+                joined = _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name,
+                                   _alias_of(change_set.template_dict, logical))
                 joined.logical_resource_id = logical
                 joined.cf_resource_type = resource["Type"]
                 resources._parsed_resources[logical] = joined  # joins the stack as it is: nothing created
@@ -161,7 +201,7 @@ def import_change_sets() -> None:
     backend.execute_change_set = execute_change_set  # type: ignore[method-assign]
 
 
-PATCHES: tuple[Callable[[], None], ...] = (retain_on_removal, keep_on_update, import_change_sets)
+PATCHES: tuple[Callable[[], None], ...] = (retain_on_removal, keep_on_update, key_policy_text, import_change_sets)
 _applied = False
 
 

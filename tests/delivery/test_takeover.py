@@ -453,3 +453,67 @@ def test_a_move_whose_export_is_imported_is_refused_before_any_change(endpoint: 
         deployer.deploy()
     assert _holders(endpoint, "pinnedex")["pinnedex-dev-items"] == ["pinnedex-dev-data"]
     assert _client(endpoint, "dynamodb").scan(TableName="pinnedex-dev-items")["Items"] == [{"id": {"S": "kept"}}]
+
+
+def test_a_key_is_found_by_its_alias_and_an_unmanaged_queue_compared_live(endpoint: str, tmp_path: Path) -> None:
+    """A KMS key has no name: the plan finds it through the alias our template gives it, and
+    the take-over carries key and alias into our stack with the key id, so what it encrypted
+    still decrypts. An app client is found by name in its pool; a queue no stack holds is
+    compared with what SQS says of it."""
+    platform = f"service: lbkey\nregion: {REGION}\nstages:\n  dev:\n    protect: false\n    alarms: {{enabled: false}}\n"
+    write_spec(tmp_path, {
+        "keys.yaml": "description: the stage key\nkeys:\n  main:\n    description: the stage key\n",
+        "sqs.yaml": "description: queues\nqueues:\n  sync: {fifo: true, visibility_timeout: 5m}\n",
+        "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n"},
+        platform=platform)
+    result = build(tmp_path / "spec", "dev", display_root=tmp_path)
+    write(tmp_path / "generated", result.outputs, list(result.stages))
+    kms, sqs, idp = (_client(endpoint, s) for s in ("kms", "sqs", "cognito-idp"))
+    cfn = _client(endpoint, "cloudformation")
+    cfn.create_stack(StackName="lbkey-kms-dev", TemplateBody=json.dumps({"Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"Description": "old", "KeyPolicy": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}}},
+        "KeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/lbkey-dev-main", "TargetKeyId": {"Ref": "Key"}}}},
+        "Outputs": {"KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}}}}))
+    key = kms.describe_key(KeyId="alias/lbkey-dev-main")["KeyMetadata"]["KeyId"]
+    secret = kms.encrypt(KeyId=key, Plaintext=b"customer token")["CiphertextBlob"]
+    sqs.create_queue(QueueName="lbkey-dev-sync.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})
+    pool = idp.create_user_pool(PoolName="lbkey-dev-main")["UserPool"]["Id"]
+    app = idp.create_user_pool_client(UserPoolId=pool, ClientName="lbkey-dev-main-app")["UserPoolClient"]["ClientId"]
+
+    runner = CliRunner()
+    planned = runner.invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(tmp_path / "generated"),
+                                   "--format", "json"])
+    assert planned.exit_code == 0, planned.output
+    found = {r["logical_id"]: r for r in json.loads(planned.output)["resources"]}
+    assert (found["MainKey"]["action"], found["MainKey"]["identifier"], found["MainKey"]["name"]) == (
+        "adopt", key, "alias/lbkey-dev-main")
+    assert found["MainKey"]["updates"] and found["MainKey"]["verdict"] is None  # description, policy: updated in place
+    assert (found["MainKeyAlias"]["action"], found["MainKeyAlias"]["held_as"]) == ("adopt", "KeyAlias")
+    assert found["MainUserPoolClient"]["identifier"] == f"{pool}|{app}" and found["MainUserPoolClient"]["action"] == "import"
+    queue = next(r for r in found.values() if r["name"] == "lbkey-dev-sync.fifo")
+    assert queue["action"] == "import" and "VisibilityTimeout: 30 -> 300" in queue["updates"], queue
+    assert queue["replaces"] == [] and queue["compared"].startswith("its live configuration (ContentBasedDeduplication")
+
+    (tmp_path / "handlers").mkdir()  # no functions: nothing to package
+    package(tmp_path / "handlers", tmp_path / "artifacts")
+    lines: list[str] = []
+    deployer = LocalDeployer(tmp_path / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lines.append,
+                             artifacts=tmp_path / "artifacts", poll=0.01)
+    Takeover(deployer).run()
+    held = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in cfn.list_stack_resources(StackName="lbkey-dev-keys")["StackResourceSummaries"]}
+    assert (held["MainKey"], held["MainKeyAlias"]) == (key, "alias/lbkey-dev-main"), held
+    assert "KeyAlias" not in json.dumps(cfn.get_template(StackName="lbkey-kms-dev")["TemplateBody"])
+    assert kms.decrypt(CiphertextBlob=secret)["Plaintext"] == b"customer token"  # the same key, still usable
+    assert sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName="lbkey-dev-sync.fifo")["QueueUrl"],
+                                    AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "300"
+
+
+def test_a_key_whose_spec_differs_is_blocked_not_replaced() -> None:
+    from compiler.delivery.adopt import _compare
+
+    replaces, updates = _compare({"KeySpec": "HMAC_256", "Description": "a"}, {"KeySpec": "SYMMETRIC_DEFAULT", "Description": "b"},
+                                 "AWS::KMS::Key", "us-east-1")
+    assert replaces == ('KeySpec: "HMAC_256" -> "SYMMETRIC_DEFAULT" (cannot be changed: the update fails)',)
+    assert updates == ('Description: "a" -> "b"',)

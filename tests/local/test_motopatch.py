@@ -87,3 +87,13 @@ def test_an_import_is_refused_as_cloudformation_refuses_it(endpoint: str, templa
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
     with pytest.raises(ClientError, match=refusal.replace("[", r"\[").replace("]", r"\]")):
         _import(cfn, "mp-refused-stack", template, "T", "mp-refused")
+
+
+def test_a_key_made_by_a_template_answers_kms_calls(endpoint: str) -> None:
+    cfn, kms = _client(endpoint, "cloudformation"), _client(endpoint, "kms")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}
+    cfn.create_stack(StackName="mp-key", TemplateBody=json.dumps({"Resources": {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": policy}},
+        "Alias": {"Type": "AWS::KMS::Alias", "Properties": {"AliasName": "alias/mp-key", "TargetKeyId": {"Ref": "Key"}}}}}))
+    key = kms.describe_key(KeyId="alias/mp-key")["KeyMetadata"]["KeyId"]  # moto kept a dict: a 500 here
+    assert json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]) == policy
