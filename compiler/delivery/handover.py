@@ -4,11 +4,13 @@ Pure functions over JSON templates, and the live values that stand in for a reso
 it was: `retained` (step a: Retain policies, nothing else), `detached` (step b: the holding
 stack without it, its outputs gone or written out, every reference to it replaced by its
 value, read through `VALUES`), `import_resource` (step c: its declaration in an `IMPORT`
-change set: Retain policies and only the properties that must match the live resource).
+change set: Retain policies and only the properties that must match the live resource), and
+`refactorable` (whether one stack refactoring can do (a)-(c) at once instead).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable
 
@@ -252,3 +254,45 @@ def import_resource(resource: dict[str, Any], region: str, present: frozenset[st
         props["AttributeDefinitions"] = [a for a in props.get("AttributeDefinitions", []) if a["AttributeName"] in used]
     computed = sorted(k for k, v in props.items() if references(v) - present - set(PSEUDO) or _imports(v))
     return {"Type": type_, "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": props}, computed
+
+
+# A resource moved by stack refactoring keeps its template as it is; it cannot carry these
+# (what the destination's value differs in), nor go where the template uses them.
+_STACK_PSEUDO = ("AWS::StackName", "AWS::StackId")
+
+
+def refactorable(template: dict[str, Any], leaving: dict[str, tuple[str, str]],
+                 destinations: dict[str, dict[str, Any]]) -> str | None:
+    """None when one CloudFormation stack refactoring can move the `leaving` resources of
+    `template` (logical id there -> the destination stack's name, their logical id there) into `destinations` (stack
+    name -> its deployed template, absent for a stack not deployed yet); else why not.
+
+    A refactoring "does not allow new resource creations, resource deletions, or changes to
+    resource configurations", nor new parameters, conditions or mappings; no stack may end up
+    empty; at most five stacks take part (CloudFormation User Guide, "Stack refactoring").
+    So: nothing that stays refers to what leaves (it would change), and what leaves refers
+    to nothing but pseudo parameters that mean the same in any stack."""
+    resources = template.get("Resources") or {}
+    moved = set(leaving)
+    if "Transform" in template:
+        return "the holding stack uses a transform"
+    stacks = {stack for stack, _ in leaving.values()}
+    if missing := sorted(stacks - set(destinations)):
+        return f"{', '.join(missing)} is not deployed yet"
+    if len(stacks) > 4:
+        return "more than five stacks would take part"
+    if not set(resources) - moved:
+        return "the holding stack would be left empty"
+    if naming(template, moved):
+        return "outputs of the holding stack name what leaves"
+    if referring := sorted(k for k, v in resources.items() if k not in moved and references(v) & moved):
+        return f"{', '.join(referring)} refer(s) to what leaves"
+    for logical in sorted(leaving):
+        resource = resources[logical]
+        if "Condition" in resource or references({k: v for k, v in resource.items() if k != "DependsOn"}) - (
+                set(PSEUDO) - set(_STACK_PSEUDO)) or resource.get("DependsOn") or any(
+                p in json.dumps(resource) for p in _STACK_PSEUDO):  # ${AWS::StackName} in a Sub too
+            return f"{logical} refers to other resources, parameters or conditions of the holding stack"
+    taken = sorted(f"{stack}/{logical}" for stack, logical in leaving.values()
+                   if logical in (destinations[stack].get("Resources") or {}))
+    return f"{', '.join(taken)} is taken" if taken else None

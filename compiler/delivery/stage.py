@@ -115,6 +115,11 @@ class StageAccess:
         """What happens instead to a resource that is not importable (emulator hook)."""
         return ""
 
+    def refactoring(self) -> str | None:
+        """None when CloudFormation's stack refactoring (CreateStackRefactor) is there to move
+        resources between stacks in one operation, else why not (emulator hook)."""
+        return None
+
     def importers(self, cfn: Any, exports: list[str]) -> dict[str, list[str]]:
         """Per export, the stack ids (or names, for stacks outside the manifest) that import it now."""
         ids = {entry.name: stack for stack, entry in self.manifest.stacks.items()}

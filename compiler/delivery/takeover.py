@@ -26,8 +26,11 @@ or rolls back, so after a failure or Ctrl-C every resource is in exactly one sta
 retained and in none; never deleted. Around every step the data fingerprint (items, objects,
 users; adopt.COUNTS) is read again, and any drop stops the run.
 
-Not used: CloudFormation's stack refactoring (`CreateStackRefactor`), which moves resources
-between stacks in one operation; no emulator here models it (docs/adopt.md).
+Where it can, (r) one CloudFormation stack refactoring (`CreateStackRefactor`) does (a)-(c)
+for a holding stack at once: when the destinations are deployed and nothing in the holder
+refers to what leaves nor the reverse (handover.refactorable); a refactoring CloudFormation
+refuses changes nothing, and (a)-(c) follow. moto has none: on the emulator every move takes
+(a)-(c) (docs/adopt.md).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from .. import awstypes
 from . import adopt
 from .adopt import Located
-from .handover import VALUES, custom_name, detached, import_resource, retained
+from .handover import VALUES, custom_name, detached, import_resource, refactorable, retained
 from .lifecycle import TERMINAL_OK, StackResult, summary
 from .stage import DeployError, Interrupted
 
@@ -150,8 +153,14 @@ class Takeover:
             self._import_template(stack, [r for r in taking if r.stack == stack])  # checked before any change too
         if not taking:
             d.echo("take-over: nothing to retain, remove or import")
+        refactorings = self._refactorings(sources, prepared)
+        moved: set[tuple[str, str]] = set()  # what a stack refactoring moved: not imported in (c)
         for holder, leaving in sources.items():
             region, template, removal = prepared[holder]
+            if holder in refactorings and self._refactor(holder, region, template, leaving, refactorings[holder]):
+                moved |= {(r.stack, r.logical_id) for r in leaving}
+                self._check(before, leaving, "(r)")
+                continue
             logical_ids = sorted(r.held_as or "" for r in leaving)
             with_retain = retained(template, logical_ids)
             self._step = f"step (a), retaining {', '.join(logical_ids)} in {holder}"
@@ -163,12 +172,86 @@ class Takeover:
             self._update(holder, region, removal, "(b) remove")
             self._check(before, leaving, "(b)")
         for stack in [s for level in d.manifest.levels for s in level]:
-            mine = [r for r in taking if r.stack == stack]
+            mine = [r for r in taking if r.stack == stack and (r.stack, r.logical_id) not in moved]
             if mine:
                 self._step = f"step (c), importing into {d.stack_name(stack)}"
                 self._import(stack, mine)
                 self._check(before, mine, "(c)")
         return taking, before
+
+    def _refactorings(self, sources: dict[str, list[Located]], prepared: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]
+                      ) -> dict[str, dict[str, dict[str, Any]]]:
+        """The holding stacks whose leaving resources one stack refactoring moves, each with
+        the deployed templates of the stacks they go to (handover.refactorable says when)."""
+        d = self.deployer
+        if sources and (why := d.refactoring()) is not None:
+            d.echo(f"stack refactoring not used: {why}; each move takes steps (a)-(c)")
+            return {}
+        found = {}
+        for holder, leaving in sources.items():
+            region, template, _ = prepared[holder]
+            names = {r.stack: d.manifest.stacks[r.stack].name for r in leaving}
+            why = None
+            if any(d.manifest.stacks[r.stack].region != region for r in leaving):
+                why = "a destination is in another region"
+            else:
+                cfn = d.client("cloudformation", region)
+                destinations = {names[s]: d.deployed_template(cfn, names[s]) for s in sorted(names) if d.describe(s)}
+                why = refactorable(template, {r.held_as or "": (names[r.stack], r.logical_id) for r in leaving}, destinations)
+            if why is None:
+                found[holder] = destinations
+            else:
+                d.echo(f"{holder}: steps (a)-(c), not one stack refactoring: {why}")
+        return found
+
+    def _refactor(self, holder: str, region: str, template: dict[str, Any], leaving: list[Located],
+                  destinations: dict[str, dict[str, Any]]) -> bool:
+        """(r): one stack refactoring moves `leaving` from `holder` into our stacks, each
+        resource declared there exactly as `holder` declares it (step d converges it). False:
+        CloudFormation refused it at creation, nothing changed, and (a)-(c) take over."""
+        d = self.deployer
+        cfn = d.client("cloudformation", region)
+        resources = template["Resources"]
+        gone = {r.held_as or "" for r in leaving}
+        definitions = [{"StackName": holder, **d.template_upload(holder, json.dumps(
+            {**template, "Resources": {k: v for k, v in resources.items() if k not in gone}}, indent=1, sort_keys=True))}]
+        for name, deployed in sorted(destinations.items()):
+            arriving = {r.logical_id: resources[r.held_as or ""] for r in leaving if d.manifest.stacks[r.stack].name == name}
+            body = {**deployed, "Resources": {**deployed.get("Resources", {}), **arriving}}
+            definitions.append({"StackName": name, **d.template_upload(name, json.dumps(body, indent=1, sort_keys=True))})
+        mappings = [{"Source": {"StackName": holder, "LogicalResourceId": r.held_as or ""},
+                     "Destination": {"StackName": d.manifest.stacks[r.stack].name, "LogicalResourceId": r.logical_id}}
+                    for r in sorted(leaving, key=lambda r: r.held_as or "")]
+        label = f"(r) refactor {', '.join(sorted(gone))} out of {holder}"
+        self._step = f"{label} (a stack refactoring)"
+        refactor = cfn.create_stack_refactor(Description=f"platformc: {', '.join(sorted(gone))} into our stacks",
+                                             StackDefinitions=definitions, ResourceMappings=mappings)["StackRefactorId"]
+        described = self._wait_refactor(cfn, refactor, "Status", "CREATE_IN_PROGRESS")
+        if described["Status"] != "CREATE_COMPLETE":
+            d.echo(f"{label}: refused ({described.get('StatusReason', described['Status'])}); nothing changed, "
+                   "steps (a)-(c) move them instead")
+            return False
+        d.echo(f"{label}: " + ", ".join(f"{r.held_as} -> {d.manifest.stacks[r.stack].name}/{r.logical_id}"
+                                         for r in sorted(leaving, key=lambda r: r.held_as or "")))
+        cfn.execute_stack_refactor(StackRefactorId=refactor)
+        described = self._wait_refactor(cfn, refactor, "ExecutionStatus", "AVAILABLE", "EXECUTE_IN_PROGRESS",
+                                        "ROLLBACK_IN_PROGRESS")
+        if described["ExecutionStatus"] != "EXECUTE_COMPLETE":
+            raise TakeoverError(f"{label}: {described['ExecutionStatus']} ({described.get('ExecutionStatusReason', '')}); "
+                                "CloudFormation rolled it back, so every resource is where it was before this step; fix "
+                                "the cause and run again")
+        d.echo(f"{label}: done")
+        return True
+
+    def _wait_refactor(self, cfn: Any, refactor: str, field_: str, *waiting: str) -> dict[str, Any]:
+        d = self.deployer
+        while True:
+            described: dict[str, Any] = cfn.describe_stack_refactor(StackRefactorId=refactor)
+            if described.get(field_) not in waiting:
+                return described
+            if d.stopping.is_set():
+                raise KeyboardInterrupt
+            time.sleep(d.poll)
 
     def _prepare(self, holder: str, leaving: list[Located]) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(region, its template now, the template without the leaving resources): refuses

@@ -589,6 +589,11 @@ class LocalDeployer(Deployer):
         for the types moto's CloudFormation models and motopatch can find (`_existing`)."""
         return resource_type in IMPORTED and resource_type in modelled_types()
 
+    def refactoring(self) -> str | None:
+        """moto 5.2.5 has no stack refactoring (CreateStackRefactor answers "not yet
+        implemented"): every move takes steps (a)-(c)."""
+        return "the emulator (moto) has no stack refactoring"
+
     def importable_note(self, resource_type: str) -> str:
         if resource_type in EMULATED:
             return (f"not imported on the emulator (moto's CloudFormation does not model {resource_type}): the "

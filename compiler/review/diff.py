@@ -355,8 +355,9 @@ def _carry(stage: _Stage, changes: dict[str, dict[str, ResourceChange]], stack: 
     stage.carried.add((old_stack, old_logical))
     where = f"{old_stack}/{old_logical}"
     _add(changes, stack, logical, resource, Finding("", MOVE, (
-        f"moves from {where} ({label}): deploy carries it across with its data, retained, removed from {old_stack} "
-        f"and imported into {stack}; nothing is deleted"), ""), region)
+        f"moves from {where} ({label}): deploy carries it across with its data (one stack refactoring where "
+        f"CloudFormation allows it, else retained, removed from {old_stack} and imported into {stack}); nothing is "
+        "deleted"), ""), region)
     gone = changes.get(old_stack, {}).get(old_logical)
     if gone is not None and gone.action == "remove":
         kept = tuple(f for f in gone.findings if f.cause != DATA)

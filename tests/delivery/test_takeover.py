@@ -517,3 +517,74 @@ def test_a_key_whose_spec_differs_is_blocked_not_replaced() -> None:
                                  "AWS::KMS::Key", "us-east-1")
     assert replaces == ('KeySpec: "HMAC_256" -> "SYMMETRIC_DEFAULT" (cannot be changed: the update fails)',)
     assert updates == ('Description: "a" -> "b"',)
+
+
+def _queue(name: str, **extra: Any) -> dict[str, Any]:
+    return {"Type": "AWS::SQS::Queue", **extra, "Properties": {"QueueName": name}}
+
+
+@pytest.mark.parametrize("change, why", [
+    ({}, None),
+    ({"Outputs": {"Url": {"Value": {"Ref": "Q"}}}}, "outputs of the holding stack name what leaves"),
+    ({"Resources": {"Q": _queue("q"), "P": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "Q"}}}}},
+     "P refer(s) to what leaves"),
+    ({"Resources": {"Q": _queue("q")}}, "the holding stack would be left empty"),
+    ({"Resources": {"Q": {**_queue("q"), "Properties": {"QueueName": {"Fn::Sub": "${AWS::StackName}-q"}}}, "O": _queue("o")}},
+     "Q refers to other resources, parameters or conditions of the holding stack"),
+    ({"Resources": {"Q": {**_queue("q"), "Properties": {"QueueName": {"Fn::Sub": "${AWS::Region}-q"}}}, "O": _queue("o")}}, None),
+    ({"Resources": {"Q": _queue("q", DependsOn="O"), "O": _queue("o")}},
+     "Q refers to other resources, parameters or conditions of the holding stack"),
+    ({"Transform": "AWS::Serverless-2016-10-31"}, "the holding stack uses a transform"),
+])
+def test_one_stack_refactoring_moves_what_nothing_else_touches(change: dict[str, Any], why: str | None) -> None:
+    from compiler.delivery.handover import refactorable
+
+    template = {"Resources": {"Q": _queue("q"), "O": _queue("o")}, **change}
+    assert refactorable(template, {"Q": ("ours", "SyncQueue")}, {"ours": {"Resources": {"X": _queue("x")}}}) == why
+    assert refactorable({"Resources": {"Q": _queue("q"), "O": _queue("o")}}, {"Q": ("ours", "X")}, {}) == "ours is not deployed yet"
+    assert refactorable({"Resources": {"Q": _queue("q"), "O": _queue("o")}}, {"Q": ("ours", "X")},
+                        {"ours": {"Resources": {"X": _queue("x")}}}) == "ours/X is taken"
+
+
+def test_the_refactoring_path_is_pinned_call_by_call(tmp_path: Path) -> None:
+    """On AWS a move whose stacks allow it is one stack refactoring: the holder's template
+    without the queue, ours with it exactly as the holder declared it, the mapping between
+    the two logical ids; executed once CloudFormation accepts it. A refactoring refused at
+    creation changes nothing, and the steps (a)-(c) follow."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from compiler.delivery.deploy import Deployer
+
+    out, artifacts = _spec(tmp_path, "refac")
+    deployer = Deployer(out, "dev", yes=True, echo=lambda _: None, artifacts=artifacts, poll=0)
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    deployer.client = lambda service, region=None: cfn  # type: ignore[method-assign]
+    old, ours = "refac-dev-legacy", "refac-dev-sqs"
+    holder = {"Resources": {"Sync": _queue("refac-dev-sync.fifo"), "Other": _queue("refac-dev-other")}}
+    deployed = {"Resources": {"SyncDlq": _queue("refac-dev-sync-dlq.fifo")}}
+    leaving = [Located("sqs", "SyncQueue", "AWS::SQS::Queue", "refac-dev-sync.fifo", "move", "https://q/refac-dev-sync.fifo",
+                       old, "Sync")]
+    body = {"Resources": {"SyncDlq": deployed["Resources"]["SyncDlq"], "SyncQueue": holder["Resources"]["Sync"]}}
+    stub = Stubber(cfn)
+    for created in ("CREATE_COMPLETE", "CREATE_FAILED"):
+        stub.add_response("create_stack_refactor", {"StackRefactorId": "r-1"}, {
+            "Description": "platformc: Sync into our stacks",
+            "StackDefinitions": [
+                {"StackName": old, "TemplateBody": json.dumps({"Resources": {"Other": holder["Resources"]["Other"]}},
+                                                              indent=1, sort_keys=True)},
+                {"StackName": ours, "TemplateBody": json.dumps(body, indent=1, sort_keys=True)}],
+            "ResourceMappings": [{"Source": {"StackName": old, "LogicalResourceId": "Sync"},
+                                  "Destination": {"StackName": ours, "LogicalResourceId": "SyncQueue"}}]})
+        stub.add_response("describe_stack_refactor", {"Status": "CREATE_IN_PROGRESS"}, {"StackRefactorId": "r-1"})
+        stub.add_response("describe_stack_refactor", {"Status": created, "StatusReason": "no"}, {"StackRefactorId": "r-1"})
+        if created == "CREATE_COMPLETE":
+            stub.add_response("execute_stack_refactor", {}, {"StackRefactorId": "r-1"})
+            for execution in ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE"):
+                stub.add_response("describe_stack_refactor", {"Status": created, "ExecutionStatus": execution},
+                                  {"StackRefactorId": "r-1"})
+    with stub:
+        takeover = Takeover(deployer)
+        assert takeover._refactor(old, REGION, holder, leaving, {ours: deployed}) is True
+        assert takeover._refactor(old, REGION, holder, leaving, {ours: deployed}) is False  # refused: (a)-(c) instead
+        stub.assert_no_pending_responses()
