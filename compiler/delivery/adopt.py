@@ -313,16 +313,37 @@ def _key_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
     return live
 
 
+def _pool_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    """A user pool's sign-in settings (locked at creation: a difference is BLOCKED) and MFA."""
+    pool = client("cognito-idp").describe_user_pool(UserPoolId=identifier)["UserPool"]
+    found = {k: pool[k] for k in ("UsernameConfiguration", "MfaConfiguration", "DeletionProtection") if k in pool}
+    return {"UsernameAttributes": pool.get("UsernameAttributes", []), "AliasAttributes": pool.get("AliasAttributes", []),
+            **found}
+
+
+def _archive_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    archive = client("events").describe_archive(ArchiveName=identifier)
+    return {"RetentionDays": archive["RetentionDays"]} if "RetentionDays" in archive else {}
+
+
+def _secret_live(client: Callable[[str], Any], identifier: str) -> dict[str, Any]:
+    secret = client("secretsmanager").describe_secret(SecretId=identifier)
+    return {"Description": secret["Description"]} if "Description" in secret else {}
+
+
 # Unmanaged resources have no template to compare with: what their service says, per type,
 # compared on the properties both sides set (DEFAULTS: what a template leaves out means).
 LIVE: dict[str, Callable[[Callable[[str], Any], str], dict[str, Any]]] = {
     "AWS::DynamoDB::Table": _table_live, "AWS::SQS::Queue": _queue_live, "AWS::S3::Bucket": _bucket_live,
-    "AWS::Logs::LogGroup": _log_group_live, "AWS::KMS::Key": _key_live,
+    "AWS::Logs::LogGroup": _log_group_live, "AWS::KMS::Key": _key_live, "AWS::Cognito::UserPool": _pool_live,
+    "AWS::Events::Archive": _archive_live, "AWS::SecretsManager::Secret": _secret_live,
 }
 DEFAULTS: dict[str, dict[str, Any]] = {
     "AWS::KMS::Key": {"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "MultiRegion": False,
                       "Origin": "AWS_KMS", "Enabled": True, "EnableKeyRotation": False},
     "AWS::SQS::Queue": {"FifoQueue": False, "ContentBasedDeduplication": False},
+    "AWS::Cognito::UserPool": {"UsernameAttributes": [], "AliasAttributes": [], "MfaConfiguration": "OFF",
+                               "DeletionProtection": "INACTIVE"},
 }
 
 

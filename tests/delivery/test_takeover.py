@@ -125,7 +125,8 @@ def _serverless(endpoint: str, service: str) -> None:
             "RetentionDays": 30}}}}
     cfn.create_stack(StackName=f"{service}-infrastructure-eventbridge-dev", TemplateBody=json.dumps(bus))
     idp = _client(endpoint, "cognito-idp")
-    pool = idp.create_user_pool(PoolName=f"{service}-dev-main")["UserPool"]["Id"]
+    pool = idp.create_user_pool(PoolName=f"{service}-dev-main", UsernameAttributes=["email"], MfaConfiguration="OPTIONAL",
+                                UsernameConfiguration={"CaseSensitive": False})["UserPool"]["Id"]
     idp.create_group(UserPoolId=pool, GroupName="Admins", Precedence=1)
     for n in range(3):  # customers: their items, files, logins and pending work
         _client(endpoint, "dynamodb").put_item(TableName=f"{service}-dev-users", Item={
@@ -478,10 +479,19 @@ def test_a_key_is_found_by_its_alias_and_an_unmanaged_queue_compared_live(endpoi
     key = kms.describe_key(KeyId="alias/lbkey-dev-main")["KeyMetadata"]["KeyId"]
     secret = kms.encrypt(KeyId=key, Plaintext=b"customer token")["CiphertextBlob"]
     sqs.create_queue(QueueName="lbkey-dev-sync.fifo", Attributes={"FifoQueue": "true", "VisibilityTimeout": "30"})
-    pool = idp.create_user_pool(PoolName="lbkey-dev-main")["UserPool"]["Id"]
+    runner = CliRunner()
+    # a pool signing in by user name: ours signs in by e-mail, which Cognito cannot change
+    wrong = idp.create_user_pool(PoolName="lbkey-dev-main")["UserPool"]["Id"]
+    refused = runner.invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(tmp_path / "generated"),
+                                   "--yes"])
+    assert refused.exit_code == 4, refused.output
+    assert 'BLOCKED: UsernameAttributes: [] -> ["email"]' in refused.output, refused.output
+    assert cfn.describe_stack_resource(StackName="lbkey-kms-dev", LogicalResourceId="KeyAlias")  # nothing changed
+    idp.delete_user_pool(UserPoolId=wrong)
+    pool = idp.create_user_pool(PoolName="lbkey-dev-main", UsernameAttributes=["email"], MfaConfiguration="OPTIONAL")[
+        "UserPool"]["Id"]
     app = idp.create_user_pool_client(UserPoolId=pool, ClientName="lbkey-dev-main-app")["UserPoolClient"]["ClientId"]
 
-    runner = CliRunner()
     planned = runner.invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(tmp_path / "generated"),
                                    "--format", "json"])
     assert planned.exit_code == 0, planned.output
