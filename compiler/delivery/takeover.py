@@ -24,7 +24,7 @@ left — a resource already retained skips (a), one no stack holds is imported, 
 in our stack only converges. Each step is one CloudFormation operation that either completes
 or rolls back, so after a failure or Ctrl-C every resource is in exactly one stack, or
 retained and in none; never deleted. Around every step the data fingerprint (items, objects,
-users; adopt.COUNTS) is read again, and any drop stops the run.
+users; live.COUNTS) is read again, and any drop stops the run.
 
 Where it can, (r) one CloudFormation stack refactoring (`CreateStackRefactor`) does (a)-(c)
 for a holding stack at once: when the destinations are deployed and nothing in the holder
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .. import awstypes
-from . import adopt
+from . import adopt, live
 from .adopt import Located
 from .handover import VALUES, custom_name, detached, import_resource, refactorable, retained
 from .lifecycle import TERMINAL_OK, StackResult, summary
@@ -65,8 +65,8 @@ def moves(d: Deployer, retired: list[tuple[str, str]]) -> list[Located]:
     another logical id: moved in the spec, carried by deploy (the review gate's MOVE).
     Only types CloudFormation imports (awstypes.IMPORT_IDENTIFIER) with a literal name."""
     held: dict[tuple[str, str], tuple[str, str, str]] = {}  # (type, name) -> (stack name, logical id, region)
-    live = [(entry.name, entry.region) for stack, entry in sorted(d.manifest.stacks.items()) if d.describe(stack)]
-    for name, region in live + retired:
+    deployed = [(entry.name, entry.region) for stack, entry in sorted(d.manifest.stacks.items()) if d.describe(stack)]
+    for name, region in deployed + retired:
         for logical, resource in d.deployed_template(d.client("cloudformation", region), name).get("Resources", {}).items():
             value = custom_name(resource)
             if resource["Type"] in awstypes.IMPORT_IDENTIFIER and value is not None:
@@ -82,7 +82,7 @@ def moves(d: Deployer, retired: list[tuple[str, str]]) -> list[Located]:
             cfn = d.client("cloudformation", holder[2])
             physical = cfn.describe_stack_resource(StackName=holder[0], LogicalResourceId=holder[1])
             identifier = str(physical["StackResourceDetail"]["PhysicalResourceId"])
-            count = adopt.COUNTS.get(resource["Type"])
+            count = live.COUNTS.get(resource["Type"])
 
             def client(service: str, region: str = entry.region) -> Any:
                 return d.client(service, region)
@@ -142,7 +142,7 @@ class Takeover:
         """(a) and (b) per holding stack, (c) per stack of ours, everything checked first; the
         data checked after each. Returns what was imported and the counts before."""
         d = self.deployer
-        before = {(r.stack, r.logical_id): r.count for r in located if r.count is not None and adopt.COUNTS[r.type].checked}
+        before = {(r.stack, r.logical_id): r.count for r in located if r.count is not None and live.COUNTS[r.type].checked}
         sources: dict[str, list[Located]] = {}
         for r in located:
             if r.action in ("adopt", "move") and r.held_by:
@@ -359,8 +359,8 @@ class Takeover:
             if was is None or r.identifier is None:
                 continue
             region = d.manifest.stacks[r.stack].region
-            now = adopt.COUNTS[r.type].read(lambda s: d.client(s, region), r.identifier)
-            words = adopt.COUNTS[r.type]
+            now = live.COUNTS[r.type].read(lambda s: d.client(s, region), r.identifier)
+            words = live.COUNTS[r.type]
             d.echo(f"{step} data check {r.stack}/{r.logical_id}: {words.short(now)} (before: {words.short(was)})")
             if now < was:
                 raise TakeoverError(f"data check after {step}: {r.name} held {words.short(was)} before the take-over and "

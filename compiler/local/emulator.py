@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from typing import Any
 
-from ..delivery import adopt, versions
+from ..delivery import live, versions
 from ..delivery.deploy import Deployer
 from ..delivery.drift import ResourceDrift
 from ..delivery.handover import custom_name
@@ -156,7 +156,7 @@ def sign_in(stage: str, out_dir: Path, email: str, password: str | None, name: s
                 clients.append(resource["Properties"]["ClientName"])
     idp = boto3.client("cognito-idp", endpoint_url=endpoint(), region_name=manifest.region,
                        aws_access_key_id="local", aws_secret_access_key="local")
-    pool_id = next((found for name in pools if (found := adopt.pool_id(idp, name)) is not None), None)
+    pool_id = next((found for name in pools if (found := live.pool_id(idp, name)) is not None), None)
     if pool_id is None:
         raise LocalError(f"stage {stage} has no user pool on the local AWS: run `make up STAGE={stage}` first")
     client_id = next(c["ClientId"] for c in idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
@@ -434,7 +434,7 @@ class Emulator:
     def _userpool(self, props: dict[str, Any]) -> dict[str, str]:
         idp = self.client("cognito-idp")
         name = props["UserPoolName"]
-        if (found := adopt.pool_id(idp, name)) is not None:
+        if (found := live.pool_id(idp, name)) is not None:
             pool_id = found
         else:
             args = self._args("cognito-idp", "CreateUserPool", props)

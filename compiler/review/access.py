@@ -12,11 +12,7 @@ combination a statement allows or denies, intrinsics shown as `${Logical.Attr}`,
   (`invoke`: who may call a function, from which source);
 - HTTP API routes (authorization type, authorizer, scopes) and JWT authorizers (issuer,
   audiences); a bucket's public access block;
-- access that is settings, not statements (`SETTINGS`): an OIDC provider's audiences and
-  certificate thumbprints, a user-pool app client's auth flows, OAuth flows, scopes,
-  callback URLs, identity providers and token lifetimes, a Cognito group's role, a Lambda
-  function URL's auth type and CORS, an HTTP API's CORS, a WAF web ACL's rules (removed, or
-  switched to count) and default action.
+- access held in settings rather than statements lives in `settings.py`.
 
 A change **widens** access when the new side allows a combination no old grant covers (an
 old `s3:Get*` covers a new `s3:GetObject`; an old condition covers a new one that keeps
@@ -49,12 +45,7 @@ ROUTE = "AWS::ApiGatewayV2::Route"
 AUTHORIZER = "AWS::ApiGatewayV2::Authorizer"
 BUCKET = "AWS::S3::Bucket"
 FUNCTION = "AWS::Lambda::Function"
-OIDC = "AWS::IAM::OIDCProvider"
-APP_CLIENT = "AWS::Cognito::UserPoolClient"
-GROUP = "AWS::Cognito::UserPoolGroup"
-FUNCTION_URL = "AWS::Lambda::Url"
-API = "AWS::ApiGatewayV2::Api"
-WEB_ACL = "AWS::WAFv2::WebACL"
+ACCESS_TYPES = frozenset({*POLICY_DOCUMENTS, ROLE, PERMISSION, ROUTE, AUTHORIZER, BUCKET})
 
 # Causes of BROADENS findings (docs/review.md lists them).
 PERMISSION_CAUSE = "permission"
@@ -63,12 +54,6 @@ RESOURCE_POLICY = "resource policy"
 ROUTE_AUTH = "route auth"
 AUTHORIZER_CAUSE = "authorizer"
 PUBLIC_ACCESS = "public access"
-OIDC_CAUSE = "OIDC provider"
-APP_CLIENT_CAUSE = "app client"
-GROUP_ROLE = "group role"
-FUNCTION_URL_CAUSE = "function URL"
-CORS = "CORS"
-WAF = "WAF"
 FUNCTION_FIX = ("check that the handler needs each action; otherwise narrow the function's `access:` levels (a "
                 "shared YAML anchor widens every function that uses it). If intended, a reviewer approves it")
 FIXES = {
@@ -79,17 +64,6 @@ FIXES = {
                 "intended, a reviewer approves it",
     AUTHORIZER_CAUSE: "keep the issuer and audiences of the user pool the API serves; if intended, a reviewer approves it",
     PUBLIC_ACCESS: "keep the public access block on; serve public files through the distribution",
-    OIDC_CAUSE: "trust only the audiences and certificates of the identity provider the roles were made for; if "
-                "intended, a reviewer approves it",
-    APP_CLIENT_CAUSE: "keep the client's flows, scopes, callback URLs and token lifetimes to what the front end uses; "
-                      "if intended, a reviewer approves it",
-    GROUP_ROLE: "check what the role allows before members of the group get it; if intended, a reviewer approves it",
-    FUNCTION_URL_CAUSE: "keep the function URL on AWS_IAM auth (or remove it: the API serves the function); if "
-                        "intended, a reviewer approves it",
-    CORS: "list the front end's exact origins (no `*`, no credentials with broad origins); if intended, a reviewer "
-          "approves it",
-    WAF: "keep each rule blocking (count is for testing a new rule, not for turning one off); if intended, a reviewer "
-         "approves it",
 }
 CAUSES = {"identity": PERMISSION_CAUSE, "trust": TRUST, "resource policy": RESOURCE_POLICY,
           "key policy": RESOURCE_POLICY, "invoke": RESOURCE_POLICY}
@@ -348,8 +322,6 @@ def widening(old: dict[str, Any], new: dict[str, Any], users: Iterable[str] = ()
         out += _route_widening(before, after)
     elif kind == AUTHORIZER:
         out += _authorizer_widening(before, after)
-    elif kind in SETTINGS:
-        out += SETTINGS[kind](before, after)
     elif kind == BUCKET:
         was = before.get("PublicAccessBlockConfiguration") or {}
         now = after.get("PublicAccessBlockConfiguration") or {}
@@ -357,128 +329,6 @@ def widening(old: dict[str, Any], new: dict[str, Any], users: Iterable[str] = ()
         if off:
             out.append(Widening(PUBLIC_ACCESS, f"the public access block no longer sets {', '.join(off)}"))
     return out
-
-
-def _added(before: Any, after: Any) -> list[str]:
-    """The values of a list setting the new side has and the old one lacked, as text."""
-    return sorted({show(v) for v in _listed(after or [])} - {show(v) for v in _listed(before or [])})
-
-
-def _plus(values: list[str]) -> str:
-    return "+" + ", +".join(values)
-
-
-def _oidc_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:
-    out = []
-    if show(before.get("Url")) != show(after.get("Url")):
-        out.append(Widening(OIDC_CAUSE, f"the provider trusts another issuer: {show(before.get('Url'))} -> {show(after.get('Url'))}"))
-    if added := _added(before.get("ClientIdList"), after.get("ClientIdList")):
-        out.append(Widening(OIDC_CAUSE, f"tokens for more audiences are accepted: {_plus(added)}"))
-    if added := _added(before.get("ThumbprintList"), after.get("ThumbprintList")):
-        out.append(Widening(OIDC_CAUSE, f"more server certificates are trusted: {_plus(added)}"))
-    return out
-
-
-TOKEN_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
-TOKEN_DEFAULTS = {"AccessToken": (60, "minutes"), "IdToken": (60, "minutes"), "RefreshToken": (30, "days")}
-
-
-def _token_seconds(props: dict[str, Any], token: str) -> int | None:
-    value = props.get(f"{token}Validity")
-    default, unit = TOKEN_DEFAULTS[token]
-    unit = str((props.get("TokenValidityUnits") or {}).get(token, unit))
-    number = default if value is None else value
-    return int(number) * TOKEN_UNITS.get(unit, 1) if isinstance(number, int) else None
-
-
-def _app_client_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:
-    out = []
-    for prop, words in (("ExplicitAuthFlows", "more sign-in flows"), ("AllowedOAuthFlows", "more OAuth flows"),
-                        ("AllowedOAuthScopes", "more OAuth scopes"), ("CallbackURLs", "more callback URLs"),
-                        ("SupportedIdentityProviders", "more identity providers")):
-        if added := _added(before.get(prop), after.get(prop)):
-            out.append(Widening(APP_CLIENT_CAUSE, f"the app client allows {words}: {_plus(added)}"))
-    if after.get("AllowedOAuthFlowsUserPoolClient") is True and before.get("AllowedOAuthFlowsUserPoolClient") is not True:
-        out.append(Widening(APP_CLIENT_CAUSE, "the app client turns OAuth on (AllowedOAuthFlowsUserPoolClient -> true)"))
-    if after.get("GenerateSecret") is not True and before.get("GenerateSecret") is True:
-        out.append(Widening(APP_CLIENT_CAUSE, "the app client no longer has a secret (a public client)"))
-    if before.get("EnableTokenRevocation", True) is not False and after.get("EnableTokenRevocation", True) is False:
-        out.append(Widening(APP_CLIENT_CAUSE, "refresh tokens can no longer be revoked (EnableTokenRevocation -> false)"))
-    if before.get("PreventUserExistenceErrors") == "ENABLED" and after.get("PreventUserExistenceErrors") != "ENABLED":
-        out.append(Widening(APP_CLIENT_CAUSE, "sign-in errors reveal which users exist (PreventUserExistenceErrors "
-                                              f"ENABLED -> {after.get('PreventUserExistenceErrors', 'LEGACY')})"))
-    for token in TOKEN_DEFAULTS:
-        was, now = _token_seconds(before, token), _token_seconds(after, token)
-        if was is not None and now is not None and now > was:
-            out.append(Widening(APP_CLIENT_CAUSE, f"{token.replace('Token', ' tokens').lower()} live longer: {was} s -> {now} s"))
-    return out
-
-
-def _group_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:
-    was, now = show(before.get("RoleArn")) if "RoleArn" in before else None, show(after.get("RoleArn")) if "RoleArn" in after else None
-    if now is None or now == was:
-        return []
-    name = show(after.get("GroupName"))
-    return [Widening(GROUP_ROLE, f"members of group {name} get role {now}" + (f" (was {was})" if was else ""))]
-
-
-def _cors_widening(before: Any, after: Any, what: str) -> list[Widening]:
-    was, now = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
-    if not now:
-        return []
-    out = []
-    if not was:
-        origins = ", ".join(show(o) for o in _listed(now.get("AllowOrigins") or []))
-        return [Widening(CORS, f"{what} answers cross-origin requests from {origins or 'no origin'}")]
-    if added := _added(was.get("AllowOrigins"), now.get("AllowOrigins")):
-        out.append(Widening(CORS, f"{what} answers cross-origin requests from more origins: {_plus(added)}"))
-    if now.get("AllowCredentials") is True and was.get("AllowCredentials") is not True:
-        out.append(Widening(CORS, f"{what} lets other origins send credentials (AllowCredentials -> true)"))
-    for prop, words in (("AllowMethods", "methods"), ("AllowHeaders", "headers"), ("ExposeHeaders", "exposed headers")):
-        if added := _added(was.get(prop), now.get(prop)):
-            out.append(Widening(CORS, f"{what} allows more cross-origin {words}: {_plus(added)}"))
-    return out
-
-
-def _url_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:
-    out = []
-    if after.get("AuthType") == "NONE" and before.get("AuthType") != "NONE":
-        out.append(Widening(FUNCTION_URL_CAUSE, f"the function URL becomes public: AuthType {before.get('AuthType')} -> NONE"))
-    return out + _cors_widening(before.get("Cors"), after.get("Cors"), "the function URL")
-
-
-def _action(rule: dict[str, Any]) -> str:
-    """What a WAF rule does with a match: its action, or its rule group's override."""
-    for prop in ("Action", "OverrideAction"):
-        value = rule.get(prop)
-        if isinstance(value, dict) and value:
-            return f"{prop} {sorted(value)[0]}"
-    return "none"
-
-
-def _waf_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:
-    out = []
-    was = {show(r.get("Name")): r for r in _listed(before.get("Rules") or []) if isinstance(r, dict)}
-    now = {show(r.get("Name")): r for r in _listed(after.get("Rules") or []) if isinstance(r, dict)}
-    if gone := sorted(set(was) - set(now)):
-        out.append(Widening(WAF, f"rules no longer applied: {', '.join(gone)}"))
-    for name in sorted(set(was) & set(now)):
-        old_action, new_action = _action(was[name]), _action(now[name])
-        if new_action in ("Action Count", "OverrideAction Count") and old_action != new_action:
-            out.append(Widening(WAF, f"rule {name} only counts what it used to stop: {old_action} -> {new_action}"))
-    old_default, new_default = sorted(before.get("DefaultAction") or {}), sorted(after.get("DefaultAction") or {})
-    if new_default == ["Allow"] and old_default != ["Allow"]:
-        out.append(Widening(WAF, f"requests no rule matches are allowed: DefaultAction {', '.join(old_default)} -> Allow"))
-    return out
-
-
-# Resource type -> how a change of its settings widens access (old and new properties).
-SETTINGS = {
-    OIDC: _oidc_widening, APP_CLIENT: _app_client_widening, GROUP: _group_widening, FUNCTION_URL: _url_widening,
-    API: lambda before, after: _cors_widening(before.get("CorsConfiguration"), after.get("CorsConfiguration"), "the API"),
-    WEB_ACL: _waf_widening,
-}
-ACCESS_TYPES = frozenset({*POLICY_DOCUMENTS, ROLE, PERMISSION, ROUTE, AUTHORIZER, BUCKET, *SETTINGS})
 
 
 def _route_widening(before: dict[str, Any], after: dict[str, Any]) -> list[Widening]:

@@ -14,7 +14,8 @@ findings: a verdict, its cause, what happens, and the fix in words.
   before it deletes), an immutable user pool schema, an export in use removed, moved or
   changed, a stack removed while others import from it.
 - BROADENS: access widens (compiler/review/access.py): a role, trust policy, resource policy or
-  Lambda permission allows what it did not, a route or authorizer checks less. A review
+  Lambda permission allows what it did not, a route or authorizer checks less, access held in
+  settings widens; or a new role reaches an admin or destructive level (principals.py). A review
   risk (exit 4, a reviewer's approval of the commit lets it through the gate), not a deploy hazard: deploy executes it.
 - STEPS: not a risk: the change needs several updates of one stack (DynamoDB creates or
   deletes one index per update), which `platformc deploy` applies one after another.
@@ -38,7 +39,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from . import access, updates
+from . import access, principals, settings, updates
 from ..awstypes import IMPORT_IDENTIFIER, STATEFUL, create_only, facts
 from ..manifest import Manifest
 from .committed import committed, committed_stages, resolve_ref
@@ -257,7 +258,8 @@ def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: d
             for problem in updates.schema_problems(old.get("Properties", {}), new.get("Properties", {}))
         ]
     users = access.role_users(stage.resources("new", stack), logical) if new["Type"] == access.ROLE else []
-    findings += [Finding(BROADENS, w.cause, w.message, w.advice) for w in access.widening(old, new, users)]
+    findings += [Finding(BROADENS, w.cause, w.message, w.advice)
+                 for w in access.widening(old, new, users) + settings.widening(old, new)]
     if not changes and not findings:
         return None
     return ResourceChange(logical, new["Type"], "modify", source, tuple(changes), tuple(findings))
@@ -406,6 +408,20 @@ def _add(changes: dict[str, dict[str, ResourceChange]], stack: str, logical: str
     changes[stack][logical] = replace(current, findings=(*current.findings, finding))
 
 
+def _principals(stage: _Stage, changes: dict[str, dict[str, ResourceChange]]) -> None:
+    """New roles: renamed ones (a note), and those reaching an admin or destructive level
+    (BROADENS: principals.py)."""
+    def roles(kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+        side = "new" if kind == "add" else "old"
+        return {(stack, logical): stage.resources(side, stack)[logical] for stack, held in changes.items()
+                for logical, change in held.items() if change.action == kind and change.type == access.ROLE}
+
+    judged = principals.judge(roles("add"), roles("remove"), dict(stage.new), dict(stage.old))
+    for (stack, logical), finding in judged.items():
+        change = changes[stack][logical]
+        changes[stack][logical] = replace(change, findings=(*change.findings, finding))
+
+
 def _export_findings(stage: _Stage) -> dict[str, list[Finding]]:
     """Exports that deployed stacks import, and what the change does to them."""
     found: dict[str, list[Finding]] = {}
@@ -482,6 +498,7 @@ def compare(
             if change is not None:
                 changes.setdefault(stack, {})[logical] = change
     _moves(ctx, changes, region)
+    _principals(ctx, changes)
     exports = _export_findings(ctx)
     stacks = []
     for stack in sorted(set(old) | set(new)):
