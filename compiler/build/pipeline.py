@@ -158,9 +158,9 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None, parallel: bool
         # Collect, don't stop: names, references and cycles of what did validate are still
         # checked (references to resources with errors of their own are not reported twice);
         # synthesis needs a complete stage and waits.
-        if all(f.parsed for f in files):  # a file that did not parse: its names are unknown
-            for name in stage_specs if stage == ALL else [s for s in stage_specs if s == stage]:
-                diags += resolve(stage_specs[name])[1]
+        # (a file that did not parse counts as declaring, with errors, the names it appears to)
+        for name in stage_specs if stage == ALL else [s for s in stage_specs if s == stage]:
+            diags += resolve(stage_specs[name])[1]
         raise BuildError(diags, files)
     stages = tuple(stage_specs) if stage == ALL else (stage,)
     resolved: dict[str, Resolved] = {}

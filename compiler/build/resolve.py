@@ -57,6 +57,9 @@ class Resolved:
         return any(r.kind.bootstrap for r in self.index.values())
 
 
+UNKNOWN_REFERENCE = "E305"  # a reference to something no spec declares
+
+
 def _path_text(path: KeyPath) -> str:
     text = ""
     for part in path:
@@ -64,10 +67,18 @@ def _path_text(path: KeyPath) -> str:
     return text
 
 
-def blame(first: Resource, second: Resource) -> tuple[Resource, Resource]:
-    """Which of two clashing resources an error points at, and which is its note: the one
-    outside infrastructure/ when the other is inside (shared resources live there; a service
-    file is usually the newcomer), else the one declared later (file order)."""
+NEWER = 1.0  # seconds between two files' mtimes for one to count as the newer (a checkout writes all at once)
+
+
+def blame(first: Resource, second: Resource, modified: Mapping[str, float] | None = None) -> tuple[Resource, Resource]:
+    """Which of two clashing resources an error points at, and which is its note: the one in
+    the file edited last (the newcomer, against a file nobody touched), when their mtimes
+    are apart; else the one outside infrastructure/ when the other is inside (shared
+    resources live there; a service file is usually the newcomer), else the one declared
+    later (file order)."""
+    times = [(modified or {}).get(resource.where.file, 0.0) for resource in (first, second)]
+    if abs(times[0] - times[1]) > NEWER:
+        return (first, second) if times[0] > times[1] else (second, first)
     shared = [resource.stack.split("-", 1)[0] == "infrastructure" for resource in (first, second)]
     return (first, second) if shared == [False, True] else (second, first)
 
@@ -124,7 +135,7 @@ class _Resolver:
                 resource = Resource(d.kind, d.name, d.spec, stack.id, naming.logical_id(d.name, d.kind.id_suffix), where)
                 first = self.index.setdefault(resource.ref, resource)
                 if first is not resource:
-                    blamed, other = blame(first, resource)
+                    blamed, other = blame(first, resource, self.spec.modified)
                     self.diags.append(
                         Diagnostic(
                             "E302",
@@ -151,7 +162,7 @@ class _Resolver:
                     continue
                 first = taken.setdefault((physical.namespace, physical.value), resource)
                 if first is not resource:
-                    blamed, other = blame(first, resource)
+                    blamed, other = blame(first, resource, self.spec.modified)
                     self.diags.append(
                         Diagnostic(
                             "E304",
@@ -182,10 +193,10 @@ class _Resolver:
                 if target is None and ref.base in self.spec.invalid:
                     continue  # declared, with its own errors: not a dangling reference
                 if target is None:
-                    same_kind = [r.name for r in self.index if r.kind == ref.kind]
+                    same_kind = sorted({r.name for r in (*self.index, *self.spec.invalid) if r.kind == ref.kind})
                     self.diags.append(
                         Diagnostic(
-                            "E305",
+                            UNKNOWN_REFERENCE,
                             f"unknown {BY_REF[ref.kind].ref} '{ref.name}' in reference '{ref}'",
                             where,
                             help=did_you_mean(ref.name, same_kind)
@@ -214,7 +225,7 @@ class _Resolver:
         if target is None:
             declared = [r.name for r in self.index if r.kind == kind]
             self.diags.append(Diagnostic(
-                "E305", f"stage {self.spec.stage} {what} {kind}:{name}, which no spec declares", where,
+                UNKNOWN_REFERENCE, f"stage {self.spec.stage} {what} {kind}:{name}, which no spec declares", where,
                 help=did_you_mean(name, declared) or f"declare it under `{BY_REF[kind].section}:` in a stack file"))
         return target, where
 
@@ -294,7 +305,7 @@ class _Resolver:
             topics = [r.name for r in self.index if r.kind == "topic"]
             self.diags.append(
                 Diagnostic(
-                    "E305",
+                    UNKNOWN_REFERENCE,
                     f"stage {self.spec.stage} sends alarms to topic:{alarms.topic}, which no spec declares",
                     where,
                     help=did_you_mean(alarms.topic, topics) or "declare it under `topics:` in a stack file",

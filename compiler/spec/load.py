@@ -78,6 +78,7 @@ class SourceFile:
     keys: Mapping[KeyPath, Span]
     values: Mapping[KeyPath, Span]
     parsed: bool = True  # False after a YAML syntax error: later stages skip the file
+    modified: float = 0.0  # its mtime: of two clashing declarations, the newer file's is blamed
 
     @property
     def lines(self) -> Sequence[str]:
@@ -348,7 +349,7 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
         return SourceFile(display, rel, text, {}, {}, {}, parsed=False), [diag]
     finally:
         loader.dispose()
-    return SourceFile(display, rel, text, data, keys, values), diags
+    return SourceFile(display, rel, text, data, keys, values, modified=path.stat().st_mtime), diags
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ depends only on the floors below it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from ..kinds.base import CheckEnv, Kind
 from ..model import Platform, Ref, StageSettings
@@ -43,3 +43,4 @@ class StageSpec:
     # declared in this stage but not valid (their errors are reported): references to them are
     # not dangling, and resolve runs only to report what else is wrong
     invalid: frozenset[Ref] = frozenset()
+    modified: Mapping[str, float] = field(default_factory=dict)  # spec file (as shown) -> its mtime

@@ -259,6 +259,9 @@ class _Validator:
         self.region = ""
         self.platform_file = PLATFORM_FILE
         self.diags: list[Diagnostic] = []
+        # (stage, kind ref, name) -> a resource that failed, validated without its failing
+        # fields: declared for resolve's checks only (its errors stop the build first)
+        self.partial: dict[tuple[str | None, str, str], ResourceSpec] = {}
 
     def platform(self) -> Platform | None:
         source = next((f for f in self.files if f.rel == PLATFORM_FILE), None)
@@ -407,6 +410,8 @@ class _Validator:
             spec: ResourceSpec = kind.spec.model_validate(data, context={"kinds": BY_REF})
         except ValidationError as exc:
             self.diags += [self._staged(d, stage) for d in pydantic_diagnostics(exc, data, kind.spec, where)]
+            if (salvaged := self._salvage(kind, data, exc)) is not None:
+                self.partial[(stage, kind.ref, name)] = salvaged
             return None
         if substituted:
             return None
@@ -437,6 +442,19 @@ class _Validator:
         ]
         self.diags += problems
         return None if problems else spec
+
+    @staticmethod
+    def _salvage(kind: Kind, data: Any, exc: ValidationError) -> ResourceSpec | None:
+        """The resource without the fields that failed, when it validates so: its names and
+        references are then still checked in the same run (it is never synthesized: its own
+        errors stop the build)."""
+        bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        if not bad or not isinstance(data, dict) or len(bad) == len(data):
+            return None
+        try:
+            return kind.spec.model_validate({k: v for k, v in data.items() if k not in bad}, context={"kinds": BY_REF})
+        except ValidationError:
+            return None
 
     @staticmethod
     def _staged(diag: Diagnostic, stage: str | None) -> Diagnostic:
@@ -484,6 +502,10 @@ def validate(
     per_stage: dict[str, list[StackSpec]] = {stage: [] for stage in stages}
     invalid: dict[str, set[Ref]] = {stage: set() for stage in stages}
     for source in v.files:
+        if source.rel != PLATFORM_FILE and not source.parsed:
+            for unparsed_in in stages:  # its names, as far as they show: not judged dangling where referred to
+                invalid[unparsed_in].update(Ref(BY_SECTION[section].ref, name) for section, name in declared_names(source.text)
+                                      if section in BY_SECTION)
         if source.rel == PLATFORM_FILE or not source.parsed:
             continue
         sections = v.stack_sections(source)
@@ -503,6 +525,9 @@ def validate(
                                       values.get(stage or ""))
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))
+                    elif stage is not None and v.diags and (salvaged := v.partial.get((stage, kind.ref, name))) is not None:
+                        declared[stage].append(Declared(kind, name, salvaged, source.path))  # its references checked
+                        failed.add(stage)
                     elif stage is not None:
                         invalid[stage].add(Ref(kind.ref, name))
                         failed.add(stage)
@@ -514,10 +539,28 @@ def validate(
         return {}, v.diags
     result = {
         stage: StageSpec(platform, stage, platform.stages[stage], tuple(per_stage[stage]), v.env, v.platform_file,
-                         frozenset(invalid[stage]))
+                         frozenset(invalid[stage]), {f.path: f.modified for f in v.files})
         for stage in stages
     }
     return result, v.diags
+
+
+_SECTION = re.compile(r"^([a-z_]+):\s*(#.*)?$")
+_NAME = re.compile(r"^  ([A-Za-z0-9][A-Za-z0-9_.-]*)\s*:")
+
+
+def declared_names(text: str) -> list[tuple[str, str]]:
+    """(section, name) of what a file that does not parse as YAML appears to declare: keys
+    two spaces in, under a top-level key that opens a block (the layout every spec uses)."""
+    found, section = [], None
+    for line in text.splitlines():
+        if match := _SECTION.match(line):
+            section = match.group(1)
+        elif line[:1] not in ("", " ", "#"):
+            section = None  # another top-level key, on one line
+        elif section and (match := _NAME.match(line)):
+            found.append((section, match.group(1)))
+    return found
 
 
 def _shown(value: Any) -> str:

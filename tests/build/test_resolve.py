@@ -10,7 +10,9 @@ import pytest
 
 from compiler.diagnostics import InternalError
 from tests import conftest
-from tests.conftest import compile_spec, errors_of, template
+from tests.conftest import compile_spec, errors_of, template, write_spec
+from compiler.build.pipeline import BuildError, build
+from compiler.diagnostics import render_text
 
 QUEUES = "queues:\n  alert: {fifo: true}\n  plain: {}\n"
 BUS = """\
@@ -84,6 +86,22 @@ def test_a_clash_with_a_shared_resource_points_at_the_service_file(tmp_path: Pat
     assert "spec/api/jobs.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out
     assert "the other declaration at spec/infrastructure/sqs.yaml:2:3" in out
     assert "spec/core.yaml:2:3: error[E304]: SQS queue name 'listbackup-dev-work-dlq' is also the name of queues.work-dlq" in out
+
+
+def test_a_clash_points_at_the_file_edited_last(tmp_path: Path) -> None:
+    """A new file that takes a name an untouched file holds is the newcomer, wherever it
+    sits in file order or in infrastructure/; files written together fall back to that order."""
+    import os
+
+    files = {"api/jobs.yaml": "queues:\n  jobs: {}\n", "infrastructure/sqs.yaml": "queues:\n  jobs: {}\n"}
+    write_spec(tmp_path, files)
+    untouched = (tmp_path / "spec" / "api" / "jobs.yaml").stat().st_mtime - 3600
+    os.utime(tmp_path / "spec" / "api" / "jobs.yaml", (untouched, untouched))
+    with pytest.raises(BuildError) as info:
+        build(tmp_path / "spec", "dev", display_root=tmp_path)
+    out = render_text(info.value.diagnostics, info.value.files)
+    assert "spec/infrastructure/sqs.yaml:2:3: error[E302]: queue 'jobs' is declared twice" in out
+    assert "the other declaration at spec/api/jobs.yaml:2:3" in out
 
 
 def test_physical_name_collision_with_a_generated_dlq(tmp_path: Path) -> None:
