@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from typing import Any
 
 from ..delivery import live, versions
+from . import inplace
 from ..delivery.deploy import Deployer
 from ..delivery.drift import ResourceDrift
 from ..delivery.handover import custom_name
@@ -480,6 +481,7 @@ class LocalDeployer(Deployer):
     # moto 5.2.5 numbers a new version len(versions) + 1, so after a pruned version it reuses
     # a number still in use: locally every version is kept (its state goes with `down`)
     keep_versions: int | None = None
+    local_updates: dict[str, inplace.Plan | None] = field(default_factory=dict)  # stack -> its update's needs (local/inplace.py)
 
     def session(self, default: Any) -> Any:
         """Any credentials do on the emulator: fake ones when the machine has none."""
@@ -518,6 +520,30 @@ class LocalDeployer(Deployer):
         if status == INTERRUPTED:
             return self.lifecycle.interrupted(stack, cfn, name)
         return self.finish(cfn, stack, status, "created")
+
+    def apply_change_set(self, cfn: Any, stack: str, label: str, args: dict[str, Any], update: bool,
+                         deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
+        """moto cannot update a table (or a key) in a stack (local/inplace.py): a change that
+        would replace one is refused, as CloudFormation fails it for a custom name, before
+        anything changes; a table's in-place changes are made through DynamoDB after the
+        stack's update; what the emulator cannot make is said, never passed over."""
+        region = self.manifest.region_of(stack)
+        step = json.loads(args["TemplateBody"]) if "TemplateBody" in args else new
+        needs = inplace.plan(self.deployed_template(cfn, self.stack_name(stack)), step, region) if update else None
+        self.local_updates[stack] = needs  # `review` refuses after the gate: its refusal (--allow-risk) comes first
+        result = super().apply_change_set(cfn, stack, label, args, update, deployed, new)
+        if result is None and needs is not None:
+            for line in needs.apply(lambda service: self.client(service, region)):
+                self.echo(f"{label}: emulator: {line}")
+        return result
+
+    def review(self, cfn: Any, stack: str, label: str, described: dict[str, Any], update: bool,
+               deployed: dict[str, Any] | None, new: dict[str, Any]) -> StackResult | None:
+        refused = super().review(cfn, stack, label, described, update, deployed, new)
+        needs = self.local_updates.get(stack)
+        if refused is None and needs is not None and needs.refused:
+            return StackResult(stack, "failed", f"{label}: " + "; ".join(needs.refused))
+        return refused
 
     def live_version(self, cfn: Any, stack: str, live: Live) -> str:
         """moto 5.2.5 keeps no physical id for a version resource, and on an update it

@@ -18,7 +18,8 @@ does what CloudFormation documents, no more:
   the alias the same template gives it).
 - `keep_on_update`: an update that changes a resource whose type moto cannot update in place
   (AWS::DynamoDB::Table, AWS::KMS::Key) keeps it in the stack, as it is; moto drops it from the stack's
-  resources (it records None).
+  resources (it records None). What the update changes in it is then made, or refused, by
+  the deployer (compiler/local/inplace.py), never left unsaid.
 - `key_policy_text`: a KMS key a template creates holds its key policy as JSON text, as KMS
   keeps it; moto keeps the template's object, and every later KMS call on the key (DescribeKey,
   Encrypt) fails reading it.
