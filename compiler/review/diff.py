@@ -141,6 +141,7 @@ def _cascade(stage: _Stage, region: str) -> None:
         for logical in sorted(set(before) & set(after)):
             if judged := _direct_replacement(before[logical], after[logical], region):
                 _replace(stage, stack, logical, *judged)
+    _moved_anew(stage)
     grew = True
     while grew:
         grew = False
@@ -155,6 +156,20 @@ def _cascade(stage: _Stage, region: str) -> None:
                         _replace(stage, stack, logical, CASCADE, f"{prop} takes a new value: {cause} is replaced")
                         grew = True
                         break
+
+
+def _moved_anew(stage: _Stage) -> None:
+    """A resource with no custom name that moves to another stack (its file renamed or split)
+    is created anew there, with a new physical id: what imports its exports gets a new value,
+    and the cascade follows that into the importers' create-only properties."""
+    for stack in sorted(stage.old):
+        after_here = stage.resources("new", stack)
+        for logical, resource in sorted(stage.resources("old", stack).items()):
+            if logical in after_here or facts(resource["Type"]).name:
+                continue
+            if any((stage.resources("new", other).get(logical) or {}).get("Type") == resource["Type"]
+                   for other in stage.new if other != stack):
+                stage.fresh.add((stack, logical))
 
 
 def _replace(stage: _Stage, stack: str, logical: str, cause: str, why: str) -> None:

@@ -158,6 +158,26 @@ def test_unnamed_replacement_changes_an_imported_export() -> None:
     assert stack.resources[0].verdicts == (REPLACE,)  # no custom name: replaceable, not data
 
 
+def test_an_unnamed_resource_moved_to_another_stack_gets_a_new_id_and_its_importers_follow() -> None:
+    """A key with no custom name moves to a new stack: it is made anew there, so the vault that
+    imports its ARN into a create-only property is replaced too (the cascade across stacks)."""
+    key = {"Type": "AWS::KMS::Key", "Properties": {"Description": "stage key"}}
+    export = {"KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}, "Export": {"Name": "x-key-main:arn"}}}
+    vault = {"Vault": {"Type": "AWS::Backup::BackupVault", "Properties": {
+        "BackupVaultName": "x-vault", "EncryptionKeyArn": {"Fn::ImportValue": "x-key-main:arn"}}}}
+    old = {"secrets": {"Resources": {"Key": key, "Other": {"Type": "AWS::SNS::Topic"}}, "Outputs": export},
+           "dr": {"Resources": vault}}
+    new = {"secrets": {"Resources": {"Other": {"Type": "AWS::SNS::Topic"}}}, "kms": {"Resources": {"Key": key}, "Outputs": export},
+           "dr": {"Resources": vault}}
+    manifest = Manifest.from_dict({"exports": {"x-key-main:arn": {"importers": ["dr"]}},
+                                   "levels": [["kms", "secrets"], ["dr"]]})
+    diff = compare("prod", "HEAD", old, new, manifest, manifest)
+    dr = next(s for s in diff.stacks if s.stack == "dr")
+    assert dr.resources[0].verdicts[0] == REPLACE
+    assert any("EncryptionKeyArn takes a new value: export x-key-main:arn is replaced" in f.message
+               for _, _, f in diff.findings())
+
+
 def test_create_only_comes_from_the_provider_schemas_plus_known_cases() -> None:
     assert {"QueueName", "FifoQueue"} <= create_only("AWS::SQS::Queue")
     assert {"TableName", "KeySchema"} <= create_only("AWS::DynamoDB::Table")  # KeySchema: ours
