@@ -4,7 +4,12 @@ Facts about AWS, one table, each row with its source, so that the review gate (d
 policy rules and deploy read the same facts instead of keeping their own:
 
 - **create-only properties**: a change replaces the resource. The provider schemas that
-  cfn-lint ships (`createOnlyProperties`) plus the immutable cases they do not list.
+  cfn-lint ships (`createOnlyProperties`), then CloudFormation's resource reference
+  ("Update requires: Replacement", data/cfn_update_reference.json), plus the immutable cases
+  neither lists.
+- **properties that cannot be updated at all** (`update_fails`): the update fails rather
+  than replacing (a KMS key's spec, usage, origin and multi-Region flag; a user pool's
+  sign-in attributes): from the reference's own words, plus known cases.
 - **identity**: what must be unique, and where. A custom physical name (`name`) is
   unique in the account and region (S3 bucket names globally); some values are unique
   only inside a parent (`unique_in`: a route key within its API, a group name within its
@@ -34,9 +39,9 @@ class Facts:
 
     name: str | None = None  # dotted property path of the custom physical name
     unique_in: tuple[str, tuple[str, ...]] | None = None  # (parent property, key properties)
-    create_only: tuple[str, ...] = ()  # immutable properties the provider schema does not list
-    # properties whose change fails the update outright, whatever UpdateReplacePolicy says
-    # (CloudFormation refuses to replace the resource for them): BLOCKED, never REPLACE
+    create_only: tuple[str, ...] = ()  # immutable properties neither the schema nor the reference lists
+    # properties whose change fails the update outright, whatever UpdateReplacePolicy says,
+    # that the reference does not say so of: BLOCKED, never REPLACE
     fails: tuple[str, ...] = ()
     data: str | None = None  # what is lost when the resource is deleted
     delete: str = "deleted"  # "deleted" | "fails if not empty" | "scheduled"
@@ -46,9 +51,10 @@ class Facts:
 FACTS: dict[str, Facts] = {
     "AWS::DynamoDB::Table": Facts(
         name="TableName",
-        # KeySchema and LSIs: "Update requires: Replacement" in the template reference;
-        # key attribute *types* are handled in updates.py (they sit in AttributeDefinitions).
-        create_only=("KeySchema", "LocalSecondaryIndexes"),
+        # LSIs cannot change after the table is created (the reference says "No interruption",
+        # DynamoDB refuses): a replacement; KeySchema is the reference's; key attribute *types*
+        # are handled in updates.py (they sit in AttributeDefinitions).
+        create_only=("LocalSecondaryIndexes",),
         data="its items",
         source=f"{CFN_DOCS}/aws-resource-dynamodb-table.html",
     ),
@@ -61,8 +67,9 @@ FACTS: dict[str, Facts] = {
     "AWS::SQS::Queue": Facts(name="QueueName", data="its messages", source=f"{CFN_DOCS}/aws-resource-sqs-queue.html"),
     "AWS::Cognito::UserPool": Facts(
         # Settings locked at creation (Cognito developer guide, "Settings you can't change"):
-        # sign-in attributes and case sensitivity; the schema is in updates.py.
-        create_only=("UsernameAttributes", "AliasAttributes", "UsernameConfiguration"),
+        # sign-in attributes and case sensitivity cannot be updated (the reference: "This user
+        # pool property cannot be updated", "immutable once it has been set"): the update
+        # fails, CloudFormation does not replace the pool; the schema is in updates.py.
         data="its users, with their passwords and MFA devices",
         source="https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-updating.html",
     ),
@@ -83,10 +90,7 @@ FACTS: dict[str, Facts] = {
         source=f"{CFN_DOCS}/aws-resource-backup-backupvault.html",
     ),
     "AWS::KMS::Key": Facts(
-        # KeySpec, KeyUsage, MultiRegion, Origin: "If you change the value of [it] on an
-        # existing KMS key, the update request fails, regardless of the value of the
-        # UpdateReplacePolicy attribute" (template reference)
-        fails=("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
+        # KeySpec, KeyUsage, MultiRegion, Origin cannot change: the update fails (the reference)
         data="access to everything encrypted with it (tables, queues, logs, secrets, recovery points)",
         delete="scheduled",  # 7-30 days of PendingDeletion, then gone
         source=f"{CFN_DOCS}/aws-resource-kms-key.html",
@@ -112,11 +116,7 @@ FACTS: dict[str, Facts] = {
     "AWS::Lambda::EventSourceMapping": Facts(unique_in=("FunctionName", ("EventSourceArn",))),
     # One policy per bucket: a second one overwrites, and the old one's delete removes it.
     "AWS::S3::BucketPolicy": Facts(unique_in=("Bucket", ())),
-    "AWS::Route53::RecordSet": Facts(
-        unique_in=("HostedZoneId", ("Name", "Type")),
-        create_only=("Name",),  # "Update requires: Replacement" in the template reference
-        source=f"{CFN_DOCS}/aws-resource-route53-recordset.html",
-    ),
+    "AWS::Route53::RecordSet": Facts(unique_in=("HostedZoneId", ("Name", "Type"))),
 }
 
 # Names that are not unique account-wide (AWS lets them repeat, or scopes them to a parent),
@@ -236,6 +236,30 @@ def required(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
 
 
 @functools.cache
+def reference(resource_type: str) -> dict[str, Any]:
+    """What CloudFormation's resource reference says of a type beyond its provider schema:
+    `replacement` (property -> the reference's "Update requires: Replacement" line) and
+    `fails` (property -> the sentence saying it cannot be updated at all), from
+    data/cfn_update_reference.json (tests/test_awstypes.py extracts it, quotes kept)."""
+    return dict(_reference()["types"].get(resource_type) or {})
+
+
+@functools.cache
+def _reference() -> dict[str, Any]:
+    return dict(json.loads((Path(__file__).parent / "data" / "cfn_update_reference.json").read_text()))
+
+
+@functools.cache
+def update_fails(resource_type: str) -> frozenset[str]:
+    """Top-level properties whose change fails the update outright (CloudFormation neither
+    updates nor replaces the resource for them): BLOCKED, never REPLACE."""
+    return frozenset(facts(resource_type).fails) | frozenset(reference(resource_type).get("fails") or {})
+
+
+@functools.cache
 def create_only(resource_type: str, region: str = "us-east-1") -> frozenset[str]:
-    """Top-level property names that force replacement when they change."""
-    return schema_create_only(resource_type, region) | frozenset(facts(resource_type).create_only)
+    """Top-level property names that force replacement when they change: the provider
+    schema's, the reference's "Update requires: Replacement" and the known cases, less those
+    whose change fails the update instead."""
+    return (schema_create_only(resource_type, region) | frozenset(facts(resource_type).create_only)
+            | frozenset(reference(resource_type).get("replacement") or {})) - update_fails(resource_type)

@@ -28,6 +28,9 @@ PLATFORM = platform()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite golden outputs from the current compiler")
+    parser.addoption("--update-reference", metavar="REPO", default=None,
+                     help="rewrite compiler/data/cfn_update_reference.json from a clone of "
+                          "awsdocs/aws-cloudformation-user-guide (tests/test_awstypes.py)")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import subprocess
 from typing import Any
 
 import pytest
 
 from compiler.review import updates
-from compiler.awstypes import FACTS, _schema_index, _schemas, create_only, schema_create_only
+from compiler.awstypes import FACTS, _schema_index, _schemas, create_only, reference, schema_create_only, update_fails
 from compiler.review.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare
 from compiler.manifest import Manifest
 from tests.conftest import REPO
@@ -25,9 +27,12 @@ def _schema(resource_type: str) -> dict[str, Any]:
 def test_facts_name_real_properties_and_add_only_what_the_schema_lacks(resource_type: str) -> None:
     facts = FACTS[resource_type]
     properties = _schema(resource_type)["properties"]
-    for prop in facts.create_only:
+    listed = reference(resource_type)
+    for prop in (*facts.create_only, *facts.fails):
         assert prop in properties, f"{resource_type}: no property {prop}"
         assert prop not in schema_create_only(resource_type), f"{resource_type}.{prop} is already createOnly upstream"
+        assert prop not in (listed.get("replacement") or {}) and prop not in (listed.get("fails") or {}), (
+            f"{resource_type}.{prop}: the resource reference says so already")
     if facts.name:
         assert facts.name.split(".")[0] in properties
     if facts.unique_in:
@@ -68,16 +73,26 @@ def _findings(diff: Any) -> set[tuple[str | None, str, str]]:
     return {(logical, f.verdict, f.cause) for _, logical, f in diff.findings()}
 
 
-def test_case_sensitivity_replaces_the_pool_and_everything_hanging_off_it() -> None:
+def test_case_sensitivity_cannot_be_updated_so_the_update_fails_rather_than_replacing() -> None:
+    """The reference: "This configuration is immutable once it has been set": CloudFormation
+    fails the update, it does not replace the pool (nor its client and groups)."""
     old = _stage({"Pool": POOL, "Client": CLIENT, "Group": GROUP})
     new = copy.deepcopy(old)
     new["auth"]["Resources"]["Pool"]["Properties"]["UsernameConfiguration"] = {"CaseSensitive": True}
     manifest = {"exports": {"x-dev-pool:id": {"importers": ["api"]}}, "levels": [["auth"], ["api"]]}
     found = _findings(compare("dev", "x", old, new, Manifest.from_dict(manifest), Manifest.from_dict(manifest)))
-    assert ("Pool", REPLACE, "create-only property") in found and ("Pool", DATA_LOSS, "data") in found
-    assert ("Client", REPLACE, "cascade") in found and ("Group", REPLACE, "cascade") in found
-    assert (None, BLOCKED, "export in use") in found  # the pool id changes under an importer
-    assert not any(v == BLOCKED and c in ("name collision", "unique-in-parent collision") for _, v, c in found)
+    assert found == {("Pool", BLOCKED, "cannot be updated")}
+
+
+def test_a_kms_keys_spec_is_blocked_not_replaced() -> None:
+    key = {"Type": "AWS::KMS::Key", "Properties": {"KeySpec": "SYMMETRIC_DEFAULT", "Description": "k"}}
+    old = {"keys": {"Resources": {"Key": key}}}
+    new = copy.deepcopy(old)
+    new["keys"]["Resources"]["Key"]["Properties"]["KeySpec"] = "RSA_2048"
+    found = _findings(compare("prod", "x", old, new, Manifest(), Manifest()))
+    assert found == {("Key", BLOCKED, "cannot be updated")}
+    assert {"KeySpec", "KeyUsage", "MultiRegion", "Origin"} <= update_fails("AWS::KMS::Key")
+    assert "KeySpec" not in create_only("AWS::KMS::Key")
 
 
 def test_optional_attribute_is_fine_but_changing_one_is_blocked() -> None:
@@ -131,3 +146,66 @@ def test_index_steps_delete_first_then_create_with_exact_attributes() -> None:
         ["b", "id"], ["id"], ["b2", "id"], ["b2", "c", "id"]]
     assert steps[-1] == new and updates.table_steps(old, table(("A", "a"), ("B", "b"), ("C", "c"))) == [
         table(("A", "a"), ("B", "b"), ("C", "c"))]
+
+
+# ------------------------------------------------------------------ the resource reference
+# compiler/data/cfn_update_reference.json holds what CloudFormation's resource reference says
+# beyond the provider schemas, for every type the compiler emits. It is extracted from the
+# reference's source (awsdocs/aws-cloudformation-user-guide, archived with its last update)
+# by `pytest tests/test_awstypes.py --update-reference=<clone>`; each entry keeps its quote.
+REFERENCE_COMMIT = "19dc52cd3f2007d6d268b65b739ffb5ebf8c1e76"
+FAILS = re.compile(r"property cannot be updated|update request fails|cannot change the \w+ after you create|"
+                   r"immutable once it has been set")
+
+
+def _emitted() -> set[str]:
+    return {r["Type"] for path in (REPO / "generated").glob("*/*.json") if path.name != "manifest.json"
+            for r in json.loads(path.read_text())["Resources"].values()}
+
+
+def _page(clone: str, resource_type: str) -> tuple[str, str]:
+    _, service, resource = resource_type.lower().split("::")
+    for kind in ("resource", "properties"):
+        page = f"doc_source/aws-{kind}-{service}-{resource}.md"
+        shown = subprocess.run(["git", "show", f"{REFERENCE_COMMIT}:{page}"], cwd=clone, capture_output=True, text=True)
+        if shown.returncode == 0:
+            return page, shown.stdout
+    found = subprocess.run(["git", "grep", "-l", f"^# {resource_type}<", REFERENCE_COMMIT, "--", "doc_source"], cwd=clone,
+                           capture_output=True, text=True).stdout.split()
+    assert found, f"no reference page for {resource_type}"
+    page = found[0].split(":", 1)[1]
+    return page, subprocess.run(["git", "show", found[0]], cwd=clone, capture_output=True, text=True, check=True).stdout
+
+
+def _extract(clone: str) -> dict[str, Any]:
+    types: dict[str, Any] = {}
+    for resource_type in sorted(_emitted()):
+        page, text = _page(clone, resource_type)
+        section = text.split("## Properties", 1)[1].split("## Return values", 1)[0]
+        parts = re.split(r"\n`([A-Za-z0-9]+)`  <a name=", section)
+        entry: dict[str, Any] = {"page": page, "replacement": {}, "fails": {}}
+        for prop, body in zip(parts[1::2], parts[2::2]):
+            lines = [line.strip() for line in body.splitlines()]
+            if "*Update requires*: [Replacement]" in body and prop not in schema_create_only(resource_type):
+                entry["replacement"][prop] = next(line for line in lines if line.startswith("*Update requires*"))
+            if found := next((line for line in lines if FAILS.search(line)), None):
+                entry["fails"][prop] = found.replace("\\", "")
+        types[resource_type] = entry
+    return {"source": f"awsdocs/aws-cloudformation-user-guide@{REFERENCE_COMMIT}", "types": types}
+
+
+def test_the_reference_covers_every_emitted_type_and_adds_only_what_the_schemas_lack(request: pytest.FixtureRequest) -> None:
+    path = REPO / "compiler" / "data" / "cfn_update_reference.json"
+    if clone := request.config.getoption("--update-reference"):
+        path.write_text(json.dumps(_extract(clone), indent=1, sort_keys=True) + "\n")
+    data = json.loads(path.read_text())
+    assert _emitted() <= set(data["types"]), sorted(_emitted() - set(data["types"]))
+    for resource_type, entry in data["types"].items():
+        properties = _schema(resource_type)["properties"]
+        for prop, quote in entry["replacement"].items():
+            assert prop in properties and "Replacement" in quote
+            assert prop not in schema_create_only(resource_type), f"{resource_type}.{prop} is createOnly upstream already"
+            assert prop in create_only(resource_type) or prop in update_fails(resource_type)
+        for prop, quote in entry["fails"].items():
+            assert prop in properties and FAILS.search(quote), (resource_type, prop, quote)
+            assert prop in update_fails(resource_type) and prop not in create_only(resource_type)

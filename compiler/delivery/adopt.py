@@ -110,7 +110,7 @@ def _compare(old: dict[str, Any], new: dict[str, Any], type_: str, region: str,
              only: frozenset[str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(replacing, in-place) differences from `old` to `new` properties; `only`: the properties
     `old` knows (a service's description is partial)."""
-    fails = frozenset(awstypes.facts(type_).fails)
+    fails = awstypes.update_fails(type_)
     replacing = awstypes.create_only(type_, region) | fails
     found = property_changes({k: v for k, v in old.items() if only is None or k in only},
                              {k: v for k, v in new.items() if only is None or k in only})

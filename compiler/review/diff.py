@@ -40,15 +40,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from . import access, principals, settings, updates
-from ..awstypes import IMPORT_IDENTIFIER, STATEFUL, create_only, facts
+from ..awstypes import IMPORT_IDENTIFIER, STATEFUL, create_only, facts, update_fails
 from ..manifest import Manifest
 from .committed import committed, committed_stages, resolve_ref
-from .findings import BLOCKED, BROADENS, CASCADE, CREATE_ONLY, DATA, DATA_LOSS, DESTRUCTIVE, Diff, EXPORT_IN_USE, Finding, IMMUTABLE_SCHEMA, INDEX_RULE, KEY_TYPE, MOVE, NAME_COLLISION, PRODUCER_REMOVED, PropertyChange, REPLACE, RETAINED, RISKS, ResourceChange, STACK_LEFT, STEPS, StackChange, TYPE_CHANGE, UNIQUE_IN_PARENT
+from .findings import BLOCKED, BROADENS, CASCADE, CREATE_ONLY, DATA, DATA_LOSS, DESTRUCTIVE, Diff, EXPORT_IN_USE, Finding, IMMUTABLE_SCHEMA, INDEX_RULE, KEY_TYPE, MOVE, NAME_COLLISION, PRODUCER_REMOVED, PropertyChange, REPLACE, RETAINED, RISKS, ResourceChange, STACK_LEFT, STEPS, StackChange, TYPE_CHANGE, UNIQUE_IN_PARENT, UPDATE_FAILS
 from .properties import at_path, property_changes, references
 
 # The review gate's one entry point: compare (here) and what it returns (findings), the
 # property comparison (properties) and the committed templates (committed).
-__all__ = ['BLOCKED', 'BROADENS', 'CASCADE', 'CREATE_ONLY', 'DATA', 'DATA_LOSS', 'DESTRUCTIVE', 'Diff', 'EXPORT_IN_USE', 'Finding', 'IMMUTABLE_SCHEMA', 'INDEX_RULE', 'KEY_TYPE', 'MOVE', 'NAME_COLLISION', 'PRODUCER_REMOVED', 'PropertyChange', 'REPLACE', 'RETAINED', 'RISKS', 'ResourceChange', 'STACK_LEFT', 'STEPS', 'StackChange', 'TYPE_CHANGE', 'UNIQUE_IN_PARENT', 'committed', 'committed_stages', 'compare', 'property_changes', 'resolve_ref']
+__all__ = ['BLOCKED', 'BROADENS', 'CASCADE', 'CREATE_ONLY', 'DATA', 'DATA_LOSS', 'DESTRUCTIVE', 'Diff', 'EXPORT_IN_USE', 'Finding', 'IMMUTABLE_SCHEMA', 'INDEX_RULE', 'KEY_TYPE', 'MOVE', 'NAME_COLLISION', 'PRODUCER_REMOVED', 'PropertyChange', 'REPLACE', 'RETAINED', 'RISKS', 'ResourceChange', 'STACK_LEFT', 'STEPS', 'StackChange', 'TYPE_CHANGE', 'UNIQUE_IN_PARENT', 'UPDATE_FAILS', 'committed', 'committed_stages', 'compare', 'property_changes', 'resolve_ref']
 
 IMPORT_STEPS = (
     "carry it across with resource import: (1) deploy the old stack with the resource removed and "
@@ -265,6 +265,15 @@ def _modify(stage: _Stage, stack: str, logical: str, old: dict[str, Any], new: d
         findings.append(Finding("", CASCADE, f"updated in place: {via} is replaced and this resource refers to it"))
     if old["Type"] == new["Type"] == updates.TABLE and not replaced_why:
         findings += _index_findings(old.get("Properties", {}), new.get("Properties", {}))
+    if old["Type"] == new["Type"]:
+        before, after = old.get("Properties") or {}, new.get("Properties") or {}
+        findings += [
+            Finding(BLOCKED, UPDATE_FAILS, f"{prop} cannot be updated: CloudFormation fails the update (it does not "
+                    f"replace a {new['Type']} for it): {json.dumps(before.get(prop))} -> {json.dumps(after.get(prop))}",
+                    "keep the value; to change it, declare a new resource under a new name beside this one and move "
+                    "to it")
+            for prop in sorted(update_fails(new["Type"])) if before.get(prop) != after.get(prop)
+        ]
     if old["Type"] == new["Type"] == updates.USER_POOL:
         findings += [
             Finding(BLOCKED, IMMUTABLE_SCHEMA, f"{problem}: the update fails",
