@@ -240,3 +240,30 @@ def down() -> None:
     from ..local import emulator as local
 
     click.echo("the gateway and the local AWS stopped" if local.stop() else "no local AWS was running")
+
+
+@main.command()
+@click.argument("kind", metavar="TYPE", type=click.Choice(["sqs", "eventbridge", "http"]))
+@click.option("--function", "function", default=None, metavar="NAME",
+              help="Shape it for this function (short or physical name): its queue, its rule, its route.")
+@click.option("--rule", default=None, metavar="NAME", help="eventbridge: the rule whose pattern to match (e.g. system-errors).")
+@click.option("--route", default=None, metavar="KEY", help="http: the function's route to call, e.g. 'GET /users/{userId}'.")
+@click.option("--stage", default="dev", show_default=True)
+@out_option
+@_handle_errors
+def event(kind: str, function: str | None, rule: str | None, route: str | None, stage: str, out_dir: Path) -> None:
+    """Print a sample event of TYPE (sqs, eventbridge, http) to edit, shaped as AWS sends it.
+
+    With --function, read from OUT/<stage>: an SQS record from the queue the function
+    consumes (FIFO attributes for a .fifo queue; the rule's event as its body when a rule
+    feeds that queue), an EventBridge event matching the rule that targets it, or an HTTP
+    API 2.0 event for its route (path parameters, a body, a signed-in user's claims when
+    the route needs a JWT). Feed it back with
+    `platformc event sqs --function sync-worker | platformc invoke sync-worker --event -`.
+    """
+    from ..local.events import EventError, sample
+
+    try:
+        click.echo(json.dumps(sample(out_dir, stage, kind, function, rule, route), indent=2, sort_keys=True))
+    except EventError as exc:
+        raise click.ClickException(str(exc)) from exc
