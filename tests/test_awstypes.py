@@ -13,7 +13,7 @@ import pytest
 
 from compiler.review import updates
 from compiler.awstypes import FACTS, _schema_index, _schemas, create_only, reference, schema_create_only, update_fails
-from compiler.review.diff import BLOCKED, DATA_LOSS, REPLACE, RETAINED, compare
+from compiler.review.diff import BLOCKED, DATA_LOSS, RETAINED, compare
 from compiler.manifest import Manifest
 from tests.conftest import REPO
 
