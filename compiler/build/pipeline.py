@@ -11,16 +11,17 @@ import os
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from . import heap, limits
+from . import budget, heap, limits
 from .. import naming
 from ..diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from ..kinds.base import CheckEnv
 from ..spec.load import SourceFile, load_tree, scan_handlers
+from ..spec.stage import StageSpec
 from .resolve import Resolved, resolve
 from .synth import synth
 from ..spec.validate import validate
@@ -141,6 +142,18 @@ class _Stages:
             worker.join()
 
 
+def _explained(diags: list[Diagnostic], stage_specs: Mapping[str, StageSpec]) -> list[Diagnostic]:
+    """E215 with what only the whole platform knows: every stage's share of the account (budget.py)."""
+    out = []
+    for d in diags:
+        path = d.where.path if d.where is not None else ()
+        if d.code == "E215" and len(path) > 1 and path[1] in stage_specs:
+            message, help_ = budget.explain(stage_specs, str(path[1]))
+            d = replace(d, message=message, help=help_)
+        out.append(d)
+    return out
+
+
 def _build(spec_dir: Path, stage: str, display_root: Path | None, parallel: bool | None) -> Build:
     files, load_diags = load_tree(spec_dir, display_root)
     # Validation still runs after load errors (duplicate keys, a file that does not parse),
@@ -161,7 +174,7 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None, parallel: bool
         # (a file that did not parse counts as declaring, with errors, the names it appears to)
         for name in stage_specs if stage == ALL else [s for s in stage_specs if s == stage]:
             diags += resolve(stage_specs[name])[1]
-        raise BuildError(diags, files)
+        raise BuildError(_explained(diags, stage_specs), files)
     stages = tuple(stage_specs) if stage == ALL else (stage,)
     resolved: dict[str, Resolved] = {}
     problems: dict[str, list[Diagnostic]] = {}
@@ -183,5 +196,5 @@ def _build(spec_dir: Path, stage: str, display_root: Path | None, parallel: bool
             diags += found
             outputs.update(texts)
     if diags:
-        raise BuildError(diags, files)
+        raise BuildError(_explained(diags, stage_specs), files)
     return Build({f.path: f for f in files}, stages, resolved, outputs)

@@ -128,5 +128,23 @@ def new_service(name: str, api: str | None, spec_dir: Path) -> None:
         raise click.ClickException(str(exc)) from exc
     for path in written:
         click.echo(f"wrote {path}")
+    _budget_left(spec_dir)
     click.echo("next: make compile STAGE=all, then make test (or pytest tests/handlers/"
                f"test_{name.replace('-', '_')}.py)")
+
+
+def _budget_left(spec_dir: Path) -> None:
+    """Each stage's reserved Lambda concurrency with the new service, against its budget."""
+    from ..build.budget import resolved_usage
+    from ..build.pipeline import BuildError
+    from ..diagnostics import render_text
+
+    try:
+        after = build(spec_dir, ALL, display_root=Path.cwd())
+    except BuildError as exc:
+        click.echo("the spec with the new service does not compile yet:\n" + render_text(exc.diagnostics, exc.files), err=True)
+        return
+    for stage in after.stages:
+        use = resolved_usage(after.resolved[stage])
+        click.echo(f"stage {stage}: functions reserve {use.reserved} of the budget {use.budget} "
+                   f"({use.left} left{f'; each new function takes {use.default}' if use.default else ''})")

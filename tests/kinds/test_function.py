@@ -351,8 +351,14 @@ def test_concurrency_over_the_stage_budget_and_under_the_queue(root: Path) -> No
     body = ("functions:\n  me: {handler: users.get_me}\n"
             "  worker: {handler: users.work, timeout: 30s, consumes: {queue: queue:sync, max_concurrency: 40}}\n")
     out = errors_of(root, {"data.yaml": DATA, "api.yaml": body}, platform=settings)
-    assert "spec/platform.yaml:5:22: error[E215]: the functions of stage dev reserve 60 concurrent executions, over the " \
-           "stage's budget of 50" in out
+    assert "spec/platform.yaml:5:22: error[E215]: the functions of stage dev reserve 60 concurrent executions, 10 over " \
+           "its budget of 50. The account's quota these budgets assume is 1050 (100 kept unreserved by Lambda + 50 + 900); " \
+           "reserved now: dev 60 of 50, prod 0 of 900" in " ".join(out.split())
+    # the smallest changes: the default down by 5 (2 functions), budget from prod, or more quota
+    for fix in ("lower stage dev's `concurrency.reserved` from 30 to 25 (2 function(s) use it: frees 10)",
+                "move 10 of budget from stage prod (it uses 0 of 900): budget 890 there, 60 here",
+                "raise the account's Lambda concurrency quota to at least 1060 (Service Quotas, code L-B99A9384)"):
+        assert fix in " ".join(out.split()), out
     assert "spec/api.yaml:3:94: error[E207]: the queue may invoke function worker 40 times at once, but it is reserved " \
            "30 in stage dev" in out
-    assert "prod" not in out  # prod reserves nothing: no limit to break
+    assert "stage prod reserve" not in out  # prod reserves nothing: no limit to break

@@ -3,6 +3,8 @@ copy of the repository; it never overwrites and says why it refuses."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -35,10 +37,19 @@ def test_a_new_service_compiles_lints_and_its_test_passes(tmp_path: Path) -> Non
         "spec/api/orders.yaml", "handlers/orders.py", "tests/handlers/test_orders.py"]
     spec = (root / "spec" / "api" / "orders.yaml").read_text()
     assert spec.startswith("# yaml-language-server") and "- GET /orders/{id}" in spec
+    # what each stage reserves with the new service, against its budget, read from the stages' manifests after compiling
+    budgets = {m.group(1): (int(m.group(2)), int(m.group(3)), int(m.group(4))) for m in re.finditer(
+        r"stage (\w+): functions reserve (\d+) of the budget (\d+) \((-?\d+) left", made.stdout)}
+    assert set(budgets) == {"dev", "staging", "prod"} and all(b - r == left for r, b, left in budgets.values()), made.stdout
 
     compiled = _run(root, str(BIN / "platformc"), "compile", "--stage", "all")
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     assert (root / "generated" / "dev" / "api-orders.json").exists()
+    for stage, (reserved, _, _) in budgets.items():  # the figures are the templates' reservations
+        held = sum(r["Properties"].get("ReservedConcurrentExecutions", 0) for path in (root / "generated" / stage).glob("*.json")
+                   if path.name != "manifest.json" for r in json.loads(path.read_text())["Resources"].values()
+                   if r["Type"] == "AWS::Lambda::Function")
+        assert held == reserved, (stage, held, reserved)
     linted = _run(root, str(BIN / "platformc"), "lint", "--stage", "dev")
     assert linted.returncode == 0, linted.stdout + linted.stderr
     tested = _run(root, sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "tests/handlers/test_orders.py")
