@@ -231,6 +231,34 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@out_option
+@_handle_errors
+def doctor(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None:
+    """Check, with read-only calls, what a stage's first deploy into an account needs.
+
+    Reads OUT/<stage> and asks the account (the credentials deploy would use): the caller's
+    account, the bootstrap stack, every Route 53 hosted zone the templates name, the Lambda
+    concurrency the stage reserves against the account's quota, every secret's value, every
+    alarm e-mail subscription, every SES identity. Prints each as ok, MISSING (with the fix)
+    or skipped; the GitHub steps (risk label, code scanning) are listed to do by hand.
+    Exit 1 when something is missing (docs/deploy.md, "First deploy to a new account").
+    """
+    from ..delivery import doctor as checks
+    from ..delivery.deploy import DeployError
+
+    try:
+        found = checks.run(_deployer(stage, out_dir, True, endpoint_url))
+    except DeployError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(checks.render(found, fmt), nl=False)
+    if any(c.status == checks.MISSING for c in found):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--stage", default="dev", show_default=True)
+@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="The plan as text, as a markdown table (a pull request or change ticket), or as JSON.")
 @click.option("--yes", is_flag=True,
@@ -240,8 +268,9 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 def adopt(stage: str, endpoint_url: str | None, fmt: str, yes: bool, out_dir: Path) -> None:
     """Plan, then with --yes perform, the take-over of resources that exist under the stage's names.
 
-    For every table, bucket, queue, user pool and its groups, secret, log group, bus and
-    its archive, and backup vault the stage's templates name: whether it exists, which stack holds it (another tool's, one of
+    For every table, bucket, queue, user pool with its groups and app client, secret, log
+    group, bus and its archive, backup vault, KMS key (by its alias) and alarm the stage's
+    templates name: whether it exists, which stack holds it (another tool's, one of
     ours, or none), what the take-over does (adopt, import, move, create), and how each
     differs from the template; exit 4 when a difference would replace a resource after its
     import (BLOCKED). Without --yes it only reads. With --yes (never implied by CI): each
