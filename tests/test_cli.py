@@ -99,8 +99,18 @@ AWS_COMMANDS = [
     ["deploy", "--stage", "dev"], ["bootstrap", "--stage", "dev", "--yes"], ["drift", "--stage", "dev"],
     ["rollback", "health", "--stage", "dev", "--yes"], ["destroy", "--stage", "dev", "--yes"],
     ["outputs", "--stage", "dev"], ["logs", "health", "--stage", "dev", "--aws"], ["adopt", "--stage", "dev"],
-    ["diff", "--stage", "dev", "--against", "deployed"],
+    ["diff", "--stage", "dev", "--against", "deployed"], ["doctor", "--stage", "dev"],
 ]
+# Commands that never call AWS with the machine's credentials: the build, the review gate over
+# git, and the local platform (fake credentials when the machine has none, on 127.0.0.1).
+NO_AWS = {"compile", "check", "graph", "lint", "security", "schema", "package", "new", "risk-approval", "event",
+          "up", "down", "token", "invoke"}
+
+
+def test_every_command_is_run_without_credentials_or_never_calls_aws() -> None:
+    """A new command is added to one list or the other, so the no-credentials test reaches it."""
+    assert set(main.commands) == {args[0] for args in AWS_COMMANDS} | NO_AWS, (
+        set(main.commands) ^ ({args[0] for args in AWS_COMMANDS} | NO_AWS))
 
 
 @pytest.mark.parametrize("args", AWS_COMMANDS, ids=lambda a: a[0])
