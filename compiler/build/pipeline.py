@@ -20,7 +20,8 @@ from .. import naming
 from ..diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
 from .emit import README, README_TEXT, render_stage
 from ..kinds.base import CheckEnv
-from ..spec.load import SourceFile, load_tree, scan_handlers
+from ..spec.handlers import scan_handlers
+from ..spec.load import SourceFile, load_tree
 from ..spec.stage import StageSpec
 from .resolve import Resolved, resolve
 from .synth import synth

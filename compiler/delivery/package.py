@@ -17,7 +17,7 @@ from typing import Iterable
 
 from .. import naming
 from ..diagnostics import SpecError
-from ..spec.load import Bundle, scan_handlers
+from ..spec.handlers import Bundle, scan_handlers
 from ..build.resolve import Resolved
 
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold

@@ -12,12 +12,10 @@ alias bombs, encodings, symlinks, duplicate keys) with the positions they report
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -350,118 +348,6 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
     finally:
         loader.dispose()
     return SourceFile(display, rel, text, data, keys, values, modified=path.stat().st_mtime), diags
-
-
-@dataclass(frozen=True)
-class Bundle:
-    """What one handler module needs at run time: itself and the local modules it imports.
-
-    `digest` hashes the file names and bytes in a fixed order, so it changes exactly when
-    the code a function runs changes; it goes into the artifact's S3 key.
-    """
-
-    module: str
-    files: tuple[tuple[str, bytes], ...]  # (path inside the artifact, content), sorted
-
-    @property
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        for name, content in self.files:
-            h.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
-        return h.hexdigest()
-
-
-@dataclass(frozen=True)
-class Handlers:
-    """The code folder as the compiler sees it: parsed, never imported."""
-
-    functions: frozenset[str]  # "module.function" for every top-level function
-    bundles: Mapping[str, Bundle]  # module -> its bundle
-    outside: Mapping[str, Path] = field(default_factory=dict)  # path in folder -> real target, not read
-
-    def problems(self, display_root: str) -> list[Diagnostic]:
-        return [outside_error(real, f"{display_root}/{p}") for p, real in sorted(self.outside.items())]
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement of a block and of the blocks inside it, functions' and classes'
-    included. An import is a statement, and statements live only in blocks (expressions
-    hold none), so this finds every import `ast.walk` would, visiting a tenth of the nodes."""
-    for node in body:
-        yield node
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(node, name, None)
-            if isinstance(block, list):
-                yield from _statements(block)
-        for inner in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):  # try/except, match
-            yield from _statements(inner.body)
-
-
-def _local_imports(tree: ast.Module, module: str, modules: Mapping[str, Path]) -> set[str]:
-    found = set()
-    package = module.rsplit(".", 1)[0] if "." in module else ""
-    for node in _statements(tree.body):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from .x import y
-                parts = package.split(".") if package else []
-                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
-                base = ".".join([*parts, base] if base else parts)
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
-        for name in names:
-            for end in range(len(name.split(".")), 0, -1):  # a.b.c, a.b, a: each existing module
-                candidate = ".".join(name.split(".")[:end])
-                if candidate in modules:
-                    found.add(candidate)
-    return found
-
-
-def scan_handlers(folder: Path) -> Handlers:
-    """Parse every folder/**/*.py: its top-level functions and what each module imports."""
-    if not folder.is_dir():
-        return Handlers(frozenset(), {})
-    modules: dict[str, Path] = {}
-    outside: dict[str, Path] = {}
-    for path in sorted(folder.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        if real := escapes(path, folder.parent):
-            outside[path.relative_to(folder).as_posix()] = real
-            continue
-        parts = list(path.relative_to(folder).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        if parts:
-            modules[".".join(parts)] = path
-    trees: dict[str, ast.Module] = {}
-    for module, path in modules.items():
-        try:
-            trees[module] = ast.parse(path.read_bytes())
-        except SyntaxError:
-            continue  # not importable: its functions are simply not found
-    functions = frozenset(
-        f"{module}.{node.name}"
-        for module, tree in trees.items()
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    )
-    imports = {module: _local_imports(tree, module, modules) for module, tree in trees.items()}
-    bundles = {}
-    for module in trees:
-        needed, todo = {module}, [module]
-        while todo:  # transitive local imports, plus the __init__ of every package on the way
-            current = todo.pop()
-            parents = {".".join(current.split(".")[:i]) for i in range(1, current.count(".") + 1)}
-            for dep in imports.get(current, set()) | parents:
-                if dep in modules and dep not in needed:
-                    needed.add(dep)
-                    todo.append(dep)
-        files = sorted((modules[m].relative_to(folder).as_posix(), modules[m].read_bytes()) for m in needed)
-        bundles[module] = Bundle(module, tuple(files))
-    return Handlers(functions, bundles, outside)
 
 
 def escapes(path: Path, root: Path) -> Path | None:

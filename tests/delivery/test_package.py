@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compiler.spec.load import scan_handlers
+from compiler.spec.handlers import scan_handlers
 from compiler.delivery.package import package
 from tests.conftest import compile_spec, template
 

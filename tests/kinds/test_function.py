@@ -51,7 +51,7 @@ def test_function_defaults(root: Path) -> None:
     assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("python3.12", ["arm64"], "users.get_me")
     assert (fn["MemorySize"], fn["Timeout"]) == (512, 10)
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    from compiler.spec.load import scan_handlers
+    from compiler.spec.handlers import scan_handlers
     from compiler.delivery.package import artifact_key
 
     bundle = scan_handlers(root / "handlers").bundles["users"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from compiler.diagnostics import SpecError
-from compiler.spec.load import load_file, load_tree, scan_handlers
+from compiler.spec.handlers import scan_handlers
+from compiler.spec.load import load_file, load_tree
 from compiler.delivery.package import package
 from tests.conftest import errors_of
 
@@ -220,3 +221,30 @@ def test_a_bundle_holds_every_local_module_imported_anywhere_in_the_code(tmp_pat
     )
     files = [name for name, _ in scan_handlers(handlers).bundles["main"].files]
     assert files == sorted(["main.py", *(f"{n}.py" for n in "abcdefgh"), "pkg/__init__.py", "pkg/inner.py", "pkg/sibling.py"])
+
+
+def test_a_scan_parses_only_what_changed_and_finds_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan cache (.cache/platformc/handlers.json beside handlers/): a second scan parses
+    nothing that did not change, finds exactly what a first one finds, sees an edit at once,
+    and a cache that cannot be read is parsed around."""
+    import ast as parser
+
+    from compiler.spec import handlers as scanning
+
+    folder = tmp_path / "handlers"
+    folder.mkdir()
+    (folder / "jobs.py").write_text("from shared import util\n\ndef run(event, context):\n    return util()\n")
+    (folder / "shared.py").write_text("def util():\n    return 1\n")
+    first = scan_handlers(folder)
+    assert (tmp_path / scanning.SCAN_CACHE).exists()
+    parsed: list[bytes] = []
+    real = parser.parse
+    monkeypatch.setattr(scanning.ast, "parse", lambda source, *a, **k: parsed.append(source) or real(source, *a, **k))
+    assert scan_handlers(folder) == first and parsed == []  # nothing changed: nothing parsed
+    (folder / "jobs.py").write_text("from shared import util\n\ndef run(event, context):\n    return util()\n\n"
+                                    "def stop(event, context):\n    return None\n")
+    edited = scan_handlers(folder)
+    assert "jobs.stop" in edited.functions and len(parsed) == 1
+    assert edited.bundles["jobs"].digest != first.bundles["jobs"].digest
+    (tmp_path / scanning.SCAN_CACHE).write_text("{not json")
+    assert scan_handlers(folder) == edited
