@@ -68,7 +68,7 @@ def security(out_dir: Path, stage: str, sarif_path: Path | None, program: Path |
     resource's `suppress:` in the spec, or a platform-wide waiver in platform.yaml
     (`waivers:`); both are in the templates' Metadata, so checkov reports them as skipped,
     and they are listed here. A platform waiver that skips nothing fails too. checkov
-    runs pinned, in its own virtualenv under .cache/platformc (created on first use).
+    runs pinned, in its own virtualenv in the user cache (~/.cache/platformc, created once per machine).
     """
     from ..gates import security as security_mod
 

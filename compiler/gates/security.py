@@ -9,8 +9,10 @@ fails on any failed check, on a platform waiver that skips nothing (stale) and o
 template checkov cannot parse.
 
 Why its own virtualenv: checkov pins its dependencies tightly (boto3 1.35, packaging 23)
-against ours (boto3 1.44), so it cannot share .venv. It is installed once, at the pinned
-version below, under .cache/platformc/checkov-<version>, and run as a program. Results are
+against ours (boto3 1.44), so it cannot share .venv. It is installed once per machine, at
+the pinned version below, under the user's cache ($XDG_CACHE_HOME, else ~/.cache:
+platformc/checkov-<version>; .cache/platformc in the repository when that is not writable),
+so every clone and CI checkout on the machine shares it, and run as a program. Results are
 cached by the bytes of the templates and the version: an unchanged generated/ is not
 scanned again.
 """
@@ -87,10 +89,22 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def checkov_program(cache: Path = CACHE) -> Path:
+def tools_cache() -> Path:
+    """Where pinned tools live, shared by every clone on the machine (module docstring)."""
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "platformc"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if os.access(home, os.W_OK):
+            return home
+    except OSError:
+        pass
+    return CACHE
+
+
+def checkov_program(cache: Path | None = None) -> Path:
     """The pinned checkov, installed in its own virtualenv on first use (a stamp marks a
     finished install: an interrupted one is started again)."""
-    venv = cache / f"checkov-{CHECKOV}"
+    venv = (cache or tools_cache()) / f"checkov-{CHECKOV}"
     program, stamp = venv / "bin" / "checkov", venv / ".installed"
     if stamp.exists() and program.exists():
         return program

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from compiler.gates import security
 from compiler.cli import EXIT_FINDINGS, main
-from tests.conftest import REPO, platform, write_spec
+from tests.conftest import platform, write_spec
 
 APP = "functions:\n  worker: {handler: h.run}\n"
 VPC = ("waivers:\n  - check: CKV_AWS_117\n    types: [AWS::Lambda::Function]\n"
@@ -26,7 +26,7 @@ LOGS = "  - check: CKV_AWS_158\n    types: [AWS::Logs::LogGroup]\n    reason: Cl
 
 @pytest.fixture(scope="module")
 def checkov() -> Path:
-    return security.checkov_program(REPO / ".cache" / "platformc")
+    return security.checkov_program()
 
 
 def _scan(root: Path, checkov: Path, settings: str, app: str = APP) -> tuple[int, str]:
