@@ -239,7 +239,7 @@ def run(out_dir: Path, stage: str = "all", jobs: int = 0, use_cache: bool = True
         tmp = CACHE_DIR / f"{keys[i]}.json.{os.getpid()}"
         tmp.write_text(json.dumps(found, sort_keys=True))
         os.replace(tmp, CACHE_DIR / f"{keys[i]}.json")
-    return _report(items, texts, results, ignores, out_dir, len(items) - len(todo), started)
+    return _report(items, texts, results, ignores, out_dir, len(items) - len(todo), started, use_cache)
 
 
 def _resource_lines(text: str) -> dict[str, int]:
@@ -247,7 +247,8 @@ def _resource_lines(text: str) -> dict[str, int]:
     return {m.group(1): text.count("\n", 0, m.start()) + 2 for m in re.finditer(r'\n    "([A-Za-z0-9]+)": \{', text)}
 
 
-def _policy(items: list[tuple[str, Path, str]], texts: list[str], parsed: list[dict[str, Any]], spec_root: Path) -> list[Finding]:
+def _policy(items: list[tuple[str, Path, str]], texts: list[str], parsed: list[dict[str, Any]], spec_root: Path,
+            use_cache: bool = True) -> list[Finding]:
     """The policy rules, stage by stage (a rule may look across the stacks of a stage)."""
     by_stage: dict[str, dict[str, tuple[Path, str, dict[str, Any]]]] = {}
     for (stage, path, _), text, template in zip(items, texts, parsed, strict=True):
@@ -257,7 +258,8 @@ def _policy(items: list[tuple[str, Path, str]], texts: list[str], parsed: list[d
         folder = next(iter(stacks.values()))[0].parent
         protect = (Manifest.read(folder.parent, folder.name) or Manifest()).protect
         templates = {stack: template for stack, (_, _, template) in stacks.items()}
-        for found in rules.run(stage, protect, templates):
+        texts_of = {stack: text for stack, (_, text, _) in stacks.items()}
+        for found in (_policy_findings(stage, protect, templates, texts_of) if use_cache else rules.run(stage, protect, templates)):
             path, text, _ = stacks[found.stack]
             line = _resource_lines(text).get(found.resource, 1)
             source = _source_of(templates[found.stack], found.resource, spec_root)
@@ -265,6 +267,45 @@ def _policy(items: list[tuple[str, Path, str]], texts: list[str], parsed: list[d
                 Finding(path.as_posix(), found.rule, "error", found.message, line, 5, found.resource, source, "policy", found.waived)
             )
     return out
+
+
+@functools.cache
+def _code_version() -> str:
+    """What the policy rules' findings depend on besides the templates: the compiler's own
+    code and data (any module a rule reads) and the IAM reference P011 reads."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    try:
+        from ..rules.authorization import _data_file
+
+        stat = _data_file().stat()
+        digest.update(f"{stat.st_size}-{int(stat.st_mtime)}".encode())
+    except RuntimeError:
+        pass  # no reference: P011 reports that itself
+    return digest.hexdigest()
+
+
+def _policy_findings(stage: str, protect: bool, templates: dict[str, Any], texts: dict[str, str]) -> list[rules.Finding]:
+    """rules.run for one stage, cached by the stage's template bytes and _code_version (a
+    warm lint runs no rule whose inputs did not change)."""
+    digest = hashlib.sha256(f"{_code_version()}\0{stage}\0{protect}".encode())
+    for stack in sorted(texts):
+        digest.update(f"\0{stack}\0{texts[stack]}".encode())
+    cached = CACHE_DIR / f"policy-{digest.hexdigest()}.json"
+    if cached.exists():
+        try:
+            return [rules.Finding(**entry) for entry in json.loads(cached.read_text())]
+        except (ValueError, TypeError):
+            pass  # a damaged entry: run the rules again
+    found = rules.run(stage, protect, templates)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}")
+    tmp.write_text(json.dumps([f.__dict__ for f in found], sort_keys=True))
+    os.replace(tmp, cached)
+    return found
 
 
 def _report(
@@ -275,6 +316,7 @@ def _report(
     out_dir: Path,
     cached: int,
     started: float,
+    use_cache: bool = True,
 ) -> Report:
     findings: list[Finding] = []
     waived: list[Finding] = []
@@ -292,7 +334,7 @@ def _report(
                 waived.append(Finding(**{**finding.__dict__, "waived": f"cfn-lint.yaml ({rule.scope}): {rule.reason}"}))
             else:
                 findings.append(finding)
-    for finding in _policy(items, texts, parsed, spec_root):
+    for finding in _policy(items, texts, parsed, spec_root, use_cache):
         (waived if finding.waived else findings).append(finding)
     checkov: dict[tuple[str, str], int] = {}
     for template in parsed:

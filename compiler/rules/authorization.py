@@ -12,6 +12,7 @@ always do, tag keys only where listed). Resources that are references (`GetAtt`,
 from __future__ import annotations
 
 import functools
+import json
 import importlib.util
 import os
 import re
@@ -102,6 +103,7 @@ def _tokens(text: str, variables: bool) -> tuple[str | None, ...]:
                                                  tuple(STAR if c == "*" else c for c in part)))
 
 
+@functools.lru_cache(maxsize=None)
 def _matches(resource: str, arn_template: str) -> bool:
     """Whether one ARN is both named by the resource pattern and of the template's shape:
     two patterns of characters and wildcards intersect."""
@@ -146,7 +148,17 @@ def _condition_problem(action: str, privilege: dict[str, Any], key: str) -> str 
 
 
 def problems(statement: dict[str, Any]) -> Iterator[str]:
-    """What the reference says AWS would not honour in one statement."""
+    """What the reference says AWS would not honour in one statement (statements repeat across
+    functions and stages: each distinct one is judged once per process)."""
+    return iter(_judged(json.dumps(statement, sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=None)
+def _judged(text: str) -> tuple[str, ...]:
+    return tuple(_problems(json.loads(text)))
+
+
+def _problems(statement: dict[str, Any]) -> Iterator[str]:
     sid = statement.get("Sid", "?")
     resources = [text for r in _listed(statement.get("Resource", [])) if (text := _text(r)) is not None]
     keys = [key for keys in (statement.get("Condition") or {}).values() for key in keys]

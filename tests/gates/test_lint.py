@@ -55,6 +55,27 @@ def test_second_run_comes_from_the_cache(generated: Path) -> None:
     assert (third.linted, third.cached) == (1, 1)  # only the template whose bytes changed
 
 
+def test_policy_findings_come_from_the_cache_until_a_template_changes(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The policy rules run once per stage's template bytes (and the compiler's code): a warm
+    lint runs none, `use_cache=False` runs all, and one changed template runs its stage's."""
+    from compiler import rules
+
+    (generated / "dev" / "s3.json").write_text((generated / "dev" / "s3.json").read_text().replace(
+        '"AES257"', '"AES256"'))  # clean, so that only policy findings matter
+    calls: list[str] = []
+    real = rules.run
+    monkeypatch.setattr(rules, "run", lambda stage, *a: calls.append(stage) or real(stage, *a))
+    first = lint.run(generated, "all")
+    assert sorted(calls) == ["dev", "prod"]
+    second = lint.run(generated, "all")
+    assert sorted(calls) == ["dev", "prod"] and second.findings == first.findings and second.waived == first.waived
+    lint.run(generated, "all", use_cache=False)
+    assert sorted(calls) == ["dev", "dev", "prod", "prod"]
+    (generated / "prod" / "s3.json").write_text((generated / "prod" / "s3.json").read_text() + " ")
+    lint.run(generated, "all")
+    assert sorted(calls) == ["dev", "dev", "prod", "prod", "prod"]
+
+
 def test_parallel_run_gives_the_same_findings(generated: Path) -> None:
     serial = lint.run(generated, "all", jobs=1, use_cache=False)
     parallel = lint.run(generated, "all", jobs=2, use_cache=False)
