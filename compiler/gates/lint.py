@@ -31,6 +31,7 @@ from .. import rules
 from ..manifest import FILE as MANIFEST
 from ..manifest import Manifest
 from ..rules import RULES
+from ..rules.authorization import _data_file
 
 CACHE_DIR = Path(".cache/platformc/lint")
 PARALLEL_FROM = 4  # below this many templates, starting a second process costs more than it saves
@@ -279,8 +280,6 @@ def _code_version() -> str:
         if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
             digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     try:
-        from ..rules.authorization import _data_file
-
         stat = _data_file().stat()
         digest.update(f"{stat.st_size}-{int(stat.st_mtime)}".encode())
     except RuntimeError:
