@@ -67,11 +67,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy compiler
 	MYPYPATH=handlers $(BIN)/mypy handlers/*.py
 
+# After the tests, the three gates run side by side (mypy and checkov take one core each,
+# lint two workers): 38 s instead of 49 s cold on 2 cores; each keeps its output together.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
-	$(MAKE) --no-print-directory typecheck
-	$(BIN)/platformc lint
-	$(BIN)/platformc security
+	$(MAKE) --no-print-directory -j3 --output-sync=target typecheck lint security
 	$(BIN)/platformc check
 
 AGAINST ?= HEAD
