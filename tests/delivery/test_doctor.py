@@ -73,7 +73,7 @@ def test_a_new_account_lacks_what_the_first_deploy_needs_and_each_fix_is_said(en
         assert f"ok       alarm e-mail {sub['Endpoint']} on {topic['TopicName']}: confirmed" in text
 
 
-def test_the_concurrency_check_reads_the_quota_and_names_the_increase(tmp_path: Any) -> None:
+def test_the_concurrency_check_reads_the_quota_and_names_the_increase() -> None:
     """On AWS: GetAccountSettings and each function's reserved concurrency, pinned with
     Stubber (moto has no GetAccountSettings)."""
     import boto3
@@ -82,23 +82,24 @@ def test_the_concurrency_check_reads_the_quota_and_names_the_increase(tmp_path: 
     deployer = Deployer(OUT, "prod", yes=True, echo=lambda _: None, poll=0)
     lam = boto3.client("lambda", region_name=deployer.manifest.region)
     deployer.client = lambda service, region=None: lam  # type: ignore[method-assign]
-    functions = [r for r in _resources("AWS::Lambda::Function")]
+    functions = _resources("AWS::Lambda::Function")
     reserved = sum(int(r["Properties"].get("ReservedConcurrentExecutions") or 0) for r in functions)
-    stub = Stubber(lam)
-    stub.add_response("get_account_settings", {"AccountLimit": {"ConcurrentExecutions": 1000,
-                                                                "UnreservedConcurrentExecutions": 1000}})
-    for _ in functions:
-        stub.add_client_error("get_function_concurrency", "ResourceNotFoundException", expected_params={"FunctionName": ANY})
-    with stub:
-        (check,) = doctor.concurrency(deployer)
-    assert check.status == (doctor.OK if reserved <= 900 else doctor.MISSING)
-    assert f"stage prod reserves {reserved}" in check.what
-    stub = Stubber(lam)
-    stub.add_response("get_account_settings", {"AccountLimit": {"ConcurrentExecutions": 200,
-                                                                "UnreservedConcurrentExecutions": 150}})
-    for _ in functions:
-        stub.add_client_error("get_function_concurrency", "ResourceNotFoundException", expected_params={"FunctionName": ANY})
-    with stub:
-        (short,) = doctor.concurrency(deployer)
+
+    def check(quota: int, unreserved: int) -> doctor.Check:
+        stub = Stubber(lam)
+        stub.add_response("get_account_settings", {"AccountLimit": {"ConcurrentExecutions": quota,
+                                                                    "UnreservedConcurrentExecutions": unreserved}})
+        for _ in functions:  # none deployed yet: nothing of the stage's is reserved already
+            stub.add_client_error("get_function_concurrency", "ResourceNotFoundException",
+                                  expected_params={"FunctionName": ANY})
+        with stub:
+            (found,) = doctor.concurrency(deployer)
+            stub.assert_no_pending_responses()
+        return found
+
+    roomy = check(1000, 1000)
+    assert roomy.status == (doctor.OK if reserved <= 900 else doctor.MISSING)
+    assert f"stage prod reserves {reserved}" in roomy.what
+    short = check(200, 150)
     assert short.status == doctor.MISSING and f"{reserved - 50} short" in short.what
     assert f"--quota-code L-B99A9384 --desired-value {200 + reserved - 50}" in short.fix
