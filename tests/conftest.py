@@ -106,6 +106,25 @@ def compile_spec(root: Path, files: dict[str, str], stage: str = ALL, platform: 
     return build(write_spec(root, files, platform), stage, display_root=root)
 
 
+HANDLER = "def run(event, context):\n    return {'batchItemFailures': []}\n"
+
+
+def deployable(root: Path, files: dict[str, str], platform: str | None = PLATFORM, stage: str = ALL,
+               handlers: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """A spec written, compiled into root/generated and its handlers (by default jobs.run)
+    packaged into root/artifacts, as deploy reads them: (generated, artifacts)."""
+    from compiler.build.emit import write
+    from compiler.delivery.package import package
+
+    (root / "handlers").mkdir(parents=True, exist_ok=True)
+    for name, code in (handlers if handlers is not None else {"jobs.py": HANDLER}).items():
+        (root / "handlers" / name).write_text(code)
+    result = compile_spec(root, files, stage, platform)
+    write(root / "generated", result.outputs, list(result.stages))
+    package(root / "handlers", root / "artifacts")
+    return root / "generated", root / "artifacts"
+
+
 def errors_of(root: Path, files: dict[str, str], platform: str | None = PLATFORM) -> str:
     """The rendered diagnostics of a spec that must fail."""
     with pytest.raises(BuildError) as info:

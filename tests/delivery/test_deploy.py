@@ -19,7 +19,7 @@ from compiler.local.emulator import LocalDeployer
 from compiler.build.emit import write
 from compiler.delivery.package import package
 from compiler.build.pipeline import build
-from tests.conftest import REPO, platform, write_spec
+from tests.conftest import REPO, deployable, platform, write_spec
 
 REGION = "us-west-2"
 
@@ -179,13 +179,7 @@ def _platform(root: Path, data: str = DATA, service: str = "mini", extra: dict[s
               repository: str | None = None) -> tuple[Path, Path]:
     """A small platform (a table, a queue, a worker; `extra` spec files) compiled and packaged."""
     settings = PLATFORM.replace("service: mini", f"service: {service}") + (f"repository: {repository}\n" if repository else "")
-    write_spec(root, {"data.yaml": data, "app.yaml": APP, **(extra or {})}, platform=settings)
-    (root / "handlers").mkdir(exist_ok=True)
-    (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {'batchItemFailures': []}\n")
-    result = build(root / "spec", "all", display_root=root)
-    write(root / "generated", result.outputs, list(result.stages))
-    package(root / "handlers", root / "artifacts")
-    return root / "generated", root / "artifacts"
+    return deployable(root, {"data.yaml": data, "app.yaml": APP, **(extra or {})}, platform=settings)
 
 
 def test_update_failure_rerun_and_destroy(endpoint: str, tmp_path: Path) -> None:

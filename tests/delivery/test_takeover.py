@@ -18,16 +18,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from compiler.build.emit import write
-from compiler.build.pipeline import build
 from compiler.cli import main
-from compiler.delivery.package import package
 from compiler.delivery.adopt import Located
 from compiler.delivery.stage import Interrupted
 from compiler.delivery.handover import detached, import_resource, retained
 from compiler.delivery.takeover import Takeover
 from compiler.local.emulator import LocalDeployer
-from tests.conftest import write_spec
+from tests.conftest import deployable
 from tests.delivery.test_deploy import REGION, _client
 
 pytestmark = pytest.mark.usefixtures("local_credentials")
@@ -58,15 +55,12 @@ SPEC = {
 }
 
 
+def _dev(service: str) -> str:
+    return f"service: {service}\nregion: {REGION}\nstages:\n  dev:\n    protect: false\n    alarms: {{enabled: false}}\n"
+
+
 def _spec(root: Path, service: str) -> tuple[Path, Path]:
-    platform = f"service: {service}\nregion: {REGION}\nstages:\n  dev:\n    protect: false\n    alarms: {{enabled: false}}\n"
-    write_spec(root, SPEC, platform=platform)
-    (root / "handlers").mkdir(exist_ok=True)
-    (root / "handlers" / "jobs.py").write_text("def run(event, context):\n    return {}\n")
-    result = build(root / "spec", "dev", display_root=root)
-    write(root / "generated", result.outputs, list(result.stages))
-    package(root / "handlers", root / "artifacts")
-    return root / "generated", root / "artifacts"
+    return deployable(root, SPEC, platform=_dev(service), stage="dev")
 
 
 def _table(name: str, key: str, indexes: dict[str, str] | None = None) -> dict[str, Any]:
@@ -461,14 +455,11 @@ def test_a_key_is_found_by_its_alias_and_an_unmanaged_queue_compared_live(endpoi
     the take-over carries key and alias into our stack with the key id, so what it encrypted
     still decrypts. An app client is found by name in its pool; a queue no stack holds is
     compared with what SQS says of it."""
-    platform = f"service: lbkey\nregion: {REGION}\nstages:\n  dev:\n    protect: false\n    alarms: {{enabled: false}}\n"
-    write_spec(tmp_path, {
+    deployable(tmp_path, {
         "keys.yaml": "description: the stage key\nkeys:\n  main:\n    description: the stage key\n",
         "sqs.yaml": "description: queues\nqueues:\n  sync: {fifo: true, visibility_timeout: 5m}\n",
         "cognito.yaml": "description: users\nuser_pools:\n  main:\n    client: {flows: [refresh, admin-password]}\n"},
-        platform=platform)
-    result = build(tmp_path / "spec", "dev", display_root=tmp_path)
-    write(tmp_path / "generated", result.outputs, list(result.stages))
+        platform=_dev("lbkey"), stage="dev", handlers={})  # no functions: nothing to package
     kms, sqs, idp = (_client(endpoint, s) for s in ("kms", "sqs", "cognito-idp"))
     cfn = _client(endpoint, "cloudformation")
     cfn.create_stack(StackName="lbkey-kms-dev", TemplateBody=json.dumps({"Resources": {
@@ -505,8 +496,6 @@ def test_a_key_is_found_by_its_alias_and_an_unmanaged_queue_compared_live(endpoi
     assert queue["action"] == "import" and "VisibilityTimeout: 30 -> 300" in queue["updates"], queue
     assert queue["replaces"] == [] and queue["compared"].startswith("its live configuration (ContentBasedDeduplication")
 
-    (tmp_path / "handlers").mkdir()  # no functions: nothing to package
-    package(tmp_path / "handlers", tmp_path / "artifacts")
     lines: list[str] = []
     deployer = LocalDeployer(tmp_path / "generated", "dev", endpoint_url=endpoint, yes=True, echo=lines.append,
                              artifacts=tmp_path / "artifacts", poll=0.01)
