@@ -173,3 +173,10 @@ def path_of(out_dir: Path, stage: str) -> Path:
 def template_file(stack: str) -> str:
     """The file a stack's template is written to, inside its stage folder."""
     return f"{stack}.json"
+
+
+def of_type(templates: Mapping[str, dict[str, Any]], kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(stack, logical id, resource) of every resource of `kind` in a stage's templates
+    (stack -> template), by stack then logical id."""
+    return [(stack, logical, resource) for stack, template in sorted(templates.items())
+            for logical, resource in sorted((template.get("Resources") or {}).items()) if resource.get("Type") == kind]

@@ -29,7 +29,7 @@ from .. import awstypes
 from ..manifest import Manifest
 from ..review.findings import BLOCKED
 from ..review.properties import property_changes
-from .handover import custom_name, naming, references
+from .handover import NAMED_BY, named_by, naming, references
 from .live import CHILD_FINDERS, COUNTS, DEFAULTS, FINDERS, LIVE
 from .stage import StageAccess
 
@@ -39,9 +39,6 @@ IDENTIFIER = awstypes.IMPORT_IDENTIFIER
 # a group or an app client exists only in its user pool, located first.
 CHILDREN = {"AWS::Cognito::UserPoolGroup": ("UserPoolId", "GroupName"),
             "AWS::Cognito::UserPoolClient": ("UserPoolId", "ClientName")}
-# Resources with no name of their own, found through the one that names them (type -> the
-# naming type, its property referring to them): a KMS key through its alias.
-NAMED_BY = {"AWS::KMS::Key": ("AWS::KMS::Alias", "TargetKeyId")}
 
 
 @dataclass(frozen=True)
@@ -179,11 +176,8 @@ def _find(client: Callable[[str], Any], resources: dict[str, Any], logical: str,
         if not isinstance(name, str):
             return None, None
         return name, CHILD_FINDERS[type_](client, name, pool) if isinstance(pool, str) else None
-    if type_ in NAMED_BY:
-        naming_type, property_ = NAMED_BY[type_]
-        names = [custom_name(r) for _, r in sorted(resources.items())
-                 if r["Type"] == naming_type and (r.get("Properties") or {}).get(property_) == {"Ref": logical}]
-        name = names[0] if names else None
+    if type_ in NAMED_BY:  # a key, found through its alias
+        name = named_by({"Resources": resources}, logical)
     else:
         paths = awstypes.name_paths(type_)  # a user pool's name is a label: AWS lets names repeat
         name = props.get(paths[0]) if paths else None

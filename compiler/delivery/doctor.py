@@ -25,6 +25,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 
 from ..build.budget import QUOTA_CODE, UNRESERVED
+from ..manifest import of_type
 from .stage import StageAccess
 
 OK, MISSING, SKIPPED = "ok", "MISSING", "skipped"
@@ -41,8 +42,7 @@ class Check:
 
 
 def _resources(access: StageAccess, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(stack, logical, resource) for stack in sorted(access.manifest.stacks)
-            for logical, resource in sorted((access.generated(stack).get("Resources") or {}).items()) if resource["Type"] == kind]
+    return of_type({stack: access.generated(stack) for stack in access.manifest.stacks}, kind)
 
 
 def _strings(value: Any) -> list[str]:

@@ -174,6 +174,24 @@ def custom_name(resource: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Resources with no name of their own, named by another that refers to them (type -> the
+# naming type, its property referring to them): a KMS key, by its alias.
+NAMED_BY = {"AWS::KMS::Key": ("AWS::KMS::Alias", "TargetKeyId")}
+
+
+def named_by(template: dict[str, Any], logical: str) -> str | None:
+    """The name a resource without one of its own goes by: the custom name of the resource
+    that names it (NAMED_BY: a key's alias), or None."""
+    resources = template.get("Resources") or {}
+    kind = (resources.get(logical) or {}).get("Type", "")
+    if kind not in NAMED_BY:
+        return None
+    naming_type, property_ = NAMED_BY[kind]
+    names = [custom_name(r) for _, r in sorted(resources.items())
+             if r.get("Type") == naming_type and (r.get("Properties") or {}).get(property_) == {"Ref": logical}]
+    return next((n for n in names if n is not None), None)
+
+
 def naming(template: dict[str, Any], leaving: set[str]) -> list[str]:
     """The outputs of a template that name any of the `leaving` resources."""
     return sorted(key for key, output in (template.get("Outputs") or {}).items() if references(output) & leaving)

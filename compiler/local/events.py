@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..manifest import Manifest
+from ..manifest import Manifest, of_type
 
 ACCOUNT = "123456789012"  # the emulator's account (moto's default)
 TIME, EPOCH_MS = "2026-01-01T00:00:00Z", 1767225600000
@@ -45,8 +45,7 @@ class _Stage:
         self.templates = {stack: json.loads(manifest.template_path(out_dir, stack).read_text()) for stack in manifest.stacks}
 
     def resources(self, kind: str) -> list[tuple[str, str, dict[str, Any]]]:
-        return [(stack, logical, resource) for stack, template in sorted(self.templates.items())
-                for logical, resource in sorted((template.get("Resources") or {}).items()) if resource["Type"] == kind]
+        return of_type(self.templates, kind)
 
     def function(self, name: str) -> tuple[str, str, dict[str, Any]]:
         physical = f"{self.manifest.service}-{self.manifest.stage}-{name}"

@@ -37,6 +37,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
+from ..delivery.handover import named_by
+
 RETAINED = ("Retain", "RetainExceptOnCreate")
 
 
@@ -77,15 +79,6 @@ def _existing(type_: str, props: dict[str, Any], account: str, region: str, name
 
         return events_backends[account][region].archives[props["ArchiveName"]]
     raise KeyError(f"the emulator cannot import {type_}")
-
-
-def _alias_of(template: dict[str, Any], logical: str) -> str | None:
-    """The name of an alias the template gives the resource `logical` (a KMS key), or None."""
-    for resource in (template.get("Resources") or {}).values():
-        props = resource.get("Properties") or {}
-        if resource.get("Type") == "AWS::KMS::Alias" and props.get("TargetKeyId") == {"Ref": logical}:
-            return str(props["AliasName"])
-    return None
 
 
 def retain_on_removal() -> None:
@@ -163,7 +156,7 @@ def import_change_sets() -> None:
                 raise ValidationError(message=f"The following resource(s) are missing a DeletionPolicy: {logical}")
             try:
                 _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name,
-                          _alias_of(body, logical))
+                          named_by(body, logical))
             except Exception:  # noqa: BLE001 - moto's not-found errors differ per service
                 raise ValidationError(message=f"Resource {logical} of type {resource['Type']} to import does not "
                                               "exist, or the emulator cannot import that type") from None
@@ -185,7 +178,7 @@ def import_change_sets() -> None:
             for logical in resources.build_resource_diff(change_set.template_dict)["Add"]:
                 resource = change_set.template_dict["Resources"][logical]
                 joined = _existing(resource["Type"], resource.get("Properties", {}), self.account_id, self.region_name,
-                                   _alias_of(change_set.template_dict, logical))
+                                   named_by(change_set.template_dict, logical))
                 joined.logical_resource_id = logical
                 joined.cf_resource_type = resource["Type"]
                 resources._parsed_resources[logical] = joined  # joins the stack as it is: nothing created
