@@ -137,3 +137,76 @@ def test_rules_loaded_once_find_what_cfn_lints_own_api_finds() -> None:
         expected = found(api_lint(text, regions=[region]))
         assert found(_cfn_lint(text, region)) == expected
     assert len(found(_cfn_lint(broken, "us-west-2"))) >= 3
+
+
+def _broken(template: dict, salt: int) -> dict:
+    """The template with every other property of every resource given a wrong value (a number
+    where a string is, a string where anything else is) and an unknown one added, so that the
+    schema validator takes its error paths as well as its clean ones."""
+    for n, resource in enumerate(sorted(template.get("Resources", {}))):
+        properties = template["Resources"][resource].get("Properties")
+        if not isinstance(properties, dict):
+            continue
+        for i, name in enumerate(sorted(properties)):
+            if (i + n + salt) % 2 == 0:
+                properties[name] = 12345 if isinstance(properties[name], str) else "not-this"
+        properties["NoSuchProperty"] = True
+    return template
+
+
+def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: Path) -> None:
+    """compiler.gates.cfnlint_fast caches two pure functions inside cfn-lint; the findings must
+    be those of an unpatched cfn-lint, rule, position and message alike, on every kind's
+    fixture templates broken (half of their properties stay valid). Both run in a child process with one hash seed: some
+    of cfn-lint's messages print a set, whose order follows the seed."""
+    import os
+    import subprocess
+    import sys
+
+    from compiler.gates import cfnlint_fast
+
+    texts = []
+    for path in sorted((REPO / "tests" / "kinds" / "fixtures").glob("*/generated/prod/*.json")):
+        if path.name != "manifest.json":
+            texts.append(json.dumps(_broken(json.loads(path.read_text()), len(texts)), indent=2))
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps(texts))
+    script = (
+        "import json, sys\n"
+        "from compiler.gates import cfnlint_fast, lint\n"
+        "if sys.argv[2] == 'plain':\n    cfnlint_fast.apply = lambda: False\n"
+        "lint._cfn_rules()\n"
+        "import cfnlint.jsonschema.validators as v\n"
+        "print(json.dumps([v.create.__qualname__] + [sorted([m.rule.id, m.linenumber, m.columnnumber, m.message] "
+        "for m in lint._cfn_lint(t, 'us-east-1')) for t in json.load(open(sys.argv[1]))]))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(REPO)}
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(corpus), mode], env=env, stdout=subprocess.PIPE, text=True)
+            for mode in ("plain", "patched")]
+    (plain_create, *plain), (patched_create, *patched) = (json.loads(run.communicate()[0]) for run in runs)
+    assert (plain_create, patched_create) == ("create", "apply.<locals>.cached_create")
+    assert patched == plain
+    assert all(patched) and sum(map(len, patched)) > 10 * len(texts)  # full of findings
+    assert cfnlint_fast.PINNED in (REPO / "pyproject.toml").read_text()  # a new pin means reading cfn-lint again
+
+
+def test_a_finding_reads_the_same_under_every_hash_seed(tmp_path: Path) -> None:
+    """E3019 prints a set of resources, ordered by the process's hash seed in cfn-lint's own
+    message; ours sorts it, so the report (and the cache, and SARIF) is the same in every run."""
+    import os
+    import subprocess
+    import sys
+
+    alarm = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": "same", "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1,
+        "MetricName": "Errors", "Namespace": "AWS/Lambda", "Period": 60, "Statistic": "Sum", "Threshold": 1}}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"Resources": {f"Alarm{c}": alarm for c in "ABCDEFGH"}}, indent=2))
+    script = ("import json, sys\nfrom compiler.gates import lint\n"
+              "print(json.dumps(sorted(f['message'] for f in lint._lint_text((open(sys.argv[1]).read(), 'us-east-1')))))\n")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}) for seed in ("1", "2")]
+    outputs = {run.communicate()[0] for run in runs}
+    (only,) = outputs
+    messages = json.loads(only)
+    assert "{'AlarmA', 'AlarmB', 'AlarmC', 'AlarmD', 'AlarmE', 'AlarmF', 'AlarmG', 'AlarmH'}" in messages[0]
