@@ -142,7 +142,9 @@ def _cfn_rules() -> Any:
     from cfnlint.runner import Runner
 
     cfnlint_fast.apply()
-    return Runner(ConfigMixIn(regions=["us-east-1"])).rules
+    rules = Runner(ConfigMixIn(regions=["us-east-1"])).rules
+    cfnlint_fast.index_keywords(rules)
+    return rules
 
 
 def _cfn_lint(text: str, region: str) -> list[Any]:
