@@ -1,4 +1,4 @@
-"""Three caches for cfn-lint's JSON-schema validator, for the pinned cfn-lint only.
+"""Three caches and a shortcut in cfn-lint's JSON-schema validator, for the pinned cfn-lint only.
 
 Why: profiling `platformc lint` over a stage (cProfile, cfn-lint 1.58.0) puts ~11% of its CPU
 in making new classes, ~8% in `dataclasses.fields` and ~9% in finding which rules a keyword
@@ -13,10 +13,12 @@ goes to, none of which is linting:
   cfn-lint mutates; a fresh one is made for every extend, so identity would never hit).
 - `evolve` on validators, contexts, paths and function filters asks `dataclasses.fields` for the
   same class 300,000 times; the answer depends only on the class, so it is kept per class.
+- `Context.evolve` builds each new context through a frozen dataclass's `__init__`; it is made
+  directly with the same values (`_evolve_contexts_directly`).
 - E1101 looks up the rules of each `cfnLint` keyword by walking all of its child rules' keywords;
   an index by keyword gives the same rules in the same order (`index_keywords`).
 
-All three are caches of pure functions: the findings are cfn-lint's own, byte for byte
+All are exact: caches of pure functions and the same object made directly: the findings are cfn-lint's own, byte for byte
 (tests/gates/test_lint.py compares them with an unpatched cfn-lint on templates full of
 errors). They are applied only to the version they were read against (`PINNED`); any other
 cfn-lint runs as shipped.
@@ -82,6 +84,7 @@ def apply() -> bool:
         return got
 
     validators_mod.create = cached_create
+    _evolve_contexts_directly(context_mod.Context)
     _applied = True
     return True
 
@@ -122,3 +125,30 @@ def index_keywords(rules: Any) -> None:
                     yield err
 
     CfnLint.cfnLint = cfnLint
+
+
+def _evolve_contexts_directly(context: Any) -> None:
+    """`Context.evolve` (98,614 calls a stage) copies every init field into `cls(**kwargs)`,
+    whose frozen `__init__` sets them one `object.__setattr__` at a time (14% of the CPU). A
+    Context has no `__post_init__` and no field outside `__init__`, so a new one is its class
+    with those values in its `__dict__`; anything else (a name that is not a field) goes to
+    the original, which raises as it always did."""
+    names = tuple(f.name for f in dataclasses.fields(context) if f.init)
+    if len(names) != len(dataclasses.fields(context)) or hasattr(context, "__post_init__"):
+        return  # not the class this was read against
+    known = frozenset(names)
+    original = context.evolve
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        if type(self) is not context or not known.issuperset(kwargs):
+            return original(self, **kwargs)
+        if "ref_values" in kwargs:
+            new_ref_values = self.ref_values.copy()
+            new_ref_values.update(kwargs["ref_values"])
+            kwargs["ref_values"] = new_ref_values
+        values = self.__dict__
+        new = object.__new__(context)
+        new.__dict__.update({name: kwargs[name] if name in kwargs else values[name] for name in names})
+        return new
+
+    context.evolve = evolve
