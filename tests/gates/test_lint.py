@@ -187,7 +187,7 @@ def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: P
     (plain_create, *plain), (patched_create, *patched) = (json.loads(run.communicate()[0]) for run in runs)
     assert plain_create == "create CfnLint.cfnLint Context.evolve"
     assert patched_create == ("apply.<locals>.cached_create index_keywords.<locals>.cfnLint "
-                              "_evolve_contexts_directly.<locals>.evolve")  # the caches are in place
+                              "_evolve_contexts_directly.<locals>.evolve")  # the shortcuts are in place
     assert patched == plain
     assert all(patched) and sum(map(len, patched)) > 10 * len(texts)  # full of findings
     assert cfnlint_fast.PINNED in (REPO / "pyproject.toml").read_text()  # a new pin means reading cfn-lint again
