@@ -22,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import to_jsonable_python
 
 from .emit import write_file
-from ..kinds import KINDS, Kind
+from ..kinds import Kind, all_kinds
 from ..model import NAME_PATTERN, Platform
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -60,8 +60,8 @@ def _first_line(kind: Kind) -> str:
     return doc.splitlines()[0] if doc else kind.section
 
 
-def stack_schema(kinds: Iterable[Kind] = KINDS) -> dict[str, Any]:
-    kinds = tuple(kinds)
+def stack_schema(kinds: Iterable[Kind] | None = None) -> dict[str, Any]:
+    kinds = tuple(kinds) if kinds is not None else all_kinds()
     refs, top = models_json_schema([(kind.spec, "validation") for kind in kinds], ref_template="#/$defs/{model}")
     defs: dict[str, Any] = top.get("$defs", {})
     properties: dict[str, Any] = {
@@ -185,9 +185,9 @@ def field_table(kind: Kind) -> str:
     return "\n".join(rows)
 
 
-def docs(text: str, kinds: Iterable[Kind] = KINDS) -> str:
+def docs(text: str, kinds: Iterable[Kind] | None = None) -> str:
     """docs/spec.md with every `<!-- fields: SECTION -->` block regenerated."""
-    by_section = {kind.section: kind for kind in kinds}
+    by_section = {kind.section: kind for kind in (all_kinds() if kinds is None else kinds)}
 
     def block(match: re.Match[str]) -> str:
         section = match.group(1)

@@ -2,7 +2,7 @@
 
 A kind module defines its pydantic `Spec`, a `synthesize(resource, ctx)` that returns
 troposphere objects, the physical names it creates, and a `KIND` record that joins them.
-Stage modules loop over `KINDS` and never test a kind's name.
+Stage modules loop over the registry's kinds and never test a kind's name.
 """
 
 from __future__ import annotations

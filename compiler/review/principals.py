@@ -24,7 +24,7 @@ import functools
 import re
 from typing import Any, Iterable
 
-from ..kinds import BY_REF, KINDS  # the kinds' access tables are the source of the levels
+from ..kinds import BY_REF, all_kinds  # the kinds' access tables are the source of the levels
 from . import access
 from .findings import BROADENS, Finding
 
@@ -53,7 +53,7 @@ IAM_READS = ("get", "list", "simulate", "generate")
 def admin_actions() -> dict[str, str]:
     """Action (lower case) -> the kind whose `admin` access level alone grants it."""
     found: dict[str, str] = {}
-    for kind in KINDS:
+    for kind in all_kinds():
         if "admin" not in kind.access:
             continue
         others = {a.lower() for level, grants in kind.access.items() if level != "admin" for g in grants for a in g.actions}

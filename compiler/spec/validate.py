@@ -516,7 +516,7 @@ def validate(
         values = {stage: {"stage": stage, "service": v.service, "region": region or v.region} for stage in stages}
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
         failed: set[str] = set()  # stages in which a resource of this file did not validate
-        for kind in (k for k in BY_SECTION.values() if k.section in sections):
+        for kind in (BY_SECTION[section] for section in BY_SECTION if section in sections):  # only the kinds used load
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
                 each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once

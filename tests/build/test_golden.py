@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from compiler.build.emit import compare, freshness, write
-from compiler.kinds import KINDS
+from compiler.kinds import all_kinds
 from compiler.spec.load import PLATFORM_FILE
 from compiler.gates.lint import run as lint
 from compiler.build.pipeline import build
@@ -56,12 +56,12 @@ def test_golden_case(case: str, update_golden: bool, tmp_path: Path, monkeypatch
 
 
 def test_every_kind_has_its_fixture() -> None:
-    """A new kind is its module, one KINDS line and its fixture folder."""
+    """A new kind is its module, one REGISTRY line and its fixture folder."""
     folders = {p.name for p in FIXTURES.iterdir() if p.is_dir()}
-    assert folders == {kind.section for kind in KINDS}
+    assert folders == {kind.section for kind in all_kinds()}
 
 
-@pytest.mark.parametrize("section", [kind.section for kind in KINDS])
+@pytest.mark.parametrize("section", [kind.section for kind in all_kinds()])
 def test_kind_fixture(section: str, update_golden: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     case = FIXTURES / section
     shutil.copytree(case / "spec", tmp_path / "spec")
