@@ -8,6 +8,9 @@ their median, prints its figure and "too loaded (noisy) to judge" instead of a v
 
 - compile: `platformc compile --stage dev` / tests/bench/floor.py (the same output with only
   the unavoidable work) - target <= 2;
+- data tier: the same tier as an AWS CDK app (tests/bench/cdk_data_tier.py, run by the pinned
+  CDK in its own virtualenv: tests/bench/cdk.py) / `platformc compile --stage dev` of the
+  tier's spec files alone (tables, buckets, queues) - target: at least 15x faster;
 - cold lint: `platformc lint` with an empty cache / plain `cfn-lint` over the same templates
   in one process - target <= 0.6, in wall time and in CPU time (user + system, its workers
   included: faster on one core too, not only with two);
@@ -36,7 +39,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tests.bench import local
+from tests.bench import cdk, local
 from tests.bench.synthetic import generate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,6 +77,8 @@ from compiler.build.pipeline import build
 build(Path(sys.argv[1]), "all", display_root=Path(sys.argv[1]).parent, parallel=sys.argv[2] == "1")
 """
 
+
+DATA_TIER = ("dynamodb", "s3", "sqs")  # spec/infrastructure/<file>.yaml: the tier CDK is timed on
 
 CPU: dict[tuple[str, ...], list[float]] = {}  # command -> CPU seconds (user + system, its workers included) per run
 
@@ -154,6 +159,30 @@ def main() -> None:
         rows = [("compile --stage dev / floor", spread(ratio), "<= 2",
                  verdict(statistics.median(ratio) <= 2, f"{statistics.median(ratio) / 2:.1f}x over", ratio),
                  f"{spread(compiled)} s / {spread(floor)} s")]
+
+        # the data tier: its spec files compiled alone, against the same tier as a CDK app
+        tier = scratch / "tier" / "spec"
+        (tier / "infrastructure").mkdir(parents=True)
+        shutil.copy(REPO / "spec" / "platform.yaml", tier)
+        for file in DATA_TIER:
+            shutil.copy(REPO / "spec" / "infrastructure" / f"{file}.yaml", tier / "infrastructure")
+        cdk_python, why = cdk.python()
+        if cdk_python is None:
+            rows.append(("data tier: CDK app / compile", "-", ">= 15", f"not measured: {why}", ""))
+        else:
+            outs = (scratch / "tier" / "out", scratch / "tier" / "cdk.out")
+
+            def clean() -> None:
+                for folder in outs:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+            ours, theirs = pairs([platformc, "compile", "--stage", "dev", "--spec", str(tier), "--out", str(outs[0])],
+                                 [str(cdk_python), str(REPO / "tests" / "bench" / "cdk_data_tier.py"), str(tier), str(outs[1])],
+                                 COLD_PAIRS, before=clean)
+            ratio = [t / o for o, t in zip(ours, theirs)]  # how many times faster than CDK
+            rows.append(("data tier: CDK app / compile (x faster)", spread(ratio), ">= 15",
+                         verdict(statistics.median(ratio) >= 15, f"{15 / statistics.median(ratio):.1f}x short", ratio),
+                         f"{spread(ours)} s / {spread(theirs)} s"))
 
         # lint: cold against plain cfn-lint, warm against python -c pass
         templates = sorted(str(p) for p in (REPO / "generated").glob("*/*.json") if p.name != "manifest.json")
