@@ -31,7 +31,9 @@ def lint(out_dir: Path, stage: str, jobs: int, no_cache: bool, config_path: Path
     Any finding fails, unless cfn-lint.yaml ignores it or the spec suppresses it, with a
     reason (both are listed). Only templates whose bytes changed since the last run are
     linted by cfn-lint again (cache in .cache/platformc/lint, keyed by template hash,
-    cfn-lint version and region); the policy rules always run (they take milliseconds).
+    cfn-lint version and region), and the policy rules run again only for a stage whose
+    templates or compiler changed. The pinned cfn-lint runs with exact shortcuts inside its
+    validator (compiler/gates/cfnlint_fast.py: the same findings for less CPU).
     """
     from ..gates import lint as lint_mod
 
