@@ -73,6 +73,9 @@ out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True,
     help="Folder of generated templates.",
 )
+endpoint_option = click.option(
+    "--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).",
+)
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
     help="How to print spec errors: text (file:line:col) or json.",

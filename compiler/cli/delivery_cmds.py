@@ -11,7 +11,7 @@ import click
 
 from .. import naming
 from ..naming import ALL
-from . import main, _handle_errors, build, spec_option, out_option, _deployer, _report, EXIT_DRIFT, EXIT_INTERRUPTED, EXIT_RISK
+from . import main, _handle_errors, build, spec_option, out_option, endpoint_option, _deployer, _report, EXIT_DRIFT, EXIT_INTERRUPTED, EXIT_RISK
 
 
 @main.command()
@@ -102,7 +102,7 @@ def deploy(stage: str, stacks: str | None, yes: bool, endpoint_url: str | None, 
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--yes", is_flag=True, help="Execute the change set without asking (implied when CI is set).")
 @click.option("--allow-risk", is_flag=True, help="Execute a change set that replaces, loses data or is blocked.")
-@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@endpoint_option
 @out_option
 @_handle_errors
 def bootstrap(stage: str, yes: bool, allow_risk: bool, endpoint_url: str | None, out_dir: Path) -> None:
@@ -134,7 +134,7 @@ def _echo_outputs(found: dict[str, dict[str, str]], indent: str = "") -> None:
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
-@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@endpoint_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @out_option
 @_handle_errors
@@ -165,7 +165,7 @@ def drift(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> None
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--to", "to_version", default=None, metavar="VERSION", help="The version to point `live` at (default: the one before).")
 @click.option("--yes", is_flag=True, help="In a protected stage, move without asking (never implied: CI must say --yes).")
-@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@endpoint_option
 @out_option
 @_handle_errors
 def rollback(function: str, stage: str, to_version: str | None, yes: bool, endpoint_url: str | None, out_dir: Path) -> None:
@@ -190,7 +190,7 @@ def rollback(function: str, stage: str, to_version: str | None, yes: bool, endpo
 @click.option("--stage", default="dev", show_default=True)
 @click.option("--yes", is_flag=True, help="Delete without asking (never implied: CI must say --yes).")
 @click.option("--i-mean-it", "force", is_flag=True, help="Required to destroy a protected (prod) stage.")
-@click.option("--endpoint-url", default=None)
+@endpoint_option
 @out_option
 @_handle_errors
 def destroy(stage: str, yes: bool, force: bool, endpoint_url: str | None, out_dir: Path) -> None:
@@ -230,7 +230,7 @@ def outputs(stage: str, on_local: bool, fmt: str, out_dir: Path) -> None:
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
-@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@endpoint_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @out_option
 @_handle_errors
@@ -258,7 +258,7 @@ def doctor(stage: str, endpoint_url: str | None, fmt: str, out_dir: Path) -> Non
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
-@click.option("--endpoint-url", default=None, help="A local AWS emulator (the moto server `up` starts).")
+@endpoint_option
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
               help="The plan as text, as a markdown table (a pull request or change ticket), or as JSON.")
 @click.option("--yes", is_flag=True,
