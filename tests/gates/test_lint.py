@@ -155,7 +155,7 @@ def _broken(template: dict, salt: int) -> dict:
 
 
 def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: Path) -> None:
-    """compiler.gates.cfnlint_fast caches three pure functions inside cfn-lint and makes its
+    """compiler.gates.cfnlint_fast caches four pure functions inside cfn-lint and makes its
     contexts directly; the findings must be those of an unpatched cfn-lint, rule, position and
     message alike, on every kind's fixture templates broken (half of their properties stay
     valid). Both run in a child process with one hash seed: some of cfn-lint's messages print
@@ -177,17 +177,18 @@ def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: P
         "from compiler.gates import cfnlint_fast, lint\n"
         "if sys.argv[2] == 'plain':\n    cfnlint_fast.apply = lambda: False\n    cfnlint_fast.index_keywords = lambda rules: None\n"
         "rules = lint._cfn_rules()\n"
-        "import cfnlint.jsonschema.validators as v, cfnlint.context.context as c\n"
-        "print(json.dumps([' '.join(f.__qualname__ for f in (v.create, type(rules['E1101']).cfnLint, c.Context.evolve))] + [sorted([m.rule.id, m.linenumber, m.columnnumber, m.message] "
+        "import cfnlint.jsonschema.validators as v, cfnlint.context.context as c, cfnlint.schema.resolver._resolver as r\n"
+        "print(json.dumps([' '.join(f.__qualname__ for f in (v.create, type(rules['E1101']).cfnLint, c.Context.evolve,\n"
+        "                                                    r.RefResolver.resolve_from_url))] + [sorted([m.rule.id, m.linenumber, m.columnnumber, m.message] "
         "for m in lint._cfn_lint(t, 'us-east-1')) for t in json.load(open(sys.argv[1]))]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(REPO)}
     runs = [subprocess.Popen([sys.executable, "-c", script, str(corpus), mode], env=env, stdout=subprocess.PIPE, text=True)
             for mode in ("plain", "patched")]
     (plain_create, *plain), (patched_create, *patched) = (json.loads(run.communicate()[0]) for run in runs)
-    assert plain_create == "create CfnLint.cfnLint Context.evolve"
+    assert plain_create == "create CfnLint.cfnLint Context.evolve RefResolver.resolve_from_url"
     assert patched_create == ("apply.<locals>.cached_create index_keywords.<locals>.cfnLint "
-                              "_evolve_contexts_directly.<locals>.evolve")  # the shortcuts are in place
+                              "_evolve_contexts_directly.<locals>.evolve _resolve_urls_once.<locals>.resolve_from_url")
     assert patched == plain
     assert all(patched) and sum(map(len, patched)) > 10 * len(texts)  # full of findings
     assert cfnlint_fast.PINNED in (REPO / "pyproject.toml").read_text()  # a new pin means reading cfn-lint again
@@ -213,3 +214,21 @@ def test_a_finding_reads_the_same_under_every_hash_seed(tmp_path: Path) -> None:
     (only,) = outputs
     messages = json.loads(only)
     assert "{'AlarmA', 'AlarmB', 'AlarmC', 'AlarmD', 'AlarmE', 'AlarmF', 'AlarmG', 'AlarmH'}" in messages[0]
+
+
+def test_a_ref_resolves_in_its_own_schema_whatever_other_schemas_resolved() -> None:
+    """cfnlint_fast keeps `$ref` resolutions across cfn-lint's resolvers: by the schema they
+    resolve in as well as the URL, so that `#/definitions/Tag` of one resource type never
+    answers for another's, and a schema made anew with the same content resolves on its own."""
+    from cfnlint.schema.resolver import RefResolver
+
+    from compiler.gates import cfnlint_fast
+
+    assert cfnlint_fast.apply()
+    queue = {"definitions": {"Tag": {"type": "string"}}}
+    bucket = {"definitions": {"Tag": {"type": "object", "required": ["Key"]}}}
+    for _ in range(2):  # the second round is answered from what the first kept
+        assert RefResolver.from_schema(queue).resolve("#/definitions/Tag")[1] is queue["definitions"]["Tag"]
+        assert RefResolver.from_schema(bucket).resolve("#/definitions/Tag")[1] is bucket["definitions"]["Tag"]
+    fresh = {"definitions": {"Tag": {"type": "string"}}}
+    assert RefResolver.from_schema(fresh).resolve("#/definitions/Tag")[1] is fresh["definitions"]["Tag"]
