@@ -138,3 +138,10 @@ def template(result: Any, stage: str, stack: str) -> dict[str, Any]:
 
 def resource(result: Any, stage: str, stack: str, logical_id: str) -> dict[str, Any]:
     return template(result, stage, stack)["Resources"][logical_id]
+
+
+def stack_names(cfn: Any) -> list[str]:
+    """Every stack's name, through all of DescribeStacks' pages: it pages (moto 50 a page, AWS
+    by size), and the session's moto server holds every deploying test's stacks, so a first
+    page alone may lack the ones a test looks for, or hide the one it says is gone."""
+    return [stack["StackName"] for page in cfn.get_paginator("describe_stacks").paginate() for stack in page["Stacks"]]

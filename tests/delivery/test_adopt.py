@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from compiler.cli import main
+from tests.conftest import stack_names
 from tests.delivery.test_deploy import _client, _deployer, _platform
 
 pytestmark = pytest.mark.usefixtures("local_credentials")  # any credentials do on the emulator
@@ -33,7 +34,7 @@ def test_the_plan_says_who_holds_each_resource_and_changes_nothing(endpoint: str
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
     ddb.put_item(TableName="taken-dev-items", Item={"pk": {"S": "customer-1"}})
-    stacks_before = sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"])
+    stacks_before = sorted(stack_names(cfn))
 
     plan = _plan(out, endpoint, exit_code=4)  # the table's key differs: BLOCKED
     table, queue, dlq = plan["data/ItemsTable"], plan["data/WorkQueue"], plan["data/WorkQueueDlq"]
@@ -46,7 +47,7 @@ def test_the_plan_says_who_holds_each_resource_and_changes_nothing(endpoint: str
     assert queue["identifier"].endswith("/taken-dev-work")  # a queue is imported by its URL
     assert (dlq["action"], dlq["identifier"]) == ("create", None)
     assert plan["app/WorkerFunctionLogs"]["action"] == "create"
-    assert sorted(s["StackName"] for s in cfn.describe_stacks()["Stacks"]) == stacks_before  # nothing changed
+    assert sorted(stack_names(cfn)) == stacks_before  # nothing changed
     assert ddb.get_item(TableName="taken-dev-items", Key={"pk": {"S": "customer-1"}})["Item"]
 
     text = CliRunner().invoke(main, ["adopt", "--stage", "dev", "--endpoint-url", endpoint, "--out", str(out)]).output

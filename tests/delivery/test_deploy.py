@@ -19,7 +19,7 @@ from compiler.local.emulator import LocalDeployer
 from compiler.build.emit import write
 from compiler.delivery.package import package
 from compiler.build.pipeline import build
-from tests.conftest import REPO, deployable, platform, write_spec
+from tests.conftest import REPO, deployable, platform, stack_names, write_spec
 
 REGION = "us-west-2"
 
@@ -365,5 +365,5 @@ def test_a_renamed_stack_file_needs_prune_which_deletes_the_old_stack_first(endp
     assert "workers/WorkerFunctionLogs: moves from mini-dev-app/WorkerFunctionLogs; carried across with its data" in lines
     created = next(i for i, line in enumerate(lines) if line.startswith("workers: change set") and "Add     WorkerFunction " in line)
     assert lines.index("mini-dev-app: deleted (left the spec; retained resources stay)") < created  # the name was released first
-    names = [s["StackName"] for s in _client(endpoint, "cloudformation").describe_stacks()["Stacks"]]
+    names = stack_names(_client(endpoint, "cloudformation"))
     assert "mini-dev-app" not in names and "mini-dev-workers" in names

@@ -26,6 +26,7 @@ import pytest
 
 from compiler.delivery.deploy import Deployer, DeployError, Interrupted
 from compiler.local.emulator import LocalDeployer
+from tests.conftest import stack_names
 from tests.delivery.test_deploy import DATA, _client, _platform, stubbed_deploy
 
 ACCOUNT = "123456789012"  # moto's account for the credentials below
@@ -71,8 +72,7 @@ def test_a_deployment_bucket_held_by_another_account_is_refused_before_any_uploa
     planted = attacker.get_object(Bucket="squatted-dev-deployment", Key=key)["Body"].read()
     assert planted == b"code the attacker wants Lambda to run"  # nothing uploaded, nothing trusted
     assert [o["Key"] for o in attacker.list_objects_v2(Bucket="squatted-dev-deployment")["Contents"]] == [key]
-    stacks = _client(endpoint, "cloudformation").describe_stacks()["Stacks"]
-    assert not [s for s in stacks if s["StackName"].startswith("squatted-dev-")]
+    assert not [name for name in stack_names(_client(endpoint, "cloudformation")) if name.startswith("squatted-dev-")]
 
 
 def test_every_s3_call_names_the_owner_and_artifacts_are_checked_by_digest(endpoint: str, tmp_path: Path) -> None:
@@ -298,7 +298,7 @@ def test_destroy_asks_unless_yes(endpoint: str, tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="destroy of stage dev not confirmed: nothing deleted"):
         refuse.destroy()
     assert questions == ["delete the 2 stacks of stage dev (doomed-dev-app, doomed-dev-data)? retained resources stay"]
-    assert {s["StackName"] for s in _client(endpoint, "cloudformation").describe_stacks()["Stacks"]} >= {"doomed-dev-app", "doomed-dev-data"}
+    assert set(stack_names(_client(endpoint, "cloudformation"))) >= {"doomed-dev-app", "doomed-dev-data"}
     assert {r.status for r in _deployer(out, endpoint, artifacts, lines).destroy()} == {"deleted"}  # --yes
 
 

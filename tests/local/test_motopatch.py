@@ -11,6 +11,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import stack_names
+
 pytestmark = pytest.mark.usefixtures("local_credentials")
 
 
@@ -55,7 +57,7 @@ def test_an_import_joins_the_existing_table_to_a_stack_new_or_existing(endpoint:
     # into the stack that exists now: the same stack, not a second one of that name
     second = {"Resources": {**first["Resources"], "More": _table("mp-more", DeletionPolicy="Retain")}}
     cfn.execute_change_set(ChangeSetName=_import(cfn, "mp-import", second, "More", "mp-more"))
-    assert [s["StackName"] for s in cfn.describe_stacks()["Stacks"]].count("mp-import") == 1
+    assert stack_names(cfn).count("mp-import") == 1
     held = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName="mp-import")["StackResourceSummaries"]}
     assert held == {"New": "mp-new", "More": "mp-more"}
     assert [ddb.scan(TableName=n)["Items"] for n in ("mp-new", "mp-more")] == [[{"id": {"S": "mp-new"}}], [{"id": {"S": "mp-more"}}]]
