@@ -1,7 +1,7 @@
 """Exact shortcuts inside cfn-lint's JSON-schema validator, for the pinned cfn-lint only.
 
 Why: profiling `platformc lint` over a stage (cProfile, cfn-lint 1.58.0) put over a third of
-its CPU in bookkeeping around the validation rather than in it. Six places, each exact:
+its CPU in bookkeeping around the validation rather than in it. Seven places, each exact:
 
 - Classes by their arguments (~11%). `cfnlint.jsonschema.validators.create` builds a new
   `@dataclass` class on every call, and `Validator.extend` calls it for every keyword rule that
@@ -17,6 +17,7 @@ its CPU in bookkeeping around the validation rather than in it. Six places, each
 - `$ref`s resolved once per schema (`_resolve_urls_once`, ~5%) instead of once per resolver.
 - Validators extended in one step (`_extend_directly`, ~4%): not made first with an empty
   template that is thrown away.
+- Patterns compiled once (`_patterns_compiled_once`, ~5%): regex's own cache is slow to ask.
 - Rules by keyword (`index_keywords`, ~9%): E1101 finds the child rules of each `cfnLint`
   keyword through an index instead of walking every child rule's keywords; same rules, same
   order.
@@ -91,6 +92,7 @@ def apply() -> bool:
     _evolve_contexts_directly(context_mod.Context)
     _resolve_urls_once(resolver_mod.RefResolver)
     _extend_directly(base_mod.BaseJsonSchema, resolver_mod.RefResolver)
+    _patterns_compiled_once()
     _applied = True
     return True
 
@@ -199,3 +201,41 @@ def _extend_directly(base: Any, resolver: Any) -> None:
         return made(schema=schema, cfn=validator.cfn, context=context, resolver=resolver.from_schema(schema))
 
     base.extend_validator = extend_validator
+
+
+def _patterns_compiled_once() -> None:
+    """cfn-lint calls `regex.search(pattern, text)` and its kin (match, fullmatch, findall)
+    40,000 times a stage, and each call asks regex's own cache for the compiled pattern, a
+    lookup that builds its key from the pattern, the flags, the locale and the version (~5% of
+    the CPU). A plain call (a pattern and the text, nothing else) is the compiled pattern's
+    method with the same defaults: a str pattern is compiled once and kept, a compiled one is
+    used as it is (regex returns it unchanged when no flags are given); any other call goes to
+    regex as before. Applied to the regex module itself: cfn-lint's modules, its rules
+    included, look these functions up on it at every call."""
+    import regex
+
+    compiled: dict[str, Any] = {}
+    compile_ = regex.compile
+    pattern_type = type(compile_(""))
+
+    def plain(name: str) -> Any:
+        original = getattr(regex, name)
+
+        def call(pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+            if args or kwargs:
+                return original(pattern, string, *args, **kwargs)
+            if type(pattern) is str:
+                found = compiled.get(pattern)
+                if found is None:
+                    found = compiled[pattern] = compile_(pattern)
+            elif type(pattern) is pattern_type:  # regex hands a compiled pattern back as it is
+                found = pattern
+            else:
+                return original(pattern, string)
+            return getattr(found, name)(string)
+
+        call.__qualname__ = f"_patterns_compiled_once.{name}"
+        return call
+
+    for name in ("match", "fullmatch", "search", "findall"):
+        setattr(regex, name, plain(name))

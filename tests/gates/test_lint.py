@@ -155,7 +155,7 @@ def _broken(template: dict, salt: int) -> dict:
 
 
 def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: Path) -> None:
-    """compiler.gates.cfnlint_fast caches four pure functions inside cfn-lint and makes its
+    """compiler.gates.cfnlint_fast caches five pure functions inside cfn-lint and makes its
     contexts and validators directly; the findings must be those of an unpatched cfn-lint, rule, position and
     message alike, on every kind's fixture templates broken (half of their properties stay
     valid). Both run in a child process with one hash seed: some of cfn-lint's messages print
@@ -178,19 +178,21 @@ def test_the_validator_caches_find_exactly_what_plain_cfn_lint_finds(tmp_path: P
         "if sys.argv[2] == 'plain':\n    cfnlint_fast.apply = lambda: False\n    cfnlint_fast.index_keywords = lambda rules: None\n"
         "rules = lint._cfn_rules()\n"
         "import cfnlint.jsonschema.validators as v, cfnlint.context.context as c, cfnlint.schema.resolver._resolver as r\n"
-        "import cfnlint.rules.jsonschema.Base as b\n"
+        "import cfnlint.rules.jsonschema.Base as b, regex\n"
         "print(json.dumps([' '.join(f.__qualname__ for f in (v.create, type(rules['E1101']).cfnLint, c.Context.evolve,\n"
-        "                                                    r.RefResolver.resolve_from_url, b.BaseJsonSchema.extend_validator))] + [sorted([m.rule.id, m.linenumber, m.columnnumber, m.message] "
+        "                                                    r.RefResolver.resolve_from_url, b.BaseJsonSchema.extend_validator,\n"
+        "                                                    regex.search))] + [sorted([m.rule.id, m.linenumber, m.columnnumber, m.message] "
         "for m in lint._cfn_lint(t, 'us-east-1')) for t in json.load(open(sys.argv[1]))]))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(REPO)}
     runs = [subprocess.Popen([sys.executable, "-c", script, str(corpus), mode], env=env, stdout=subprocess.PIPE, text=True)
             for mode in ("plain", "patched")]
     (plain_create, *plain), (patched_create, *patched) = (json.loads(run.communicate()[0]) for run in runs)
-    assert plain_create == "create CfnLint.cfnLint Context.evolve RefResolver.resolve_from_url BaseJsonSchema.extend_validator"
+    assert plain_create == ("create CfnLint.cfnLint Context.evolve RefResolver.resolve_from_url "
+                            "BaseJsonSchema.extend_validator search")
     assert patched_create == ("apply.<locals>.cached_create index_keywords.<locals>.cfnLint "
                               "_evolve_contexts_directly.<locals>.evolve _resolve_urls_once.<locals>.resolve_from_url "
-                              "_extend_directly.<locals>.extend_validator")  # the shortcuts are in place
+                              "_extend_directly.<locals>.extend_validator _patterns_compiled_once.search")  # in place
     assert patched == plain
     assert all(patched) and sum(map(len, patched)) > 10 * len(texts)  # full of findings
     assert cfnlint_fast.PINNED in (REPO / "pyproject.toml").read_text()  # a new pin means reading cfn-lint again
