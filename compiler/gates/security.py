@@ -29,7 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -101,23 +101,33 @@ def tools_cache() -> Path:
     return CACHE
 
 
-def checkov_program(cache: Path | None = None) -> Path:
-    """The pinned checkov, installed in its own virtualenv on first use (a stamp marks a
-    finished install: an interrupted one is started again)."""
-    venv = (cache or tools_cache()) / f"checkov-{CHECKOV}"
-    program, stamp = venv / "bin" / "checkov", venv / ".installed"
-    if stamp.exists() and program.exists():
-        return program
+def pinned_tool(folder: str, pins: Sequence[str], program: str, cache: Path | None = None) -> Path:
+    """`program` from a virtualenv of its own holding exactly `pins`, in the tools cache under
+    `folder` (name and version), installed on first use; a stamp marks a finished install, so
+    an interrupted one is started again. Raises RuntimeError with pip's last words when the
+    install fails (nothing half-made is left behind)."""
+    venv = (cache or tools_cache()) / folder
+    found, stamp = venv / "bin" / program, venv / ".installed"
+    if stamp.exists() and found.exists():
+        return found
     shutil.rmtree(venv, ignore_errors=True)
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     proc = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                           f"checkov=={CHECKOV}"], capture_output=True, text=True)
-    if proc.returncode != 0 or not program.exists():
+                           *pins], capture_output=True, text=True)
+    if proc.returncode != 0 or not found.exists():
         shutil.rmtree(venv, ignore_errors=True)
-        raise SecurityError(f"could not install checkov {CHECKOV}: {proc.stderr.strip()[-2000:]}")
+        raise RuntimeError(f"could not install {' '.join(pins)}: {proc.stderr.strip()[-2000:]}")
     stamp.touch()
-    return program
+    return found
+
+
+def checkov_program(cache: Path | None = None) -> Path:
+    """The pinned checkov, installed in its own virtualenv on first use (pinned_tool)."""
+    try:
+        return pinned_tool(f"checkov-{CHECKOV}", [f"checkov=={CHECKOV}"], "checkov", cache)
+    except RuntimeError as exc:
+        raise SecurityError(str(exc)) from exc
 
 
 def _stages(out_dir: Path, stage: str) -> list[str]:
