@@ -297,3 +297,17 @@ def test_the_jobs_holding_aws_credentials_install_only_hash_locked_wheels() -> N
     assert all(hashes for _, hashes in lock.values())
     backend = project["build-system"]["requires"][0]
     assert backend.startswith("setuptools>=") and int(lock["setuptools"][0].split(".")[0]) >= int(backend.split(">=")[1])
+
+
+def test_the_dev_virtualenv_is_installed_by_the_dev_extras_own_uv() -> None:
+    """`make test` and `make compile` build .venv with uv at the dev extra's pin (so `make lock`
+    and the install use one uv), byte-compiled like pip's install; a pin moved in pyproject
+    moves the recipe's, and an unreadable pin would leave `pip install ''` failing here."""
+    import tomllib
+
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    (pin,) = [p for p in dev if p.startswith("uv==")]
+    recipe = subprocess.run(["make", "-n", "-W", "pyproject.toml", "venv"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert f"-m pip install --quiet --disable-pip-version-check '{pin}'" in recipe[1]
+    assert "uv pip install" in recipe[2] and "--compile-bytecode -e '.[dev]'" in recipe[2]
