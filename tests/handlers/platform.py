@@ -5,6 +5,7 @@ checked against the role that those templates give them."""
 from __future__ import annotations
 
 import base64
+import functools
 import importlib
 import json
 import os
@@ -28,6 +29,21 @@ ORIGIN: dict[str, str] = {}
 # tests/handlers/test_grants.py (which runs last).
 USED: dict[str, set[tuple[str, str]]] = {}
 
+# The platform under test: the one the session's hook records calls for.
+CURRENT: list["Platform"] = []
+
+
+@functools.lru_cache(maxsize=None)
+def _session() -> boto3.Session:
+    """One boto3 session per test process, for the platform's clients and the handlers' (their
+    default session): its loader keeps the service models it parsed, which a new session reads
+    again (~0.2 s a test). Made after moto's import, so its clients carry moto's stubber, which
+    each test's mock_aws turns on and off; the hook records the calls of the platform in use."""
+    session = boto3.Session(region_name=REGION)
+    session.events.register("before-parameter-build", lambda **kw: CURRENT[0]._record(**kw) if CURRENT else None)
+    return session
+
+
 @dataclass
 class Function:
     name: str  # short name, e.g. users-get-me
@@ -48,6 +64,7 @@ class Platform:
     values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (stack, logical) -> attrs
     calls: list[Call] = field(default_factory=list)  # (IAM action, target) of the last invocation
     names: dict[str, str] = field(default_factory=dict)  # generated id -> physical name (user pools)
+    clients: dict[str, Any] = field(default_factory=dict)  # service -> the client that builds it (one each: a client costs ~15 ms)
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -64,9 +81,9 @@ class Platform:
                 for origin in resource["Properties"].get("DistributionConfig", {}).get("Origins", []):
                     for header in origin.get("OriginCustomHeaders", []):
                         name = header["HeaderValue"].removeprefix("{{resolve:secretsmanager:").removesuffix("}}")
-                        ORIGIN["value"] = boto3.client("secretsmanager", region_name=REGION).get_secret_value(SecretId=name)["SecretString"]
-        boto3.setup_default_session(region_name=REGION)
-        boto3.DEFAULT_SESSION.events.register("before-parameter-build", platform._record)
+                        ORIGIN["value"] = platform._client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        boto3.DEFAULT_SESSION = _session()
+        CURRENT[:] = [platform]
         return platform
 
     def _create(self, stack: str) -> None:
@@ -78,49 +95,54 @@ class Platform:
                 if resource["Type"] == type_:
                     self.values[(stack, logical)] = getattr(self, "_" + type_.split("::")[-1].lower())(stack, resource["Properties"])
 
+    def _client(self, service: str) -> Any:
+        if service not in self.clients:
+            self.clients[service] = _session().client(service)  # type: ignore[call-overload]
+        return self.clients[service]
+
     def _table(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         args: dict[str, Any] = {k: p[k] for k in ("TableName", "KeySchema", "AttributeDefinitions") if k in p}
         if "GlobalSecondaryIndexes" in p:
             args["GlobalSecondaryIndexes"] = [{k: v for k, v in gsi.items() if k != "ProvisionedThroughput"} for gsi in p["GlobalSecondaryIndexes"]]
-        table = boto3.client("dynamodb", region_name=REGION).create_table(BillingMode="PAY_PER_REQUEST", **args)
+        table = self._client("dynamodb").create_table(BillingMode="PAY_PER_REQUEST", **args)
         return {"Ref": p["TableName"], "Arn": table["TableDescription"]["TableArn"]}
 
     def _queue(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         attributes = {k: str(p[k]).lower() for k in ("FifoQueue", "ContentBasedDeduplication") if k in p}
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self._client("sqs")
         url = sqs.create_queue(QueueName=p["QueueName"], Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return {"Ref": url, "Arn": arn, "QueueName": p["QueueName"]}
 
     def _bucket(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
-        boto3.client("s3", region_name=REGION).create_bucket(
+        self._client("s3").create_bucket(
             Bucket=p["BucketName"], CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         return {"Ref": p["BucketName"], "Arn": f"arn:aws:s3:::{p['BucketName']}"}
 
     def _eventbus(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
-        arn = boto3.client("events", region_name=REGION).create_event_bus(Name=p["Name"])["EventBusArn"]
+        arn = self._client("events").create_event_bus(Name=p["Name"])["EventBusArn"]
         return {"Ref": p["Name"], "Name": p["Name"], "Arn": arn}
 
     def _secret(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         value = secrets.token_hex(16)  # as GenerateSecretString would: random
-        arn = boto3.client("secretsmanager", region_name=REGION).create_secret(Name=p["Name"], SecretString=value)["ARN"]
+        arn = self._client("secretsmanager").create_secret(Name=p["Name"], SecretString=value)["ARN"]
         return {"Ref": arn, "Name": p["Name"]}
 
     def _topic(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
-        arn = boto3.client("sns", region_name=REGION).create_topic(Name=p["TopicName"])["TopicArn"]
+        arn = self._client("sns").create_topic(Name=p["TopicName"])["TopicArn"]
         return {"Ref": arn, "TopicName": p["TopicName"]}
 
     def _userpool(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         args = {k: p[k] for k in ("UsernameAttributes", "AutoVerifiedAttributes", "Policies", "Schema") if k in p}
-        pool = boto3.client("cognito-idp", region_name=REGION).create_user_pool(PoolName=p["UserPoolName"], **args)["UserPool"]
+        pool = self._client("cognito-idp").create_user_pool(PoolName=p["UserPoolName"], **args)["UserPool"]
         self.names[pool["Id"]] = p["UserPoolName"]
         return {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderURL": f"https://cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
 
     def _userpoolclient(self, stack: str, p: dict[str, Any]) -> dict[str, str]:
         pool_id = self.resolve(stack, p["UserPoolId"])
         flows = p.get("ExplicitAuthFlows", [])
-        created = boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(
+        created = self._client("cognito-idp").create_user_pool_client(
             UserPoolId=pool_id, ClientName=p["ClientName"], ExplicitAuthFlows=flows, GenerateSecret=False
         )
         return {"Ref": created["UserPoolClient"]["ClientId"]}
