@@ -307,7 +307,10 @@ def test_the_dev_virtualenv_is_installed_by_the_dev_extras_own_uv() -> None:
 
     dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
     (pin,) = [p for p in dev if p.startswith("uv==")]
-    recipe = subprocess.run(["make", "-n", "-W", "pyproject.toml", "venv"], cwd=REPO,
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # as from a shell, also under `make test`
+    recipe = subprocess.run(["make", "--no-print-directory", "-n", "-W", "pyproject.toml", "venv"], cwd=REPO, env=env,
                             capture_output=True, text=True, check=True).stdout.splitlines()
-    assert f"-m pip install --quiet --disable-pip-version-check '{pin}'" in recipe[1]
-    assert "uv pip install" in recipe[2] and "--compile-bytecode -e '.[dev]'" in recipe[2]
+    installs = [line for line in recipe if " install " in line]
+    assert len(installs) == 2, recipe
+    assert installs[0].endswith(f"-m pip install --quiet --disable-pip-version-check '{pin}'")
+    assert "/uv pip install" in installs[1] and installs[1].endswith("--compile-bytecode -e '.[dev]'")
