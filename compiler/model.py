@@ -254,13 +254,13 @@ def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tu
 class ResourceSpec(SpecModel):
     """Fields every resource kind has. `stages:` overrides are merged before validation."""
 
-    tags: Tags = Field(default_factory=dict)
-    export: list[str] = Field(default_factory=list, description="attributes to export even if unused")
+    tags: Tags = Field(default={})
+    export: list[str] = Field(default=[], description="attributes to export even if unused")
     reasons: dict[str, Reason] = Field(
-        default_factory=dict, description="field -> why an unsafe choice was made on purpose"
+        default={}, description="field -> why an unsafe choice was made on purpose"
     )
     suppress: dict[RuleId, Reason] = Field(
-        default_factory=dict, description="policy rule id (P007) or checkov check id (CKV_AWS_117) -> why it does not "
+        default={}, description="policy rule id (P007) or checkov check id (CKV_AWS_117) -> why it does not "
                                           "apply to this resource"
     )
 
@@ -303,8 +303,8 @@ class AlarmSettings(SpecModel):
 
     enabled: bool = True
     topic: Name | None = Field(None, description="the topic (topics: kind) alarms notify")
-    email: list[Email] = Field(default_factory=list, description="subscribed to the alarm topic")
-    https: list[HttpsUrl] = Field(default_factory=list, description="chat or paging endpoints")
+    email: list[Email] = Field(default=[], description="subscribed to the alarm topic")
+    https: list[HttpsUrl] = Field(default=[], description="chat or paging endpoints")
     function_errors: int = Field(1, ge=1, description="errors in 5 minutes")
     function_throttles: int = Field(1, ge=1, description="throttles in 5 minutes")
     function_duration: float = Field(0.8, gt=0, le=1, description="maximum duration, as a share of the timeout")
@@ -340,7 +340,7 @@ class StageSettings(SpecModel):
     hosted_zone_id: Annotated[str, matching(r"Z[A-Z0-9]{5,32}", "a Route 53 hosted zone id")] | None = Field(
         None, description="the zone that validates certificates and holds the aliases"
     )
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default={})
     alarms: AlarmSettings = Field(default_factory=lambda: AlarmSettings())
     concurrency: ConcurrencySettings = Field(default_factory=lambda: ConcurrencySettings())
     access_logs: Name | None = Field(None, description="the bucket (`buckets:`) that receives the stage's S3 server "
@@ -371,11 +371,11 @@ class Platform(SpecModel):
     service: Annotated[str, matching(NAME_PATTERN, "a service name: lowercase letters, digits and single hyphens", 24)]
     region: Annotated[str, matching(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region such as us-west-2")]
     stages: dict[StageName, StageSettings] = Field(min_length=1)
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default={})
     repository: Annotated[str, matching(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "a GitHub repository: owner/name")] | None = Field(
         None, description="the GitHub repository whose workflows deploy (delivery: trusts its OIDC tokens)")
-    waivers: list[Waiver] = Field(default_factory=list, description="checkov checks that do not apply, platform-wide, "
+    waivers: list[Waiver] = Field(default=[], description="checkov checks that do not apply, platform-wide, "
                                                                     "each with its scope and reason")
     accounts: dict[StageName, AccountId] = Field(
-        default_factory=dict, description="the AWS account of each stage named (quoted, 12 digits): deploy, bootstrap, "
+        default={}, description="the AWS account of each stage named (quoted, 12 digits): deploy, bootstrap, "
                                           "destroy and rollback refuse to run with credentials of another account")

@@ -36,7 +36,7 @@ class Spec(ResourceSpec):
     description: str | None = Field(None, max_length=1024, description="the alarm's description (default: built from the metric and threshold)")
     namespace: Annotated[str, matching(r"[^:]{1,255}", "a metric namespace such as AWS/Lambda")] = Field(description="metric namespace, e.g. AWS/SQS")
     metric: Annotated[str, matching(r".{1,255}", "a metric name")] = Field(description="metric name, e.g. ApproximateAgeOfOldestMessage")
-    dimensions: dict[str, DimensionValue] = Field(default_factory=dict, max_length=30, description="metric dimensions; a reference becomes the resource's name (or id)")
+    dimensions: dict[str, DimensionValue] = Field(default={}, max_length=30, description="metric dimensions; a reference becomes the resource's name (or id)")
     statistic: Statistic = Field("Sum", description="Sum, Average, Minimum, Maximum, SampleCount or a percentile such as p99")
     threshold: float = Field(description="the value compared with the statistic")
     comparison: Literal[">", ">=", "<", "<="] = Field(">", description="how the statistic is compared with the threshold: >, >=, < or <=")

@@ -36,9 +36,9 @@ class Transition(SpecModel):
 
 class LifecycleRule(SpecModel):
     prefix: str | None = Field(None, description="only objects under this key prefix; default: all")
-    transitions: list[Transition] = Field(default_factory=list)
+    transitions: list[Transition] = Field(default=[])
     expire_after_days: int | None = Field(None, ge=1)
-    noncurrent_transitions: list[Transition] = Field(default_factory=list)
+    noncurrent_transitions: list[Transition] = Field(default=[])
     noncurrent_expire_after_days: int | None = Field(None, ge=1)
     abort_incomplete_uploads_after_days: int = Field(7, ge=1)
 
@@ -52,7 +52,7 @@ class Spec(StatefulSpec):
     versioning: bool = Field(True, description="keep every version of every object")
     encryption: Literal["s3", "kms"] = Field("s3", description="s3: SSE-S3; kms: the AWS-managed aws/s3 key")
     public: Literal["none", "read"] = Field("none", description="none, or read (public GET of objects: an unsafe choice)")
-    lifecycle: dict[RuleId, LifecycleRule] = Field(default_factory=dict, description="lifecycle rules by rule id")
+    lifecycle: dict[RuleId, LifecycleRule] = Field(default={}, description="lifecycle rules by rule id")
     intelligent_tiering: IntelligentTiering | None = Field(None, description="archive tiers for INTELLIGENT_TIERING objects")
     cdn: bool = Field(False, description="CloudFront distributions of this account may read objects (origin access control)")
     replicate_to: Annotated[SpecRef, RefTo("bucket", why="a bucket replicates to a bucket")] | None = Field(None, description="a bucket (usually in the DR region) to copy every object to")

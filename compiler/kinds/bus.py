@@ -33,7 +33,7 @@ class Archive(SpecModel):
 class Rule(SpecModel):
     description: str | None = Field(None, max_length=512)
     pattern: dict[str, Any] = Field(min_length=1, description="an EventBridge event pattern")
-    targets: list[Annotated[Ref, RefTo("queue", why="a rule can target queues here")]] = Field(default_factory=list, max_length=5)
+    targets: list[Annotated[Ref, RefTo("queue", why="a rule can target queues here")]] = Field(default=[], max_length=5)
     enabled: bool = True
 
     @field_validator("pattern")
@@ -50,7 +50,7 @@ class Spec(StatefulSpec):
 
     description: str | None = Field(None, max_length=512, description="what the bus carries")
     archive: Archive | None = Field(default_factory=lambda: Archive(), description="null: no archive")
-    rules: dict[Name, Rule] = Field(default_factory=dict, description="rules by name: an event pattern and the queues it targets")
+    rules: dict[Name, Rule] = Field(default={}, description="rules by name: an event pattern and the queues it targets")
     schema_discovery: bool = Field(False, description="EventBridge infers the schema of every event on the bus into its schema registry (billed per event)")
 
 def names(name: str, spec: Spec, naming_: naming.Naming, settings: StageSettings) -> list[PhysicalName]:

@@ -21,7 +21,7 @@ Domain = Annotated[str, matching(r"(\*\.)?([a-z0-9-]+\.)+[a-z]{2,}", "a domain n
 
 class Spec(ResourceSpec):
     domain: Domain | None = Field(None, description="default: the stage's `domain`")
-    alternative_names: list[Domain] = Field(default_factory=list, max_length=10, description="more names the certificate covers")
+    alternative_names: list[Domain] = Field(default=[], max_length=10, description="more names the certificate covers")
 
 
 def domain_of(resource: Resource, ctx: Context) -> str:

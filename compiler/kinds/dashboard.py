@@ -28,7 +28,7 @@ MAX_WIDGETS = 500  # CloudWatch's limit per dashboard
 
 
 class Spec(ResourceSpec):
-    apis: list[Annotated[Ref, RefTo("api", why="`apis:` lists apis")]] = Field(default_factory=list, description="APIs to chart (their ids are references)")
+    apis: list[Annotated[Ref, RefTo("api", why="`apis:` lists apis")]] = Field(default=[], description="APIs to chart (their ids are references)")
     stacks: list[str] = Field(default_factory=lambda: ["*"], min_length=1, description="stack ids (globs) to chart")
 
 def _chart(title: str, region: str, metrics: list[list[Any]], stat: str = "Sum") -> dict[str, Any]:

@@ -42,7 +42,7 @@ class Index(SpecModel):
 class Spec(StatefulSpec):
     hash_key: KeyDef = Field(description="partition key, `attribute:TYPE` with TYPE S, N or B")
     range_key: KeyDef | None = Field(None, description="sort key, `attribute:TYPE`")
-    indexes: dict[IndexName, Index] = Field(default_factory=dict, max_length=20, description="global secondary indexes by name (at most 20)")
+    indexes: dict[IndexName, Index] = Field(default={}, max_length=20, description="global secondary indexes by name (at most 20)")
     ttl: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(None, description="the attribute holding each item's expiry time (epoch seconds)")
     stream: StreamView | None = Field(None, description="DynamoDB stream view: new_image, old_image, new_and_old_images or keys_only")
     billing: Literal["on_demand", "provisioned"] = Field("on_demand", description="on_demand, or provisioned with `capacity:`")

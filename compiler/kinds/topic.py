@@ -25,8 +25,8 @@ from .base import Attr, Context, Grant, Kind, PhysicalName, Resource
 
 
 class Subscriptions(SpecModel):
-    email: list[Email] = Field(default_factory=list)
-    https: list[HttpsUrl] = Field(default_factory=list)
+    email: list[Email] = Field(default=[])
+    https: list[HttpsUrl] = Field(default=[])
 
 
 class Spec(ResourceSpec):

@@ -51,7 +51,7 @@ class Client(SpecModel):
                               description="`srp` and `password` take passwords from anyone holding the public "
                                           "client id, around the login function's lockout: each needs a reason "
                                           "(`reasons: {client: ...}`)")
-    writable: list[Attribute] = Field(default_factory=list, description="attributes users may change besides "
+    writable: list[Attribute] = Field(default=[], description="attributes users may change besides "
                                       "e-mail (verified first) and the required ones")
     access_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
     id_token: Duration = Field(HOUR, ge=5 * MINUTE, le=DAY)
@@ -103,12 +103,12 @@ class Spec(StatefulSpec):
     password: Password = Field(default_factory=lambda: Password(), description="password policy")
     self_sign_up: bool = Field(True, description="let users sign themselves up (false: only administrators create users)")
     required_attributes: list[Literal["name", "given_name", "family_name", "phone_number", "locale"]] = Field(
-        default_factory=list, description="standard attributes every user must have, besides email"
+        default=[], description="standard attributes every user must have, besides email"
     )
     client: Client = Field(default_factory=lambda: Client(), description="the one app client (no secret), its auth flows and token lifetimes")
     email: Mail = Field(default_factory=lambda: Mail(), description="the sender of the pool's mail, and with SES the "
                         "alarm on its quota")
-    groups: dict[GroupName, Group] = Field(default_factory=dict, description="user groups by name")
+    groups: dict[GroupName, Group] = Field(default={}, description="user groups by name")
     deletion_protection: bool | None = Field(None, description="default: on in protected stages")
 
     UNSAFE = {

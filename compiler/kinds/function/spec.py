@@ -76,13 +76,13 @@ class Spec(StatefulSpec):  # retains its log group
     provisioned_concurrency: int | None = Field(None, ge=1, description="pre-initialised instances on the `live` alias, usually only in prod")
     tracing: bool = Field(True, description="X-Ray active tracing")
     log_retention_days: LogRetentionDays | None = Field(None, description="default: the stage's setting")
-    environment: dict[EnvName, str] = Field(default_factory=dict, description="extra environment variables; names the compiler sets and Lambda's reserved names are refused")
+    environment: dict[EnvName, str] = Field(default={}, description="extra environment variables; names the compiler sets and Lambda's reserved names are refused")
     access: dict[RefField, str | list[str]] = Field(
-        default_factory=dict, description="resource -> access level, or a list of levels (their grants add up)")
+        default={}, description="resource -> access level, or a list of levels (their grants add up)")
     api: Annotated[Ref, RefTo("api", why="`api:` names an api")] | None = Field(None, description="the API its routes belong to (`api:NAME`)")
-    routes: Annotated[list[Route], BeforeValidator(_route_shorthand, json_schema_input_type=list[RouteKey | Route])] = Field(default_factory=list, description="`METHOD /path` routes of `api:` (with `auth: none` for a public route)")
+    routes: Annotated[list[Route], BeforeValidator(_route_shorthand, json_schema_input_type=list[RouteKey | Route])] = Field(default=[], description="`METHOD /path` routes of `api:` (with `auth: none` for a public route)")
     consumes: Consumes | None = Field(None, description="a queue whose messages invoke the function (batch size, window, concurrency)")
-    subscribes: dict[Name, Subscription] = Field(default_factory=dict, description="bus subscriptions by name: an event pattern on `bus:NAME`")
+    subscribes: dict[Name, Subscription] = Field(default={}, description="bus subscriptions by name: an event pattern on `bus:NAME`")
 
     def reserved(self, settings: StageSettings) -> int | None:
         """Its reservation in a stage: its own, else the stage's default (`concurrency.reserved`)."""
