@@ -108,3 +108,28 @@ def test_a_worker_that_fails_stops_the_build_with_an_internal_error(tmp_path: Pa
     result = _both_ways(REPO / "spec", tmp_path / "marks", fail_stage="dev")
     assert result["forked"]["raised"].startswith("InternalError: rendering stage dev failed in its worker: RuntimeError: synthesis broke")
     assert result["here"]["raised"] == "RuntimeError: synthesis broke"
+
+
+def test_a_pydantic_plugin_installed_beside_the_compiler_is_not_loaded(tmp_path: Path) -> None:
+    """A package declaring a `pydantic` entry point (as logfire does) would wrap every spec
+    validator; the compiler builds its models without plugins unless the environment asks for
+    them. The same plugin, with PYDANTIC_DISABLE_PLUGINS set empty, is loaded (the control)."""
+    site = tmp_path / "site"
+    (site / "spyplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "spyplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: spyplugin\nVersion: 1.0\n")
+    (site / "spyplugin-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nspy = spyplugin:plugin\n")
+    (site / "spyplugin.py").write_text(
+        "import os\n"
+        "class Spy:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        open(os.environ['SPY_MARK'], 'a').write('built\\n')\n"
+        "        return None, None, None\n"
+        "plugin = Spy()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    env.update(PYTHONPATH=f"{site}{os.pathsep}{REPO}", SPY_MARK=str(tmp_path / "mark"))
+    cmd = [sys.executable, "-m", "compiler", "compile", "--stage", "dev", "--out", str(tmp_path / "out")]
+    subprocess.run(cmd, cwd=REPO, env=env, check=True, capture_output=True)
+    assert not (tmp_path / "mark").exists()
+    subprocess.run(cmd, cwd=REPO, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""}, check=True, capture_output=True)
+    assert "built" in (tmp_path / "mark").read_text()
