@@ -7,6 +7,10 @@ Why no pydantic plugins: a plugin installed beside the compiler (pydantic's `pyd
 points) wraps every validator it builds, so it could change what a spec compiles to, and
 looking for one reads every installed package's metadata (~15 ms of each compile). The models
 are built with `PYDANTIC_DISABLE_PLUGINS=__all__` unless the caller's environment sets it.
+pydantic's loader imports `importlib.metadata` (and with it `email`, `zipfile`, `csv`: ~25 ms
+of a 0.3 s compile) even when plugins are off; `_lazy_plugin_loader` stands in for that module
+and imports the real one only when plugins are asked for (same answer: no plugins, or the
+real loader's).
 """
 
 from __future__ import annotations
@@ -14,10 +18,42 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import types
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Collection, Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Collection, Iterable, Iterator, Mapping
 
-from pydantic import (
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # read when the first model is built: see above
+_PLUGIN_LOADER = "pydantic.plugin._loader"
+
+
+def _lazy_plugin_loader() -> None:
+    """Stand in for pydantic's plugin loader until plugins are asked for (see above).
+
+    pydantic imports `get_plugins` from that module when it builds a validator; ours answers
+    as pydantic's does when PYDANTIC_DISABLE_PLUGINS disables them all, and otherwise
+    imports the real loader (in place of this one) and returns its answer."""
+    if _PLUGIN_LOADER in sys.modules:
+        return
+    loader = types.ModuleType(_PLUGIN_LOADER, "pydantic's plugin loader, imported on first need (compiler.model)")
+
+    def get_plugins() -> Iterable[Any]:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in ("__all__", "1", "true"):  # pydantic's own test
+            return ()
+        if sys.modules.get(_PLUGIN_LOADER) is loader:
+            del sys.modules[_PLUGIN_LOADER]
+        import importlib
+
+        real: Iterable[Any] = importlib.import_module(_PLUGIN_LOADER).get_plugins()
+        return real
+
+    loader.get_plugins = get_plugins  # type: ignore[attr-defined]
+    sys.modules[_PLUGIN_LOADER] = loader
+
+
+_lazy_plugin_loader()
+
+from pydantic import (  # noqa: E402 - after the loader's stand-in
     AfterValidator,
     BaseModel,
     BeforeValidator,
@@ -27,9 +63,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     ValidationInfo,
 )
-from pydantic_core import core_schema
-
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # read when the first model is built: see above
+from pydantic_core import core_schema  # noqa: E402 - after the loader's stand-in
 
 
 @dataclass(frozen=True)

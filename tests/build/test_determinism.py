@@ -133,3 +133,20 @@ def test_a_pydantic_plugin_installed_beside_the_compiler_is_not_loaded(tmp_path:
     assert not (tmp_path / "mark").exists()
     subprocess.run(cmd, cwd=REPO, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""}, check=True, capture_output=True)
     assert "built" in (tmp_path / "mark").read_text()
+
+
+def test_a_compile_without_plugins_reads_no_package_metadata(tmp_path: Path) -> None:
+    """With plugins off (the default), pydantic's plugin loader, and with it importlib.metadata,
+    email and zipfile (~25 ms of a compile), is never imported; the test above shows the
+    real loader still answers when the environment asks for plugins."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from compiler.build.pipeline import build\n"
+        f"build(Path({str(REPO / 'spec')!r}), 'all', display_root=Path({str(REPO)!r}))\n"
+        "print(sorted(m for m in ('importlib.metadata', 'email', 'zipfile') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
+                           check=True, capture_output=True, text=True)
+    assert found.stdout.strip() == "[]"
