@@ -151,14 +151,14 @@ def _evolve_validators_directly(validator: Any) -> Any:
     evolve does not carry that over), then the same `__post_init__`. Only for the class
     `create` made (not a subclass) and only with field names; anything else goes to the
     original. Returns the class, patched when it is the one this was read against."""
-    original = getattr(validator, "evolve", None)
+    original: Any = getattr(validator, "evolve", None)
     if getattr(original, "__qualname__", "") != "create.<locals>.Validator.evolve" or "evolve" not in vars(validator):
         return validator
     layout = tuple((f.name, f.init, f.default_factory) for f in dataclasses.fields(validator))
     if any(not init and factory is dataclasses.MISSING for _, init, factory in layout):
         return validator  # a field this does not know how to fill
     known = frozenset(name for name, init, _ in layout if init)
-    later = tuple((name, factory) for name, init, factory in layout if not init)
+    later: tuple[tuple[str, Any], ...] = tuple((name, factory) for name, init, factory in layout if not init)
     count = len(layout)
     post_init = validator.__post_init__
 
