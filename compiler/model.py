@@ -3,6 +3,12 @@
 Why frozen and extra="forbid": a typo in a spec (`visiblity_timeout`) must be an error
 with a did-you-mean, not a silently ignored key, and nothing downstream may mutate a spec.
 
+Why defer_build: a model built at class definition makes its own validator, and every model
+holding it as a field makes another with it inside; half of them (21 of the 42 a dev
+compile uses) are only ever fields, so their own validators went unused. Deferred,
+a model's validator is made when it first validates on its own, and a dev compile spends
+about 7% less CPU (21 alternating pairs).
+
 Why no pydantic plugins: a plugin installed beside the compiler (pydantic's `pydantic` entry
 points) wraps every validator it builds, so it could change what a spec compiles to, and
 looking for one reads every installed package's metadata (~15 ms of each compile). The models
@@ -167,7 +173,7 @@ Duration = Annotated[
 
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 @dataclass(frozen=True, order=True)
