@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +32,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-reference", metavar="REPO", default=None,
                      help="rewrite compiler/data/cfn_update_reference.json from a clone of "
                           "awsdocs/aws-cloudformation-user-guide (tests/test_awstypes.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as in a terminal, wherever the tests were started from: a job a non-interactive
+    shell starts in the background (`make test &`) ignores SIGINT, and so would every process
+    it starts; the tests of Ctrl-C (a deploy interrupted, `up --attach` stopped) would then wait
+    for an interrupt that never comes. Here, and in each xdist worker, SIGINT raises
+    KeyboardInterrupt again, and the commands the tests start get the default back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
