@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -487,17 +489,22 @@ def test_up_attach_streams_the_logs_and_ctrl_c_stops_everything(tmp_path: Path) 
     process = subprocess.Popen([sys.executable, "-m", "compiler", "up", "--stage", "dev", "--attach"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
+    output: queue.Queue[str] = queue.Queue()  # read by a thread: a silent command cannot outlast a timeout
+    threading.Thread(target=lambda: [output.put(line) for line in process.stdout or ()] + [output.put("")], daemon=True).start()
 
     def until(text: str, timeout: float) -> str:
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            line = process.stdout.readline() if process.stdout else ""
-            if not line and process.poll() is not None:
+        while (left := deadline - time.time()) > 0:
+            try:
+                line = output.get(timeout=left)
+            except queue.Empty:
+                break
+            if not line:  # the output ended
                 break
             lines.append(line)
             if text in line:
                 return line
-        raise AssertionError(f"no line with {text!r} in:\n{''.join(lines)[-3000:]}")
+        raise AssertionError(f"no line with {text!r} within {timeout} s in:\n{''.join(lines)[-3000:]}")
 
     try:
         url = until("API ", 240).split()[-1]
