@@ -97,7 +97,8 @@ def test_ignore_needs_rule_scope_and_reason(generated: Path, tmp_path: Path) -> 
 
 def test_a_warm_lint_imports_neither_the_models_nor_troposphere_nor_cfn_lint(tmp_path: Path) -> None:
     """Start-up is the cost of a warm lint: with every template's hash cached it must not import
-    what compiling or linting needs (pydantic models, troposphere, cfn-lint)."""
+    what compiling or linting needs (pydantic models, troposphere, cfn-lint), nor what only a
+    cold lint uses (worker processes) or package metadata (~35 ms with its email parser)."""
     import subprocess
     import sys
 
@@ -107,13 +108,22 @@ def test_a_warm_lint_imports_neither_the_models_nor_troposphere_nor_cfn_lint(tmp
         "from compiler.cli import main\n"
         f"sys.argv = ['platformc', 'lint', '--out', {str(out)!r}, '--config', {str(REPO / 'cfn-lint.yaml')!r}]\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "print(json.dumps(sorted(m for m in ('pydantic', 'troposphere', 'cfnlint') if m in sys.modules)))\n"
+        "print(json.dumps(sorted(m for m in ('pydantic', 'troposphere', 'cfnlint', 'importlib.metadata',\n"
+        "                                    'concurrent.futures', 'multiprocessing') if m in sys.modules)))\n"
     )
     env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
     cold = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert "cfnlint" in cold.stdout.splitlines()[-1]  # the first run lints
     warm = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert warm.stdout.splitlines()[-1] == "[]", warm.stdout
+
+
+def test_the_version_in_the_cache_key_is_the_installed_cfn_lints() -> None:
+    """Read from cfn-lint's version.py (no metadata import): the same as its package metadata
+    says, so an upgrade of cfn-lint re-lints every template."""
+    from importlib.metadata import version
+
+    assert lint._cfnlint_version() == version("cfn-lint")
 
 
 def test_rules_loaded_once_find_what_cfn_lints_own_api_finds() -> None:
