@@ -38,22 +38,32 @@ def _lazy_plugin_loader() -> None:
 
     pydantic imports `get_plugins` from that module when it builds a validator; ours answers
     as pydantic's does when PYDANTIC_DISABLE_PLUGINS disables them all, and otherwise
-    imports the real loader (in place of this one) and returns its answer."""
+    imports the real loader (in place of this one) and returns its answer. Any other name a
+    pydantic version asks of the module comes from the real loader too."""
     if _PLUGIN_LOADER in sys.modules:
         return
     loader = types.ModuleType(_PLUGIN_LOADER, "pydantic's plugin loader, imported on first need (compiler.model)")
 
-    def get_plugins() -> Iterable[Any]:
-        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in ("__all__", "1", "true"):  # pydantic's own test
-            return ()
+    def real() -> Any:
         if sys.modules.get(_PLUGIN_LOADER) is loader:
             del sys.modules[_PLUGIN_LOADER]
         import importlib
 
-        real: Iterable[Any] = importlib.import_module(_PLUGIN_LOADER).get_plugins()
-        return real
+        return importlib.import_module(_PLUGIN_LOADER)
+
+    def get_plugins() -> Iterable[Any]:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in ("__all__", "1", "true"):  # pydantic's own test
+            return ()
+        found: Iterable[Any] = real().get_plugins()
+        return found
+
+    def other(name: str) -> Any:  # PEP 562: a name the module lacks
+        if name.startswith("__"):  # the import system's questions (`__path__`...): a plain module's answers
+            raise AttributeError(name)
+        return getattr(real(), name)
 
     loader.get_plugins = get_plugins  # type: ignore[attr-defined]
+    loader.__getattr__ = other  # type: ignore[method-assign]
     sys.modules[_PLUGIN_LOADER] = loader
 
 

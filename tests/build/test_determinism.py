@@ -150,3 +150,15 @@ def test_a_compile_without_plugins_reads_no_package_metadata(tmp_path: Path) -> 
     found = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
                            check=True, capture_output=True, text=True)
     assert found.stdout.strip() == "[]"
+
+
+def test_the_plugin_loaders_stand_in_hands_any_other_name_to_the_real_loader() -> None:
+    """A pydantic version that asks its loader for more than `get_plugins` still gets it."""
+    probe = (
+        "import compiler.model\n"
+        "from pydantic.plugin._loader import PYDANTIC_ENTRY_POINT_GROUP\n"
+        "print(PYDANTIC_ENTRY_POINT_GROUP)\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                           check=True, capture_output=True, text=True)
+    assert found.stdout.strip() == "pydantic"
