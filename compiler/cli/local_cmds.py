@@ -16,7 +16,7 @@ from . import main, _handle_errors, build, spec_option, out_option, _deployer, _
 
 @main.command()
 @click.option("--stage", default="dev", show_default=True)
-@click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C stops everything.")
+@click.option("--attach", is_flag=True, help="Stay in the foreground and stream the functions' log lines; Ctrl-C (or a kill) stops everything.")
 @click.option("--no-throttle", is_flag=True, help="Serve without the stage's throttling (for local load tests).")
 @click.option("--allow-risk", is_flag=True, help="Apply changes that replace, lose data or are blocked (local data only).")
 @click.option("--port", type=int, default=None,
@@ -64,11 +64,7 @@ def up(stage: str, attach: bool, no_throttle: bool, allow_risk: bool, port: int 
         click.echo(line)
     click.echo(f"a signed-in user: platformc token --stage {stage} --email you@example.com; stop: platformc down")
     if attach:
-        try:
-            local.follow_logs(click.echo)
-        except KeyboardInterrupt:
-            local.stop()
-            click.echo("stopped: the gateway, its workers and the local AWS")
+        local.attach(click.echo)
 
 
 @main.command()

@@ -216,6 +216,26 @@ def follow_logs(echo: Any, poll: float = 0.5) -> None:
         time.sleep(poll)
 
 
+def attach(echo: Any, poll: float = 0.5) -> None:
+    """`up --attach`: print the functions' log lines until Ctrl-C, a `kill` (SIGTERM) or the
+    terminal closing (SIGHUP), then stop everything `up` started, as `down` does. Without
+    this, only Ctrl-C stopped them: a `kill` ended the command and left the gateway, its
+    workers and the local AWS running until `platformc down`."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        follow_logs(echo, poll)
+    except KeyboardInterrupt:
+        stop()
+        echo("stopped: the gateway, its workers and the local AWS")
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def stop_gateway() -> bool:
     state = json.loads(STATE.read_text()) if STATE.exists() else {}
     gateway = state.pop("gateway", None)
