@@ -181,6 +181,15 @@ def _evolve_validators_directly(validator: Any) -> Any:
     return validator
 
 
+def _init_fields_only(cls: Any) -> tuple[str, ...] | None:
+    """The field names of a dataclass whose `__init__` sets every field and nothing more (no
+    `__post_init__`), so that an object of it is its field values in `__dict__`; else None."""
+    fields = dataclasses.fields(cls)
+    if any(not f.init for f in fields) or hasattr(cls, "__post_init__"):
+        return None
+    return tuple(f.name for f in fields)
+
+
 def _evolve_contexts_directly(context: Any) -> None:
     """`Context.evolve` (98,614 calls a stage) copies every init field into `cls(**kwargs)`,
     whose frozen `__init__` sets them one `object.__setattr__` at a time (14% of the CPU, about
@@ -189,8 +198,8 @@ def _evolve_contexts_directly(context: Any) -> None:
     one's with the changes, less what a cached property such as `module_names` added to it);
     anything else (a name that is not a field) goes to the original, which raises as it
     always did."""
-    names = tuple(f.name for f in dataclasses.fields(context) if f.init)
-    if len(names) != len(dataclasses.fields(context)) or hasattr(context, "__post_init__"):
+    names = _init_fields_only(context)
+    if names is None:
         return  # not the class this was read against
     known = frozenset(names)
     count = len(names)
@@ -225,8 +234,8 @@ def _descend_paths_directly(module: Any) -> None:
     from collections import deque
 
     path = module.Path
-    names = tuple(f.name for f in dataclasses.fields(path))
-    if any(not f.init for f in dataclasses.fields(path)) or hasattr(path, "__post_init__"):
+    names = _init_fields_only(path)
+    if names is None:
         return  # not the class this was read against
     known = frozenset(names)
     count = len(names)

@@ -229,11 +229,12 @@ def attach(echo: Any, poll: float = 0.5) -> None:
     try:
         follow_logs(echo, poll)
     except KeyboardInterrupt:
-        stop()
-        echo("stopped: the gateway, its workers and the local AWS")
-    finally:
+        pass
+    finally:  # the stop below runs under the handlers the command had
         for number, handler in previous.items():
             signal.signal(number, handler)
+    stop()
+    echo("stopped: the gateway, its workers and the local AWS")
 
 
 def stop_gateway() -> bool:
