@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import codecache
+
+codecache.install()  # before pydantic and the rest define their dataclasses (codecache.py)
+
 __all__ = ["Build", "BuildError", "build"]
 
 
