@@ -1,27 +1,32 @@
-"""codecache: the code `dataclasses` and `typing` compile at start-up, kept across runs as
-the .pyc files keep a module's.
+"""codecache: what Python compiles from text at every start-up, kept across runs as the
+.pyc files keep a module's code.
 
-Why: a compile defines about 90 dataclasses (ours, pydantic's, annotated_types') and
-about 1,000 string annotations become `typing.ForwardRef`s. `dataclasses` writes each
-class's `__init__`, `__eq__`, `__repr__`, `__setattr__`... as source text and `exec`s
-it; `ForwardRef` compiles each annotation. Those compiles were ~60 ms of every 0.45 s
-dev compile (15% of it), and their input is the same text on every run.
+Why: a dev compile defines about 90 dataclasses (ours, pydantic's, annotated_types'),
+evaluates about 1,000 string annotations as `typing.ForwardRef`s and compiles about 120
+regular expressions (yaml's, pydantic's, click's, ours). `dataclasses` writes each class's
+`__init__`, `__eq__`, `__repr__`, `__setattr__`... as source text and `exec`s it,
+`ForwardRef` compiles each annotation, and sre parses each pattern and generates its code
+in pure Python: together ~15-20% of a 0.45 s dev compile, from the same inputs every run.
 
-How: `compile()` is a pure function of its arguments, so the code object for a given text
-can be reused. `install()` puts a lookup in front of exactly two call sites, by rebinding
-the names those modules look up: `dataclasses.exec` (in `_create_fn`) and
-`typing.compile` (in `ForwardRef.__init__`). A text not in the table is compiled as
-before and added to it; any other call goes straight to the builtin. The code objects are
-equal to the builtin's: same text, filename `<string>`, mode, and no inherited
-`__future__` flags (`dont_inherit=True`: neither module imports any, and this one does).
+How: each of these is a pure function of its input, so its result can be reused.
+`install()` puts a table lookup in front of exactly three call sites, by rebinding the
+names they look up: `dataclasses.exec` (in `_create_fn`), `typing.compile` (in
+`ForwardRef.__init__`) and `re._compiler.compile` (behind `re.compile`'s own in-process
+cache). Anything else goes straight to the original.
+- Code objects are equal to the builtin's: same text, filename `<string>`, mode, and no
+  inherited `__future__` flags (`dont_inherit=True`: neither module imports any; this one does).
+- For a pattern, the table holds the arguments sre's `_sre.compile` receives (flags,
+  code, groups); `_regex` mirrors CPython 3.11's `re._compiler.compile` to compute them,
+  is installed only on 3.11, and a test compares that function's source with SRE_MIRRORED.
 
-The table is stored with `marshal`, the format of .pyc files, in `__pycache__` beside
-this package, under the interpreter's full `sys.version`: another build of Python ignores
-it and starts afresh, and so does a file that does not load. It is rewritten at exit,
-atomically, when the run compiled something new and Python may write bytecode (not under
-`-B` or PYTHONDONTWRITEBYTECODE). `fill()` fills it regardless, as `uv pip install
---compile-bytecode` does the .pyc files: the Makefile runs it after installing. PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when
-debugging); another value is the path of the table.
+The table is stored with `marshal`, the format of .pyc files, in `__pycache__` beside this
+package, under the interpreter's full `sys.version`: another build of Python ignores it
+and starts afresh, as it does a file that does not load. It is rewritten at exit,
+atomically, when the run added to it and Python may write bytecode (not under `-B` or
+PYTHONDONTWRITEBYTECODE). `fill()` writes it regardless, as `uv pip install
+--compile-bytecode` writes .pyc files: the Makefile runs it after installing.
+PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when debugging); another
+value is the table's path.
 """
 
 from __future__ import annotations
@@ -32,13 +37,19 @@ import marshal
 import os
 import sys
 import typing
+from re import _compiler as _sre_compiler, _constants as _sre_constants, _parser as _sre_parser  # type: ignore[attr-defined]
 from typing import Any
+
+import _sre  # type: ignore[import-not-found]
 
 LIMIT = 8192  # entries; past this, a save keeps only the entries this run used
 _DEFAULT = os.path.join(os.path.dirname(__file__), "__pycache__", f"codecache.{sys.implementation.cache_tag}.marshal")
 
-_table: dict[tuple[str, str], Any] | None = None  # loaded on first use
-_used: set[tuple[str, str]] = set()
+_sre_original = _sre_compiler.compile
+# sha256 of CPython 3.11's `re._compiler.compile` source, which `_regex` mirrors
+SRE_MIRRORED = "0abaabe8e5892dadd53b5e45cdb1c7c02f8f70e48810d70bc08ae4e155719f06"
+_table: dict[tuple[Any, str], Any] | None = None  # (text or pattern, mode) -> code or sre's arguments
+_used: set[tuple[Any, str]] = set()
 _changed = False
 _force_save = False
 stats = {"hits": 0, "misses": 0}
@@ -52,7 +63,7 @@ def path() -> str | None:
     return setting or _DEFAULT
 
 
-def _load(file: str) -> dict[tuple[str, str], Any]:
+def _load(file: str) -> dict[tuple[Any, str], Any]:
     try:
         with open(file, "rb") as handle:
             version, table = marshal.load(handle)
@@ -61,26 +72,34 @@ def _load(file: str) -> dict[tuple[str, str], Any]:
     return table if version == sys.version and isinstance(table, dict) else {}
 
 
-def cached_compile(source: str, mode: str) -> Any:
-    """builtins.compile(source, "<string>", mode, dont_inherit=True), from the table when it has it."""
-    global _table, _changed
+def _lookup(key: tuple[Any, str]) -> Any:
+    """The table's entry for `key`, or None; loads the table on first use."""
+    global _table
     if _table is None:
         file = path()
         _table = _load(file) if file else {}
-    key = (source, mode)
     _used.add(key)
-    code = _table.get(key)
-    if code is None:
-        stats["misses"] += 1
-        code = _table[key] = builtins.compile(source, "<string>", mode, dont_inherit=True)
-        if not _changed:
-            _changed = True
-            import atexit
+    found = _table.get(key)
+    stats["misses" if found is None else "hits"] += 1
+    return found
 
-            atexit.register(save)
-    else:
-        stats["hits"] += 1
-    return code
+
+def _store(key: tuple[Any, str], value: Any) -> Any:
+    global _changed
+    assert _table is not None
+    _table[key] = value
+    if not _changed:
+        _changed = True
+        import atexit
+
+        atexit.register(save)
+    return value
+
+
+def cached_compile(source: str, mode: str) -> Any:
+    """builtins.compile(source, "<string>", mode, dont_inherit=True), from the table when it has it."""
+    key = (source, mode)
+    return _lookup(key) or _store(key, builtins.compile(source, "<string>", mode, dont_inherit=True))
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
@@ -97,6 +116,23 @@ def _compile(source: Any, filename: Any, mode: str, *args: Any, **kwargs: Any) -
     return builtins.compile(source, filename, mode, *args, **kwargs)
 
 
+def _regex(pattern: Any, flags: int = 0) -> Any:
+    """re._compiler.compile: sre's parse and code generation, from the table when it has them."""
+    if type(pattern) not in (str, bytes) or flags & _sre_constants.SRE_FLAG_DEBUG:
+        return _sre_original(pattern, flags)
+    key = (pattern, f"re {flags}")
+    args = _lookup(key)
+    if args is None:
+        parsed = _sre_parser.parse(pattern, flags)
+        code = [int(op) for op in _sre_compiler._code(parsed, flags)]  # opcodes are int subclasses marshal refuses
+        groupindex = parsed.state.groupdict
+        indexgroup: list[str | None] = [None] * parsed.state.groups
+        for name, index in groupindex.items():
+            indexgroup[index] = name
+        args = _store(key, (flags | parsed.state.flags, code, parsed.state.groups - 1, dict(groupindex), tuple(indexgroup)))
+    return _sre.compile(pattern, *args)
+
+
 def save() -> None:
     """Write the table (atomically) if this run added to it and may write bytecode."""
     file = path()
@@ -109,7 +145,7 @@ def save() -> None:
         with open(temporary, "wb") as handle:
             marshal.dump((sys.version, table), handle)
         os.replace(temporary, file)
-    except OSError:  # a read-only installation: run without the cache, as without .pyc files
+    except (OSError, ValueError):  # read-only (run without it, as without .pyc files); a value marshal refuses
         try:
             os.unlink(temporary)
         except OSError:
@@ -120,11 +156,14 @@ def install() -> None:
     if sys.implementation.name == "cpython" and path() is not None:
         setattr(dataclasses, "exec", _exec)
         setattr(typing, "compile", _compile)
+        if _sre_mirrors():
+            _sre_compiler.compile = _regex
 
 
-def uninstall() -> None:
-    for module, name in ((dataclasses, "exec"), (typing, "compile")):
-        module.__dict__.pop(name, None)
+def _sre_mirrors() -> bool:
+    """`_regex` mirrors `re._compiler.compile` of CPython 3.11 (tests/test_codecache.py
+    compares its source with SRE_MIRRORED): elsewhere sre compiles as it always does."""
+    return sys.version_info[:2] == (3, 11)
 
 
 def fill(spec: str | None = None) -> None:
