@@ -21,13 +21,14 @@ real loader's).
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import re
 import sys
 import types
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Collection, Iterable, Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Collection, Iterable, Literal, Mapping, Union, get_args, get_origin
 
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")  # read when the first model is built: see above
 _PLUGIN_LOADER = "pydantic.plugin._loader"
@@ -290,23 +291,57 @@ class RefTo:
 RefField = Annotated[Ref, RefTo()]
 
 
-def find_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref, str]]:
+FoundRef = tuple[tuple[str | int, ...], Ref, str]
+_SCALARS = (str, int, float, bool, type(None))
+_ref_fields: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _may_hold_refs(annotation: Any) -> bool:
+    """False only for what certainly holds no Ref: str, numbers, bools, None, literals,
+    enums, and unions or Annotated forms of those alone."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _may_hold_refs(get_args(annotation)[0])
+    if origin is Literal:
+        return False
+    if origin is Union or origin is types.UnionType:
+        return any(_may_hold_refs(arg) for arg in get_args(annotation))
+    return not (annotation in _SCALARS or (isinstance(annotation, type) and issubclass(annotation, enum.Enum)))
+
+
+def _fields_to_search(model: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(name, key in the spec) of the fields of `model` that may hold a Ref, once per model."""
+    found = _ref_fields.get(model)
+    if found is None:
+        found = _ref_fields[model] = tuple(
+            (name, info.alias or name) for name, info in model.model_fields.items() if _may_hold_refs(info.annotation)
+        )
+    return found
+
+
+def find_refs(value: Any) -> list[FoundRef]:
     """Every Ref inside a validated model, with its key path and whether it stands as a
-    mapping "key" or a "value" (CDK's findAllReferences)."""
+    mapping "key" or a "value" (CDK's findAllReferences), in field order."""
+    found: list[FoundRef] = []
+    _collect_refs(value, (), found)
+    return found
+
+
+def _collect_refs(value: Any, path: tuple[str | int, ...], found: list[FoundRef]) -> None:
     if isinstance(value, Ref):
-        yield path, value, "value"
+        found.append((path, value, "value"))
     elif isinstance(value, BaseModel):
-        for name, info in type(value).model_fields.items():
-            yield from find_refs(getattr(value, name), path + (info.alias or name,))
+        for name, key in _fields_to_search(type(value)):
+            _collect_refs(getattr(value, name), path + (key,), found)
     elif isinstance(value, dict):
         for key in value:
             sub = path + (str(key),)
             if isinstance(key, Ref):  # e.g. a function's `access: {table:users: read}`
-                yield sub, key, "key"
-            yield from find_refs(value[key], sub)
+                found.append((sub, key, "key"))
+            _collect_refs(value[key], sub, found)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            yield from find_refs(item, path + (i,))
+            _collect_refs(item, path + (i,), found)
 
 
 class ResourceSpec(SpecModel):

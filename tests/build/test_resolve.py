@@ -193,3 +193,39 @@ def test_a_name_too_long_is_reported_once_per_resource_with_the_short_names_budg
     out = errors_of(tmp_path, {"q.yaml": f"queues:\n  {name}: {{fifo: true}}\n"})
     assert out.count("error[E303]") == 1  # the queue and its DLQ: one report
     assert f"in stage prod the short name '{name}' may have at most 55 characters (56 now)" in out
+
+
+def test_reference_search_skips_only_fields_that_cannot_hold_a_reference() -> None:
+    """find_refs visits a model's fields by their annotations: strings, numbers, literals,
+    enums and unions of them are skipped; anything else, Any included, is searched."""
+    import enum
+    from typing import Annotated, Any, Literal
+
+    from compiler.model import Ref, SpecModel, _fields_to_search, find_refs
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    class Inner(SpecModel):
+        target: Ref
+        note: str = ""
+
+    class Outer(SpecModel):
+        name: str = "x"
+        size: int | None = None
+        mode: Literal["a", "b"] = "a"
+        colour: Colour = Colour.RED
+        label: Annotated[str, "meta"] = ""
+        loose: Any = None
+        access: dict[Ref, str] = {}
+        inner: list[Inner] = []
+
+    table, queue, bus = Ref("table", "users"), Ref("queue", "sync"), Ref("bus", "events")
+    value = Outer(loose={"deep": [bus]}, access={table: "read"}, inner=[Inner(target=queue)])
+    assert find_refs(value) == [
+        (("loose", "deep", 0), bus, "value"),
+        (("access", "table:users"), table, "key"),
+        (("inner", 0, "target"), queue, "value"),
+    ]
+    skipped = set(Outer.model_fields) - {name for name, _ in _fields_to_search(Outer)}
+    assert skipped == {"name", "size", "mode", "colour", "label"}
