@@ -25,7 +25,8 @@ and starts afresh, as it does a file that does not load. It is rewritten at exit
 atomically, when the run added to it and Python may write bytecode (not under `-B` or
 PYTHONDONTWRITEBYTECODE). `fill()` writes it regardless, as `uv pip install
 --compile-bytecode` writes .pyc files: the Makefile runs it after installing.
-PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when debugging); another
+The table is trusted as the .pyc files beside it are (whoever can write one can write the
+other). PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when debugging); another
 value is the table's path.
 """
 
@@ -120,6 +121,7 @@ def _regex(pattern: Any, flags: int = 0) -> Any:
     """re._compiler.compile: sre's parse and code generation, from the table when it has them."""
     if type(pattern) not in (str, bytes) or flags & _sre_constants.SRE_FLAG_DEBUG:
         return _sre_original(pattern, flags)
+    flags = int(flags)  # a RegexFlag from a direct caller: the pattern's flags end up an int either way
     key = (pattern, f"re {flags}")
     args = _lookup(key)
     if args is None:

@@ -31,6 +31,7 @@ class Point:
 hints = typing.get_type_hints(type("H", (), {"__annotations__": {"a": "list[int] | None"}}))
 patterns = [re.compile(p, f) for p, f in ((r"(?P<name>[a-z][a-z0-9-]*):(?P<rest>.+)?$", 0), (r"(?i)sELECT\s+\w+", 0),
                                           (r" a | b # spaced", re.X), (rb"\x00[^\xff]{2,}", 0), (r"^\d+$", re.M | re.A))]
+patterns.append(re._compiler.compile(r"^SELECT$", re.I | re.M))  # a direct caller's RegexFlag
 regex = [[p.pattern if isinstance(p.pattern, str) else p.pattern.hex(), p.flags, p.groups, dict(p.groupindex),
           bool(p.search("table:users" if isinstance(p.pattern, str) else b"\x00ab")),
           [m.group(0) for m in p.finditer("table:users\nselect  x\n12\nb")] if isinstance(p.pattern, str) else []]
@@ -95,7 +96,8 @@ def test_nothing_is_written_where_python_may_not_write_bytecode(tmp_path: Path) 
     assert result["stats"]["misses"] > 0 and not cache.exists()
 
 
-@pytest.mark.parametrize("content", [b"not marshal at all", marshal.dumps(("another Python", {})), marshal.dumps([1, 2])])
+@pytest.mark.parametrize("content", [b"not marshal at all", marshal.dumps(("another Python", {})), marshal.dumps([1, 2])],
+                         ids=["not-marshal", "another-python", "not-a-table"])
 def test_a_damaged_or_foreign_table_is_ignored_and_replaced(tmp_path: Path, content: bytes) -> None:
     cache = tmp_path / "code.marshal"
     cache.write_bytes(content)
