@@ -67,7 +67,7 @@ def path() -> str | None:
 def _load(file: str) -> dict[tuple[Any, str], Any]:
     try:
         with open(file, "rb") as handle:
-            version, table = marshal.loads(handle.read())  # load(handle) reads object by object: 5x slower
+            version, table = marshal.loads(handle.read())  # load(handle) reads object by object: 10x slower
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     return table if version == sys.version and isinstance(table, dict) else {}
