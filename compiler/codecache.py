@@ -22,8 +22,9 @@ cache). Anything else goes straight to the original.
 The table is stored with `marshal`, the format of .pyc files, in `__pycache__` beside this
 package, under the interpreter's full `sys.version`: another build of Python ignores it
 and starts afresh, as it does a file that does not load. It is rewritten at exit,
-atomically, when the run added to it and Python may write bytecode (not under `-B` or
-PYTHONDONTWRITEBYTECODE). `fill()` writes it regardless, as `uv pip install
+atomically, when the run added to it, is a command that compiles the spec (WRITERS) and
+Python may write bytecode (not under `-B` or PYTHONDONTWRITEBYTECODE); any other process
+only reads it. `fill()` writes it regardless, as `uv pip install
 --compile-bytecode` writes .pyc files: the Makefile runs it after installing.
 The table is trusted as the .pyc files beside it are (whoever can write one can write the
 other). PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when debugging); another
@@ -43,7 +44,8 @@ from typing import Any
 
 import _sre  # type: ignore[import-not-found]
 
-LIMIT = 8192  # entries; past this, a save keeps only the entries this run used
+LIMIT = 4096  # entries; past this, a save keeps only the entries this run used (a compile: ~900)
+WRITERS = ("compile", "check", "diff")  # the commands that compile the spec
 _DEFAULT = os.path.join(os.path.dirname(__file__), "__pycache__", f"codecache.{sys.implementation.cache_tag}.marshal")
 
 _sre_original = _sre_compiler.compile
@@ -135,10 +137,22 @@ def _regex(pattern: Any, flags: int = 0) -> Any:
     return _sre.compile(pattern, *args)
 
 
+def _writer() -> bool:
+    """Whether this process is a command that writes the table (WRITERS): `platformc CMD` or
+    `python -m compiler CMD`. Others only read it: what a test run or a deploy with boto3
+    compiles would make every compile load entries it never uses."""
+    program = sys.argv[0] if sys.argv else ""
+    if os.path.basename(program) != "platformc" and not program.endswith(os.path.join("compiler", "__main__.py")):
+        return False
+    return next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None) in WRITERS
+
+
 def save() -> None:
-    """Write the table (atomically) if this run added to it and may write bytecode."""
+    """Write the table (atomically) if this run added to it, is a compile and may write bytecode."""
     file = path()
-    if _table is None or not _changed or file is None or (sys.dont_write_bytecode and not _force_save):
+    if _table is None or not _changed or file is None:
+        return
+    if not _force_save and (sys.dont_write_bytecode or not _writer()):
         return
     table = _table if len(_table) <= LIMIT else {key: _table[key] for key in _used if key in _table}
     temporary = f"{file}.{os.getpid()}.tmp"
