@@ -32,8 +32,8 @@ venv: $(STAMP)
 # uv (the dev extra's own pin, put in first by pip) resolves and installs the dev extra: the
 # same versions as pip, in ~15 s instead of ~40 s. Byte-compiled as pip does, since this
 # machine's PYTHONDONTWRITEBYTECODE would otherwise recompile every import on every run;
-# for the same reason the code cache of dataclasses and annotations is filled here
-# (compiler/codecache.py).
+# for the same reason the start-up code cache (dataclass methods, annotations, regular
+# expressions: compiler/codecache.py) is filled here.
 UV_PIN := $(shell sed -n 's/^ *"\(uv==[^"]*\)".*/\1/p' pyproject.toml)
 
 $(STAMP): pyproject.toml
