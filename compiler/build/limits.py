@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import orjson
 
-from ..kinds.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, policy_chars
+from ..kinds.cfn import MANAGED_POLICY_CHARS, ROLE_INLINE_CHARS, plain_policy_chars
 from ..diagnostics import Diagnostic, Where
 from .resolve import Resolved
 
@@ -72,10 +72,10 @@ def _policy_sizes(template: dict[str, Any], stack: str, stage: str, where: Where
     for logical, resource in sorted(template.get("Resources", {}).items()):
         props = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::IAM::Role":
-            size, limit, what = sum(policy_chars(p.get("PolicyDocument")) for p in props.get("Policies") or []), ROLE_INLINE_CHARS, \
+            size, limit, what = sum(plain_policy_chars(p.get("PolicyDocument")) for p in props.get("Policies") or []), ROLE_INLINE_CHARS, \
                 "inline policies of role"
         elif resource.get("Type") == "AWS::IAM::ManagedPolicy":
-            size, limit, what = policy_chars(props.get("PolicyDocument")), MANAGED_POLICY_CHARS, "managed policy"
+            size, limit, what = plain_policy_chars(props.get("PolicyDocument")), MANAGED_POLICY_CHARS, "managed policy"
         else:
             continue
         if size > limit:

@@ -137,7 +137,13 @@ def policy_chars(document: Any) -> int:
     compact JSON, each Fn::Sub resolved with the longest pseudo-parameter values; another
     intrinsic (Ref, GetAtt, ImportValue) counts as its own JSON text, about the length of the
     ARN or name it stands for."""
-    text = json.dumps(encode_to_dict(document), separators=(",", ":"), sort_keys=True)
+    return plain_policy_chars(encode_to_dict(document))
+
+
+def plain_policy_chars(document: Any) -> int:
+    """`policy_chars` of a document that is plain JSON data already (a template read back):
+    troposphere's `encode_to_dict` would only copy it, at three quarters of the cost."""
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True)
     text = re.sub(r'\{"Fn::Sub":("(?:[^"\\]|\\.)*")\}', r"\1", text)
     for name, value in _LONGEST.items():
         text = text.replace(name, value)
