@@ -33,7 +33,7 @@ to any version but the one read (`PINNED`); another cfn-lint runs as shipped.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 PINNED = "1.58.0"
 _applied = False
@@ -190,75 +190,73 @@ def _init_fields_only(cls: Any) -> tuple[str, ...] | None:
     return tuple(f.name for f in fields)
 
 
+def _copy_directly(cls: Any, method: str, state_of: Callable[[Any, dict[str, Any], tuple[str, ...]], dict[str, Any] | None]) -> None:
+    """Replace `cls.<method>(**changes)`, which returns a copy of a frozen dataclass object
+    with some fields changed through the frozen `__init__` (one `object.__setattr__` a
+    field), by one that builds the copy's `__dict__` directly: `state_of(self, changes,
+    field names)`. The original takes every call this cannot answer the same way: another
+    class, a name that is not a field, or `state_of` returning None."""
+    names = _init_fields_only(cls)
+    if names is None:
+        return  # not the class this was read against
+    known = frozenset(names)
+    original = getattr(cls, method)
+
+    def copy(self: Any, **kwargs: Any) -> Any:
+        if type(self) is cls and known.issuperset(kwargs):
+            state = state_of(self, kwargs, names)
+            if state is not None:
+                new = object.__new__(cls)
+                object.__setattr__(new, "__dict__", state)
+                return new
+        return original(self, **kwargs)
+
+    copy.__qualname__ = state_of.__qualname__.replace("state_of", method)  # where it comes from, e.g. in a profile
+    setattr(cls, method, copy)
+
+
 def _evolve_contexts_directly(context: Any) -> None:
     """`Context.evolve` (98,614 calls a stage) copies every init field into `cls(**kwargs)`,
     whose frozen `__init__` sets them one `object.__setattr__` at a time (14% of the CPU, about
     two thirds of it saved here). A Context has no `__post_init__` and no field outside
-    `__init__`, so a new one is its class with those values in its `__dict__` (a copy of this
-    one's with the changes, less what a cached property such as `module_names` added to it);
-    anything else (a name that is not a field) goes to the original, which raises as it
-    always did."""
-    names = _init_fields_only(context)
-    if names is None:
-        return  # not the class this was read against
-    known = frozenset(names)
-    count = len(names)
-    original = context.evolve
+    `__init__`, so a new one is its class with those values in its `__dict__`: a copy of this
+    one's with the changes, less what a cached property such as `module_names` added to it."""
 
-    def evolve(self: Any, **kwargs: Any) -> Any:
-        if type(self) is not context or not known.issuperset(kwargs):
-            return original(self, **kwargs)
+    def state_of(self: Any, kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
         if "ref_values" in kwargs:
             new_ref_values = self.ref_values.copy()
             new_ref_values.update(kwargs["ref_values"])
             kwargs["ref_values"] = new_ref_values
-        values = self.__dict__
-        if len(values) == count:  # the fields alone: a copy with the changes
+        values: dict[str, Any] = self.__dict__
+        if len(values) == len(names):  # the fields alone: a copy with the changes
             state = values.copy()
             state.update(kwargs)
-        else:  # also a cached property (module_names): left behind, as a new object would
-            state = {name: kwargs[name] if name in kwargs else values[name] for name in names}
-        new = object.__new__(context)
-        object.__setattr__(new, "__dict__", state)
-        return new
+            return state
+        # also a cached property (module_names): left behind, as a new object would
+        return {name: kwargs[name] if name in kwargs else values[name] for name in names}
 
-    context.evolve = evolve
+    _copy_directly(context, "evolve", state_of)
 
 
 def _descend_paths_directly(module: Any) -> None:
     """`Path.descend` (49,000 calls a stage, ~3% of the CPU) reads its three fields through
-    `fields()` into keywords for the frozen `__init__`, which sets them one `object.__setattr__`
-    at a time. The same, done directly: each field is this path's deque, or a new deque with
-    the argument appended, put in the new path's `__dict__`. The checks that refuse a function
-    name or an integer as `cfn_path`, and any other call, go to the original (which raises)."""
+    `fields()` into keywords for the frozen `__init__`. The same, done directly: each field is
+    this path's deque, or a new deque with the argument appended. A function name or an
+    integer as `cfn_path` goes to the original, which raises as it always did."""
     from collections import deque
 
-    path = module.Path
-    names = _init_fields_only(path)
-    if names is None:
-        return  # not the class this was read against
-    known = frozenset(names)
-    count = len(names)
-    original = path.descend
-
-    def descend(self: Any, **kwargs: Any) -> Any:
-        if type(self) is not path or not known.issuperset(kwargs):
-            return original(self, **kwargs)
+    def state_of(self: Any, kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
         cfn_path = kwargs.get("cfn_path")
-        if isinstance(cfn_path, int) or cfn_path in module.FUNCTIONS:
-            return original(self, **kwargs)  # raises ValueError, as it always did
         values = self.__dict__
-        if len(values) != count:
-            return original(self, **kwargs)
+        if isinstance(cfn_path, int) or cfn_path in module.FUNCTIONS or len(values) != len(names):
+            return None
         state = {}
         for name in names:
             value = kwargs.get(name)
             state[name] = values[name] if value is None else values[name] + deque((value,))
-        new = object.__new__(path)
-        object.__setattr__(new, "__dict__", state)
-        return new
+        return state
 
-    path.descend = descend
+    _copy_directly(module.Path, "descend", state_of)
 
 
 def _resolve_urls_once(resolver: Any) -> None:
