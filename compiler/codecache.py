@@ -46,7 +46,10 @@ import _sre  # type: ignore[import-not-found]
 
 LIMIT = 4096  # entries; past this, a save keeps only the entries this run used (a compile: ~900)
 WRITERS = ("compile", "check", "diff")  # the commands that compile the spec
-_DEFAULT = os.path.join(os.path.dirname(__file__), "__pycache__", f"codecache.{sys.implementation.cache_tag}.marshal")
+# one file per interpreter version (two virtualenvs of one checkout would otherwise take turns
+# discarding each other's table); inside it, the full sys.version must match too
+_DEFAULT = os.path.join(os.path.dirname(__file__), "__pycache__",
+                        f"codecache.{sys.implementation.cache_tag}-{sys.hexversion:x}.marshal")
 
 _sre_original = _sre_compiler.compile
 # sha256 of CPython 3.11's `re._compiler.compile` source, which `_regex` mirrors
