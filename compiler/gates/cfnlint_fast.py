@@ -145,39 +145,30 @@ def _evolve_validators_directly(validator: Any) -> Any:
     """`Validator.evolve` (130,000 calls a stage, ~13% of the CPU) reads every field through
     `fields()` and `getattr` into keyword arguments for the dataclass `__init__`, which sets
     the init fields from them, the others from their default factories, and runs
-    `__post_init__`. The same, done directly: a new object of the class whose init fields are
-    the arguments or this validator's values, whose other fields come from the factories
-    (not from this validator: GetAtt's rule replaces `validators` on one it evolved, and an
-    evolve does not carry that over), then the same `__post_init__`. Only for the class
-    `create` made (not a subclass) and only with field names; anything else goes to the
-    original. Returns the class, patched when it is the one this was read against."""
+    `__post_init__`. The same, done directly (`_copy_directly`): the init fields are the
+    arguments or this validator's values, the other fields come from the factories (not from
+    this validator: GetAtt's rule replaces `validators` on one it evolved, and an evolve does
+    not carry that over), then the same `__post_init__`. Only for the class `create` made.
+    Returns the class, patched when it is the one this was read against."""
     original: Any = getattr(validator, "evolve", None)
     if getattr(original, "__qualname__", "") != "create.<locals>.Validator.evolve" or "evolve" not in vars(validator):
         return validator
     layout = tuple((f.name, f.init, f.default_factory) for f in dataclasses.fields(validator))
     if any(not init and factory is dataclasses.MISSING for _, init, factory in layout):
         return validator  # a field this does not know how to fill
-    known = frozenset(name for name, init, _ in layout if init)
     later: tuple[tuple[str, Any], ...] = tuple((name, factory) for name, init, factory in layout if not init)
-    count = len(layout)
-    post_init = validator.__post_init__
 
-    def evolve(self: Any, **kwargs: Any) -> Any:
-        if type(self) is not validator or not known.issuperset(kwargs):
-            return original(self, **kwargs)
-        state = self.__dict__.copy()
-        if len(state) != count:  # a name set beside the fields: the original leaves it behind
-            return original(self, **kwargs)
+    def state_of(self: Any, kwargs: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any] | None:
+        state: dict[str, Any] = self.__dict__.copy()
+        if len(state) != len(layout):  # a name set beside the fields: the original leaves it behind
+            return None
         state.update(kwargs)
         for name, factory in later:
             state[name] = factory()
-        new = object.__new__(validator)
-        new.__dict__ = state
-        post_init(new)
-        return new
+        return state
 
-    evolve.__qualname__ = "_evolve_validators_directly.evolve"
-    validator.evolve = evolve
+    names = tuple(name for name, init, _ in layout if init)
+    _copy_directly(validator, "evolve", names, state_of, finish=validator.__post_init__)
     return validator
 
 
@@ -190,15 +181,16 @@ def _init_fields_only(cls: Any) -> tuple[str, ...] | None:
     return tuple(f.name for f in fields)
 
 
-def _copy_directly(cls: Any, method: str, state_of: Callable[[Any, dict[str, Any], tuple[str, ...]], dict[str, Any] | None]) -> None:
-    """Replace `cls.<method>(**changes)`, which returns a copy of a frozen dataclass object
-    with some fields changed through the frozen `__init__` (one `object.__setattr__` a
-    field), by one that builds the copy's `__dict__` directly: `state_of(self, changes,
-    field names)`. The original takes every call this cannot answer the same way: another
+StateOf = Callable[[Any, dict[str, Any], tuple[str, ...]], "dict[str, Any] | None"]
+
+
+def _copy_directly(cls: Any, method: str, names: tuple[str, ...], state_of: StateOf,
+                   finish: Callable[[Any], None] | None = None) -> None:
+    """Replace `cls.<method>(**changes)`, which returns a copy of a dataclass object with some
+    of its init fields (`names`) changed through the dataclass `__init__`, by one that builds
+    the copy's `__dict__` directly: `state_of(self, changes, names)`, then `finish(copy)` (a
+    `__post_init__`). The original takes every call this cannot answer the same way: another
     class, a name that is not a field, or `state_of` returning None."""
-    names = _init_fields_only(cls)
-    if names is None:
-        return  # not the class this was read against
     known = frozenset(names)
     original = getattr(cls, method)
 
@@ -208,6 +200,8 @@ def _copy_directly(cls: Any, method: str, state_of: Callable[[Any, dict[str, Any
             if state is not None:
                 new = object.__new__(cls)
                 object.__setattr__(new, "__dict__", state)
+                if finish is not None:
+                    finish(new)
                 return new
         return original(self, **kwargs)
 
@@ -235,7 +229,8 @@ def _evolve_contexts_directly(context: Any) -> None:
         # also a cached property (module_names): left behind, as a new object would
         return {name: kwargs[name] if name in kwargs else values[name] for name in names}
 
-    _copy_directly(context, "evolve", state_of)
+    if (names := _init_fields_only(context)) is not None:  # else not the class this was read against
+        _copy_directly(context, "evolve", names, state_of)
 
 
 def _descend_paths_directly(module: Any) -> None:
@@ -256,7 +251,8 @@ def _descend_paths_directly(module: Any) -> None:
             state[name] = values[name] if value is None else values[name] + deque((value,))
         return state
 
-    _copy_directly(module.Path, "descend", state_of)
+    if (names := _init_fields_only(module.Path)) is not None:  # else not the class this was read against
+        _copy_directly(module.Path, "descend", names, state_of)
 
 
 def _resolve_urls_once(resolver: Any) -> None:
