@@ -24,11 +24,10 @@ package, under the interpreter's full `sys.version`: another build of Python ign
 and starts afresh, as it does a file that does not load. It is rewritten at exit,
 atomically, when the run added to it, is a command that compiles the spec (WRITERS) and
 Python may write bytecode (not under `-B` or PYTHONDONTWRITEBYTECODE); any other process
-only reads it. `fill()` writes it regardless, as `uv pip install
---compile-bytecode` writes .pyc files: the Makefile runs it after installing.
-The table is trusted as the .pyc files beside it are (whoever can write one can write the
-other). PLATFORMC_CODE_CACHE=off turns all of this off (to rule it out when debugging); another
-value is the table's path.
+only reads it. `fill()` writes it regardless, as `uv pip install --compile-bytecode`
+writes .pyc files: the Makefile runs it after installing. The table is trusted as the .pyc
+files beside it are (whoever can write one can write the other). PLATFORMC_CODE_CACHE=off
+turns all of this off (to rule it out when debugging); another value is the table's path.
 """
 
 from __future__ import annotations

@@ -52,8 +52,13 @@ print(json.dumps({"stats": codecache.stats, "installed": "exec" in vars(dataclas
 """
 
 
+def _bytecode_allowed() -> dict[str, str]:
+    """This environment less PYTHONDONTWRITEBYTECODE (this machine sets it): the table may be written."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _child(env_cache: str, write_bytecode: bool = True, command: str = "compile") -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = _bytecode_allowed()
     env["PLATFORMC_CODE_CACHE"] = env_cache
     env["AS_COMMAND"] = command
     if not write_bytecode:
@@ -144,7 +149,7 @@ def test_cached_code_inherits_no_future_flags_from_this_module() -> None:
 
 
 def test_a_compile_writes_the_same_bytes_with_the_cache_off_cold_and_warm(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = _bytecode_allowed()
     outputs = []
     for name, setting in (("off", "off"), ("cold", str(tmp_path / "code.marshal")), ("warm", str(tmp_path / "code.marshal"))):
         out = tmp_path / name
