@@ -223,6 +223,17 @@ SUBSTITUTION = re.compile(r"\$\{([^}]*)\}")
 SUBSTITUTIONS = ("stage", "service", "region")
 
 
+def mentions_substitution(value: Any) -> bool:
+    """Whether any string in `value` holds `${`: data without one substitutes to itself."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(mentions_substitution(item) for item in value.values())
+    if isinstance(value, list):
+        return any(mentions_substitution(item) for item in value)
+    return False
+
+
 def substitute(value: Any, values: dict[str, str], path: KeyPath = ()) -> tuple[Any, list[tuple[KeyPath, str]]]:
     """`${stage}`, `${service}` and `${region}` in string values, replaced by this stage's
     values; any other `${...}` (Serverless' `${sls:stage}`, `${self:...}`, CloudFormation's
@@ -520,9 +531,21 @@ def validate(
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
                 each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once
+                # Without overrides or `${...}`, every stage validates the same data to an equal
+                # (frozen) model: the first stage's is shared when it passed without a problem.
+                # Anything else (a problem, an override, a substitution) validates per stage.
+                neutral = len(each) > 1 and STAGES_KEY not in body and not mentions_substitution(body) \
+                    and not mentions_substitution(defaults.get(kind.section))
+                shared: ResourceSpec | None = None
                 for stage in each:
-                    spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section),
-                                      values.get(stage or ""))
+                    if shared is not None:
+                        spec = shared
+                    else:
+                        before = len(v.diags)
+                        spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section),
+                                          values.get(stage or ""))
+                        if neutral and spec is not None and len(v.diags) == before:
+                            shared = spec
                     if spec is not None and stage is not None:
                         declared[stage].append(Declared(kind, name, spec, source.path))
                     elif stage is not None and v.diags and (salvaged := v.partial.get((stage, kind.ref, name))) is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import compile_spec, errors_of, resource
+from tests.conftest import compile_spec, errors_of, resource, write_spec
 
 
 def test_unknown_field_with_did_you_mean(tmp_path: Path) -> None:
@@ -185,3 +185,36 @@ functions:
     assert "error[E305]: unknown table 'nowhere'" in out             # g: the dangling reference
     assert "error[E302]: queue 'jobs' is declared twice" in out      # the name clash, checked although others failed
     assert "unknown queue 'work'" not in out                         # work has errors of its own: not dangling
+
+
+def test_a_resource_the_same_in_every_stage_validates_once(tmp_path: Path) -> None:
+    """Stages share a resource's model when nothing about it depends on the stage; an
+    override, a `${stage}` (in the resource or in the file's defaults) or a problem makes
+    each stage validate its own, and what every stage compiles to stays its own."""
+    from compiler.spec.load import load_tree
+    from compiler.spec.validate import validate
+
+    spec = write_spec(tmp_path, {
+        "q.yaml": """\
+            defaults:
+              topics: {tags: {Owner: '${stage}'}}
+            queues:
+              same: {visibility_timeout: 30}
+              staged: {tags: {Owner: '${stage}'}}
+              over:
+                stages:
+                  prod: {visibility_timeout: 2m}
+            topics:
+              inherits: {}
+            """,
+    })
+    files, problems = load_tree(spec, tmp_path)
+    stages, diags = validate(files)
+    assert not problems and not diags and len(stages) > 1
+    models = {name: [decl.spec for stage in stages.values() for decl in stage.stacks[0].resources if decl.name == name]
+              for name in ("same", "staged", "over", "inherits")}
+    assert all(model is models["same"][0] for model in models["same"])
+    for name in ("staged", "over", "inherits"):
+        assert len({id(model) for model in models[name]}) == len(stages), name
+    assert [m.tags["Owner"] for m in models["staged"]] == list(stages)
+    assert [m.visibility_timeout for m in models["over"]] == [120 if s == "prod" else 30 for s in stages]
