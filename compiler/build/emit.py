@@ -23,7 +23,7 @@ from .limits import upload_required
 from ..kinds.todict import shallow, template_dict, template_sections
 from ..manifest import FILE, ExportEntry, Manifest, Parameter, StackEntry, template_file
 from .resolve import Resolved
-from .synth import CrossRegion, Synthesis
+from .synth import CrossRegion, StackTemplate, Synthesis
 
 if TYPE_CHECKING:
     from troposphere import Template
@@ -84,35 +84,45 @@ def canonical_template(template: Template) -> str:
     return _orjson(template_sections(template), shallow) or canonical(template_dict(template))
 
 
-def render_stage(resolved: Resolved, synthesis: Synthesis) -> dict[str, str]:
-    """`{"<stage>/<stack>.json": text, "<stage>/manifest.json": text}` for one stage."""
-    templates, exports = synthesis.templates, synthesis.exports
+def stack_texts(templates: Mapping[str, StackTemplate]) -> dict[str, tuple[str, int]]:
+    """Each stack's canonical text and its number of resources, by stack id."""
+    return {stack_id: (canonical_template(item.template), len(item.template.resources)) for stack_id, item in templates.items()}
+
+
+def render_stage(resolved: Resolved, synthesis: Synthesis, texts: Mapping[str, tuple[str, int]] | None = None) -> dict[str, str]:
+    """`{"<stage>/<stack>.json": text, "<stage>/manifest.json": text}` for one stage.
+    `texts`: the stacks' `stack_texts` when already rendered (in the processes a stage was
+    split across); else rendered here from the synthesis' templates."""
+    exports = synthesis.exports
+    texts = stack_texts(synthesis.templates) if texts is None else texts
     stage = resolved.stage
     out: dict[str, str] = {}
     stacks: dict[str, StackEntry] = {}
     received: dict[str, list[CrossRegion]] = {}  # by consumer, in the order of their keys
     for (consumer, _), value in sorted(synthesis.cross_region.items()):
         received.setdefault(consumer, []).append(value)
-    for stack_id, item in templates.items():
-        text = canonical_template(item.template)
+    for stack_id, plan in resolved.stacks.items():
+        if stack_id not in texts:
+            continue
+        text, resources = texts[stack_id]
         encoded = text.encode("utf-8")
         out[f"{stage}/{template_file(stack_id)}"] = text
         stacks[stack_id] = StackEntry(
-            name=item.plan.name,
-            spec=item.plan.file,
+            name=plan.name,
+            spec=plan.file,
             template=template_file(stack_id),
             sha256=hashlib.sha256(encoded).hexdigest(),
             bytes=len(encoded),
             upload_required=upload_required(text),  # over the inline limit: deploy goes through S3
-            resources=len(item.template.resources),
-            depends_on=tuple(item.plan.depends_on),
-            region=item.plan.region,
+            resources=resources,
+            depends_on=tuple(plan.depends_on),
+            region=plan.region,
             parameters={
                 value.parameter: Parameter(value.producer.stack, value.output_key, resolved.stacks[value.producer.stack].region)
                 for value in received.get(stack_id, ())
             },
             termination_protection=resolved.settings.protect,
-            bootstrap=any(resource.kind.bootstrap for resource in item.plan.resources),
+            bootstrap=any(resource.kind.bootstrap for resource in plan.resources),
         )
     manifest = Manifest(
         service=resolved.platform.service,

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 from . import budget, heap, limits
 from .. import naming
 from ..diagnostics import Diagnostic, InternalError, SpecError, Where, did_you_mean
-from .emit import README, README_TEXT, render_stage
+from ..manifest import template_file
+from .emit import README, README_TEXT, render_stage, stack_texts
 from ..kinds.base import CheckEnv
 from ..spec.handlers import scan_handlers
 from ..spec.load import SourceFile, load_tree
 from ..spec.stage import StageSpec
 from .resolve import Resolved, resolve
-from .synth import synth
+from .synth import CrossRegion, Export, Synthesis, finish, synth, synth_stacks
 from ..spec.validate import validate
 
 if TYPE_CHECKING:
@@ -69,6 +70,126 @@ def _render(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]:
     return texts, diags
 
 
+# A stage of at least this many declared resources renders in two processes when it is
+# the only stage compiled (`_render_split`). Measured as whole `compile` runs in pairs:
+# 3% slower at the repository's 85, 3% faster at 255, 16% at 841, 28% at 8,400.
+SPLIT_FROM = 250
+
+
+def _shares(resolved: Resolved) -> tuple[list[str], list[str]]:
+    """The stage's stacks in two shares of about as many declared resources (largest stack
+    first, each to the lighter share), each in the stage's order."""
+    weights = [0, 0]
+    shares: tuple[list[str], list[str]] = ([], [])
+    for stack_id in sorted(resolved.stacks, key=lambda s: -len(resolved.stacks[s].resources)):
+        lighter = 0 if weights[0] <= weights[1] else 1
+        shares[lighter].append(stack_id)
+        weights[lighter] += len(resolved.stacks[stack_id].resources)
+    order = {stack_id: i for i, stack_id in enumerate(resolved.stacks)}
+    return sorted(shares[0], key=order.__getitem__), sorted(shares[1], key=order.__getitem__)
+
+
+def _requests(part: Synthesis) -> tuple[list[Any], list[Any], dict[object, object], bool]:
+    """What a share asks of the rest of the stage, as plain data (resources by their Ref):
+    its exports and cross-region values, its claims' values, and whether it found problems."""
+    exports = [(name, e.producer.ref, e.attribute, sorted(e.importers)) for name, e in part.exports.items()]
+    cross = [(key, v.parameter, v.consumer, v.producer.ref, v.attribute) for key, v in part.cross_region.items()]
+    return exports, cross, {key: claim.value for key, claim in part.claims.items()}, bool(part.diagnostics)
+
+
+def _wiring(resolved: Resolved, exports: list[Any], cross: list[Any]) -> tuple[dict[str, Export], dict[tuple[str, str], CrossRegion]]:
+    """`_requests`' exports and cross-region values as synthesis' own objects, merged."""
+    merged: dict[str, Export] = {}
+    for name, ref, attribute, importers in exports:
+        merged.setdefault(name, Export(name, resolved.index[ref], attribute)).importers.update(importers)
+    values: dict[tuple[str, str], CrossRegion] = {}
+    for key, parameter, consumer, ref, attribute in cross:
+        values.setdefault(tuple(key), CrossRegion(parameter, consumer, resolved.index[ref], attribute))
+    return merged, values
+
+
+def _finish_share(resolved: Resolved, part: Synthesis, exports: dict[str, Export],
+                  cross: dict[tuple[str, str], CrossRegion]) -> tuple[dict[str, tuple[str, int]], dict[str, list[Diagnostic]]]:
+    """A share's templates with the stage's wiring, as text, and each stack's quota problems."""
+    finish(resolved, part.templates, exports, cross)
+    texts = stack_texts(part.templates)
+    rendered = {f"{resolved.stage}/{template_file(stack_id)}": text for stack_id, (text, _) in texts.items()}
+    return texts, {stack_id: limits.check(resolved, rendered, [stack_id]) for stack_id in texts}
+
+
+def _render_share(resolved: Resolved, stacks: list[str], conn: Connection) -> None:
+    """In a forked worker: synthesize a share of the stage, send what it asks of the other
+    share, wait for the whole stage's wiring (or to be stopped), and send back the share's
+    texts and quota problems (what went wrong, as text, if anything did)."""
+    try:
+        part = synth_stacks(resolved, stacks)
+        conn.send(("requests", _requests(part)))
+        message = conn.recv()
+        if message[0] == "finish":
+            conn.send(("texts", _finish_share(resolved, part, *_wiring(resolved, message[1], message[2]))))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent stopped: it renders the stage itself, or it is ending
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        except OSError:
+            pass  # the parent is gone
+    finally:
+        conn.close()
+
+
+def _receive(conn: Connection, expected: str) -> Any:
+    try:
+        status, value = conn.recv()
+    except EOFError:
+        raise InternalError("the worker rendering half of the stage ended without a result") from None
+    if status != expected:
+        raise InternalError(f"rendering half of the stage failed in its worker: {value}")
+    return value
+
+
+def _render_split(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]:
+    """`_render`, byte for byte, on two cores: a forked worker synthesizes one share of the
+    stacks while this process does the other, each reports the exports, cross-region values
+    and claims it made, and with the stage's wiring merged here each renders and checks its
+    own. A share with problems, or claims the two shares make on one thing (a route, a
+    queue's policy) in a way one process would refuse, renders the stage again here, in
+    one process, so that the problems are found and reported as they always are."""
+    import multiprocessing  # only for a stage this large
+
+    mine, theirs = _shares(resolved)
+    sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
+    sys.stderr.flush()  # empty them first, so nothing is written twice
+    context = multiprocessing.get_context("fork")
+    conn, child_conn = context.Pipe()
+    worker = context.Process(target=_render_share, args=(resolved, theirs, child_conn), daemon=True)
+    worker.start()
+    child_conn.close()
+    finished = False
+    try:
+        part = synth_stacks(resolved, mine)
+        exports, cross, claims, failed = _receive(conn, "requests")
+        clash = any(key in part.claims and (value is None or part.claims[key].value != value) for key, value in claims.items())
+        if failed or part.diagnostics or clash:
+            conn.close()  # the worker stops at its next read
+            return _render(resolved)
+        ours = _requests(part)
+        conn.send(("finish", ours[0] + exports, ours[1] + cross))
+        wiring = _wiring(resolved, ours[0] + exports, ours[1] + cross)
+        texts, found = _finish_share(resolved, part, *wiring)
+        their_texts, their_found = _receive(conn, "texts")
+        texts.update(their_texts)
+        found.update(their_found)
+        finished = True
+    finally:
+        conn.close()
+        if not finished and worker.is_alive():  # an error here, or Ctrl-C: no waiting for its share
+            worker.terminate()
+        worker.join()
+    outputs = render_stage(resolved, Synthesis({}, *wiring, []), texts)
+    return outputs, [d for stack_id in resolved.stacks for d in found[stack_id]]
+
+
 def _render_in_child(resolved: Resolved, send: Connection) -> None:
     """In a forked worker: render one stage and send back its text and diagnostics (or
     what went wrong, as text: an exception object may not survive pickling)."""
@@ -101,12 +222,14 @@ class _Stages:
         if parallel is None:
             parallel = (os.cpu_count() or 1) > 1 and threading.active_count() == 1
         self.parallel = parallel and count > 1 and _can_fork()
+        self.split = parallel and count == 1 and _can_fork()  # one large stage: split its stacks
         self.pending: dict[str, tuple[Any, Connection]] = {}
         self.done: dict[str, tuple[dict[str, str], list[Diagnostic]]] = {}
 
     def add(self, name: str, resolved: Resolved, last: bool) -> None:
         if not self.parallel or last:
-            self.done[name] = _render(resolved)
+            large = sum(len(plan.resources) for plan in resolved.stacks.values()) >= SPLIT_FROM
+            self.done[name] = _render_split(resolved) if self.split and large and len(resolved.stacks) > 1 else _render(resolved)
             return
         sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
         sys.stderr.flush()  # empty them first, so nothing is written twice

@@ -162,3 +162,90 @@ def test_the_plugin_loaders_stand_in_hands_any_other_name_to_the_real_loader() -
     found = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                            check=True, capture_output=True, text=True)
     assert found.stdout.strip() == "pydantic"
+
+
+# One stage split across two processes (pipeline._render_split), forced at any size. In a
+# fresh interpreter, as above. SHARES=alternate deals the stacks out one by one, so that
+# neighbouring stacks (two declaring one route) land in different shares; the worker
+# writes down the stacks of its share.
+_SPLIT = r"""
+import json, os, sys
+from pathlib import Path
+from compiler.build import pipeline
+from compiler.build.pipeline import BuildError, build
+
+stage, marks = sys.argv[1], Path(sys.argv[2])
+PARENT = os.getpid()
+pipeline.SPLIT_FROM = 0
+if os.environ.get("SHARES") == "alternate":
+    pipeline._shares = lambda resolved: (list(resolved.stacks)[::2], list(resolved.stacks)[1::2])
+synth_stacks = pipeline.synth_stacks
+def marked(resolved, stacks):
+    stacks = list(stacks)
+    if os.getpid() != PARENT:
+        (marks / "worker").write_text(json.dumps(stacks))
+        if os.environ.get("FAIL_SHARE"):
+            raise RuntimeError("synthesis broke")
+    return synth_stacks(resolved, stacks)
+pipeline.synth_stacks = marked
+
+def run(spec, parallel):
+    try:
+        return {"outputs": build(spec, stage, display_root=spec.parent, parallel=parallel).outputs}
+    except BuildError as exc:
+        return {"diagnostics": [repr(d) for d in exc.diagnostics]}
+    except Exception as exc:
+        return {"raised": f"{type(exc).__name__}: {exc}"}
+
+results = {}
+for spec in map(Path, sys.argv[3:]):
+    (marks / "worker").unlink(missing_ok=True)
+    split = run(spec, True)
+    worker = json.loads((marks / "worker").read_text()) if (marks / "worker").exists() else None
+    results[str(spec)] = {"split": split, "here": run(spec, False), "worker": worker}
+print(json.dumps(results))
+"""
+
+
+def _split(specs: list[Path], marks: Path, stage: str = "dev", **env: str) -> dict:
+    import json
+
+    marks.mkdir()
+    proc = subprocess.run([sys.executable, "-c", _SPLIT, stage, str(marks), *map(str, specs)], cwd=REPO,
+                          env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def test_a_stage_split_across_two_processes_gives_the_same_bytes(tmp_path: Path) -> None:
+    """The repository and the full golden (exports, cross-region values, every kind): the
+    worker's share rendered there, the other here, and the stage's files are those of one
+    process, manifest and graph included."""
+    specs = [REPO / "spec", REPO / "tests" / "build" / "golden" / "full" / "spec"]
+    for spec, result in _split(specs, tmp_path / "marks").items():
+        here = result["here"]["outputs"]
+        stacks = {path.split("/")[1][: -len(".json")] for path in here if path.startswith("dev/") and "manifest" not in path
+                  and path.endswith(".json")}
+        assert result["worker"] and set(result["worker"]) < stacks, spec
+        assert result["split"] == result["here"], spec
+
+
+def test_problems_in_a_split_stage_are_reported_as_in_one_process(tmp_path: Path) -> None:
+    """Every error golden, its stacks dealt out one by one: the same diagnostics in the same
+    order. Among them a route declared in two stacks, one in each share: neither process
+    sees the clash alone, the claims they report do."""
+    from tests.spec.test_errors import CASES, assemble
+
+    specs = [assemble(case, tmp_path / case) / "spec" for case in CASES]
+    results = _split(specs, tmp_path / "marks", SHARES="alternate")
+    for spec, result in results.items():
+        assert result["split"] == result["here"], spec
+    route = results[str(tmp_path / "duplicate-route" / "spec")]
+    assert any("E308" in d and "already declared" in d for d in route["here"]["diagnostics"])
+    assert route["worker"] is not None and len([s for s in route["worker"] if s.startswith("api")]) == 1  # apart
+
+
+def test_a_share_that_fails_stops_the_build_with_an_internal_error(tmp_path: Path) -> None:
+    (result,) = _split([REPO / "spec"], tmp_path / "marks", FAIL_SHARE="1").values()
+    assert result["split"]["raised"].startswith(
+        "InternalError: rendering half of the stage failed in its worker: RuntimeError: synthesis broke")
+    assert "outputs" in result["here"]
