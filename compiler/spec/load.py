@@ -378,15 +378,18 @@ def load_tree(spec_dir: Path, display_root: Path | None = None) -> tuple[tuple[S
     root = display_root if display_root is not None else spec_dir.parent
     files: list[SourceFile] = []
     diags: list[Diagnostic] = []
+    bases = (root.absolute(), root.resolve())  # resolved once: each costs a system call per folder
+    inside = spec_dir.parent.resolve()
     for path in discover(spec_dir):
         rel = path.relative_to(spec_dir).as_posix()
         display = path.as_posix()
-        for candidate, base in ((path.absolute(), root.absolute()), (path.resolve(), root.resolve())):
+        resolved = path.resolve()
+        for candidate, base in zip((path.absolute(), resolved), bases):
             if candidate.is_relative_to(base):  # the link's own name, not its target's
                 display = candidate.relative_to(base).as_posix()
                 break
-        if real := escapes(path, spec_dir.parent):
-            diags.append(outside_error(real, display))
+        if not resolved.is_relative_to(inside):  # escapes(), with what is resolved already
+            diags.append(outside_error(resolved, display))
             continue
         source, problems = load_file(path, rel, display)
         files.append(source)
