@@ -17,8 +17,9 @@ their median, prints its figure and "too loaded (noisy) to judge" instead of a v
 - warm lint: `platformc lint` with everything cached, paired with `python -c pass` - target:
   the whole process <= 0.2 s;
 - scaling: compile of dev at 1x, 10x, 100x the spec (tests/bench/synthetic.py): per stack,
-  peak memory, and the 100x/1x ratio of time per resource (linear: <= 1.2) - target <= 3 s
-  per stage at 100x;
+  peak memory, and the 100x/1x ratio of time per resource in one process (linear: <= 1.2;
+  a stage this large otherwise renders on two cores, which would flatter the ratio) -
+  target <= 3 s per stage at 100x, the command as a user runs it;
 - `--stage all` at 10x with its stages rendered in forked workers against one after another
   (no target: what the second core buys).
 
@@ -54,13 +55,15 @@ SIZES = (1, 10) if QUICK else (1, 10, 100)
 LOADED, NOISY = 1.0, 0.5
 
 # The compile's own work (load .. write), timed inside a fresh interpreter: what scales.
+# argv[3]: "serial" keeps it in one process (a large stage otherwise renders on two cores).
 WORK = r"""
 import json, resource, sys, time
 from pathlib import Path
 from compiler.build.pipeline import build
 from compiler.build.emit import write
 t0 = time.perf_counter()
-result = build(Path(sys.argv[1]), "dev", display_root=Path(sys.argv[1]).parent)
+serial = len(sys.argv) > 3 and sys.argv[3] == "serial"
+result = build(Path(sys.argv[1]), "dev", display_root=Path(sys.argv[1]).parent, parallel=False if serial else None)
 write(Path(sys.argv[2]), result.outputs, list(result.stages))
 work = time.perf_counter() - t0
 stacks = result.resolved["dev"].stacks.values()
@@ -235,10 +238,10 @@ def main() -> None:
             for factor in order:
                 spec = REPO / "spec" if factor == 1 else big
                 shutil.rmtree(scratch / "o", ignore_errors=True)
-                found = json.loads(run([python, "-c", WORK, str(spec), str(scratch / "o")])[2])
+                found = json.loads(run([python, "-c", WORK, str(spec), str(scratch / "o"), "serial"])[2])
                 measured[factor] = found["work"] / found["resources"]
             per_resource.append(measured[largest] / measured[1])
-        rows.append((f"compile time per resource, {largest}x / 1x", spread(per_resource), "<= 1.2",
+        rows.append((f"compile time per resource, {largest}x / 1x, one core", spread(per_resource), "<= 1.2",
                      verdict(statistics.median(per_resource) <= 1.2, f"{statistics.median(per_resource):.2f}", per_resource), ""))
         walls = [r["wall"] for r in scaled[largest]]
         stage_wall = statistics.median(walls)
