@@ -53,8 +53,9 @@ class Build:
 def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None, parallel: bool | None = None) -> Build:
     """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec.
 
-    `parallel`: render stages in forked workers (True), here one after another (False), or
-    decide (None: when there are two cores and this process runs one thread)."""
+    `parallel`: render stages in forked workers, or a single large stage in two processes
+    (True), here one after another (False), or decide (None: when there are two cores and
+    this process runs one thread)."""
     with heap.paused():
         return _build(spec_dir, stage, display_root, parallel)
 
@@ -214,9 +215,10 @@ class _Stages:
     (it inherits the resolved stage; only text and diagnostics come back through a pipe)
     and the last renders here, so the workers start while later stages still resolve.
     Stages share nothing after resolve, so the result is the same as rendering them one
-    after another, which is what happens otherwise (one stage, one core, other systems, or
-    threads: a lock another thread held at the fork would stay held in the child). Tested
-    both ways."""
+    after another, which is what happens otherwise (one core, other systems, or threads: a
+    lock another thread held at the fork would stay held in the child). A single stage of
+    at least SPLIT_FROM resources, under the same conditions, is split across two processes
+    by its stacks instead (`_render_split`). Tested both ways."""
 
     def __init__(self, count: int, parallel: bool | None = None):
         if parallel is None:
