@@ -269,14 +269,30 @@ def _statement(permission: Permission, ctx: Context, effect: Any = Allow, action
     return Statement(**props)
 
 
+def pack_statements(statements: list[Statement], limit: int = MANAGED_POLICY_CHARS) -> list[list[Statement]]:
+    """The statements in order, in documents of at most `limit` characters each as IAM
+    counts them (cfn.policy_chars), each filled before the next starts. A document's count
+    is its empty document's plus each statement's plus a comma between two: the compact
+    JSON of a list is its items' joined by commas, and what policy_chars substitutes lies
+    inside one statement. So each statement is measured once, not once per pack it is
+    tried in."""
+    empty = policy_chars(PolicyDocument(Version="2012-10-17", Statement=[]))
+    found: list[list[Statement]] = [[]]
+    size = empty
+    for statement in statements:
+        own = policy_chars(statement)
+        if found[-1] and size + 1 + own > limit:
+            found.append([])
+            size = empty
+        size += own + (1 if found[-1] else 0)
+        found[-1].append(statement)
+    return found
+
+
 def _packed(statements: list[Statement], resource: Resource, ctx: Context) -> list[iam.ManagedPolicy]:
     """The statements as managed policies of at most IAM's 6,144 characters each (as
     deployed, cfn.policy_chars), filled in order."""
-    packs: list[list[Statement]] = [[]]
-    for statement in statements:
-        if packs[-1] and policy_chars(PolicyDocument(Version="2012-10-17", Statement=[*packs[-1], statement])) > MANAGED_POLICY_CHARS:
-            packs.append([])
-        packs[-1].append(statement)
+    packs = pack_statements(statements)
     if len(packs) > MAX_MANAGED_POLICIES:
         raise SpecProblem((), f"the execution role's grants need {len(packs)} managed policies; IAM attaches at most "
                               f"{MAX_MANAGED_POLICIES} to a role: split the stage's kinds across accounts or raise the quota")

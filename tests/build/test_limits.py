@@ -101,3 +101,32 @@ def test_the_execution_roles_grants_fit_iams_quotas_in_every_stage() -> None:
                 assert policy_chars(props["PolicyDocument"]) <= MANAGED_POLICY_CHARS, path
                 checked += 1
     assert checked
+
+
+def test_managed_policies_are_filled_as_far_as_iam_counts() -> None:
+    """The execution role's statements packed for many limits: every document fits as IAM
+    counts it (the whole document measured), and the next document's first statement
+    would not have fitted in it: each pack is as full as allowed, with Fn::Sub, GetAtt and
+    escaped characters inside the statements."""
+    from awacs.aws import Action, Allow, Condition, PolicyDocument, Statement, StringEquals
+    from troposphere import GetAtt, Sub
+
+    from compiler.kinds.cfn import policy_chars
+    from compiler.kinds.delivery import pack_statements
+
+    statements = [
+        Statement(Sid=f"S{i}", Effect=Allow, Action=[Action("s3", "GetObject"), Action("sqs", "SendMessage")][: 1 + i % 2],
+                  Resource=[Sub("arn:${AWS::Partition}:s3:::bucket-" + "x" * i + "/*"), GetAtt(f"Q{i}", "Arn"), f'quote"{i}'],
+                  **({"Condition": Condition(StringEquals({"aws:ResourceTag/Stage": "dev"}))} if i % 3 == 0 else {}))
+        for i in range(12)
+    ]
+
+    def size(pack: list) -> int:
+        return policy_chars(PolicyDocument(Version="2012-10-17", Statement=pack))
+
+    largest = max(size([s]) for s in statements)
+    for limit in range(largest, size(statements) + 2, 7):
+        packs = pack_statements(statements, limit)
+        assert [s for pack in packs for s in pack] == statements
+        assert all(size(pack) <= limit for pack in packs), limit
+        assert all(size([*pack, after[0]]) > limit for pack, after in zip(packs, packs[1:])), limit
