@@ -13,7 +13,7 @@ import threading
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from . import budget, heap, limits
 from .. import naming
@@ -156,16 +156,8 @@ def _render_split(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]
     own. A share with problems, or claims the two shares make on one thing (a route, a
     queue's policy) in a way one process would refuse, renders the stage again here, in
     one process, so that the problems are found and reported as they always are."""
-    import multiprocessing  # only for a stage this large
-
     mine, theirs = _shares(resolved)
-    sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
-    sys.stderr.flush()  # empty them first, so nothing is written twice
-    context = multiprocessing.get_context("fork")
-    conn, child_conn = context.Pipe()
-    worker = context.Process(target=_render_share, args=(resolved, theirs, child_conn), daemon=True)
-    worker.start()
-    child_conn.close()
+    worker, conn = _fork(_render_share, resolved, theirs, duplex=True)
     finished = False
     try:
         part = synth_stacks(resolved, mine)
@@ -189,6 +181,21 @@ def _render_split(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]
         worker.join()
     outputs = render_stage(resolved, Synthesis({}, *wiring, []), texts)
     return outputs, [d for stack_id in resolved.stacks for d in found[stack_id]]
+
+
+def _fork(target: Callable[..., None], *args: Any, duplex: bool = False) -> tuple[Any, Connection]:
+    """Start `target(*args, connection)` in a forked worker; return the worker and this
+    process's end of the pipe (with `duplex=False`, one that only receives)."""
+    sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
+    sys.stderr.flush()  # empty them first, so nothing is written twice
+    import multiprocessing  # only when a worker is started: a small stage never pays for it
+
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe(duplex=duplex)
+    worker = context.Process(target=target, args=(*args, theirs), daemon=True)
+    worker.start()
+    theirs.close()
+    return worker, ours
 
 
 def _render_in_child(resolved: Resolved, send: Connection) -> None:
@@ -233,16 +240,7 @@ class _Stages:
             large = sum(len(plan.resources) for plan in resolved.stacks.values()) >= SPLIT_FROM
             self.done[name] = _render_split(resolved) if self.split and large and len(resolved.stacks) > 1 else _render(resolved)
             return
-        sys.stdout.flush()  # a worker flushes its copy of these buffers when it ends:
-        sys.stderr.flush()  # empty them first, so nothing is written twice
-        import multiprocessing  # only when a worker is started: one stage never pays for it
-
-        context = multiprocessing.get_context("fork")
-        receive, send = context.Pipe(duplex=False)
-        worker = context.Process(target=_render_in_child, args=(resolved, send), daemon=True)
-        worker.start()
-        send.close()
-        self.pending[name] = (worker, receive)
+        self.pending[name] = _fork(_render_in_child, resolved)
 
     def collect(self) -> dict[str, tuple[dict[str, str], list[Diagnostic]]]:
         for name, (worker, receive) in self.pending.items():
