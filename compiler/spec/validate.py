@@ -534,8 +534,8 @@ def validate(
                 # Without overrides or `${...}`, every stage validates the same data to an equal
                 # (frozen) model: the first stage's is shared when it passed without a problem.
                 # Anything else (a problem, an override, a substitution) validates per stage.
-                neutral = len(each) > 1 and STAGES_KEY not in body and not mentions_substitution(body) \
-                    and not mentions_substitution(defaults.get(kind.section))
+                neutral = (len(each) > 1 and STAGES_KEY not in body and not mentions_substitution(body)
+                           and not mentions_substitution(defaults.get(kind.section)))
                 shared: ResourceSpec | None = None
                 for stage in each:
                     if shared is not None:
