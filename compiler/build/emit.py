@@ -102,8 +102,6 @@ def render_stage(resolved: Resolved, synthesis: Synthesis, texts: Mapping[str, t
     for (consumer, _), value in sorted(synthesis.cross_region.items()):
         received.setdefault(consumer, []).append(value)
     for stack_id, plan in resolved.stacks.items():
-        if stack_id not in texts:
-            continue
         text, resources = texts[stack_id]
         encoded = text.encode("utf-8")
         out[f"{stage}/{template_file(stack_id)}"] = text

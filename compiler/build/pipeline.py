@@ -237,8 +237,8 @@ class _Stages:
 
     def add(self, name: str, resolved: Resolved, last: bool) -> None:
         if not self.parallel or last:
-            large = sum(len(plan.resources) for plan in resolved.stacks.values()) >= SPLIT_FROM
-            self.done[name] = _render_split(resolved) if self.split and large and len(resolved.stacks) > 1 else _render(resolved)
+            split = self.split and len(resolved.stacks) > 1 and sum(len(p.resources) for p in resolved.stacks.values()) >= SPLIT_FROM
+            self.done[name] = _render_split(resolved) if split else _render(resolved)
             return
         self.pending[name] = _fork(_render_in_child, resolved)
 

@@ -350,12 +350,12 @@ def load_file(path: Path, rel: str, display: str) -> tuple[SourceFile, list[Diag
     return SourceFile(display, rel, text, data, keys, values, modified=path.stat().st_mtime), diags
 
 
-def escapes(path: Path, root: Path) -> Path | None:
-    """Where `path` really is, when a symlink (itself or a folder on its way) leads out of
-    `root`; None when it stays inside. The compiler reads nothing outside the repository:
-    such a file's bytes could end up in an error message or a packaged artifact."""
-    real = path.resolve()
-    return None if real.is_relative_to(root.resolve()) else real
+def escapes(real: Path, root: Path) -> bool:
+    """Whether a file, at `real` once resolved, lies outside `root` (resolved too: callers
+    resolve the root once and each file once) because a symlink, itself or a folder on its
+    way, leads out. The compiler reads nothing outside the repository: such a file's bytes
+    could end up in an error message or a packaged artifact."""
+    return not real.is_relative_to(root)
 
 
 def outside_error(real: Path, display: str) -> Diagnostic:
@@ -388,7 +388,7 @@ def load_tree(spec_dir: Path, display_root: Path | None = None) -> tuple[tuple[S
             if candidate.is_relative_to(base):  # the link's own name, not its target's
                 display = candidate.relative_to(base).as_posix()
                 break
-        if not resolved.is_relative_to(inside):  # escapes(), with what is resolved already
+        if escapes(resolved, inside):
             diags.append(outside_error(resolved, display))
             continue
         source, problems = load_file(path, rel, display)
