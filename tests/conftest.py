@@ -92,7 +92,7 @@ def _stages_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     fresh interpreters (tests/build/test_determinism.py) and by every `platformc` subprocess."""
     from compiler.build import pipeline
 
-    monkeypatch.setattr(pipeline, "_can_fork", lambda: False)
+    monkeypatch.setattr(pipeline, "_forking", lambda parallel: False)
 
 
 @pytest.fixture

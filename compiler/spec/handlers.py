@@ -146,11 +146,11 @@ def scan_handlers(folder: Path) -> Handlers:
         return Handlers(frozenset(), {})
     modules: dict[str, Path] = {}
     outside: dict[str, Path] = {}
-    root = folder.parent.resolve()
+    root = str(folder.parent.resolve())
     for path in sorted(folder.rglob("*.py")):
         if "__pycache__" in path.parts:
             continue
-        if escapes(real := path.resolve(), root):
+        if escapes(str(real := path.resolve()), root):
             outside[path.relative_to(folder).as_posix()] = real
             continue
         parts = list(path.relative_to(folder).with_suffix("").parts)

@@ -27,8 +27,8 @@ def test_two_hash_seeds_give_identical_bytes(tmp_path: Path) -> None:
 
 def test_discovery_order_does_not_matter(monkeypatch) -> None:
     forward = build(REPO / "spec", "all", display_root=REPO).outputs
-    original = load.discover
-    monkeypatch.setattr(load, "discover", lambda spec_dir: list(reversed(original(spec_dir))))
+    original = load._walk
+    monkeypatch.setattr(load, "_walk", lambda folder, prefix="": list(reversed(list(original(folder, prefix)))))
     backward = build(REPO / "spec", "all", display_root=REPO).outputs
     assert forward == backward
 
@@ -177,6 +177,7 @@ from compiler.build.pipeline import BuildError, build
 stage, marks = sys.argv[1], Path(sys.argv[2])
 PARENT = os.getpid()
 pipeline.SPLIT_FROM = 0
+pipeline.LOAD_SPLIT_FROM = 0  # the files load in two processes too
 if os.environ.get("SHARES") == "alternate":
     pipeline._shares = lambda resolved: (list(resolved.stacks)[::2], list(resolved.stacks)[1::2])
 synth_stacks = pipeline.synth_stacks
@@ -249,3 +250,61 @@ def test_a_share_that_fails_stops_the_build_with_an_internal_error(tmp_path: Pat
     assert result["split"]["raised"].startswith(
         "InternalError: rendering half of the stage failed in its worker: RuntimeError: synthesis broke")
     assert "outputs" in result["here"]
+
+
+# The spec files loaded in two processes (pipeline._load_split), forced at any size, in a
+# fresh interpreter: every field of every file, and every diagnostic, against one process.
+_LOAD = r"""
+import json, os, sys
+from pathlib import Path
+from compiler.build import pipeline
+from compiler.spec.load import entries, load_entries
+
+pipeline.LOAD_SPLIT_FROM = 0
+handed = []
+unpack = pipeline.unpack
+pipeline.unpack = lambda packed: handed.append(len(packed)) or unpack(packed)
+
+def seen(loaded):
+    files, diags = loaded
+    return ([[f.path, f.rel, f.text, f.data, sorted(f.keys.items()), sorted(f.values.items()), f.parsed, f.modified]
+             for f in files], [repr(d) for d in diags])
+
+results = {}
+for spec in map(Path, sys.argv[1:]):
+    handed.clear()
+    todo = entries(spec, spec.parent)
+    split = seen(pipeline._load_split(todo))
+    results[str(spec)] = {"same": split == seen(load_entries(todo)), "handed": bool(handed), "files": len(split[0]),
+                          "problems": split[1]}
+print(json.dumps(results))
+"""
+
+
+def test_spec_files_loaded_in_two_processes_are_those_of_one(tmp_path: Path) -> None:
+    """The later files come from the worker (handed over), with the same data, text, key
+    and value positions and mtime as loaded here. When its files hold a problem, they are
+    loaded here and the problem is reported as in one process; one in this process's
+    share leaves the worker's to be handed over."""
+    late_problem = tmp_path / "late" / "spec"
+    early_problem = tmp_path / "early" / "spec"
+    for spec in (late_problem, early_problem):
+        spec.mkdir(parents=True)
+        (spec / "platform.yaml").write_text("service: x\n")
+        for name in "abcdef":
+            (spec / f"{name}.yaml").write_text("queues:\n" + "".join(f"  {name}{i}:\n    fifo: true\n" for i in range(20)))
+    (late_problem / "f.yaml").write_text("queues: {}\nqueues: {}\n")  # a duplicate key, last in order
+    (early_problem / "a.yaml").write_text("queues: {}\nqueues: {}\n")
+    specs = [REPO / "spec", REPO / "tests" / "build" / "golden" / "full" / "spec", late_problem, early_problem]
+    proc = subprocess.run([sys.executable, "-c", _LOAD, *map(str, specs)], cwd=REPO, capture_output=True, text=True, check=True)
+    import json
+
+    results = json.loads(proc.stdout)
+    for spec in specs[:2]:
+        assert results[str(spec)]["same"] and results[str(spec)]["handed"], spec
+        assert results[str(spec)]["files"] > 2 and results[str(spec)]["problems"] == []
+    late, early = results[str(late_problem)], results[str(early_problem)]
+    assert late["same"] and not late["handed"]
+    assert early["same"] and early["handed"]
+    for result, file in ((late, "f.yaml"), (early, "a.yaml")):
+        assert [p for p in result["problems"] if "E102" in p and file in p], result["problems"]

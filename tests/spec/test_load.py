@@ -23,8 +23,8 @@ def _load(tmp_path: Path, text: str):
 def test_positions_are_one_based_for_keys_and_values(tmp_path: Path) -> None:
     source, diags = _load(tmp_path, "queues:\n  sync:\n    fifo: true\n")
     assert diags == []
-    key = source.keys[("queues", "sync", "fifo")]
-    value = source.values[("queues", "sync", "fifo")]
+    key = source.locate(("queues", "sync", "fifo"), "key")
+    value = source.locate(("queues", "sync", "fifo"))
     assert (key.line, key.col) == (3, 5)
     assert (value.line, value.col) == (3, 11)
 
