@@ -227,10 +227,10 @@ def mentions_substitution(value: Any) -> bool:
     """Whether any string in `value` holds `${`: data without one substitutes to itself."""
     if isinstance(value, str):
         return "${" in value
-    if isinstance(value, dict):
-        return any(mentions_substitution(item) for item in value.values())
-    if isinstance(value, list):
-        return any(mentions_substitution(item) for item in value)
+    if isinstance(value, (dict, list)):
+        for item in value.values() if isinstance(value, dict) else value:  # a loop: any() is 2x slower here
+            if mentions_substitution(item):
+                return True
     return False
 
 
@@ -398,7 +398,8 @@ class _Validator:
 
         The fields are the file's `defaults:` for the section, then the resource's own, then
         the stage's override (mappings merge key by key); a problem points at whichever of
-        the three set the value. `values` are the stage's substitutions (`${stage}`...)."""
+        the three set the value. `values` are the stage's substitutions (`${stage}`...), None
+        when the data holds no `${`."""
         base_path: KeyPath = (kind.section, name)
         base = {k: v for k, v in body.items() if k != STAGES_KEY}
         data = merge(defaults, base) if defaults else base
@@ -527,15 +528,18 @@ def validate(
         values = {stage: {"stage": stage, "service": v.service, "region": region or v.region} for stage in stages}
         declared: dict[str, list[Declared]] = {stage: [] for stage in stages}
         failed: set[str] = set()  # stages in which a resource of this file did not validate
+        plain_defaults = {section: not mentions_substitution(fields) for section, fields in defaults.items()}
         for kind in (BY_SECTION[section] for section in BY_SECTION if section in sections):  # only the kinds used load
             for name, body in sections[kind.section].items():
                 overrides = v.overrides(source, (kind.section, name), body, stages)
                 each: list[str | None] = [*stages] or [None]  # no valid platform: validate shape once
-                # Without overrides or `${...}`, every stage validates the same data to an equal
-                # (frozen) model: the first stage's is shared when it passed without a problem.
-                # Anything else (a problem, an override, a substitution) validates per stage.
-                neutral = (len(each) > 1 and STAGES_KEY not in body and not mentions_substitution(body)
-                           and not mentions_substitution(defaults.get(kind.section)))
+                # Without `${...}` (in the resource, its overrides or the file's defaults) the
+                # substitutions change nothing and are not walked. Without overrides either,
+                # every stage validates the same data to an equal (frozen) model: the first
+                # stage's is shared when it passed without a problem. Anything else (a
+                # problem, an override, a substitution) validates per stage.
+                plain = plain_defaults.get(kind.section, True) and not mentions_substitution(body)
+                neutral = len(each) > 1 and STAGES_KEY not in body and plain
                 shared: ResourceSpec | None = None
                 for stage in each:
                     if shared is not None:
@@ -543,7 +547,7 @@ def validate(
                     else:
                         before = len(v.diags)
                         spec = v.resource(kind, source, name, body, stage, overrides.get(stage or ""), defaults.get(kind.section),
-                                          values.get(stage or ""))
+                                          None if plain else values.get(stage or ""))
                         if neutral and spec is not None and len(v.diags) == before:
                             shared = spec
                     if spec is not None and stage is not None:
