@@ -11,9 +11,10 @@ import os
 import sys
 import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import budget, heap, limits
 from .. import naming
@@ -157,9 +158,7 @@ def _render_split(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]
     queue's policy) in a way one process would refuse, renders the stage again here, in
     one process, so that the problems are found and reported as they always are."""
     mine, theirs = _shares(resolved)
-    worker, conn = _fork(_render_share, resolved, theirs, duplex=True)
-    finished = False
-    try:
+    with _working(_render_share, resolved, theirs, duplex=True) as conn:
         part = synth_stacks(resolved, mine)
         exports, cross, claims, failed = _receive(conn, "requests")
         clash = any(key in part.claims and (value is None or part.claims[key].value != value) for key, value in claims.items())
@@ -173,12 +172,6 @@ def _render_split(resolved: Resolved) -> tuple[dict[str, str], list[Diagnostic]]
         their_texts, their_found = _receive(conn, "texts")
         texts.update(their_texts)
         found.update(their_found)
-        finished = True
-    finally:
-        conn.close()
-        if not finished and worker.is_alive():  # an error here, or Ctrl-C: no waiting for its share
-            worker.terminate()
-        worker.join()
     outputs = render_stage(resolved, Synthesis({}, *wiring, []), texts)
     return outputs, [d for stack_id in resolved.stacks for d in found[stack_id]]
 
@@ -192,10 +185,17 @@ def _fork(target: Callable[..., None], *args: Any, duplex: bool = False) -> tupl
 
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe(duplex=duplex)
-    worker = context.Process(target=target, args=(*args, theirs), daemon=True)
+    worker = context.Process(target=_child, args=(ours, target, *args, theirs), daemon=True)
     worker.start()
     theirs.close()
     return worker, ours
+
+
+def _child(parents: Connection, target: Callable[..., None], *args: Any) -> None:
+    """A worker first closes its copy of the parent's end of the pipe (a fork copies every
+    open file): while it held one, its own reads could never see the parent close the pipe."""
+    parents.close()
+    target(*args)
 
 
 # Spec files of at least this many bytes in all load in two processes (`_load_split`).
@@ -235,26 +235,33 @@ def _load_split(todo: Sequence[Entry]) -> tuple[list[SourceFile], list[Diagnosti
     while cut < len(todo) and running < total / 2:
         running += todo[cut].size
         cut += 1
-    worker, conn = _fork(_load_share, todo[cut:])
-    theirs: list[SourceFile] | None = None
-    done = False
-    try:
+    with _working(_load_share, todo[cut:]) as conn:
         files, diags = load_entries(todo[:cut])
         try:
             packed = conn.recv_bytes()
         except EOFError:
             packed = b""
-        theirs = unpack(packed) if packed else None
-        done = True
-    finally:
-        conn.close()
-        if not done and worker.is_alive():  # an error here, or Ctrl-C: no waiting for its share
-            worker.terminate()
-        worker.join()
-    if theirs is None:
+    if not packed:
         more, problems = load_entries(todo[cut:])
         return files + more, diags + problems
-    return files + theirs, diags
+    return files + unpack(packed), diags
+
+
+@contextmanager
+def _working(target: Callable[..., None], *args: Any, duplex: bool = False) -> Iterator[Connection]:
+    """`_fork`'s worker for the length of a block: on leaving it the pipe is closed and the
+    worker joined; left by an exception (an error here, Ctrl-C), the worker is terminated
+    first, without waiting for its share."""
+    worker, conn = _fork(target, *args, duplex=duplex)
+    finished = False
+    try:
+        yield conn
+        finished = True
+    finally:
+        conn.close()
+        if not finished and worker.is_alive():
+            worker.terminate()
+        worker.join()
 
 
 def _render_in_child(resolved: Resolved, send: Connection) -> None:
