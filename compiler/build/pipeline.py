@@ -54,9 +54,9 @@ class Build:
 def build(spec_dir: Path, stage: str = ALL, display_root: Path | None = None, parallel: bool | None = None) -> Build:
     """Compile `spec_dir` for one stage or all of them. Raises BuildError on a bad spec.
 
-    `parallel`: render stages in forked workers, or a single large stage in two processes
-    (True), here one after another (False), or decide (None: when there are two cores and
-    this process runs one thread)."""
+    `parallel`: use forked workers (True: stages rendered in workers, or a single large
+    stage in two processes, and a large spec loaded in two), do everything here (False),
+    or decide (None: when there are two cores and this process runs one thread)."""
     with heap.paused():
         return _build(spec_dir, stage, display_root, parallel)
 

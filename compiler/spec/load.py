@@ -375,8 +375,8 @@ def outside_error(real: Path, display: str) -> Diagnostic:
 def _walk(folder: str, prefix: str = "") -> Iterator[tuple[str, os.DirEntry[str]]]:
     """The YAML files under `folder` (and links to files), each with its path relative to
     it, as `Path.rglob` finds them: folders that are symlinks are not entered, folders that
-    cannot be listed are skipped. With `os.scandir` (the file system's own listing, no path
-    objects): ~4x faster than rglob and pathlib's relative paths at 100x (1,600 files)."""
+    cannot be listed are skipped. With `os.scandir` (the file system's own listing) and
+    string paths, `entries` takes 0.02 s at 100x (1,600 files), 0.14 s with rglob and pathlib."""
     try:
         with os.scandir(folder) as listing:
             found = list(listing)
@@ -457,9 +457,10 @@ def load_entries(todo: Sequence[Entry]) -> tuple[list[SourceFile], list[Diagnost
 
 
 def pack(files: Sequence[SourceFile]) -> bytes:
-    """Loaded files as `marshal` bytes (another process's load, handed over: ~10x faster to
-    read than to parse again). ValueError for data marshal cannot carry; the loader builds
-    only dicts, lists, strings, numbers, booleans, None and bytes, which it can."""
+    """Files loaded without a problem (so each parsed) as `marshal` bytes: another process's
+    load handed over, ~9x faster to read than to parse again. ValueError for data marshal
+    cannot carry; the loader builds only dicts, lists, strings, numbers, booleans, None and
+    bytes, which it can."""
     return marshal.dumps([(f.path, f.rel, f.text, f.data, f.keys, f.values, f.modified) for f in files])
 
 
