@@ -228,12 +228,15 @@ def _load_split(todo: Sequence[Entry]) -> tuple[list[SourceFile], list[Diagnosti
     bytes) while this process loads the first, and hands them over with `marshal`. The
     same files, data and positions as loading them here, in the same order; when the worker
     has nothing to give (a problem in its files, a failure), they are loaded here."""
-    total = sum(entry.size for entry in todo)
-    if total < LOAD_SPLIT_FROM or any(entry.refused is not None for entry in todo):
+    if any(entry.refused is not None for entry in todo):
+        return load_entries(todo)
+    sizes = [os.path.getsize(entry.path) for entry in todo]
+    total = sum(sizes)
+    if total < LOAD_SPLIT_FROM:
         return load_entries(todo)
     cut, running = 0, 0
     while cut < len(todo) and running < total / 2:
-        running += todo[cut].size
+        running += sizes[cut]
         cut += 1
     with _working(_load_share, todo[cut:]) as conn:
         files, diags = load_entries(todo[:cut])

@@ -409,13 +409,12 @@ def _join(folder: str, rel: str) -> str:
 
 
 class Entry(NamedTuple):
-    """A spec file to load: its path, its name in the spec folder and as shown, its size,
-    and why it is not read, if it is not (a symlink out of the repository)."""
+    """A spec file to load: its path, its name in the spec folder and as shown, and why it
+    is not read, if it is not (a symlink out of the repository)."""
 
     path: str
     rel: str
     display: str
-    size: int
     refused: Diagnostic | None
 
 
@@ -435,10 +434,7 @@ def entries(spec_dir: Path, display_root: Path | None = None) -> list[Entry]:
         real = os.path.realpath(path) if entry.is_symlink() else _join(top_real, rel)
         display = next((candidate[len(base.rstrip("/")) + 1:] for candidate, base in ((path, bases[0]), (real, bases[1]))
                         if _under(candidate, base)), None) or (spec_dir / rel).as_posix()
-        if escapes(real, inside):
-            found.append(Entry(path, rel, display, 0, outside_error(Path(real), display)))
-        else:
-            found.append(Entry(path, rel, display, entry.stat().st_size, None))
+        found.append(Entry(path, rel, display, outside_error(Path(real), display) if escapes(real, inside) else None))
     return found
 
 
