@@ -186,7 +186,10 @@ def import_change_sets() -> None:
         # outputs_on_change_sets: the stack's outputs and the region's exports, as UpdateStack leaves them
         stack._parse_template()  # moto sets the stack's template text, not its parsed form
         stack.output_map = stack._create_output_map()
-        for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
+        # a snapshot (copied in one C call): moto's server runs requests in threads, and deploy
+        # executes the change sets of one level at once, so another stack's exports may change
+        # while these are read ("OrderedDict mutated during iteration" in a filtered loop)
+        for name in [n for n, e in list(self.exports.items()) if e.exporting_stack_id == stack.stack_id]:
             del self.exports[name]
         for export in stack.exports:
             self.exports[export.name] = export
